@@ -1,0 +1,22 @@
+#include "api/replies.h"
+#include "api/routes.h"
+
+namespace lrogate::api {
+
+void add_health_routes(http::Router& router, ApiContext& ctx) {
+  router.add("GET", "/healthz", "Liveness: the process serves HTTP",
+             [](http::Request&&, const http::Params&, http::Responder r) {
+               r(http::json_response(200, R"({"status":"ok"})"));
+             });
+  router.add("GET", "/readyz", "Readiness: the store answers",
+             [&ctx](http::Request&&, const http::Params&, http::Responder r) {
+               auto ping = ctx.service.store().ping();
+               if (!ping) {
+                 r(store_unavailable(ping.error()));
+                 return;
+               }
+               r(http::json_response(200, R"({"status":"ready"})"));
+             });
+}
+
+}  // namespace lrogate::api

@@ -1,0 +1,47 @@
+// PollLimiter: per-operation client poll limits, kept in this process's
+// memory (a replica-local approximation; nothing is written per poll).
+//
+// Each operation id gets a token bucket (rate/s, small burst) and a counter
+// of "still processing" answers capped at max_polls. Entries idle for 10
+// minutes are dropped, and the table is capped so random ids cannot grow it
+// without bound. Thread-safe.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "base/clock.h"
+#include "base/token_bucket.h"
+
+namespace lrogate::api {
+
+class PollLimiter {
+ public:
+  PollLimiter(const Clock& clock, double rate, int max_polls);
+
+  // 0 when the poll may go on, else the ms to wait (429).
+  Millis admit(const std::string& id);
+  // Counts a "still processing" answer; false once max_polls is passed.
+  bool count_processing(const std::string& id);
+  void forget(const std::string& id);
+  bool enabled() const { return rate_ > 0 || max_polls_ > 0; }
+  int max_polls() const { return max_polls_; }
+  double rate() const { return rate_; }
+
+ private:
+  struct Entry {
+    TokenBucket bucket;
+    int processing = 0;
+  };
+  Entry& entry(const std::string& id, Millis now);
+
+  const Clock& clock_;
+  double rate_;
+  int max_polls_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+  Millis last_prune_ = 0;
+};
+
+}  // namespace lrogate::api

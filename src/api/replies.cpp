@@ -1,0 +1,90 @@
+#include "api/replies.h"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+
+#include "base/json_util.h"
+#include "base/log.h"
+
+namespace lrogate::api {
+
+http::Response error_reply(int status, std::string_view code, std::string_view message) {
+  return http::json_response(status, json::error_body(code, message));
+}
+
+http::Response store_unavailable(const Error& e) {
+  log::error("store failed", {{"error", e.message}, {"detail", e.detail}});
+  http::Response r = error_reply(503, "StoreUnavailable",
+                                 "the operation store is unavailable; retry shortly");
+  r.set("Retry-After", "2");
+  return r;
+}
+
+http::Response too_many_polls(Millis wait_ms, std::string_view message) {
+  http::Response r = error_reply(429, "TooManyRequests", message);
+  r.set("Retry-After", std::to_string(std::max<Millis>(1, (wait_ms + 999) / 1000)));
+  return r;
+}
+
+http::Response compat_processing(double elapsed_seconds, int retry_after_s,
+                                 std::string_view message) {
+  // elapsed_seconds with one decimal, as the original wrote it (round(x, 1)).
+  char elapsed[32];
+  std::snprintf(elapsed, sizeof elapsed, "%.1f", std::max(0.0, elapsed_seconds));
+  std::string body = R"({"status":"processing","message":)" +
+                     boost::json::serialize(boost::json::string(message)) +
+                     R"(,"elapsed_seconds":)" + elapsed + "}";
+  http::Response r = http::json_response(202, std::move(body));
+  r.set("Retry-After", std::to_string(std::max(1, retry_after_s)));
+  return r;
+}
+
+http::Response compat_failed(std::string_view message) {
+  boost::json::object o{{"error", "Analysis failed"}, {"message", message}};
+  return http::json_response(500, boost::json::serialize(o));
+}
+
+http::Response compat_result(const std::string& body, const std::string& content_type) {
+  http::Response r = http::json_response(200, body);
+  if (!content_type.empty()) r.content_type = content_type;
+  return r;
+}
+
+http::Response status_monitor(const core::Operation& op, int retry_after_s) {
+  boost::json::object o{{"id", op.id},
+                        {"status", core::status_name(op.status)},
+                        {"createdDateTime", json::iso8601(op.created_at)},
+                        {"lastUpdatedDateTime", json::iso8601(op.updated_at)}};
+  if (op.status == core::Status::kFailed || op.status == core::Status::kCanceled) {
+    o["error"] = boost::json::object{{"code", op.error_code}, {"message", op.error_message}};
+  }
+  if (op.status == core::Status::kSucceeded) {
+    auto v = json::parse(op.result);
+    if (v && v->is_object() && v->as_object().contains("result")) {
+      o["result"] = v->as_object()["result"];
+    } else if (v) {
+      o["result"] = *v;
+    } else {
+      o["result"] = op.result;
+    }
+  }
+  http::Response r = http::json_response(200, boost::json::serialize(o));
+  if (!core::is_terminal(op.status)) r.set("Retry-After", std::to_string(std::max(1, retry_after_s)));
+  return r;
+}
+
+std::string absolute_url(const http::Request& req, std::string_view path) {
+  std::string_view host = req.header("host");
+  bool plain = !host.empty() && host.size() <= 255;
+  for (char c : host) {
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
+                      c == ':' || c == '[' || c == ']');
+  }
+  if (!plain) return std::string(path);
+  return std::string(req.tls ? "https://" : "http://") + std::string(host) + std::string(path);
+}
+
+}  // namespace lrogate::api

@@ -1,0 +1,36 @@
+// The answers the API gives, in one place: error bodies, the compatible
+// route's shapes, and the status monitor's.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "core/operation.h"
+#include "http/message.h"
+
+namespace lrogate::api {
+
+// {"error":{"code","message"}} with the given status.
+http::Response error_reply(int status, std::string_view code, std::string_view message);
+// 503 for a store failure (the detail goes to the log, not the client).
+http::Response store_unavailable(const Error& e);
+// 429 with Retry-After (seconds, rounded up).
+http::Response too_many_polls(Millis wait_ms, std::string_view message);
+
+// Compatible results route: 202 processing (+Retry-After).
+http::Response compat_processing(double elapsed_seconds, int retry_after_s,
+                                 std::string_view message);
+// 500 {"error":"Analysis failed","message"}.
+http::Response compat_failed(std::string_view message);
+// 200 with a stored final body, byte for byte.
+http::Response compat_result(const std::string& body, const std::string& content_type);
+
+// The status monitor document of an operation (GET /operations/{id}).
+http::Response status_monitor(const core::Operation& op, int retry_after_s);
+
+// "http://host" + path from the request's Host header, or path alone when the
+// header is missing or not a plain host[:port].
+std::string absolute_url(const http::Request& req, std::string_view path);
+
+}  // namespace lrogate::api

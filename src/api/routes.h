@@ -1,0 +1,55 @@
+// The API: every route the gateway serves, in one table (build_router), and
+// what the handlers need. Handlers are thin: they validate input, call core
+// (records) or the upstream Caller (submits, fallback lookups), and map the
+// outcome to an answer. No SQL, no sockets.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "api/poll_limiter.h"
+#include "core/operation_service.h"
+#include "http/router.h"
+#include "upstream/caller.h"
+
+namespace lrogate::api {
+
+struct ApiConfig {
+  std::chrono::milliseconds submit_timeout{20'000};
+  std::chrono::milliseconds poll_interval{10'000};  // Retry-After hint for clients
+  bool fallback_lookup = true;
+  double client_poll_rate = 1;
+  int max_polls = 1000;
+};
+
+struct ApiContext {
+  core::OperationService& service;
+  upstream::Caller& caller;
+  const Clock& clock;
+  ApiConfig config;
+  std::function<void()> on_submitted;  // wakes the poller
+  PollLimiter limiter;
+
+  ApiContext(core::OperationService& s, upstream::Caller& c, const Clock& clk, ApiConfig cfg,
+             std::function<void()> submitted)
+      : service(s),
+        caller(c),
+        clock(clk),
+        config(cfg),
+        on_submitted(std::move(submitted)),
+        limiter(clk, cfg.client_poll_rate, cfg.max_polls) {}
+
+  int retry_after_s() const {
+    return static_cast<int>(std::max<std::int64_t>(1, config.poll_interval.count() / 1000));
+  }
+};
+
+http::Router build_router(ApiContext& ctx);
+
+// Route groups, each in its own file.
+void add_compat_routes(http::Router& router, ApiContext& ctx);
+void add_operation_routes(http::Router& router, ApiContext& ctx);
+void add_health_routes(http::Router& router, ApiContext& ctx);
+
+}  // namespace lrogate::api

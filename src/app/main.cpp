@@ -1,0 +1,18 @@
+#include <exception>
+#include <iostream>
+
+#include "app/commands.h"
+#include "base/log.h"
+
+int main(int argc, char** argv) {
+  try {
+    lrogate::config::Config config;
+    int code = lrogate::config::parse(argc, argv, &config);
+    if (code >= 0) return code;
+    if (config.command == "serve") return lrogate::app::run_serve(config.serve);
+    return lrogate::app::run_simulate(config.simulate);
+  } catch (const std::exception& e) {
+    lrogate::log::error("fatal", {{"detail", e.what()}});
+    return 1;
+  }
+}

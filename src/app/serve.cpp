@@ -1,0 +1,111 @@
+// `lrogate serve`: wires the parts together (DESIGN.md, "The parts") and runs
+// until SIGTERM/SIGINT, then drains: stop claiming polls, finish requests in
+// flight, exit 0.
+#include <csignal>
+
+#include "api/routes.h"
+#include "app/commands.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "core/operation_service.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "poller/poller.h"
+#include "store/operation_store.h"
+#include "upstream/caller.h"
+
+namespace lrogate::app {
+
+int run_serve(const config::ServeConfig& c) {
+  log::Level level;
+  if (log::parse_level(c.log_level, &level)) log::set_level(level);
+
+  auto store = store::open_store(c.store);
+  if (!store) {
+    log::error("cannot open the store", {{"error", store.error().message}, {"detail", store.error().detail}});
+    return 1;
+  }
+  SystemClock clock;
+  SystemRandom random;
+  auto client = http::Client::create({c.upstream_ca_file});
+  if (!client) {
+    log::error("cannot start the upstream client", {{"error", client.error().message}});
+    return 2;
+  }
+  upstream::Settings settings;
+  settings.kind = c.upstream_kind;
+  settings.endpoint = c.upstream_endpoint;
+  settings.key = c.upstream_key;
+  settings.api_version = c.api_version;
+  settings.timeout = c.upstream_timeout;
+  settings.max_result = c.max_result_size;
+  auto up = upstream::make_upstream(settings);
+  if (!up) {
+    log::error("bad upstream settings", {{"error", up.error().message}});
+    return 2;
+  }
+  upstream::Caller caller(*up.value(), *client.value(), clock, random);
+
+  core::ServiceConfig sc;
+  sc.max_wait = c.max_wait;
+  sc.result_ttl = c.result_ttl;
+  sc.retrieval_grace = c.retrieval_grace;
+  sc.first_poll_delay = std::min(c.poll_interval, std::chrono::milliseconds(1000));
+  core::OperationService service(*store.value(), clock, sc);
+
+  poller::PollerConfig pc;
+  pc.schedule.poll_interval = c.poll_interval;
+  pc.schedule.max_wait = c.max_wait;
+  pc.schedule.backoff_base = std::min(c.poll_interval, std::chrono::milliseconds(1000));
+  pc.schedule.backoff_cap = std::max(c.poll_interval, std::chrono::milliseconds(60'000));
+  pc.lease = c.lease;
+  pc.max_inflight = c.max_inflight_polls;
+  pc.upstream_rps = c.upstream_rps;
+  pc.sweep_interval = c.sweep_interval;
+  poller::Poller poller(service, caller, clock, random, pc, "node-" + random_uuid());
+
+  api::ApiConfig ac;
+  ac.submit_timeout = c.submit_timeout;
+  ac.poll_interval = c.poll_interval;
+  ac.fallback_lookup = c.fallback_lookup;
+  ac.client_poll_rate = c.client_poll_rate;
+  ac.max_polls = c.max_polls;
+  api::ApiContext ctx(service, caller, clock, ac, [&poller] { poller.wake(); });
+  http::Router router = api::build_router(ctx);
+
+  http::ServerOptions so;
+  so.host = c.host;
+  so.port = c.port;
+  so.threads = c.threads;
+  so.max_body = c.max_body;
+  so.max_header = c.max_header;
+  so.max_connections = c.max_connections;
+  so.header_timeout = c.header_timeout;
+  so.body_timeout = c.body_timeout;
+  so.idle_timeout = c.idle_timeout;
+  auto server = http::Server::create(
+      so, [&router](http::Request&& req, http::Responder r) { router.dispatch(std::move(req), std::move(r)); });
+  if (!server) {
+    log::error("cannot listen", {{"error", server.error().message}});
+    return 1;
+  }
+  http::Server& srv = *server.value();
+  log::info("listening", {{"address", c.host},
+                          {"port", srv.port()},
+                          {"store", c.store.substr(0, c.store.find(':'))},
+                          {"upstream", up.value()->settings().endpoint},
+                          {"api_version", c.api_version}});
+  log::warn("no client API keys are configured: every caller can use this gateway",
+            {{"address", c.host}});
+  poller.start();
+  srv.on_signal([&](int sig) {
+    log::info("draining", {{"signal", sig}});
+    poller.stop([&srv, drain = c.drain_timeout] { srv.stop(drain); });
+  });
+  srv.run();
+  client.value()->shutdown();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace lrogate::app

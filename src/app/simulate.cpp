@@ -1,0 +1,43 @@
+// `lrogate simulate`: the upstream simulator on its own port.
+#include "app/commands.h"
+#include "base/log.h"
+#include "http/server.h"
+#include "sim/simulator.h"
+
+namespace lrogate::app {
+
+int run_simulate(const config::SimulateConfig& c) {
+  log::Level level;
+  if (log::parse_level(c.log_level, &level)) log::set_level(level);
+  SystemClock clock;
+  sim::SimOptions opt;
+  opt.key = c.key;
+  opt.defaults.duration = c.duration;
+  opt.result_ttl = c.result_ttl;
+  opt.latency = c.latency;
+  opt.analyzers = c.analyzers;
+  sim::Simulator simulator(opt, clock);
+  http::ServerOptions so;
+  so.host = c.host;
+  so.port = c.port;
+  so.threads = c.threads;
+  so.tls_cert_file = c.tls_cert;
+  so.tls_key_file = c.tls_key;
+  auto server = http::Server::create(so, [&simulator](http::Request&& req, http::Responder r) {
+    simulator.handle(std::move(req), std::move(r));
+  });
+  if (!server) {
+    log::error("cannot listen", {{"error", server.error().message}});
+    return 1;
+  }
+  http::Server& srv = *server.value();
+  simulator.attach(&srv);
+  log::info("simulator listening", {{"address", c.host},
+                                    {"port", srv.port()},
+                                    {"tls", !c.tls_cert.empty()}});
+  srv.on_signal([&srv](int) { srv.stop(std::chrono::milliseconds(1000)); });
+  srv.run();
+  return 0;
+}
+
+}  // namespace lrogate::app

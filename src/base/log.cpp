@@ -1,0 +1,84 @@
+#include "base/log.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <ctime>
+
+namespace lrogate::log {
+namespace {
+
+std::atomic<Level> g_level{Level::kInfo};
+
+spdlog::logger& logger() {
+  // spdlog does the locking and the write; we hand it a finished JSON line.
+  static auto instance = [] {
+    auto l = spdlog::stderr_logger_mt("lrogate");
+    l->set_pattern("%v");
+    l->set_level(spdlog::level::trace);
+    l->flush_on(spdlog::level::trace);
+    return l;
+  }();
+  return *instance;
+}
+
+std::string timestamp() {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
+
+const char* level_name(Level l) {
+  switch (l) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    case Level::kError: return "error";
+  }
+  return "info";
+}
+
+}  // namespace
+
+void set_level(Level level) { g_level = level; }
+
+bool parse_level(std::string_view name, Level* out) {
+  if (name == "debug") *out = Level::kDebug;
+  else if (name == "info") *out = Level::kInfo;
+  else if (name == "warn") *out = Level::kWarn;
+  else if (name == "error") *out = Level::kError;
+  else return false;
+  return true;
+}
+
+void write(Level level, std::string_view msg, boost::json::object fields) {
+  if (level < g_level.load()) return;
+  // Built by hand so doubles read as 12.5, not Boost.JSON 1.81's 1.25E1.
+  std::string line = "{\"ts\":\"" + timestamp() + "\",\"level\":\"" + level_name(level) +
+                     "\",\"msg\":" + boost::json::serialize(boost::json::string(msg));
+  for (const auto& kv : fields) {
+    line += ",";
+    line += boost::json::serialize(boost::json::string(kv.key()));
+    line += ":";
+    if (kv.value().is_double()) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.3f", kv.value().get_double());
+      line += buf;
+    } else {
+      line += boost::json::serialize(kv.value());
+    }
+  }
+  line += "}";
+  logger().info(line);
+}
+
+}  // namespace lrogate::log

@@ -1,0 +1,65 @@
+// Result<T>: a value or an Error, passed between parts instead of exceptions.
+//
+// Error::message is safe to show a client; Error::detail is for the log only
+// (it may name files, addresses or library errors, never a secret).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace lrogate {
+
+enum class ErrorCode {
+  kInvalidArgument,  // bad input from a client or a config file
+  kNotFound,
+  kConflict,         // uniqueness or precondition failed
+  kUnavailable,      // a dependency (store, upstream) cannot answer now; retry later
+  kInternal,
+};
+
+struct Error {
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;
+  std::string detail;
+};
+
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const Error& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : e_(std::move(error)) {}  // NOLINT
+  bool ok() const { return !e_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  const Error& error() const { return *e_; }
+
+ private:
+  std::optional<Error> e_;
+};
+
+inline Error make_error(ErrorCode code, std::string message, std::string detail = {}) {
+  return Error{code, std::move(message), std::move(detail)};
+}
+
+}  // namespace lrogate

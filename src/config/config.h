@@ -1,0 +1,79 @@
+// Config: flags and environment turned into one immutable, validated value
+// per subcommand. Every flag FOO-BAR also reads LROGATE_FOO_BAR; flags win.
+// The upstream endpoint and key also read AZURE_CU_ENDPOINT / AZURE_CU_KEY.
+// Every limit has its default here and in --help.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lrogate::config {
+
+using std::chrono::milliseconds;
+
+struct ServeConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::string upstream_endpoint;
+  std::string upstream_key;  // secret: never logged
+  std::string upstream_kind = "azure-cu";
+  std::string api_version = "2025-05-01-preview";
+  std::string upstream_ca_file;
+  std::string store = "sqlite:lrogate.db";
+  milliseconds poll_interval{10'000};
+  milliseconds max_wait{30 * 60'000};
+  milliseconds result_ttl{3'600'000};
+  milliseconds retrieval_grace{5 * 60'000};
+  milliseconds submit_timeout{20'000};
+  milliseconds upstream_timeout{30'000};
+  milliseconds sweep_interval{10'000};
+  milliseconds lease{60'000};
+  milliseconds header_timeout{10'000};
+  milliseconds body_timeout{60'000};
+  milliseconds idle_timeout{60'000};
+  milliseconds drain_timeout{10'000};
+  double client_poll_rate = 1;
+  int max_polls = 1000;
+  int max_inflight_polls = 64;
+  double upstream_rps = 50;
+  std::size_t max_body = 64u << 20;
+  std::size_t max_header = 16u << 10;
+  std::size_t max_result_size = 64u << 20;
+  std::size_t max_connections = 10'000;
+  int threads = 2;
+  bool fallback_lookup = true;
+  std::string log_level = "info";
+};
+
+struct SimulateConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9090;
+  std::string key;
+  std::string tls_cert;
+  std::string tls_key;
+  milliseconds duration{5'000};
+  milliseconds result_ttl{24 * 3'600'000};
+  milliseconds latency{0};
+  std::vector<std::string> analyzers;
+  int threads = 2;
+  std::string log_level = "info";
+};
+
+struct Config {
+  std::string command;  // "serve" or "simulate"
+  ServeConfig serve;
+  SimulateConfig simulate;
+};
+
+// Parses argv. Returns -1 with *out filled to go on, or an exit code (0 for
+// --help/--version, 2 for a bad setting, after printing why to stderr).
+int parse(int argc, char** argv, Config* out);
+
+// "64MiB", "16KiB", "1024", "2M": bytes.
+bool parse_size(const std::string& text, std::size_t* out);
+// "127.0.0.1:8080" → host, port.
+bool parse_listen(const std::string& text, std::string* host, std::uint16_t* port);
+
+}  // namespace lrogate::config

@@ -1,0 +1,73 @@
+// Client: asynchronous HTTP/1.1 and HTTPS requests to the upstream.
+//
+// HTTPS verifies the peer certificate chain (system CAs plus an optional CA
+// file) and the host name, and sends SNI. Every request has one total
+// deadline (connect + TLS + write + read) and a response body limit. Failures
+// are values (ClientResult::error), never exceptions. The client runs its own
+// I/O thread; callbacks run on it, so callers must not block in them.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/result.h"
+#include "http/message.h"
+
+namespace lrogate::http {
+
+struct ClientRequest {
+  std::string method = "GET";
+  std::string url;  // absolute http:// or https:// URL
+  Headers headers;
+  std::string body;
+  std::chrono::milliseconds timeout{30'000};
+  std::size_t max_body = 64u << 20;
+};
+
+struct ClientResponse {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  std::string_view header(std::string_view name) const { return find_header(headers, name); }
+};
+
+enum class FailureKind {
+  kNone,
+  kBadUrl,
+  kConnect,   // refused, unreachable, DNS
+  kTls,       // handshake or verification failed
+  kTimeout,   // the total deadline passed
+  kReset,     // the connection dropped mid-exchange
+  kTooLarge,  // the body exceeded max_body
+  kProtocol,  // not HTTP
+};
+
+struct ClientResult {
+  std::optional<ClientResponse> response;
+  FailureKind failure = FailureKind::kNone;
+  std::string error;  // safe for clients: names the kind, never a header or key
+};
+
+const char* failure_name(FailureKind kind);
+
+struct ClientOptions {
+  std::string ca_file;  // extra trusted CA (PEM), besides the system store
+};
+
+class Client {
+ public:
+  virtual ~Client() = default;
+  static Result<std::unique_ptr<Client>> create(const ClientOptions& options);
+
+  virtual void send(ClientRequest request, std::function<void(ClientResult)> done) = 0;
+  // Runs fn after delay on the client's thread (retry and schedule timers).
+  virtual void post_after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
+  virtual void post(std::function<void()> fn) = 0;
+  // Stops the I/O thread; pending callbacks are dropped.
+  virtual void shutdown() = 0;
+};
+
+}  // namespace lrogate::http

@@ -1,0 +1,112 @@
+#include "http/router.h"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/params_view.hpp>
+#include <boost/url/parse_query.hpp>
+#include <chrono>
+
+#include "base/json_util.h"
+#include "base/log.h"
+
+namespace lrogate::http {
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  if (!path.empty() && path[0] == '/') i = 1;
+  while (i <= path.size()) {
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Router::match(std::string_view templ, std::string_view path, Params* params) {
+  auto t = split_path(templ);
+  auto p = split_path(path);
+  if (t.size() != p.size()) return false;
+  Params found;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    std::string_view ts = t[i], ps = p[i];
+    if (!ts.empty() && ts.front() == '{') {
+      std::size_t close = ts.find('}');
+      std::string_view name = ts.substr(1, close - 1);
+      std::string_view suffix = ts.substr(close + 1);
+      if (ps.size() <= suffix.size() || ps.substr(ps.size() - suffix.size()) != suffix) {
+        return false;
+      }
+      found.emplace(std::string(name), std::string(ps.substr(0, ps.size() - suffix.size())));
+    } else if (ts != ps) {
+      return false;
+    }
+  }
+  if (params) *params = std::move(found);
+  return true;
+}
+
+void Router::add(std::string method, std::string path, std::string summary,
+                 RouteHandler handler) {
+  routes_.push_back({std::move(method), std::move(path), std::move(summary), std::move(handler)});
+}
+
+void Router::dispatch(Request&& req, Responder respond) const {
+  auto start = std::chrono::steady_clock::now();
+  const Route* route = nullptr;
+  std::string allow;
+  Params params;
+  for (const auto& r : routes_) {
+    Params p;
+    if (!match(r.path, req.path, &p)) continue;
+    if (r.method == req.method || (req.method == "HEAD" && r.method == "GET")) {
+      route = &r;
+      params = std::move(p);
+      break;
+    }
+    if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
+  }
+  std::string templ = route ? route->path : std::string("(unmatched)");
+  std::string op;
+  for (const char* key : {"operationId", "id"}) {
+    if (auto it = params.find(key); it != params.end()) op = it->second.substr(0, 128);
+  }
+  auto logged = [respond = std::move(respond), method = req.method, templ, op,
+                 start](Response res) mutable {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                          start)
+                    .count();
+    boost::json::object f{{"method", method}, {"route", templ}, {"status", res.status},
+                          {"ms", static_cast<double>(static_cast<long long>(ms * 100)) / 100}};
+    if (op.empty()) op = res.log_operation_id;
+    if (!op.empty()) f["operation_id"] = op;
+    log::info("request", std::move(f));
+    respond(std::move(res));
+  };
+  if (!route) {
+    if (!allow.empty()) {
+      Response res = json_response(
+          405, json::error_body("MethodNotAllowed",
+                                "method " + req.method.substr(0, 16) + " is not allowed here"));
+      res.set("Allow", allow);
+      logged(std::move(res));
+    } else {
+      logged(json_response(404, json::error_body("NotFound", "no such route")));
+    }
+    return;
+  }
+  route->handler(std::move(req), params, std::move(logged));
+}
+
+std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto parsed = boost::urls::parse_query(query);
+  if (!parsed) return out;
+  for (auto p : *parsed) out.emplace_back(p.key.decode(), p.value.decode());
+  return out;
+}
+
+}  // namespace lrogate::http

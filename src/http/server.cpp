@@ -1,0 +1,360 @@
+// The only TU with Beast's server side. Follows the 2023 form of Beast's
+// server-flex-awaitable example: a listener coroutine, one coroutine per
+// connection owning its stream and buffer, a deadline on every read/write.
+#include "http/server.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <atomic>
+#include <sstream>
+#include <thread>
+
+#include "base/json_util.h"
+#include "base/log.h"
+
+namespace lrogate::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(const ServerOptions& opt, Handler handler)
+      : opt_(opt), handler_(std::move(handler)) {
+    int n = std::max(1, opt.threads);
+    for (int i = 0; i < n; ++i) {
+      ctxs_.push_back(std::make_unique<asio::io_context>(1));
+      guards_.emplace_back(asio::make_work_guard(*ctxs_.back()));
+    }
+    acceptor_.emplace(*ctxs_[0]);
+    signals_.emplace(*ctxs_[0], SIGINT, SIGTERM);
+  }
+
+  Result<void> listen() {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(opt_.host, ec);
+    if (ec) return make_error(ErrorCode::kInvalidArgument, "invalid listen address '" + opt_.host + "'");
+    tcp::endpoint ep(addr, opt_.port);
+    acceptor_->open(ep.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(ep, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return make_error(ErrorCode::kUnavailable,
+                        "cannot listen on " + opt_.host + ":" + std::to_string(opt_.port) + ": " +
+                            ec.message());
+    }
+    if (!opt_.tls_cert_file.empty() || !opt_.tls_key_file.empty()) {
+      ssl_.emplace(asio::ssl::context::tls_server);
+      ssl_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1);
+      ssl_->use_certificate_chain_file(opt_.tls_cert_file, ec);
+      if (!ec) ssl_->use_private_key_file(opt_.tls_key_file, asio::ssl::context::pem, ec);
+      if (ec) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "cannot load the TLS certificate or key: " + ec.message());
+      }
+    }
+    return {};
+  }
+
+  std::uint16_t port() const override { return acceptor_->local_endpoint().port(); }
+
+  void run() override {
+    asio::co_spawn(*ctxs_[0], accept_loop(), asio::detached);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < ctxs_.size(); ++i) {
+      threads.emplace_back([this, i] { ctxs_[i]->run(); });
+    }
+    ctxs_[0]->run();
+    for (auto& t : threads) t.join();
+  }
+
+  void stop(std::chrono::milliseconds drain) override {
+    asio::post(*ctxs_[0], [this, drain] {
+      if (stopping_.exchange(true)) return;
+      boost::system::error_code ec;
+      acceptor_->close(ec);
+      auto deadline = std::chrono::steady_clock::now() + drain;
+      auto timer = std::make_shared<asio::steady_timer>(*ctxs_[0]);
+      auto check = std::make_shared<std::function<void()>>();
+      *check = [this, timer, deadline, check] {
+        if (inflight_.load() == 0 || std::chrono::steady_clock::now() >= deadline) {
+          for (auto& g : guards_) g.reset();
+          for (auto& c : ctxs_) c->stop();
+          *check = nullptr;  // break the self-reference
+          return;
+        }
+        timer->expires_after(std::chrono::milliseconds(10));
+        timer->async_wait([check](boost::system::error_code) {
+          if (*check) (*check)();
+        });
+      };
+      (*check)();
+    });
+  }
+
+  void post_after(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    auto t = std::make_shared<asio::steady_timer>(*ctxs_[0], delay);
+    t->async_wait([t, fn = std::move(fn)](boost::system::error_code ec) {
+      if (!ec) fn();
+    });
+  }
+
+  void on_signal(std::function<void(int)> fn) override {
+    signals_->async_wait([fn = std::move(fn)](boost::system::error_code ec, int sig) {
+      if (!ec) fn(sig);
+    });
+  }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    std::size_t next = 0;
+    for (;;) {
+      auto& ctx = *ctxs_[next++ % ctxs_.size()];
+      auto [ec, sock] = co_await acceptor_->async_accept(ctx, kTuple);
+      if (ec) {
+        if (stopping_ || ec == asio::error::operation_aborted) co_return;
+        // Out of file descriptors and the like: back off instead of spinning.
+        asio::steady_timer t(*ctxs_[0], std::chrono::milliseconds(50));
+        co_await t.async_wait(kTuple);
+        continue;
+      }
+      bool over = connections_.load() >= opt_.max_connections;
+      asio::co_spawn(ctx, session(std::move(sock), over), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::error("connection failed", {{"detail", ex.what()}});
+        }
+      });
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket sock, bool over_limit) {
+    ++connections_;
+    struct Dec {
+      std::atomic<std::size_t>& n;
+      ~Dec() { --n; }
+    } dec{connections_};
+    boost::system::error_code ec;
+    auto ep = sock.remote_endpoint(ec);
+    std::string remote = ec ? std::string("?") : ep.address().to_string();
+    beast::tcp_stream stream(std::move(sock));
+    if (ssl_) {
+      beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), *ssl_);
+      beast::get_lowest_layer(tls).expires_after(opt_.header_timeout);
+      auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kTuple);
+      if (hec) co_return;
+      co_await serve(tls, true, std::move(remote), over_limit);
+    } else {
+      co_await serve(stream, false, std::move(remote), over_limit);
+    }
+  }
+
+  template <class Stream>
+  asio::awaitable<void> write_error(Stream& stream, int status, std::string_view code,
+                                    std::string_view message) {
+    Response res = json_response(status, json::error_body(code, message));
+    res.close = true;
+    co_await write(stream, res, false, false);
+  }
+
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream, bool tls, std::string remote, bool over_limit) {
+    beast::flat_buffer buf;
+    auto& low = beast::get_lowest_layer(stream);
+    bool first = true;
+    for (;;) {
+      if (buf.size() == 0) {
+        // Waiting for a request to begin: the idle (keep-alive) deadline.
+        low.expires_after(first ? opt_.header_timeout : opt_.idle_timeout);
+        auto [ec, n] = co_await stream.async_read_some(buf.prepare(4096), kTuple);
+        if (ec) co_return;
+        buf.commit(n);
+      }
+      first = false;
+      if (over_limit) {
+        co_await write_error(stream, 503, "ServerBusy", "too many connections; retry later");
+        co_return;
+      }
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(opt_.max_header));
+      parser.body_limit(opt_.max_body);
+      low.expires_after(opt_.header_timeout);
+      auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, kTuple);
+      if (hec) {
+        co_await answer_read_error(stream, hec, true);
+        co_return;
+      }
+      if (!parser.is_done()) {
+        if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+          bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+          low.expires_after(opt_.write_timeout);
+          auto [cec, cn] = co_await bhttp::async_write(stream, cont, kTuple);
+          if (cec) co_return;
+        }
+        low.expires_after(opt_.body_timeout);
+        auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, kTuple);
+        if (bec) {
+          co_await answer_read_error(stream, bec, false);
+          co_return;
+        }
+      }
+      auto breq = parser.release();
+      Request req;
+      req.method = std::string(breq.method_string());
+      req.target = std::string(breq.target());
+      auto q = req.target.find('?');
+      req.path = req.target.substr(0, q);
+      if (q != std::string::npos) req.query = req.target.substr(q + 1);
+      for (const auto& f : breq) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        req.headers.push_back({std::move(name), std::string(f.value())});
+      }
+      req.body = std::move(breq.body());
+      req.remote = remote;
+      req.tls = tls;
+      bool keep_alive = breq.keep_alive();
+      bool head = breq.method() == bhttp::verb::head;
+
+      ++inflight_;
+      struct Dec {
+        std::atomic<std::size_t>& n;
+        ~Dec() { --n; }
+      } dec{inflight_};
+      Response res = co_await call_handler(std::move(req));
+      keep_alive = keep_alive && !res.close && !stopping_;
+      bool ok = co_await write(stream, res, keep_alive, head);
+      if (!ok || !keep_alive) {
+        boost::system::error_code sec;
+        low.socket().shutdown(tcp::socket::shutdown_send, sec);
+        co_return;
+      }
+    }
+  }
+
+  template <class Stream>
+  asio::awaitable<void> answer_read_error(Stream& stream, boost::system::error_code ec,
+                                          bool in_header) {
+    if (ec == bhttp::error::header_limit) {
+      co_await write_error(stream, 431, "HeaderTooLarge",
+                           "request header exceeds " + std::to_string(opt_.max_header) + " bytes");
+    } else if (ec == bhttp::error::body_limit) {
+      co_await write_error(stream, 413, "BodyTooLarge",
+                           "request body exceeds " + std::to_string(opt_.max_body) + " bytes");
+    } else if (ec == beast::error::timeout) {
+      co_await write_error(stream, 408, "RequestTimeout",
+                           in_header ? "request header not received in time"
+                                     : "request body not received in time");
+    } else if (ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
+               ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
+      co_await write_error(stream, 400, "BadRequest", "malformed HTTP request");
+    }
+  }
+
+  asio::awaitable<Response> call_handler(Request req) {
+    auto ex = co_await asio::this_coro::executor;
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
+        [this, &req, ex](auto handler) {
+          using H = decltype(handler);
+          auto h = std::make_shared<H>(std::move(handler));
+          auto once = std::make_shared<std::atomic<bool>>(false);
+          Responder respond = [h, ex, once](Response res) {
+            if (once->exchange(true)) return;
+            asio::post(ex, [h, res = std::move(res)]() mutable { (*h)(std::move(res)); });
+          };
+          try {
+            handler_(std::move(req), respond);
+          } catch (const std::exception& e) {
+            log::error("handler threw", {{"detail", e.what()}});
+            respond(json_response(500, json::error_body("InternalError", "internal error")));
+          }
+        },
+        asio::use_awaitable);
+  }
+
+  template <class Stream>
+  asio::awaitable<bool> write(Stream& stream, const Response& r, bool keep_alive, bool head) {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
+    if (!r.body.empty() || r.status >= 200) {
+      res.set(bhttp::field::content_type, r.content_type);
+    }
+    for (const auto& h : r.headers) res.insert(h.name, h.value);
+    res.keep_alive(keep_alive);
+    res.body() = r.body;
+    res.prepare_payload();
+    if (head) res.body().clear();
+    auto& low = beast::get_lowest_layer(stream);
+    low.expires_after(opt_.write_timeout);
+    if (r.fault.trickle.count() > 0 || r.fault.cut_after > 0) {
+      co_return co_await write_with_fault(stream, res, r.fault);
+    }
+    if (head) {
+      bhttp::response_serializer<bhttp::string_body> sr{res};
+      auto [ec, n] = co_await bhttp::async_write_header(stream, sr, kTuple);
+      co_return !ec;
+    }
+    auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
+    co_return !ec;
+  }
+
+  template <class Stream>
+  asio::awaitable<bool> write_with_fault(Stream& stream,
+                                         bhttp::response<bhttp::string_body>& res,
+                                         const WriteFault& fault) {
+    std::ostringstream os;
+    os << res;
+    std::string raw = os.str();
+    std::size_t limit = fault.cut_after > 0 ? std::min(fault.cut_after, raw.size()) : raw.size();
+    std::size_t piece = fault.trickle.count() > 0 ? 16 : limit;
+    auto& low = beast::get_lowest_layer(stream);
+    for (std::size_t off = 0; off < limit; off += piece) {
+      std::size_t n = std::min(piece, limit - off);
+      auto [ec, w] = co_await asio::async_write(stream, asio::buffer(raw.data() + off, n), kTuple);
+      if (ec) co_return false;
+      if (fault.trickle.count() > 0) {
+        asio::steady_timer t(co_await asio::this_coro::executor, fault.trickle);
+        co_await t.async_wait(kTuple);
+      }
+    }
+    if (fault.cut_after > 0) {
+      boost::system::error_code ec;
+      low.socket().set_option(asio::socket_base::linger(true, 0), ec);
+      low.socket().close(ec);
+      co_return false;
+    }
+    co_return true;
+  }
+
+  ServerOptions opt_;
+  Handler handler_;
+  std::vector<std::unique_ptr<asio::io_context>> ctxs_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<asio::signal_set> signals_;
+  std::optional<asio::ssl::context> ssl_;
+  std::atomic<std::size_t> connections_{0};
+  std::atomic<std::size_t> inflight_{0};
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options, Handler handler) {
+  auto s = std::make_unique<ServerImpl>(options, std::move(handler));
+  if (auto r = s->listen(); !r) return r.error();
+  return std::unique_ptr<Server>(std::move(s));
+}
+
+}  // namespace lrogate::http

@@ -1,0 +1,57 @@
+// Server: an HTTP/1.1 server (optionally TLS) that hands each request to one
+// Handler and writes what the Handler answers.
+//
+// Promises: every connection has deadlines (idle keep-alive, header read,
+// body read, write); a request over the header or body limit is answered
+// 431/413 without reading the rest and the connection is closed; a request
+// the parser rejects is answered 400; at most max_connections are served
+// (the rest get 503). One io_context per thread; the handler may be called
+// concurrently from several threads and may answer from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "http/message.h"
+
+namespace lrogate::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port; see Server::port()
+  int threads = 2;
+  std::size_t max_body = 64u << 20;
+  std::size_t max_header = 16u << 10;
+  std::size_t max_connections = 10'000;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{60'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds write_timeout{60'000};
+  std::string tls_cert_file;  // both set: serve HTTPS
+  std::string tls_key_file;
+};
+
+class Server {
+ public:
+  virtual ~Server() = default;
+
+  // Binds and listens; the server does not serve until run().
+  static Result<std::unique_ptr<Server>> create(const ServerOptions& options, Handler handler);
+
+  virtual std::uint16_t port() const = 0;
+  // Serves on `threads` threads (this one included) until stop() and drain.
+  virtual void run() = 0;
+  // Stops accepting, lets requests in flight finish (up to `drain`), then
+  // makes run() return. Safe from any thread and from a signal watcher.
+  virtual void stop(std::chrono::milliseconds drain) = 0;
+  // Runs fn after delay on the server's first thread (simulator timers).
+  virtual void post_after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
+  // Calls fn once on SIGINT or SIGTERM (from a server thread).
+  virtual void on_signal(std::function<void(int)> fn) = 0;
+};
+
+}  // namespace lrogate::http

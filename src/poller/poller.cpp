@@ -1,0 +1,190 @@
+#include "poller/poller.h"
+
+#include "base/log.h"
+
+namespace lrogate::poller {
+
+Poller::Poller(core::OperationService& service, upstream::Caller& caller, const Clock& clock,
+               Random& random, PollerConfig config, std::string owner)
+    : service_(service),
+      caller_(caller),
+      client_(caller.client()),
+      clock_(clock),
+      random_(random),
+      config_(config),
+      owner_(std::move(owner)),
+      bucket_(config.upstream_rps, std::max(1.0, config.upstream_rps), clock.now_ms()) {}
+
+Poller::~Poller() { *alive_ = false; }
+
+void Poller::start() {
+  client_.post([this] {
+    auto freed = service_.resume_all();
+    auto active = service_.store().count_active();
+    boost::json::object f{{"owner", owner_}};
+    if (freed) f["leases_freed"] = freed.value();
+    if (active) f["resumed"] = active.value();
+    log::info("poller started", std::move(f));
+    tick();
+    sweep();
+  });
+}
+
+void Poller::wake() {
+  if (wake_pending_->exchange(true)) return;
+  client_.post([this, alive = alive_] {
+    if (!*alive) return;
+    wake_pending_->store(false);
+    tick();
+  });
+}
+
+void Poller::stop(std::function<void()> done) {
+  client_.post([this, done = std::move(done)] {
+    stopping_ = true;
+    on_stopped_ = std::move(done);
+    // Queued operations keep their leases until they expire; free them now
+    // so another replica (or the next start) takes them at once.
+    for (const auto& op : queue_) held_.erase(op.id);
+    queue_.clear();
+    maybe_stopped();
+  });
+}
+
+void Poller::maybe_stopped() {
+  if (stopping_ && inflight_ == 0 && on_stopped_) {
+    auto r = service_.store().release_leases(owner_);
+    (void)r;
+    auto done = std::move(on_stopped_);
+    on_stopped_ = nullptr;
+    done();
+  }
+}
+
+void Poller::arm(std::chrono::milliseconds delay) {
+  Millis at = clock_.now_ms() + delay.count();
+  // Keep the earlier of two timers; a later one would only delay work.
+  if (timer_at_ != 0 && timer_at_ <= at && timer_at_ > clock_.now_ms()) return;
+  timer_at_ = at;
+  std::uint64_t gen = ++timer_gen_;
+  client_.post_after(delay, [this, gen, alive = alive_] {
+    if (!*alive || gen != timer_gen_) return;
+    timer_at_ = 0;
+    tick();
+  });
+}
+
+void Poller::tick() {
+  if (stopping_) return;
+  int room = config_.batch - static_cast<int>(queue_.size());
+  if (room > 0) {
+    auto claimed = service_.claim_due(owner_, config_.lease, room);
+    if (!claimed) {
+      log::warn("poller cannot claim work", {{"error", claimed.error().message},
+                                             {"detail", claimed.error().detail}});
+      arm(config_.idle_recheck);
+      return;
+    }
+    for (auto& op : claimed.value()) {
+      if (held_.insert(op.id).second) queue_.push_back(std::move(op));
+    }
+  }
+  pump();
+  if (queue_.empty()) {
+    // Sleep until the next due time, but no longer than idle_recheck.
+    auto next = service_.next_due();
+    std::chrono::milliseconds delay = config_.idle_recheck;
+    if (next && next.value()) {
+      Millis d = *next.value() - clock_.now_ms();
+      delay = std::chrono::milliseconds(std::clamp<Millis>(d, 0, config_.idle_recheck.count()));
+    }
+    arm(delay);
+  }
+}
+
+void Poller::pump() {
+  while (!queue_.empty() && inflight_ < config_.max_inflight && !stopping_) {
+    Millis wait = bucket_.take(clock_.now_ms());
+    if (wait > 0) {
+      arm(std::chrono::milliseconds(wait));
+      return;
+    }
+    core::Operation op = std::move(queue_.front());
+    queue_.pop_front();
+    poll_one(std::move(op));
+  }
+}
+
+void Poller::poll_one(core::Operation op) {
+  ++inflight_;
+  auto shared = std::make_shared<core::Operation>(std::move(op));
+  caller_.poll(shared->upstream_url, [this, shared, alive = alive_](upstream::PollAnswer a) {
+    if (!*alive) return;
+    --inflight_;
+    on_answer(*shared, a);
+    held_.erase(shared->id);
+    if (stopping_) {
+      maybe_stopped();
+      return;
+    }
+    pump();
+    if (queue_.empty()) tick();
+  });
+}
+
+void Poller::on_answer(const core::Operation& op, const upstream::PollAnswer& a) {
+  Decision d = decide(op, a, config_.schedule, clock_.now_ms(), random_.uniform());
+  Result<bool> written = false;
+  if (d.finish) {
+    written = service_.finish(op, owner_, d.status, a.body, a.content_type, d.error_code,
+                              d.error_message);
+  } else {
+    written = service_.record_progress(op, owner_, d.status, d.next_poll_at, d.attempts);
+    if (a.kind != upstream::PollAnswer::Kind::kStatus) {
+      log::warn("poll failed; will retry",
+                {{"operation_id", op.id}, {"error_code", a.error_code},
+                 {"error", a.error_message}, {"attempt", d.attempts},
+                 {"retry_in_ms", d.next_poll_at - clock_.now_ms()}});
+    }
+  }
+  if (!written) {
+    log::error("cannot record poll outcome", {{"operation_id", op.id},
+                                              {"error", written.error().message},
+                                              {"detail", written.error().detail}});
+    return;
+  }
+  if (!written.value()) {
+    log::warn("poll outcome not recorded: lease lost or operation already final",
+              {{"operation_id", op.id}});
+    return;
+  }
+  core::Status after = d.status;
+  if (after != op.status || d.finish) {
+    boost::json::object f{{"operation_id", op.id},
+                          {"from", core::status_name(op.status)},
+                          {"to", core::status_name(after)}};
+    if (!d.error_code.empty()) f["error_code"] = d.error_code;
+    log::info("state", std::move(f));
+  }
+  if (observer_) observer_(op, after, d);
+}
+
+void Poller::sweep() {
+  if (stopping_) return;
+  int total = 0;
+  for (;;) {
+    auto n = service_.sweep(1000);
+    if (!n) {
+      log::warn("sweep failed", {{"error", n.error().message}, {"detail", n.error().detail}});
+      break;
+    }
+    total += n.value();
+    if (n.value() < 1000) break;
+  }
+  if (total > 0) log::info("swept expired operations", {{"count", total}});
+  client_.post_after(config_.sweep_interval, [this, alive = alive_] {
+    if (*alive) sweep();
+  });
+}
+
+}  // namespace lrogate::poller

@@ -1,0 +1,86 @@
+// Poller: follows every unfinished operation's Operation-Location in the
+// background, with no client attached.
+//
+// It claims due operations from the store in batches under a lease, polls
+// each through the Caller — at most max_inflight at once and upstream_rps per
+// second (a token bucket) — and writes each outcome as one conditional
+// transition. It also sweeps expired records. All of its work runs on the
+// http::Client's I/O thread; wake() and stop() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+
+#include "base/clock.h"
+#include "base/random.h"
+#include "base/token_bucket.h"
+#include "core/operation_service.h"
+#include "poller/schedule.h"
+#include "upstream/caller.h"
+
+namespace lrogate::poller {
+
+struct PollerConfig {
+  ScheduleConfig schedule;
+  std::chrono::milliseconds lease{60'000};
+  int batch = 256;
+  int max_inflight = 64;
+  double upstream_rps = 50;  // <= 0: unlimited
+  std::chrono::milliseconds sweep_interval{10'000};
+  std::chrono::milliseconds idle_recheck{1'000};  // longest sleep without a wake()
+};
+
+// Called after a transition was written (for logs and waiters).
+using TransitionObserver =
+    std::function<void(const core::Operation& before, core::Status after, const Decision& d)>;
+
+class Poller {
+ public:
+  Poller(core::OperationService& service, upstream::Caller& caller, const Clock& clock,
+         Random& random, PollerConfig config, std::string owner);
+  ~Poller();
+
+  void set_observer(TransitionObserver observer) { observer_ = std::move(observer); }
+  // Frees leases left by an earlier run of this node and starts polling.
+  void start();
+  // New work may be due now (a submit): claim without waiting for the timer.
+  void wake();
+  // Stops claiming and calls done once the polls in flight have ended.
+  void stop(std::function<void()> done);
+
+ private:
+  void tick();
+  void arm(std::chrono::milliseconds delay);
+  void pump();
+  void poll_one(core::Operation op);
+  void on_answer(const core::Operation& op, const upstream::PollAnswer& answer);
+  void sweep();
+  void maybe_stopped();
+
+  core::OperationService& service_;
+  upstream::Caller& caller_;
+  http::Client& client_;
+  const Clock& clock_;
+  Random& random_;
+  PollerConfig config_;
+  std::string owner_;
+  TransitionObserver observer_;
+
+  // Touched only on the client's thread.
+  std::deque<core::Operation> queue_;
+  std::unordered_set<std::string> held_;  // queued or in flight
+  int inflight_ = 0;
+  TokenBucket bucket_;
+  std::uint64_t timer_gen_ = 0;
+  Millis timer_at_ = 0;
+  bool stopping_ = false;
+  std::function<void()> on_stopped_;
+  std::shared_ptr<std::atomic<bool>> wake_pending_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+};
+
+}  // namespace lrogate::poller

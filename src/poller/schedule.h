@@ -1,0 +1,40 @@
+// The poll schedule as pure functions: given an operation and what its last
+// poll answered, what happens next. No I/O, no clock: tested without sleeping.
+//
+// - a readable non-final status: next poll at max(poll_interval, Retry-After);
+// - a transient failure (429, 5xx, timeout, reset, unparsable body): jittered
+//   exponential backoff, at least Retry-After; it never fails the operation;
+// - 404 after accept: Failed "Expired"; another permanent answer: Failed with
+//   the upstream's code and message;
+// - past created_at + max_wait without a final status: Failed "Timeout", and
+//   no poll is ever scheduled past that deadline.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "core/operation.h"
+#include "upstream/upstream.h"
+
+namespace lrogate::poller {
+
+struct ScheduleConfig {
+  std::chrono::milliseconds poll_interval{10'000};
+  std::chrono::milliseconds max_wait{30 * 60'000};
+  std::chrono::milliseconds backoff_base{1'000};
+  std::chrono::milliseconds backoff_cap{60'000};
+};
+
+struct Decision {
+  bool finish = false;
+  core::Status status = core::Status::kRunning;
+  Millis next_poll_at = 0;  // when !finish
+  int attempts = 0;         // consecutive transient failures
+  std::string error_code;   // when finishing as Failed/Canceled
+  std::string error_message;
+};
+
+Decision decide(const core::Operation& op, const upstream::PollAnswer& answer,
+                const ScheduleConfig& config, Millis now, double jitter_u);
+
+}  // namespace lrogate::poller

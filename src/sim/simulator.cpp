@@ -1,0 +1,374 @@
+#include "sim/simulator.h"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <algorithm>
+#include <ctime>
+#include <map>
+#include <mutex>
+
+#include "base/ids.h"
+#include "base/json_util.h"
+#include "http/router.h"
+
+namespace lrogate::sim {
+namespace {
+
+const char* const kVersions[] = {"2025-05-01-preview", "2024-12-01-preview", "2025-11-01"};
+constexpr const char* kGa = "2025-11-01";
+
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string hex(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string http_date(Millis epoch_ms) {
+  std::time_t t = static_cast<std::time_t>(epoch_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+http::Response az_error(int status, std::string_view code, std::string_view message) {
+  return http::json_response(status, json::error_body(code, message));
+}
+
+struct SimOp {
+  std::string id, analyzer, api_version, input;
+  Millis created = 0;
+  Directives d;
+  int polls = 0;
+  int inflight = 0;
+  int overlaps = 0;
+  std::vector<Millis> poll_times;
+};
+
+}  // namespace
+
+struct Simulator::Impl {
+  SimOptions opt;
+  const Clock& clock;
+  http::Server* server = nullptr;
+  http::Router router;
+  std::mutex mu;
+  std::map<std::string, SimOp, std::less<>> ops;
+  std::map<std::uint64_t, std::size_t> submit_attempts;  // by body hash
+  long long submits = 0, polls = 0, overlaps = 0, rejected = 0;
+
+  Impl(SimOptions o, const Clock& c) : opt(std::move(o)), clock(c) {
+    router.add("POST", "/contentunderstanding/analyzers/{analyzerId}:analyze", "analyze",
+               [this](http::Request&& r, const http::Params& p, http::Responder done) {
+                 analyze(std::move(r), p.at("analyzerId"), false, std::move(done));
+               });
+    router.add("POST", "/contentunderstanding/analyzers/{analyzerId}:analyzeBinary",
+               "analyzeBinary",
+               [this](http::Request&& r, const http::Params& p, http::Responder done) {
+                 analyze(std::move(r), p.at("analyzerId"), true, std::move(done));
+               });
+    router.add("GET", "/contentunderstanding/analyzerResults/{resultId}", "result",
+               [this](http::Request&& r, const http::Params& p, http::Responder done) {
+                 result(std::move(r), p.at("resultId"), std::move(done));
+               });
+    router.add("GET", "/_sim/stats", "stats",
+               [this](http::Request&&, const http::Params&, http::Responder done) {
+                 std::lock_guard lock(mu);
+                 boost::json::object o{{"submits", submits}, {"polls", polls},
+                                       {"overlaps", overlaps}, {"rejected", rejected},
+                                       {"operations", ops.size()}};
+                 done(http::json_response(200, boost::json::serialize(o)));
+               });
+    router.add("GET", "/_sim/operations/{id}", "operation stats",
+               [this](http::Request&&, const http::Params& p, http::Responder done) {
+                 std::lock_guard lock(mu);
+                 auto it = ops.find(p.at("id"));
+                 if (it == ops.end()) {
+                   done(az_error(404, "NotFound", "unknown operation"));
+                   return;
+                 }
+                 boost::json::array times;
+                 for (Millis t : it->second.poll_times) times.push_back(t - it->second.created);
+                 boost::json::object o{{"id", it->second.id},
+                                       {"polls", it->second.polls},
+                                       {"overlaps", it->second.overlaps},
+                                       {"poll_offsets_ms", std::move(times)},
+                                       {"checksum", checksum(it->second)}};
+                 done(http::json_response(200, boost::json::serialize(o)));
+               });
+    router.add("GET", "/healthz", "health",
+               [](http::Request&&, const http::Params&, http::Responder done) {
+                 done(http::json_response(200, R"({"status":"ok"})"));
+               });
+  }
+
+  static std::string checksum(const SimOp& op) { return hex(fnv1a(op.analyzer + "|" + op.input)); }
+
+  bool authorized(const http::Request& r) const {
+    return !opt.key.empty() && r.header("ocp-apim-subscription-key") == opt.key;
+  }
+
+  std::string api_version(const http::Request& r) const {
+    for (auto& [k, v] : http::parse_query(r.query)) {
+      if (k == "api-version") return v;
+    }
+    return {};
+  }
+
+  // Answers after the configured latency (or a fault's delay).
+  void reply(http::Responder& done, http::Response res, std::chrono::milliseconds extra = {}) {
+    auto delay = opt.latency + extra;
+    if (delay.count() > 0 && server) {
+      server->post_after(delay, [done, res = std::move(res)]() mutable { done(std::move(res)); });
+    } else {
+      done(std::move(res));
+    }
+  }
+
+  // Applies a fault; true if it answered.
+  bool apply_fault(const Fault& f, http::Responder& done, const std::string& id) {
+    http::Response res;
+    switch (f.kind) {
+      case Fault::Kind::kHang:
+        // Never answer in any useful time: the client's deadline must fire.
+        if (server) server->post_after(std::chrono::minutes(10), [done] {
+          done(az_error(504, "Timeout", "hung"));
+        });
+        return true;
+      case Fault::Kind::kSlow:
+        res = running_body(id, "Running");
+        res.fault.trickle = std::chrono::milliseconds(1000);
+        break;
+      case Fault::Kind::kReset:
+        res = running_body(id, "Running");
+        res.body += std::string(4096, ' ');
+        res.fault.cut_after = 200;
+        break;
+      case Fault::Kind::kBadJson:
+        res = http::json_response(200, "{\"id\": \"" + id + "\", \"status\": Runn");
+        break;
+      case Fault::Kind::kUnknownStatus:
+        res = http::json_response(200, "{\"id\":\"" + id + "\",\"status\":\"Pondering\"}");
+        break;
+      case Fault::Kind::kStatus:
+        res = az_error(f.status, f.status == 429 ? "TooManyRequests" : "SimulatedFault",
+                       "simulated answer " + std::to_string(f.status));
+        if (f.status == 404) res = az_error(404, "OperationNotFound", "The operation was not found.");
+        break;
+    }
+    switch (f.after) {
+      case Fault::After::kSeconds: res.set("Retry-After", std::to_string(f.after_value)); break;
+      case Fault::After::kDate:
+        res.set("Retry-After", http_date(clock.now_ms() + f.after_value * 1000LL + 999));
+        break;
+      case Fault::After::kMillis: res.set("retry-after-ms", std::to_string(f.after_value)); break;
+      case Fault::After::kNone: break;
+    }
+    reply(done, std::move(res));
+    return true;
+  }
+
+  http::Response running_body(const std::string& id, const char* status) {
+    boost::json::object o{{"id", id}, {"status", status}};
+    return http::json_response(200, boost::json::serialize(o));
+  }
+
+  void analyze(http::Request&& r, const std::string& analyzer, bool binary_route,
+               http::Responder done) {
+    if (!authorized(r)) {
+      std::lock_guard lock(mu);
+      ++rejected;
+      reply(done, az_error(401, "401",
+                           "Access denied due to invalid subscription key or wrong API endpoint. "
+                           "Make sure to provide a valid key for an active subscription and use "
+                           "a correct regional API endpoint for your resource."));
+      return;
+    }
+    std::string version = api_version(r);
+    if (std::find(std::begin(kVersions), std::end(kVersions), version) == std::end(kVersions)) {
+      reply(done, az_error(400, "InvalidRequest", "The api-version query parameter is missing or not supported."));
+      return;
+    }
+    if (binary_route && version != kGa) {
+      reply(done, az_error(404, "NotFound", "analyzeBinary is only served by api-version 2025-11-01"));
+      return;
+    }
+    if (std::find(opt.analyzers.begin(), opt.analyzers.end(), analyzer) == opt.analyzers.end()) {
+      reply(done, az_error(404, "ModelNotFound",
+                           "The requested analyzer '" + analyzer + "' was not found."));
+      return;
+    }
+    std::string ct(r.header("content-type"));
+    bool is_json = ct.rfind("application/json", 0) == 0;
+    std::string input;
+    if (is_json && !binary_route) {
+      auto v = json::parse(r.body);
+      if (!v || !v->is_object()) {
+        reply(done, az_error(400, "InvalidRequest", "The request body is not valid JSON."));
+        return;
+      }
+      const auto& obj = v->as_object();
+      if (version != kGa) {
+        if (auto u = json::get_string(obj, "url")) input = *u;
+      }
+      if (auto it = obj.find("inputs"); input.empty() && it != obj.end() && it->value().is_array() &&
+                                        !it->value().as_array().empty() &&
+                                        it->value().as_array()[0].is_object()) {
+        const auto& first = it->value().as_array()[0].as_object();
+        if (auto u = json::get_string(first, "url")) input = *u;
+        else if (auto d = json::get_string(first, "data")) input = "data:" + hex(fnv1a(*d));
+      }
+      if (input.empty()) {
+        reply(done, az_error(400, "InvalidRequest",
+                             version == kGa ? "The request must have inputs[0].url or inputs[0].data."
+                                            : "The request must have url or inputs[0].url."));
+        return;
+      }
+    } else {
+      if (!binary_route && version == kGa) {
+        reply(done, az_error(415, "UnsupportedMediaType",
+                             "api-version 2025-11-01 takes binary input on :analyzeBinary"));
+        return;
+      }
+      input = "binary:" + std::to_string(r.body.size()) + ":" + hex(fnv1a(r.body));
+    }
+    auto d = parse_directives(input, opt.defaults);
+    if (!d) {
+      reply(done, az_error(400, "InvalidRequest", d.error().message));
+      return;
+    }
+    std::string host(r.header("host"));
+    std::string base = std::string(r.tls ? "https://" : "http://") + host;
+    std::lock_guard lock(mu);
+    ++submits;
+    // Submit faults apply to successive attempts of the same body.
+    std::size_t& attempt = submit_attempts[fnv1a(analyzer + "|" + r.body)];
+    if (attempt < d->submit_faults.size()) {
+      Fault f = d->submit_faults[attempt++];
+      apply_fault(f, done, "");
+      return;
+    }
+    SimOp op;
+    op.id = random_uuid();
+    op.analyzer = analyzer;
+    op.api_version = version;
+    op.input = input;
+    op.created = clock.now_ms();
+    op.d = d.value();
+    std::string location = (op.d.foreign_location ? std::string("http://foreign.invalid") : base) +
+                           "/contentunderstanding/analyzerResults/" + op.id +
+                           "?api-version=" + version;
+    boost::json::object body{{"id", op.id}, {"status", "NotStarted"}};
+    http::Response res = http::json_response(202, boost::json::serialize(body));
+    res.set("Operation-Location", location);
+    ops.emplace(op.id, std::move(op));
+    reply(done, std::move(res));
+  }
+
+  std::string final_body(const SimOp& op) {
+    boost::json::object o{{"id", op.id}, {"status", op.d.outcome}};
+    if (op.d.outcome == "Failed") {
+      o["error"] = boost::json::object{
+          {"code", "InvalidContent"},
+          {"message", "The document could not be analyzed (simulated failure)."}};
+      return boost::json::serialize(o);
+    }
+    if (op.d.outcome == "Canceled") return boost::json::serialize(o);
+    std::string sum = checksum(op);
+    int pages = static_cast<int>(fnv1a(op.input) % 20) + 1;
+    std::string markdown = "# Analysis of " + op.input + "\n\nChecksum " + sum + ".\n";
+    if (op.d.result_bytes > markdown.size()) {
+      std::string filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ";
+      while (markdown.size() < op.d.result_bytes) markdown += filler;
+      markdown.resize(op.d.result_bytes);
+    }
+    boost::json::object fields{
+        {"Source", {{"type", "string"}, {"valueString", op.input}}},
+        {"Checksum", {{"type", "string"}, {"valueString", sum}}},
+        {"PageCount", {{"type", "integer"}, {"valueInteger", pages}}}};
+    boost::json::object content{{"kind", "document"},
+                                {"markdown", markdown},
+                                {"fields", std::move(fields)},
+                                {"startPageNumber", 1},
+                                {"endPageNumber", pages}};
+    boost::json::object result{{"analyzerId", op.analyzer},
+                               {"apiVersion", op.api_version},
+                               {"createdAt", json::iso8601(op.created)},
+                               {"warnings", boost::json::array{}},
+                               {"contents", boost::json::array{std::move(content)}}};
+    o["result"] = std::move(result);
+    o["usage"] = boost::json::object{{"documentPages", pages}};
+    return boost::json::serialize(o);
+  }
+
+  void result(http::Request&& r, const std::string& id, http::Responder done) {
+    if (!authorized(r)) {
+      reply(done, az_error(401, "401", "Access denied due to invalid subscription key."));
+      return;
+    }
+    std::unique_lock lock(mu);
+    auto it = ops.find(id);
+    Millis now = clock.now_ms();
+    if (it == ops.end() ||
+        now > it->second.created + it->second.d.duration.count() + opt.result_ttl.count()) {
+      reply(done, az_error(404, "OperationNotFound", "The operation was not found."));
+      return;
+    }
+    SimOp& op = it->second;
+    ++polls;
+    ++op.polls;
+    op.poll_times.push_back(now);
+    if (op.inflight > 0) {
+      ++op.overlaps;
+      ++overlaps;
+    }
+    std::size_t index = static_cast<std::size_t>(op.polls - 1);
+    if (index < op.d.poll_faults.size()) {
+      Fault f = op.d.poll_faults[index];
+      apply_fault(f, done, op.id);
+      return;
+    }
+    Millis elapsed = now - op.created;
+    http::Response res;
+    if (elapsed >= op.d.duration.count()) {
+      res = http::json_response(200, final_body(op));
+    } else {
+      res = running_body(op.id, elapsed * 10 < op.d.duration.count() ? "NotStarted" : "Running");
+      if (op.d.retry_after_s >= 0) res.set("Retry-After", std::to_string(op.d.retry_after_s));
+    }
+    // Count this poll as in flight until it is answered, to detect overlaps.
+    ++op.inflight;
+    lock.unlock();
+    http::Responder counted = [this, id, done](http::Response res) {
+      {
+        std::lock_guard l(mu);
+        if (auto it2 = ops.find(id); it2 != ops.end()) --it2->second.inflight;
+      }
+      done(std::move(res));
+    };
+    reply(counted, std::move(res));
+  }
+};
+
+Simulator::Simulator(SimOptions options, const Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), clock)) {}
+Simulator::~Simulator() = default;
+
+void Simulator::attach(http::Server* server) { impl_->server = server; }
+
+void Simulator::handle(http::Request&& req, http::Responder respond) {
+  impl_->router.dispatch(std::move(req), std::move(respond));
+}
+
+}  // namespace lrogate::sim

@@ -1,0 +1,42 @@
+// The operation record as the store keeps it (DESIGN.md, "The record").
+// Plain data: the rules for changing it live in core/.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/clock.h"
+
+namespace lrogate::store {
+
+enum class Status { kNotStarted, kRunning, kSucceeded, kFailed, kCanceled };
+
+const char* status_name(Status s);
+// Case-insensitive; nullopt for anything else.
+std::optional<Status> parse_status(std::string_view name);
+inline bool is_terminal(Status s) { return s != Status::kNotStarted && s != Status::kRunning; }
+
+struct Operation {
+  std::string id;  // the upstream result id
+  std::string tenant = "default";
+  std::string analyzer_id;
+  std::string upstream_url;  // the upstream's Operation-Location
+  Status status = Status::kNotStarted;
+  Millis created_at = 0;
+  Millis updated_at = 0;
+  std::optional<Millis> next_poll_at;  // set while not terminal
+  int poll_count = 0;                  // upstream polls made
+  int attempts = 0;                    // consecutive transient failures
+  std::string lease_owner;
+  std::optional<Millis> lease_until;
+  std::string result;       // the upstream's final body, byte for byte
+  std::string result_type;  // its Content-Type
+  std::string error_code;
+  std::string error_message;
+  std::optional<Millis> retrieved_at;
+  std::optional<Millis> expires_at;
+  std::string idempotency_key;
+};
+
+}  // namespace lrogate::store

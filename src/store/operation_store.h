@@ -1,0 +1,74 @@
+// OperationStore: durable operation records, the single source of truth.
+//
+// Every method is one transaction. Transitions are conditional writes: a
+// progress or completion write takes effect only while the caller holds the
+// lease and the record is not terminal, so two pollers can never both finish
+// one operation and a terminal state is never overwritten. Implementations
+// are thread-safe. Errors: kConflict (duplicate id), kUnavailable (the
+// database cannot answer now), kInternal.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "store/operation_record.h"
+
+namespace lrogate::store {
+
+// A poll that did not finish the operation.
+struct Progress {
+  Status status = Status::kRunning;  // NotStarted or Running
+  Millis next_poll_at = 0;
+  int attempts = 0;
+  Millis now = 0;
+};
+
+// A poll (or a timeout, or a cancel) that finished it.
+struct Completion {
+  Status status = Status::kSucceeded;
+  std::string result;
+  std::string result_type;
+  std::string error_code;
+  std::string error_message;
+  Millis now = 0;
+  Millis expires_at = 0;
+};
+
+class OperationStore {
+ public:
+  virtual ~OperationStore() = default;
+
+  virtual Result<void> insert(const Operation& op) = 0;
+  virtual Result<std::optional<Operation>> get(std::string_view id) = 0;
+
+  // Leases up to `limit` non-terminal records due at `now` whose lease is
+  // free or expired, to `owner` until `lease_until`; returns them.
+  virtual Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now,
+                                                   Millis lease_until, int limit) = 0;
+  // Records a non-final poll and releases the lease; false if not held.
+  virtual Result<bool> record_progress(std::string_view id, std::string_view owner,
+                                       const Progress& p) = 0;
+  // Finishes the record; false if it is terminal already or the lease is
+  // held by another owner (an empty owner finishes regardless of leases).
+  virtual Result<bool> complete(std::string_view id, std::string_view owner,
+                                const Completion& c) = 0;
+  // Sets retrieved_at and expires_at on the first retrieval only.
+  virtual Result<bool> mark_retrieved(std::string_view id, Millis now, Millis expires_at) = 0;
+  virtual Result<bool> remove(std::string_view id) = 0;
+  // Deletes up to `limit` records whose expires_at <= now; returns how many.
+  virtual Result<int> delete_expired(Millis now, int limit) = 0;
+  // The earliest next_poll_at among claimable records, if any.
+  virtual Result<std::optional<Millis>> next_due(Millis now) = 0;
+  // Frees the leases of `owner` (all leases when empty); returns how many.
+  virtual Result<int> release_leases(std::string_view owner) = 0;
+  virtual Result<int> count_active() = 0;
+  virtual Result<void> ping() = 0;
+};
+
+// Opens a store from its URL: "sqlite:PATH" (WAL; created if missing).
+Result<std::unique_ptr<OperationStore>> open_store(std::string_view url);
+
+}  // namespace lrogate::store

@@ -1,0 +1,376 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <map>
+#include <mutex>
+
+namespace lrogate::store::sqlite {
+namespace {
+
+constexpr const char* kColumns =
+    "id, tenant, analyzer_id, upstream_url, status, created_at, updated_at, next_poll_at, "
+    "poll_count, attempts, lease_owner, lease_until, result, result_type, error_code, "
+    "error_message, retrieved_at, expires_at, idempotency_key";
+
+// Versioned migrations; PRAGMA user_version holds how many have run.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE operations (
+  id              TEXT PRIMARY KEY,
+  tenant          TEXT NOT NULL,
+  analyzer_id     TEXT NOT NULL,
+  upstream_url    TEXT NOT NULL,
+  status          TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  next_poll_at    INTEGER,
+  poll_count      INTEGER NOT NULL DEFAULT 0,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  lease_owner     TEXT,
+  lease_until     INTEGER,
+  result          BLOB,
+  result_type     TEXT,
+  error_code      TEXT,
+  error_message   TEXT,
+  retrieved_at    INTEGER,
+  expires_at      INTEGER,
+  idempotency_key TEXT
+);
+CREATE INDEX operations_due ON operations(next_poll_at)
+  WHERE status IN ('NotStarted', 'Running');
+CREATE INDEX operations_expiry ON operations(expires_at) WHERE expires_at IS NOT NULL;
+CREATE UNIQUE INDEX operations_idempotency ON operations(tenant, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+)sql",
+};
+
+Error db_error(sqlite3* db, std::string_view what) {
+  int code = sqlite3_errcode(db);
+  ErrorCode ec = (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR ||
+                  code == SQLITE_FULL || code == SQLITE_CANTOPEN)
+                     ? ErrorCode::kUnavailable
+                     : ErrorCode::kInternal;
+  return make_error(ec, "the operation store failed", std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+// A cached prepared statement, reset on destruction of the binder.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
+  ~Stmt() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  Stmt& bind(int i, std::string_view v) {
+    if (v.empty()) sqlite3_bind_null(s_, i);
+    else sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind_blob(int i, std::string_view v) {
+    if (v.empty()) sqlite3_bind_null(s_, i);
+    else sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, std::optional<std::int64_t> v) {
+    if (v) sqlite3_bind_int64(s_, i, *v);
+    else sqlite3_bind_null(s_, i);
+    return *this;
+  }
+  int step() { return sqlite3_step(s_); }
+  sqlite3_stmt* raw() { return s_; }
+  sqlite3* db() { return db_; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_;
+};
+
+std::string col_text(sqlite3_stmt* s, int i) {
+  const void* p = sqlite3_column_blob(s, i);
+  int n = sqlite3_column_bytes(s, i);
+  return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
+}
+
+std::optional<std::int64_t> col_opt(sqlite3_stmt* s, int i) {
+  if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(s, i);
+}
+
+Operation read_row(sqlite3_stmt* s) {
+  Operation op;
+  op.id = col_text(s, 0);
+  op.tenant = col_text(s, 1);
+  op.analyzer_id = col_text(s, 2);
+  op.upstream_url = col_text(s, 3);
+  op.status = parse_status(col_text(s, 4)).value_or(Status::kRunning);
+  op.created_at = sqlite3_column_int64(s, 5);
+  op.updated_at = sqlite3_column_int64(s, 6);
+  op.next_poll_at = col_opt(s, 7);
+  op.poll_count = sqlite3_column_int(s, 8);
+  op.attempts = sqlite3_column_int(s, 9);
+  op.lease_owner = col_text(s, 10);
+  op.lease_until = col_opt(s, 11);
+  op.result = col_text(s, 12);
+  op.result_type = col_text(s, 13);
+  op.error_code = col_text(s, 14);
+  op.error_message = col_text(s, 15);
+  op.retrieved_at = col_opt(s, 16);
+  op.expires_at = col_opt(s, 17);
+  op.idempotency_key = col_text(s, 18);
+  return op;
+}
+
+class SqliteStore final : public OperationStore {
+ public:
+  ~SqliteStore() override {
+    for (auto& [sql, s] : cache_) sqlite3_finalize(s);
+    if (db_) sqlite3_close(db_);
+    if (lock_fd_ >= 0) close(lock_fd_);
+  }
+
+  Result<void> open(const std::string& path) {
+    lock_fd_ = ::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0) {
+      return make_error(ErrorCode::kUnavailable, "cannot open the store lock file " + path + ".lock");
+    }
+    if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      return make_error(ErrorCode::kUnavailable,
+                        "the store " + path + " is in use by another lrogate process; "
+                        "use PostgreSQL to run several replicas");
+    }
+    if (sqlite3_open_v2(path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK) {
+      return make_error(ErrorCode::kUnavailable, "cannot open the SQLite store " + path,
+                        db_ ? sqlite3_errmsg(db_) : "");
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    // WAL + synchronous=NORMAL: a committed transaction survives the process
+    // being killed (kill -9); only a power cut can lose the last commits.
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                               "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
+      if (auto r = exec(pragma); !r) return r;
+    }
+    return migrate();
+  }
+
+  Result<void> insert(const Operation& op) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare(std::string("INSERT INTO operations (") + kColumns +
+                      ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
+    if (!st) return st.error();
+    Stmt& s = *st;
+    s.bind(1, op.id).bind(2, op.tenant).bind(3, op.analyzer_id).bind(4, op.upstream_url);
+    s.bind(5, std::string_view(status_name(op.status))).bind(6, op.created_at).bind(7, op.updated_at);
+    s.bind(8, op.next_poll_at).bind(9, std::int64_t{op.poll_count}).bind(10, std::int64_t{op.attempts});
+    s.bind(11, op.lease_owner).bind(12, op.lease_until).bind_blob(13, op.result);
+    s.bind(14, op.result_type).bind(15, op.error_code).bind(16, op.error_message);
+    s.bind(17, op.retrieved_at).bind(18, op.expires_at).bind(19, op.idempotency_key);
+    int rc = s.step();
+    if (rc == SQLITE_CONSTRAINT) {
+      return make_error(ErrorCode::kConflict, "operation already exists", op.id);
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, "insert");
+    return {};
+  }
+
+  Result<std::optional<Operation>> get(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare(std::string("SELECT ") + kColumns + " FROM operations WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, id);
+    int rc = st->step();
+    if (rc == SQLITE_ROW) return std::optional<Operation>(read_row(st->raw()));
+    if (rc == SQLITE_DONE) return std::optional<Operation>();
+    return db_error(db_, "get");
+  }
+
+  Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
+                                           int limit) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare(std::string(
+                          "UPDATE operations SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
+                          " SELECT id FROM operations WHERE status IN ('NotStarted', 'Running')"
+                          " AND next_poll_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)"
+                          " ORDER BY next_poll_at LIMIT ?4) RETURNING ") +
+                      kColumns);
+    if (!st) return st.error();
+    st->bind(1, owner).bind(2, lease_until).bind(3, now).bind(4, std::int64_t{limit});
+    std::vector<Operation> out;
+    int rc;
+    while ((rc = st->step()) == SQLITE_ROW) out.push_back(read_row(st->raw()));
+    if (rc != SQLITE_DONE) return db_error(db_, "claim_due");
+    return out;
+  }
+
+  Result<bool> record_progress(std::string_view id, std::string_view owner,
+                               const Progress& p) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare(
+        "UPDATE operations SET status = ?3, next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
+        " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
+        " WHERE id = ?1 AND lease_owner = ?2 AND status IN ('NotStarted', 'Running')");
+    if (!st) return st.error();
+    st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(p.status)));
+    st->bind(4, p.next_poll_at).bind(5, std::int64_t{p.attempts}).bind(6, p.now);
+    return changed(*st, "record_progress");
+  }
+
+  Result<bool> complete(std::string_view id, std::string_view owner,
+                        const Completion& c) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare(
+        "UPDATE operations SET status = ?3, result = ?4, result_type = ?5, error_code = ?6,"
+        " error_message = ?7, updated_at = ?8, expires_at = ?9, next_poll_at = NULL,"
+        " lease_owner = NULL, lease_until = NULL, poll_count = poll_count + (?2 IS NOT NULL)"
+        " WHERE id = ?1 AND status IN ('NotStarted', 'Running')"
+        " AND (?2 IS NULL OR lease_owner = ?2 OR lease_owner IS NULL)");
+    if (!st) return st.error();
+    st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(c.status)));
+    st->bind_blob(4, c.result).bind(5, c.result_type).bind(6, c.error_code);
+    st->bind(7, c.error_message).bind(8, c.now).bind(9, c.expires_at);
+    return changed(*st, "complete");
+  }
+
+  Result<bool> mark_retrieved(std::string_view id, Millis now, Millis expires_at) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare(
+        "UPDATE operations SET retrieved_at = ?2, expires_at = ?3"
+        " WHERE id = ?1 AND retrieved_at IS NULL");
+    if (!st) return st.error();
+    st->bind(1, id).bind(2, now).bind(3, expires_at);
+    return changed(*st, "mark_retrieved");
+  }
+
+  Result<bool> remove(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare("DELETE FROM operations WHERE id = ?1");
+    if (!st) return st.error();
+    st->bind(1, id);
+    return changed(*st, "remove");
+  }
+
+  Result<int> delete_expired(Millis now, int limit) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare(
+        "DELETE FROM operations WHERE id IN (SELECT id FROM operations"
+        " WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)");
+    if (!st) return st.error();
+    st->bind(1, now).bind(2, std::int64_t{limit});
+    if (st->step() != SQLITE_DONE) return db_error(db_, "delete_expired");
+    return sqlite3_changes(db_);
+  }
+
+  Result<std::optional<Millis>> next_due(Millis now) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare(
+        "SELECT MIN(next_poll_at) FROM operations WHERE status IN ('NotStarted', 'Running')"
+        " AND (lease_until IS NULL OR lease_until <= ?1)");
+    if (!st) return st.error();
+    st->bind(1, now);
+    if (st->step() != SQLITE_ROW) return db_error(db_, "next_due");
+    return col_opt(st->raw(), 0);
+  }
+
+  Result<int> release_leases(std::string_view owner) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare(
+        "UPDATE operations SET lease_owner = NULL, lease_until = NULL"
+        " WHERE lease_owner IS NOT NULL AND (?1 IS NULL OR lease_owner = ?1)");
+    if (!st) return st.error();
+    st->bind(1, owner);
+    if (st->step() != SQLITE_DONE) return db_error(db_, "release_leases");
+    return sqlite3_changes(db_);
+  }
+
+  Result<int> count_active() override {
+    std::lock_guard lock(mu_);
+    auto st = prepare("SELECT COUNT(*) FROM operations WHERE status IN ('NotStarted', 'Running')");
+    if (!st) return st.error();
+    if (st->step() != SQLITE_ROW) return db_error(db_, "count_active");
+    return sqlite3_column_int(st->raw(), 0);
+  }
+
+  Result<void> ping() override {
+    std::lock_guard lock(mu_);
+    auto st = prepare("SELECT 1");
+    if (!st) return st.error();
+    if (st->step() != SQLITE_ROW) return db_error(db_, "ping");
+    return {};
+  }
+
+ private:
+  Result<void> exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string detail = err ? err : "";
+      sqlite3_free(err);
+      return make_error(ErrorCode::kUnavailable, "the operation store failed", detail);
+    }
+    return {};
+  }
+
+  Result<void> migrate() {
+    std::lock_guard lock(mu_);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &s, nullptr);
+    int version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+    const int latest = static_cast<int>(std::size(kMigrations));
+    if (version > latest) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "the store was written by a newer lrogate (schema version " +
+                            std::to_string(version) + ")");
+    }
+    for (int v = version; v < latest; ++v) {
+      std::string sql = std::string("BEGIN;") + kMigrations[v] +
+                        "PRAGMA user_version = " + std::to_string(v + 1) + "; COMMIT;";
+      if (auto r = exec(sql.c_str()); !r) {
+        (void)exec("ROLLBACK");
+        return r;
+      }
+    }
+    return {};
+  }
+
+  Result<Stmt> prepare(const std::string& sql) {
+    auto it = cache_.find(sql);
+    if (it == cache_.end()) {
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
+          SQLITE_OK) {
+        return db_error(db_, "prepare");
+      }
+      it = cache_.emplace(sql, s).first;
+    }
+    return Stmt(db_, it->second);
+  }
+
+  Result<bool> changed(Stmt& s, std::string_view what) {
+    if (s.step() != SQLITE_DONE) return db_error(db_, what);
+    return sqlite3_changes(db_) > 0;
+  }
+
+  std::mutex mu_;
+  sqlite3* db_ = nullptr;
+  int lock_fd_ = -1;
+  std::map<std::string, sqlite3_stmt*> cache_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<OperationStore>> open(const std::string& path) {
+  auto s = std::make_unique<SqliteStore>();
+  if (auto r = s->open(path); !r) return r.error();
+  return std::unique_ptr<OperationStore>(std::move(s));
+}
+
+}  // namespace lrogate::store::sqlite

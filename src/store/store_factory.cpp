@@ -1,0 +1,48 @@
+#include <cctype>
+
+#include "store/operation_store.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace lrogate::store {
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::kNotStarted: return "NotStarted";
+    case Status::kRunning: return "Running";
+    case Status::kSucceeded: return "Succeeded";
+    case Status::kFailed: return "Failed";
+    case Status::kCanceled: return "Canceled";
+  }
+  return "Running";
+}
+
+std::optional<Status> parse_status(std::string_view name) {
+  auto eq = [&](std::string_view want) {
+    if (name.size() != want.size()) return false;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(name[i])) !=
+          std::tolower(static_cast<unsigned char>(want[i]))) {
+        return false;
+      }
+    }
+    return true;
+  };
+  for (Status s : {Status::kNotStarted, Status::kRunning, Status::kSucceeded, Status::kFailed,
+                   Status::kCanceled}) {
+    if (eq(status_name(s))) return s;
+  }
+  if (eq("Cancelled")) return Status::kCanceled;
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<OperationStore>> open_store(std::string_view url) {
+  if (url.rfind("sqlite:", 0) == 0) {
+    std::string_view path = url.substr(7);
+    if (path.empty()) return make_error(ErrorCode::kInvalidArgument, "--store sqlite: needs a path");
+    return sqlite::open(std::string(path));
+  }
+  return make_error(ErrorCode::kInvalidArgument,
+                    "unsupported --store URL: expected sqlite:PATH");
+}
+
+}  // namespace lrogate::store

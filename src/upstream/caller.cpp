@@ -1,0 +1,75 @@
+#include "upstream/caller.h"
+
+#include <algorithm>
+
+namespace lrogate::upstream {
+
+std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base,
+                                        std::chrono::milliseconds cap, double u) {
+  double d = static_cast<double>(base.count());
+  for (int i = 0; i < attempt && d < static_cast<double>(cap.count()); ++i) d *= 2;
+  d = std::min(d, static_cast<double>(cap.count()));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(d / 2 + u * d / 2));
+}
+
+struct Caller::SubmitState {
+  std::string analyzer_id, body, content_type;
+  Millis deadline = 0;
+  int attempt = 0;
+  std::function<void(SubmitAnswer)> done;
+};
+
+Caller::Caller(const Upstream& upstream, http::Client& client, const Clock& clock, Random& random)
+    : upstream_(upstream), client_(client), clock_(clock), random_(random) {}
+
+void Caller::submit(std::string analyzer_id, std::string body, std::string content_type,
+                    std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done) {
+  auto st = std::make_shared<SubmitState>();
+  st->analyzer_id = std::move(analyzer_id);
+  st->body = std::move(body);
+  st->content_type = std::move(content_type);
+  st->deadline = clock_.now_ms() + budget.count();
+  st->done = std::move(done);
+  attempt(std::move(st));
+}
+
+void Caller::attempt(std::shared_ptr<SubmitState> st) {
+  Millis left = st->deadline - clock_.now_ms();
+  http::ClientRequest req = upstream_.build_submit(st->analyzer_id, st->body, st->content_type);
+  req.timeout = std::min(req.timeout, std::chrono::milliseconds(std::max<Millis>(left, 1)));
+  client_.send(std::move(req), [this, st](http::ClientResult r) {
+    SubmitAnswer a = upstream_.read_submit(r, clock_.now_ms());
+    using K = SubmitAnswer::Kind;
+    if (a.kind != K::kThrottled && a.kind != K::kTransient) {
+      st->done(std::move(a));
+      return;
+    }
+    std::chrono::milliseconds wait =
+        backoff_delay(st->attempt, std::chrono::milliseconds(250), std::chrono::seconds(5),
+                      random_.uniform());
+    if (a.retry_after) wait = std::max(wait, *a.retry_after);
+    ++st->attempt;
+    // Retry only if the wait leaves time for another answer within the budget.
+    if (clock_.now_ms() + wait.count() + 100 >= st->deadline) {
+      st->done(std::move(a));
+      return;
+    }
+    client_.post_after(wait, [this, st] { attempt(st); });
+  });
+}
+
+void Caller::poll(std::string operation_location, std::function<void(PollAnswer)> done) {
+  client_.send(upstream_.build_poll(operation_location),
+               [this, done = std::move(done)](http::ClientResult r) {
+                 done(upstream_.read_poll(r, clock_.now_ms()));
+               });
+}
+
+void Caller::lookup(std::string operation_id, std::function<void(PollAnswer)> done) {
+  client_.send(upstream_.build_lookup(operation_id),
+               [this, done = std::move(done)](http::ClientResult r) {
+                 done(upstream_.read_poll(r, clock_.now_ms()));
+               });
+}
+
+}  // namespace lrogate::upstream

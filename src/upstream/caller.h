@@ -1,0 +1,46 @@
+// Caller: joins an Upstream adapter and an http::Client into the calls the
+// API and the poller make: a submit with its retry budget, a poll, a lookup.
+//
+// Submit retries 429s (honouring Retry-After) and transient failures (with
+// jittered exponential backoff) while the budget lasts, then gives up with
+// the last answer. Callbacks run on the client's I/O thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+
+#include "base/clock.h"
+#include "base/random.h"
+#include "http/client.h"
+#include "upstream/upstream.h"
+
+namespace lrogate::upstream {
+
+class Caller {
+ public:
+  Caller(const Upstream& upstream, http::Client& client, const Clock& clock, Random& random);
+
+  void submit(std::string analyzer_id, std::string body, std::string content_type,
+              std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done);
+  void poll(std::string operation_location, std::function<void(PollAnswer)> done);
+  void lookup(std::string operation_id, std::function<void(PollAnswer)> done);
+
+  const Upstream& upstream() const { return upstream_; }
+  http::Client& client() { return client_; }
+
+ private:
+  struct SubmitState;
+  void attempt(std::shared_ptr<SubmitState> st);
+
+  const Upstream& upstream_;
+  http::Client& client_;
+  const Clock& clock_;
+  Random& random_;
+};
+
+// The delay before retry `attempt` (0-based): base·2^attempt capped at cap,
+// with "equal jitter" (half fixed, half uniform) from u in [0, 1).
+std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base,
+                                        std::chrono::milliseconds cap, double u);
+
+}  // namespace lrogate::upstream

@@ -1,0 +1,108 @@
+#include "core/operation_service.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace lrogate::core {
+namespace {
+
+using std::chrono::milliseconds;
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int n = 0;
+    auto path = std::filesystem::temp_directory_path() /
+                ("lrogate-core-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".db");
+    std::filesystem::remove(path);
+    store_ = std::move(store::open_store("sqlite:" + path.string()).value());
+  }
+  OperationService make(milliseconds grace) {
+    ServiceConfig c;
+    c.retrieval_grace = grace;
+    c.result_ttl = milliseconds(3'600'000);
+    c.first_poll_delay = milliseconds(1000);
+    return OperationService(*store_, clock_, c);
+  }
+  Operation finished(OperationService& s, const std::string& id) {
+    EXPECT_TRUE(s.record_submitted({id, "default", "pro-demo", "http://u/" + id}).ok());
+    clock_.advance(1000);
+    auto claimed = s.claim_due("me", milliseconds(60'000), 10);
+    EXPECT_EQ(claimed.value().size(), 1u);
+    EXPECT_TRUE(s.finish(claimed.value()[0], "me", Status::kSucceeded, "{}", "application/json",
+                         "", "")
+                    .value());
+    return *s.find(id).value();
+  }
+  ManualClock clock_;
+  std::unique_ptr<store::OperationStore> store_;
+};
+
+TEST(StateMachine, TerminalStatesAreFinal) {
+  EXPECT_TRUE(can_transition(Status::kNotStarted, Status::kRunning));
+  EXPECT_TRUE(can_transition(Status::kRunning, Status::kSucceeded));
+  EXPECT_TRUE(can_transition(Status::kNotStarted, Status::kFailed));
+  EXPECT_TRUE(can_transition(Status::kRunning, Status::kRunning));
+  EXPECT_FALSE(can_transition(Status::kRunning, Status::kNotStarted));
+  for (Status t : {Status::kSucceeded, Status::kFailed, Status::kCanceled}) {
+    for (Status to : {Status::kNotStarted, Status::kRunning, Status::kSucceeded, Status::kFailed,
+                      Status::kCanceled}) {
+      EXPECT_FALSE(can_transition(t, to));
+    }
+  }
+}
+
+TEST_F(ServiceTest, SubmittedOperationIsDueAfterTheFirstPollDelay) {
+  auto s = make(milliseconds(300'000));
+  auto op = s.record_submitted({"x1", "default", "pro-demo", "http://u/x1"});
+  ASSERT_TRUE(op.ok());
+  EXPECT_EQ(op->status, Status::kNotStarted);
+  EXPECT_TRUE(s.claim_due("me", milliseconds(60'000), 10).value().empty());
+  clock_.advance(1000);
+  EXPECT_EQ(s.claim_due("me", milliseconds(60'000), 10).value().size(), 1u);
+}
+
+TEST_F(ServiceTest, RetrievalGraceKeepsTheResultThenItReadsAsGone) {
+  auto s = make(milliseconds(5000));
+  Operation op = finished(s, "g1");
+  ASSERT_TRUE(s.note_retrieved(op).ok());
+  clock_.advance(4999);
+  EXPECT_TRUE(s.find("g1").value().has_value());  // a lost response can be asked again
+  // A second retrieval does not extend the grace.
+  ASSERT_TRUE(s.note_retrieved(*s.find("g1").value()).ok());
+  clock_.advance(1);
+  EXPECT_FALSE(s.find("g1").value().has_value());
+  EXPECT_EQ(s.sweep(100).value(), 1);
+}
+
+TEST_F(ServiceTest, ZeroGraceDeletesOnFirstRetrieval) {
+  auto s = make(milliseconds(0));
+  Operation op = finished(s, "d1");
+  ASSERT_TRUE(s.note_retrieved(op).ok());
+  EXPECT_FALSE(s.find("d1").value().has_value());
+}
+
+TEST_F(ServiceTest, UnretrievedResultsExpireAtTheTtl) {
+  auto s = make(milliseconds(300'000));
+  finished(s, "t1");
+  clock_.advance(3'600'000 - 1);
+  EXPECT_TRUE(s.find("t1").value().has_value());
+  clock_.advance(1);
+  EXPECT_FALSE(s.find("t1").value().has_value());
+}
+
+TEST_F(ServiceTest, RunningNeverGoesBackToNotStarted) {
+  auto s = make(milliseconds(300'000));
+  ASSERT_TRUE(s.record_submitted({"r1", "default", "pro-demo", "http://u/r1"}).ok());
+  clock_.advance(1000);
+  auto op = s.claim_due("me", milliseconds(60'000), 10).value()[0];
+  ASSERT_TRUE(s.record_progress(op, "me", Status::kRunning, clock_.now_ms(), 0).value());
+  op = s.claim_due("me", milliseconds(60'000), 10).value()[0];
+  ASSERT_TRUE(s.record_progress(op, "me", Status::kNotStarted, clock_.now_ms(), 0).value());
+  EXPECT_EQ(s.find("r1").value()->status, Status::kRunning);
+}
+
+}  // namespace
+}  // namespace lrogate::core

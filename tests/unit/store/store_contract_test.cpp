@@ -1,0 +1,177 @@
+// The store contract: every OperationStore backend must pass this suite
+// unchanged. Backends are listed in kBackends.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "store/operation_store.h"
+
+namespace lrogate::store {
+namespace {
+
+struct Backend {
+  const char* name;
+  std::function<std::string()> make_url;  // a fresh, empty store each call
+};
+
+std::string temp_sqlite() {
+  static int n = 0;
+  auto dir = std::filesystem::temp_directory_path() /
+             ("lrogate-store-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto path = dir / ("s" + std::to_string(n++) + ".db");
+  std::filesystem::remove(path);
+  return "sqlite:" + path.string();
+}
+
+const Backend kBackends[] = {{"sqlite", temp_sqlite}};
+
+class StoreContract : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    auto s = open_store(GetParam().make_url());
+    ASSERT_TRUE(s.ok()) << s.error().message << " " << s.error().detail;
+    store_ = std::move(s.value());
+  }
+  Operation op(const std::string& id, Millis created = 1000, Millis due = 2000) {
+    Operation o;
+    o.id = id;
+    o.analyzer_id = "pro-demo";
+    o.upstream_url = "http://127.0.0.1:1/contentunderstanding/analyzerResults/" + id;
+    o.created_at = o.updated_at = created;
+    o.next_poll_at = due;
+    return o;
+  }
+  std::unique_ptr<OperationStore> store_;
+};
+
+TEST_P(StoreContract, InsertThenGetRoundTrips) {
+  ASSERT_TRUE(store_->insert(op("a")).ok());
+  auto got = store_->get("a");
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got.value().has_value());
+  EXPECT_EQ(got.value()->analyzer_id, "pro-demo");
+  EXPECT_EQ(got.value()->status, Status::kNotStarted);
+  EXPECT_EQ(got.value()->next_poll_at, 2000);
+  auto missing = store_->get("nope");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing.value().has_value());
+}
+
+TEST_P(StoreContract, DuplicateIdIsConflict) {
+  ASSERT_TRUE(store_->insert(op("a")).ok());
+  auto again = store_->insert(op("a"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+}
+
+TEST_P(StoreContract, ClaimTakesOnlyDueUnleasedWork) {
+  ASSERT_TRUE(store_->insert(op("due", 0, 100)).ok());
+  ASSERT_TRUE(store_->insert(op("later", 0, 900)).ok());
+  auto first = store_->claim_due("n1", 500, 10'500, 10);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first.value().size(), 1u);
+  EXPECT_EQ(first.value()[0].id, "due");
+  EXPECT_EQ(first.value()[0].lease_owner, "n1");
+  // Leased: another owner cannot take it until the lease expires.
+  EXPECT_TRUE(store_->claim_due("n2", 600, 10'600, 10).value().empty());
+  auto after_expiry = store_->claim_due("n2", 10'500, 20'000, 10);
+  ASSERT_EQ(after_expiry.value().size(), 2u);
+}
+
+TEST_P(StoreContract, ProgressNeedsTheLeaseAndReleasesIt) {
+  ASSERT_TRUE(store_->insert(op("a", 0, 0)).ok());
+  ASSERT_EQ(store_->claim_due("n1", 0, 60'000, 10).value().size(), 1u);
+  Progress p{Status::kRunning, 5000, 0, 10};
+  EXPECT_FALSE(store_->record_progress("a", "n2", p).value());
+  EXPECT_TRUE(store_->record_progress("a", "n1", p).value());
+  auto got = store_->get("a").value().value();
+  EXPECT_EQ(got.status, Status::kRunning);
+  EXPECT_EQ(got.next_poll_at, 5000);
+  EXPECT_EQ(got.poll_count, 1);
+  EXPECT_TRUE(got.lease_owner.empty());
+  EXPECT_FALSE(store_->record_progress("a", "n1", p).value());  // lease gone
+}
+
+TEST_P(StoreContract, CompleteIsFinalAndKeepsTheBodyByteForByte) {
+  ASSERT_TRUE(store_->insert(op("a", 0, 0)).ok());
+  ASSERT_EQ(store_->claim_due("n1", 0, 60'000, 10).value().size(), 1u);
+  std::string body = std::string("{\"x\":\"\0binary\xff\"}", 17);
+  Completion c{Status::kSucceeded, body, "application/json", "", "", 50, 3600};
+  EXPECT_FALSE(store_->complete("a", "n2", c).value());  // not the lease holder
+  EXPECT_TRUE(store_->complete("a", "n1", c).value());
+  Completion other{Status::kFailed, "", "", "Timeout", "late", 60, 3600};
+  EXPECT_FALSE(store_->complete("a", "", other).value());  // never overwritten
+  auto got = store_->get("a").value().value();
+  EXPECT_EQ(got.status, Status::kSucceeded);
+  EXPECT_EQ(got.result, body);
+  EXPECT_EQ(got.expires_at, 3600);
+  EXPECT_FALSE(got.next_poll_at.has_value());
+  EXPECT_TRUE(store_->claim_due("n1", 100'000, 200'000, 10).value().empty());
+}
+
+TEST_P(StoreContract, RetrievalIsMarkedOnce) {
+  ASSERT_TRUE(store_->insert(op("a")).ok());
+  EXPECT_TRUE(store_->mark_retrieved("a", 100, 400).value());
+  EXPECT_FALSE(store_->mark_retrieved("a", 200, 900).value());
+  auto got = store_->get("a").value().value();
+  EXPECT_EQ(got.retrieved_at, 100);
+  EXPECT_EQ(got.expires_at, 400);
+}
+
+TEST_P(StoreContract, DeleteExpiredAndRemove) {
+  ASSERT_TRUE(store_->insert(op("a")).ok());
+  ASSERT_TRUE(store_->insert(op("b")).ok());
+  ASSERT_TRUE(store_->insert(op("c")).ok());
+  ASSERT_TRUE(store_->mark_retrieved("a", 0, 100).value());
+  ASSERT_TRUE(store_->mark_retrieved("b", 0, 900).value());
+  EXPECT_EQ(store_->delete_expired(500, 10).value(), 1);
+  EXPECT_FALSE(store_->get("a").value().has_value());
+  EXPECT_TRUE(store_->get("b").value().has_value());
+  EXPECT_TRUE(store_->remove("c").value());
+  EXPECT_FALSE(store_->remove("c").value());
+}
+
+TEST_P(StoreContract, NextDueAndLeaseRelease) {
+  EXPECT_FALSE(store_->next_due(0).value().has_value());
+  ASSERT_TRUE(store_->insert(op("a", 0, 700)).ok());
+  ASSERT_TRUE(store_->insert(op("b", 0, 300)).ok());
+  EXPECT_EQ(store_->next_due(0).value(), 300);
+  ASSERT_EQ(store_->claim_due("n1", 300, 99'999, 10).value().size(), 1u);
+  EXPECT_EQ(store_->next_due(300).value(), 700);  // b is leased
+  EXPECT_EQ(store_->release_leases("n1").value(), 1);
+  EXPECT_EQ(store_->next_due(300).value(), 300);
+  EXPECT_EQ(store_->count_active().value(), 2);
+  EXPECT_TRUE(store_->ping().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(SqliteStore, SecondProcessOnOneFileIsRefusedClearly) {
+  std::string url = temp_sqlite();
+  auto a = open_store(url);
+  ASSERT_TRUE(a.ok());
+  // flock is per open file description: a second open in this process
+  // stands in for a second process.
+  auto b = open_store(url);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.error().message.find("in use"), std::string::npos);
+}
+
+TEST(StoreFactory, UnknownUrlIsAClearError) {
+  auto s = open_store("mysql://x");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("sqlite:PATH"), std::string::npos);
+}
+
+TEST(StoreStatus, NamesRoundTripCaseInsensitively) {
+  EXPECT_EQ(parse_status("succeeded"), Status::kSucceeded);
+  EXPECT_EQ(parse_status("RUNNING"), Status::kRunning);
+  EXPECT_EQ(parse_status("Cancelled"), Status::kCanceled);
+  EXPECT_FALSE(parse_status("Pondering").has_value());
+}
+
+}  // namespace
+}  // namespace lrogate::store
