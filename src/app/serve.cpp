@@ -57,7 +57,7 @@ int run_serve(const config::ServeConfig& c) {
   pc.schedule.poll_interval = c.poll_interval;
   pc.schedule.max_wait = c.max_wait;
   pc.schedule.backoff_base = std::min(c.poll_interval, std::chrono::milliseconds(1000));
-  pc.schedule.backoff_cap = std::max(c.poll_interval, std::chrono::milliseconds(60'000));
+  pc.schedule.backoff_cap = std::max(c.max_backoff, pc.schedule.backoff_base);
   pc.lease = c.lease;
   pc.max_inflight = c.max_inflight_polls;
   pc.upstream_rps = c.upstream_rps;

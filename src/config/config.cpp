@@ -25,14 +25,20 @@ struct Deferred {
 
 template <class T>
 CLI::Option* flag(CLI::App* app, const std::string& name, T* value, const std::string& help) {
-  return app->add_option("--" + name, *value, help)->envname(env_name(name))->capture_default_str();
+  return app->add_option("--" + name, *value, help)
+      ->envname(env_name(name))
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
 void duration_flag(CLI::App* app, Deferred* d, std::vector<std::unique_ptr<std::string>>* keep,
                    const std::string& name, milliseconds* value, const std::string& help) {
   keep->push_back(std::make_unique<std::string>(format_duration(*value)));
   std::string* text = keep->back().get();
-  app->add_option("--" + name, *text, help)->envname(env_name(name))->capture_default_str();
+  app->add_option("--" + name, *text, help)
+      ->envname(env_name(name))
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   d->durations.push_back({name, {text, value}});
 }
 
@@ -40,7 +46,10 @@ void size_flag(CLI::App* app, Deferred* d, std::vector<std::unique_ptr<std::stri
                const std::string& name, std::size_t* value, const std::string& help) {
   keep->push_back(std::make_unique<std::string>(std::to_string(*value)));
   std::string* text = keep->back().get();
-  app->add_option("--" + name, *text, help)->envname(env_name(name))->capture_default_str();
+  app->add_option("--" + name, *text, help)
+      ->envname(env_name(name))
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   d->sizes.push_back({name, {text, value}});
 }
 
@@ -116,6 +125,8 @@ int parse(int argc, char** argv, Config* out) {
   duration_flag(serve, &d, &keep, "upstream-timeout", &s.upstream_timeout, "Deadline of one upstream call");
   duration_flag(serve, &d, &keep, "sweep-interval", &s.sweep_interval, "How often expired records are deleted");
   duration_flag(serve, &d, &keep, "lease", &s.lease, "Poll lease length");
+  duration_flag(serve, &d, &keep, "max-backoff", &s.max_backoff,
+                "Longest wait between polls after upstream faults (Retry-After may ask longer)");
   duration_flag(serve, &d, &keep, "header-timeout", &s.header_timeout, "Deadline to receive a request header");
   duration_flag(serve, &d, &keep, "body-timeout", &s.body_timeout, "Deadline to receive a request body");
   duration_flag(serve, &d, &keep, "idle-timeout", &s.idle_timeout, "Keep-alive idle timeout");

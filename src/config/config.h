@@ -30,6 +30,7 @@ struct ServeConfig {
   milliseconds upstream_timeout{30'000};
   milliseconds sweep_interval{10'000};
   milliseconds lease{60'000};
+  milliseconds max_backoff{60'000};
   milliseconds header_timeout{10'000};
   milliseconds body_timeout{60'000};
   milliseconds idle_timeout{60'000};

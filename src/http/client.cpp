@@ -162,7 +162,12 @@ class ClientImpl final : public Client {
       co_return fail(FailureKind::kTls, "cannot set TLS server name");
     }
     ss.set_verify_mode(asio::ssl::verify_peer);
-    ss.set_verify_callback(asio::ssl::host_name_verification(host));
+    // OpenSSL checks the name itself, so a mismatch reads as a verify error.
+    boost::system::error_code aec;
+    asio::ip::make_address(host, aec);
+    int named = aec ? SSL_set1_host(ss.native_handle(), host.c_str())
+                    : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ss.native_handle()), host.c_str());
+    if (named != 1) co_return fail(FailureKind::kTls, "cannot set the TLS host name to verify");
     beast::get_lowest_layer(ss).expires_after(left());
     auto [hec] = co_await ss.async_handshake(asio::ssl::stream_base::client, kTuple);
     if (hec) {

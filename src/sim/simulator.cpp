@@ -67,6 +67,7 @@ struct Simulator::Impl {
   std::map<std::string, SimOp, std::less<>> ops;
   std::map<std::uint64_t, std::size_t> submit_attempts;  // by body hash
   long long submits = 0, polls = 0, overlaps = 0, rejected = 0;
+  int inflight = 0, max_inflight = 0;  // polls being answered, node-wide
 
   Impl(SimOptions o, const Clock& c) : opt(std::move(o)), clock(c) {
     router.add("POST", "/contentunderstanding/analyzers/{analyzerId}:analyze", "analyze",
@@ -87,6 +88,7 @@ struct Simulator::Impl {
                  std::lock_guard lock(mu);
                  boost::json::object o{{"submits", submits}, {"polls", polls},
                                        {"overlaps", overlaps}, {"rejected", rejected},
+                                       {"max_inflight", max_inflight},
                                        {"operations", ops.size()}};
                  done(http::json_response(200, boost::json::serialize(o)));
                });
@@ -101,6 +103,7 @@ struct Simulator::Impl {
                  boost::json::array times;
                  for (Millis t : it->second.poll_times) times.push_back(t - it->second.created);
                  boost::json::object o{{"id", it->second.id},
+                                       {"created_ms", it->second.created},
                                        {"polls", it->second.polls},
                                        {"overlaps", it->second.overlaps},
                                        {"poll_offsets_ms", std::move(times)},
@@ -349,10 +352,12 @@ struct Simulator::Impl {
     }
     // Count this poll as in flight until it is answered, to detect overlaps.
     ++op.inflight;
+    max_inflight = std::max(max_inflight, ++inflight);
     lock.unlock();
     http::Responder counted = [this, id, done](http::Response res) {
       {
         std::lock_guard l(mu);
+        --inflight;
         if (auto it2 = ops.find(id); it2 != ops.end()) --it2->second.inflight;
       }
       done(std::move(res));

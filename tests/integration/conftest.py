@@ -1,0 +1,204 @@
+"""Harness for integration tests: real `lrogate serve` and `lrogate simulate`
+processes on free loopback ports (port 0, read back from the "listening" log
+line), spoken to over HTTP. Every process is killed at the end of its test;
+every log is kept in the test's tmp dir and can be searched."""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("LROGATE_BIN", os.path.join(ROOT, "build", "lrogate"))
+KEY = "sim-key-" + uuid.uuid4().hex  # an upstream key that must never leak
+
+
+class Proc:
+    def __init__(self, args, log_path, ready_msg, env=None):
+        self.args = args
+        self.log_path = log_path
+        self.ready_msg = ready_msg
+        self.env = env
+        self.port = None
+        self.p = None
+
+    def start(self, timeout=10):
+        self.log = open(self.log_path, "ab")
+        start_size = self.log.tell()
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("LROGATE_") or k.startswith("AZURE_CU_"):
+                del env[k]
+        env.update(self.env or {})
+        self.p = subprocess.Popen([BIN] + self.args, stdout=self.log, stderr=self.log, env=env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with open(self.log_path, "rb") as f:
+                f.seek(start_size)
+                for line in f.read().decode(errors="replace").splitlines():
+                    try:
+                        rec = json.loads(line)
+                    except ValueError:
+                        continue
+                    if rec.get("msg") == self.ready_msg:
+                        self.port = rec["port"]
+                        return self
+            if self.p.poll() is not None:
+                raise RuntimeError(f"{self.args[0]} exited {self.p.returncode}: {self.text()[-2000:]}")
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.args[0]} did not start: {self.text()[-2000:]}")
+
+    def kill9(self):
+        self.p.send_signal(signal.SIGKILL)
+        self.p.wait(timeout=10)
+
+    def stop(self):
+        if self.p and self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        return self.p.returncode
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def records(self):
+        out = []
+        for line in self.text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    @property
+    def base(self):
+        return f"127.0.0.1:{self.port}"
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+def request(base, method, path, body=None, headers=None, timeout=30, https_context=None):
+    host, port = base.rsplit(":", 1)
+    if https_context is not None:
+        conn = http.client.HTTPSConnection(host, int(port), timeout=timeout, context=https_context)
+    else:
+        conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return Response(r.status, r.getheaders(), r.read())
+    finally:
+        conn.close()
+
+
+class Gateway(Proc):
+    def submit(self, url="https://docs.example/a.pdf", analyzer="pro-demo", **kw):
+        return request(self.base, "POST", f"/pro-mode/content-analyzers/{analyzer}:analyze",
+                       body={"url": url}, **kw)
+
+    def results(self, op_id, analyzer="pro-demo", **kw):
+        return request(self.base, "GET", f"/pro-mode/content-analyzers/{analyzer}/results/{op_id}", **kw)
+
+    def operation(self, op_id):
+        return request(self.base, "GET", f"/operations/{op_id}")
+
+    def wait_final(self, op_id, analyzer="pro-demo", timeout=30):
+        """Polls the compat route (within the client rate limit) until it is final."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r = self.results(op_id, analyzer)
+            if r.status not in (202, 429):
+                return r
+            time.sleep(1.05)
+        raise AssertionError(f"{op_id} still processing after {timeout}s")
+
+    def wait_status(self, op_id, timeout=30):
+        """Watches the status monitor until the record is terminal (does not retrieve)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            rows = [r for r in self.records() if r.get("msg") == "state" and r.get("operation_id") == op_id
+                    and r.get("to") in ("Succeeded", "Failed", "Canceled")]
+            if rows:
+                return rows[-1]["to"]
+            time.sleep(0.1)
+        raise AssertionError(f"{op_id} not final after {timeout}s")
+
+
+class Sim(Proc):
+    def final_body(self, op_id):
+        """The simulator's own answer for an operation, for byte-for-byte comparison."""
+        return request(self.base, "GET",
+                       f"/contentunderstanding/analyzerResults/{op_id}?api-version=2025-05-01-preview",
+                       headers={"Ocp-Apim-Subscription-Key": KEY})
+
+    def op_stats(self, op_id):
+        return request(self.base, "GET", f"/_sim/operations/{op_id}").json()
+
+    def stats(self):
+        return request(self.base, "GET", "/_sim/stats", https_context=getattr(self, "ctx", None)).json()
+
+
+@pytest.fixture
+def procs(tmp_path):
+    started = []
+
+    class Factory:
+        def sim(self, *extra, key=KEY, name="sim"):
+            s = Sim(["simulate", "--listen", "127.0.0.1:0", "--key", key, "--duration", "2s", *extra],
+                    str(tmp_path / f"{name}.log"), "simulator listening")
+            started.append(s)
+            return s.start()
+
+        def gateway(self, upstream, *extra, key=KEY, store=None, name="gw", env=None, start=True):
+            endpoint = upstream if isinstance(upstream, str) else f"http://{upstream.base}"
+            store = store or f"sqlite:{tmp_path / (name + '.db')}"
+            args = ["serve", "--listen", "127.0.0.1:0", "--upstream-endpoint", endpoint,
+                    "--store", store, "--poll-interval", "1s", *extra]
+            env = dict(env or {})
+            if key is not None:
+                env["AZURE_CU_KEY"] = key
+            g = Gateway(args, str(tmp_path / f"{name}.log"), "listening", env=env)
+            started.append(g)
+            return g.start() if start else g
+
+    f = Factory()
+    f.tmp = tmp_path
+    yield f
+    for p in started:
+        try:
+            p.stop()
+        except Exception:
+            pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
