@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lrogate needs to build, run and test — only
+# those missing. Debian bookworm. Never libboost-dev/libboost-all-dev (Boost
+# 1.74, no Boost.JSON/URL, conflicts with 1.81).
+set -euo pipefail
+
+BUILD_PACKAGES=(
+  g++ cmake ninja-build pkg-config ccache ca-certificates
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
+)
+TEST_PACKAGES=(
+  libgtest-dev libgmock-dev openssl curl
+  python3 python3-pytest python3-pytest-xdist
+)
+
+want=("${BUILD_PACKAGES[@]}")
+if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PACKAGES[@]}"); fi
+if [[ "${1:-}" == "--run" ]]; then want+=(curl); fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
