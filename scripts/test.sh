@@ -9,4 +9,5 @@ bash scripts/build.sh
 echo "== unit tests"
 (cd build && ctest --output-on-failure -j 2)
 echo "== integration tests"
-LROGATE_BIN="$PWD/build/lrogate" python3 -m pytest -q -n 2 -p no:cacheprovider tests/integration
+# Debian's interpreter, where python3-pytest lives (PATH may offer another).
+LROGATE_BIN="$PWD/build/lrogate" /usr/bin/python3 -m pytest -q -n 2 -p no:cacheprovider tests/integration
