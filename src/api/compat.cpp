@@ -53,8 +53,7 @@ http::Response submit_failure(const upstream::SubmitAnswer& a, std::chrono::mill
           "the upstream is rate limiting analyses and did not accept this one within the "
           "submit budget; retry later");
       auto wait = a.retry_after.value_or(std::chrono::seconds(5));
-      r.set("Retry-After",
-            std::to_string(std::max<std::int64_t>(1, (wait.count() + 999) / 1000)));
+      r.set("Retry-After", std::to_string(std::max<std::int64_t>(1, (wait.count() + 999) / 1000)));
       return r;
     }
     case K::kTransient: {
@@ -81,7 +80,8 @@ void submit(ApiContext& ctx, http::Request&& req, const http::Params& params,
   std::string content_type(req.header("content-type"));
   if (content_type.empty()) content_type = "application/json";
   if (req.body.empty()) {
-    respond(error_reply(400, "EmptyBody", "the request body is empty: send {\"url\": ...} or a document"));
+    respond(error_reply(400, "EmptyBody",
+                        "the request body is empty: send {\"url\": ...} or a document"));
     return;
   }
   if (upstream::azure_cu::is_json_type(content_type) && !json::parse(req.body)) {
@@ -107,8 +107,10 @@ void submit(ApiContext& ctx, http::Request&& req, const http::Params& params,
           respond(store_unavailable(rec.error()));
           return;
         }
-        log::info("state", {{"operation_id", a.operation_id}, {"analyzer_id", analyzer},
-                            {"from", nullptr}, {"to", "NotStarted"}});
+        log::info("state", {{"operation_id", a.operation_id},
+                            {"analyzer_id", analyzer},
+                            {"from", nullptr},
+                            {"to", "NotStarted"}});
         ctx.on_submitted();
         respond(submitted_reply(*shared_req, ctx, analyzer, a.operation_id));
       });

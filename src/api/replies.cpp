@@ -17,8 +17,8 @@ http::Response error_reply(int status, std::string_view code, std::string_view m
 
 http::Response store_unavailable(const Error& e) {
   log::error("store failed", {{"error", e.message}, {"detail", e.detail}});
-  http::Response r = error_reply(503, "StoreUnavailable",
-                                 "the operation store is unavailable; retry shortly");
+  http::Response r =
+      error_reply(503, "StoreUnavailable", "the operation store is unavailable; retry shortly");
   r.set("Retry-After", "2");
   return r;
 }
@@ -72,7 +72,8 @@ http::Response status_monitor(const core::Operation& op, int retry_after_s) {
     }
   }
   http::Response r = http::json_response(200, boost::json::serialize(o));
-  if (!core::is_terminal(op.status)) r.set("Retry-After", std::to_string(std::max(1, retry_after_s)));
+  if (!core::is_terminal(op.status))
+    r.set("Retry-After", std::to_string(std::max(1, retry_after_s)));
   return r;
 }
 

@@ -2,6 +2,7 @@
 // until SIGTERM/SIGINT, then drains: stop claiming polls, finish requests in
 // flight, exit 0.
 #include <csignal>
+#include <future>
 
 #include "api/routes.h"
 #include "app/commands.h"
@@ -22,7 +23,8 @@ int run_serve(const config::ServeConfig& c) {
 
   auto store = store::open_store(c.store);
   if (!store) {
-    log::error("cannot open the store", {{"error", store.error().message}, {"detail", store.error().detail}});
+    log::error("cannot open the store",
+               {{"error", store.error().message}, {"detail", store.error().detail}});
     return 1;
   }
   SystemClock clock;
@@ -83,8 +85,9 @@ int run_serve(const config::ServeConfig& c) {
   so.header_timeout = c.header_timeout;
   so.body_timeout = c.body_timeout;
   so.idle_timeout = c.idle_timeout;
-  auto server = http::Server::create(
-      so, [&router](http::Request&& req, http::Responder r) { router.dispatch(std::move(req), std::move(r)); });
+  auto server = http::Server::create(so, [&router](http::Request&& req, http::Responder r) {
+    router.dispatch(std::move(req), std::move(r));
+  });
   if (!server) {
     log::error("cannot listen", {{"error", server.error().message}});
     return 1;
@@ -98,11 +101,18 @@ int run_serve(const config::ServeConfig& c) {
   log::warn("no client API keys are configured: every caller can use this gateway",
             {{"address", c.host}});
   poller.start();
+  // SIGTERM: stop accepting and claiming at once; requests and polls in
+  // flight finish (each bounded by --drain-timeout) and record what they got.
+  std::promise<void> poller_stopped;
   srv.on_signal([&](int sig) {
     log::info("draining", {{"signal", sig}});
-    poller.stop([&srv, drain = c.drain_timeout] { srv.stop(drain); });
+    poller.stop([&poller_stopped] { poller_stopped.set_value(); });
+    srv.stop(c.drain_timeout);
   });
   srv.run();
+  if (poller_stopped.get_future().wait_for(c.drain_timeout) != std::future_status::ready) {
+    log::warn("polls still in flight at exit; they resume on the next start");
+  }
   client.value()->shutdown();
   log::info("stopped");
   return 0;

@@ -32,9 +32,8 @@ int run_simulate(const config::SimulateConfig& c) {
   }
   http::Server& srv = *server.value();
   simulator.attach(&srv);
-  log::info("simulator listening", {{"address", c.host},
-                                    {"port", srv.port()},
-                                    {"tls", !c.tls_cert.empty()}});
+  log::info("simulator listening",
+            {{"address", c.host}, {"port", srv.port()}, {"tls", !c.tls_cert.empty()}});
   srv.on_signal([&srv](int) { srv.stop(std::chrono::milliseconds(1000)); });
   srv.run();
   return 0;

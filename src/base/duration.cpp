@@ -38,12 +38,18 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     std::string_view unit = text.substr(u, i - u);
     std::int64_t mult = 0;
-    if (unit == "ms") mult = 1;
-    else if (unit == "s") mult = 1000;
-    else if (unit == "m") mult = 60'000;
-    else if (unit == "h") mult = 3'600'000;
-    else if (unit == "d") mult = 86'400'000;
-    else return bad(unit.empty() ? "missing unit (ms, s, m, h, d)" : "unknown unit");
+    if (unit == "ms")
+      mult = 1;
+    else if (unit == "s")
+      mult = 1000;
+    else if (unit == "m")
+      mult = 60'000;
+    else if (unit == "h")
+      mult = 3'600'000;
+    else if (unit == "d")
+      mult = 86'400'000;
+    else
+      return bad(unit.empty() ? "missing unit (ms, s, m, h, d)" : "unknown unit");
     if (n > kMax / mult) return bad("too large");
     total += n * mult;
     if (total > kMax) return bad("too large");

@@ -14,8 +14,8 @@ namespace lrogate {
 enum class ErrorCode {
   kInvalidArgument,  // bad input from a client or a config file
   kNotFound,
-  kConflict,         // uniqueness or precondition failed
-  kUnavailable,      // a dependency (store, upstream) cannot answer now; retry later
+  kConflict,     // uniqueness or precondition failed
+  kUnavailable,  // a dependency (store, upstream) cannot answer now; retry later
   kInternal,
 };
 
@@ -28,7 +28,7 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }

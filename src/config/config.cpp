@@ -12,7 +12,8 @@ namespace {
 
 std::string env_name(const std::string& flag) {
   std::string e = "LROGATE_";
-  for (char c : flag) e += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : flag)
+    e += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return e;
 }
 
@@ -66,11 +67,16 @@ bool parse_size(const std::string& text, std::size_t* out) {
   if (i == 0) return false;
   std::string unit = text.substr(i);
   unsigned long long mult = 1;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "KiB" || unit == "K" || unit == "KB") mult = 1ULL << 10;
-  else if (unit == "MiB" || unit == "M" || unit == "MB") mult = 1ULL << 20;
-  else if (unit == "GiB" || unit == "G" || unit == "GB") mult = 1ULL << 30;
-  else return false;
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "KiB" || unit == "K" || unit == "KB")
+    mult = 1ULL << 10;
+  else if (unit == "MiB" || unit == "M" || unit == "MB")
+    mult = 1ULL << 20;
+  else if (unit == "GiB" || unit == "G" || unit == "GB")
+    mult = 1ULL << 30;
+  else
+    return false;
   *out = static_cast<std::size_t>(n * mult);
   return true;
 }
@@ -107,44 +113,60 @@ int parse(int argc, char** argv, Config* out) {
   flag(serve, "listen", &serve_listen, "Address to listen on (host:port; port 0 picks one)");
   flag(serve, "upstream-endpoint", &s.upstream_endpoint,
        "Upstream endpoint, e.g. https://RES.services.ai.azure.com (env AZURE_CU_ENDPOINT too)");
-  serve->add_option("--upstream-key", s.upstream_key,
-                    "Upstream key (env AZURE_CU_KEY too; prefer the environment)")
+  serve
+      ->add_option("--upstream-key", s.upstream_key,
+                   "Upstream key (env AZURE_CU_KEY too; prefer the environment)")
       ->envname("LROGATE_UPSTREAM_KEY");
-  flag(serve, "upstream-kind", &s.upstream_kind, "Upstream adapter")->check(CLI::IsMember({"azure-cu"}));
+  flag(serve, "upstream-kind", &s.upstream_kind, "Upstream adapter")
+      ->check(CLI::IsMember({"azure-cu"}));
   flag(serve, "api-version", &s.api_version, "Upstream api-version")
       ->check(CLI::IsMember({"2025-05-01-preview", "2024-12-01-preview", "2025-11-01"}));
   flag(serve, "upstream-ca-file", &s.upstream_ca_file, "Extra CA certificate (PEM) to trust");
   flag(serve, "store", &s.store, "Operation store: sqlite:PATH");
   duration_flag(serve, &d, &keep, "poll-interval", &s.poll_interval, "Upstream poll interval");
-  duration_flag(serve, &d, &keep, "max-wait", &s.max_wait, "Give up (Failed/Timeout) after this long");
-  duration_flag(serve, &d, &keep, "result-ttl", &s.result_ttl, "Keep unretrieved results this long");
+  duration_flag(serve, &d, &keep, "max-wait", &s.max_wait,
+                "Give up (Failed/Timeout) after this long");
+  duration_flag(serve, &d, &keep, "result-ttl", &s.result_ttl,
+                "Keep unretrieved results this long");
   duration_flag(serve, &d, &keep, "retrieval-grace", &s.retrieval_grace,
                 "Keep a result this long after its first retrieval (0s: delete on read)");
   duration_flag(serve, &d, &keep, "submit-timeout", &s.submit_timeout,
                 "Budget for starting an analysis upstream, retries included");
-  duration_flag(serve, &d, &keep, "upstream-timeout", &s.upstream_timeout, "Deadline of one upstream call");
-  duration_flag(serve, &d, &keep, "sweep-interval", &s.sweep_interval, "How often expired records are deleted");
+  duration_flag(serve, &d, &keep, "upstream-timeout", &s.upstream_timeout,
+                "Deadline of one upstream call");
+  duration_flag(serve, &d, &keep, "sweep-interval", &s.sweep_interval,
+                "How often expired records are deleted");
   duration_flag(serve, &d, &keep, "lease", &s.lease, "Poll lease length");
   duration_flag(serve, &d, &keep, "max-backoff", &s.max_backoff,
                 "Longest wait between polls after upstream faults (Retry-After may ask longer)");
-  duration_flag(serve, &d, &keep, "header-timeout", &s.header_timeout, "Deadline to receive a request header");
-  duration_flag(serve, &d, &keep, "body-timeout", &s.body_timeout, "Deadline to receive a request body");
+  duration_flag(serve, &d, &keep, "header-timeout", &s.header_timeout,
+                "Deadline to receive a request header");
+  duration_flag(serve, &d, &keep, "body-timeout", &s.body_timeout,
+                "Deadline to receive a request body");
   duration_flag(serve, &d, &keep, "idle-timeout", &s.idle_timeout, "Keep-alive idle timeout");
-  duration_flag(serve, &d, &keep, "drain-timeout", &s.drain_timeout, "On SIGTERM, wait this long for requests in flight");
+  duration_flag(serve, &d, &keep, "drain-timeout", &s.drain_timeout,
+                "On SIGTERM, wait this long for requests in flight");
   flag(serve, "client-poll-rate", &s.client_poll_rate,
-       "Client polls per second per operation (0: no limit)")->check(CLI::Range(0.0, 1e6));
-  flag(serve, "max-polls", &s.max_polls, "Processing answers per operation (0: no limit)")->check(CLI::Range(0, 1 << 30));
-  flag(serve, "max-inflight-polls", &s.max_inflight_polls, "Upstream polls in flight at once")->check(CLI::Range(1, 100000));
-  flag(serve, "upstream-rps", &s.upstream_rps, "Upstream polls per second (0: no limit)")->check(CLI::Range(0.0, 1e6));
+       "Client polls per second per operation (0: no limit)")
+      ->check(CLI::Range(0.0, 1e6));
+  flag(serve, "max-polls", &s.max_polls, "Processing answers per operation (0: no limit)")
+      ->check(CLI::Range(0, 1 << 30));
+  flag(serve, "max-inflight-polls", &s.max_inflight_polls, "Upstream polls in flight at once")
+      ->check(CLI::Range(1, 100000));
+  flag(serve, "upstream-rps", &s.upstream_rps, "Upstream polls per second (0: no limit)")
+      ->check(CLI::Range(0.0, 1e6));
   size_flag(serve, &d, &keep, "max-body", &s.max_body, "Largest request body (413 beyond)");
   size_flag(serve, &d, &keep, "max-header", &s.max_header, "Largest request header (431 beyond)");
-  size_flag(serve, &d, &keep, "max-result-size", &s.max_result_size, "Largest upstream result accepted");
-  size_flag(serve, &d, &keep, "max-connections", &s.max_connections, "Client connections served at once");
+  size_flag(serve, &d, &keep, "max-result-size", &s.max_result_size,
+            "Largest upstream result accepted");
+  size_flag(serve, &d, &keep, "max-connections", &s.max_connections,
+            "Client connections served at once");
   flag(serve, "threads", &s.threads, "Server threads")->check(CLI::Range(1, 64));
   std::string fallback = "on";
   flag(serve, "fallback-lookup", &fallback, "Ask the upstream about ids the store does not know")
       ->check(CLI::IsMember({"on", "off"}));
-  flag(serve, "log-level", &s.log_level, "debug|info|warn|error")->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  flag(serve, "log-level", &s.log_level, "debug|info|warn|error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 
   auto* sim = app.add_subcommand("simulate", "Run the Azure Content Understanding simulator");
   std::string sim_listen = m.host + ":" + std::to_string(m.port);
@@ -152,7 +174,9 @@ int parse(int argc, char** argv, Config* out) {
       "prebuilt-documentAnalyzer,prebuilt-layout,prebuilt-invoice,prebuilt-read,pro-demo,"
       "pro-invoice,test-analyzer";
   flag(sim, "listen", &sim_listen, "Address to listen on (host:port)");
-  sim->add_option("--key", m.key, "Subscription key clients must send")->envname("LROGATE_SIM_KEY")->required();
+  sim->add_option("--key", m.key, "Subscription key clients must send")
+      ->envname("LROGATE_SIM_KEY")
+      ->required();
   flag(sim, "tls-cert", &m.tls_cert, "Serve HTTPS with this certificate chain (PEM)");
   flag(sim, "tls-key", &m.tls_key, "... and this private key (PEM)");
   duration_flag(sim, &d, &keep, "duration", &m.duration, "Default analysis duration");
@@ -177,7 +201,8 @@ int parse(int argc, char** argv, Config* out) {
     *p.second = r.value();
   }
   for (auto& [name, p] : d.sizes) {
-    if (!parse_size(*p.first, p.second)) return bad("--" + name + ": invalid size '" + *p.first + "' (e.g. 64MiB)");
+    if (!parse_size(*p.first, p.second))
+      return bad("--" + name + ": invalid size '" + *p.first + "' (e.g. 64MiB)");
   }
   if (*serve) {
     out->command = "serve";
@@ -190,12 +215,14 @@ int parse(int argc, char** argv, Config* out) {
     }
     s.fallback_lookup = fallback == "on";
     if (s.upstream_endpoint.empty()) {
-      return bad("no upstream endpoint: set --upstream-endpoint or AZURE_CU_ENDPOINT "
-                 "(for a local one, run `lrogate simulate --key K`)");
+      return bad(
+          "no upstream endpoint: set --upstream-endpoint or AZURE_CU_ENDPOINT "
+          "(for a local one, run `lrogate simulate --key K`)");
     }
     if (s.upstream_key.empty()) return bad("no upstream key: set AZURE_CU_KEY or --upstream-key");
     if (s.poll_interval.count() < 100) return bad("--poll-interval must be at least 100ms");
-    if (s.max_wait.count() < s.poll_interval.count()) return bad("--max-wait must be at least --poll-interval");
+    if (s.max_wait.count() < s.poll_interval.count())
+      return bad("--max-wait must be at least --poll-interval");
     if (s.result_ttl.count() <= 0) return bad("--result-ttl must be positive");
     if (s.result_ttl >= std::chrono::hours(24)) {
       return bad("--result-ttl must stay below 24h: the upstream keeps results no longer");
@@ -206,7 +233,8 @@ int parse(int argc, char** argv, Config* out) {
   } else {
     out->command = "simulate";
     if (!parse_listen(sim_listen, &m.host, &m.port)) return bad("--listen: expected host:port");
-    if ((m.tls_cert.empty()) != (m.tls_key.empty())) return bad("--tls-cert and --tls-key go together");
+    if ((m.tls_cert.empty()) != (m.tls_key.empty()))
+      return bad("--tls-cert and --tls-key go together");
     std::size_t start = 0;
     while (start <= analyzers.size()) {
       auto comma = analyzers.find(',', start);

@@ -10,10 +10,10 @@
 
 namespace lrogate::core {
 
-using store::Operation;
-using store::Status;
 using store::is_terminal;
+using store::Operation;
 using store::parse_status;
+using store::Status;
 using store::status_name;
 
 // Whether the state machine allows from → to (a repeat of a non-terminal

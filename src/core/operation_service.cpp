@@ -51,8 +51,7 @@ Result<std::vector<Operation>> OperationService::claim_due(std::string_view owne
 }
 
 Result<bool> OperationService::record_progress(const Operation& op, std::string_view owner,
-                                               Status status, Millis next_poll_at,
-                                               int attempts) {
+                                               Status status, Millis next_poll_at, int attempts) {
   if (!can_transition(op.status, status) || is_terminal(status)) {
     status = op.status;  // a Running operation never goes back to NotStarted
   }

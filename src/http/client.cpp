@@ -16,14 +16,22 @@ namespace lrogate::http {
 
 const char* failure_name(FailureKind kind) {
   switch (kind) {
-    case FailureKind::kNone: return "none";
-    case FailureKind::kBadUrl: return "bad_url";
-    case FailureKind::kConnect: return "connect";
-    case FailureKind::kTls: return "tls";
-    case FailureKind::kTimeout: return "timeout";
-    case FailureKind::kReset: return "reset";
-    case FailureKind::kTooLarge: return "too_large";
-    case FailureKind::kProtocol: return "protocol";
+    case FailureKind::kNone:
+      return "none";
+    case FailureKind::kBadUrl:
+      return "bad_url";
+    case FailureKind::kConnect:
+      return "connect";
+    case FailureKind::kTls:
+      return "tls";
+    case FailureKind::kTimeout:
+      return "timeout";
+    case FailureKind::kReset:
+      return "reset";
+    case FailureKind::kTooLarge:
+      return "too_large";
+    case FailureKind::kProtocol:
+      return "protocol";
   }
   return "unknown";
 }
@@ -45,8 +53,10 @@ ClientResult fail(FailureKind kind, std::string message) {
 
 ClientResult classify(boost::system::error_code ec, std::string_view stage) {
   std::string where(stage);
-  if (ec == beast::error::timeout) return fail(FailureKind::kTimeout, "upstream timed out during " + where);
-  if (ec == bhttp::error::body_limit) return fail(FailureKind::kTooLarge, "upstream response body too large");
+  if (ec == beast::error::timeout)
+    return fail(FailureKind::kTimeout, "upstream timed out during " + where);
+  if (ec == bhttp::error::body_limit)
+    return fail(FailureKind::kTooLarge, "upstream response body too large");
   if (ec.category() == asio::error::get_ssl_category() ||
       ec.category() == asio::ssl::error::get_stream_category()) {
     if (stage == "read" || stage == "write") {
@@ -66,7 +76,8 @@ ClientResult classify(boost::system::error_code ec, std::string_view stage) {
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category()) {
     return fail(FailureKind::kProtocol, "upstream sent a malformed HTTP response");
   }
-  return fail(FailureKind::kReset, "upstream connection failed during " + where + ": " + ec.message());
+  return fail(FailureKind::kReset,
+              "upstream connection failed during " + where + ": " + ec.message());
 }
 
 class ClientImpl final : public Client {
@@ -123,7 +134,8 @@ class ClientImpl final : public Client {
     auto url = boost::urls::parse_absolute_uri(req.url);
     if (!url) co_return fail(FailureKind::kBadUrl, "invalid upstream URL");
     std::string scheme(url->scheme());
-    if (scheme != "http" && scheme != "https") co_return fail(FailureKind::kBadUrl, "unsupported URL scheme");
+    if (scheme != "http" && scheme != "https")
+      co_return fail(FailureKind::kBadUrl, "unsupported URL scheme");
     bool tls = scheme == "https";
     std::string host(url->encoded_host());
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -165,17 +177,17 @@ class ClientImpl final : public Client {
     // OpenSSL checks the name itself, so a mismatch reads as a verify error.
     boost::system::error_code aec;
     asio::ip::make_address(host, aec);
-    int named = aec ? SSL_set1_host(ss.native_handle(), host.c_str())
-                    : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ss.native_handle()), host.c_str());
+    int named =
+        aec ? SSL_set1_host(ss.native_handle(), host.c_str())
+            : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ss.native_handle()), host.c_str());
     if (named != 1) co_return fail(FailureKind::kTls, "cannot set the TLS host name to verify");
     beast::get_lowest_layer(ss).expires_after(left());
     auto [hec] = co_await ss.async_handshake(asio::ssl::stream_base::client, kTuple);
     if (hec) {
       long verify = SSL_get_verify_result(ss.native_handle());
       if (verify != X509_V_OK) {
-        co_return fail(FailureKind::kTls,
-                       std::string("upstream TLS certificate rejected: ") +
-                           X509_verify_cert_error_string(verify));
+        co_return fail(FailureKind::kTls, std::string("upstream TLS certificate rejected: ") +
+                                              X509_verify_cert_error_string(verify));
       }
       co_return classify(hec, "handshake");
     }

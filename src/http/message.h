@@ -46,7 +46,7 @@ struct Response {
   Headers headers;
   std::string body;
   std::string content_type = "application/json";
-  bool close = false;  // close the connection after this response
+  bool close = false;            // close the connection after this response
   std::string log_operation_id;  // for the request log line when no route param names it
   WriteFault fault;
 

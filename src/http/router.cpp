@@ -1,7 +1,7 @@
 #include "http/router.h"
 
-#include <boost/url/parse.hpp>
 #include <boost/url/params_view.hpp>
+#include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
 #include <chrono>
 
@@ -49,8 +49,7 @@ bool Router::match(std::string_view templ, std::string_view path, Params* params
   return true;
 }
 
-void Router::add(std::string method, std::string path, std::string summary,
-                 RouteHandler handler) {
+void Router::add(std::string method, std::string path, std::string summary, RouteHandler handler) {
   routes_.push_back({std::move(method), std::move(path), std::move(summary), std::move(handler)});
 }
 
@@ -76,10 +75,11 @@ void Router::dispatch(Request&& req, Responder respond) const {
   }
   auto logged = [respond = std::move(respond), method = req.method, templ, op,
                  start](Response res) mutable {
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                          start)
-                    .count();
-    boost::json::object f{{"method", method}, {"route", templ}, {"status", res.status},
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    boost::json::object f{{"method", method},
+                          {"route", templ},
+                          {"status", res.status},
                           {"ms", static_cast<double>(static_cast<long long>(ms * 100)) / 100}};
     if (op.empty()) op = res.log_operation_id;
     if (!op.empty()) f["operation_id"] = op;

@@ -3,12 +3,12 @@
 // connection owning its stream and buffer, a deadline on every read/write.
 #include "http/server.h"
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <atomic>
 #include <sstream>
 #include <thread>
 
@@ -26,8 +26,7 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 class ServerImpl final : public Server {
  public:
-  ServerImpl(const ServerOptions& opt, Handler handler)
-      : opt_(opt), handler_(std::move(handler)) {
+  ServerImpl(const ServerOptions& opt, Handler handler) : opt_(opt), handler_(std::move(handler)) {
     int n = std::max(1, opt.threads);
     for (int i = 0; i < n; ++i) {
       ctxs_.push_back(std::make_unique<asio::io_context>(1));
@@ -40,16 +39,17 @@ class ServerImpl final : public Server {
   Result<void> listen() {
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(opt_.host, ec);
-    if (ec) return make_error(ErrorCode::kInvalidArgument, "invalid listen address '" + opt_.host + "'");
+    if (ec)
+      return make_error(ErrorCode::kInvalidArgument, "invalid listen address '" + opt_.host + "'");
     tcp::endpoint ep(addr, opt_.port);
     acceptor_->open(ep.protocol(), ec);
     if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_->bind(ep, ec);
     if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return make_error(ErrorCode::kUnavailable,
-                        "cannot listen on " + opt_.host + ":" + std::to_string(opt_.port) + ": " +
-                            ec.message());
+      return make_error(
+          ErrorCode::kUnavailable,
+          "cannot listen on " + opt_.host + ":" + std::to_string(opt_.port) + ": " + ec.message());
     }
     if (!opt_.tls_cert_file.empty() || !opt_.tls_key_file.empty()) {
       ssl_.emplace(asio::ssl::context::tls_server);
@@ -254,9 +254,9 @@ class ServerImpl final : public Server {
       co_await write_error(stream, 413, "BodyTooLarge",
                            "request body exceeds " + std::to_string(opt_.max_body) + " bytes");
     } else if (ec == beast::error::timeout) {
-      co_await write_error(stream, 408, "RequestTimeout",
-                           in_header ? "request header not received in time"
-                                     : "request body not received in time");
+      co_await write_error(
+          stream, 408, "RequestTimeout",
+          in_header ? "request header not received in time" : "request body not received in time");
     } else if (ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
                ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
       co_await write_error(stream, 400, "BadRequest", "malformed HTTP request");
@@ -310,8 +310,7 @@ class ServerImpl final : public Server {
   }
 
   template <class Stream>
-  asio::awaitable<bool> write_with_fault(Stream& stream,
-                                         bhttp::response<bhttp::string_body>& res,
+  asio::awaitable<bool> write_with_fault(Stream& stream, bhttp::response<bhttp::string_body>& res,
                                          const WriteFault& fault) {
     std::ostringstream os;
     os << res;

@@ -76,12 +76,19 @@ void Poller::arm(std::chrono::milliseconds delay) {
 
 void Poller::tick() {
   if (stopping_) return;
-  int room = config_.batch - static_cast<int>(queue_.size());
+  // Claim no more than the rate limit lets us start within half a lease, so
+  // queued work never outlives its lease.
+  int cap = config_.batch;
+  if (config_.upstream_rps > 0) {
+    double startable = config_.upstream_rps * static_cast<double>(config_.lease.count()) / 2000.0;
+    cap = std::clamp(static_cast<int>(startable), 1, config_.batch);
+  }
+  int room = cap - static_cast<int>(queue_.size());
   if (room > 0) {
     auto claimed = service_.claim_due(owner_, config_.lease, room);
     if (!claimed) {
-      log::warn("poller cannot claim work", {{"error", claimed.error().message},
-                                             {"detail", claimed.error().detail}});
+      log::warn("poller cannot claim work",
+                {{"error", claimed.error().message}, {"detail", claimed.error().detail}});
       arm(config_.idle_recheck);
       return;
     }
@@ -141,10 +148,11 @@ void Poller::on_answer(const core::Operation& op, const upstream::PollAnswer& a)
   } else {
     written = service_.record_progress(op, owner_, d.status, d.next_poll_at, d.attempts);
     if (a.kind != upstream::PollAnswer::Kind::kStatus) {
-      log::warn("poll failed; will retry",
-                {{"operation_id", op.id}, {"error_code", a.error_code},
-                 {"error", a.error_message}, {"attempt", d.attempts},
-                 {"retry_in_ms", d.next_poll_at - clock_.now_ms()}});
+      log::warn("poll failed; will retry", {{"operation_id", op.id},
+                                            {"error_code", a.error_code},
+                                            {"error", a.error_message},
+                                            {"attempt", d.attempts},
+                                            {"retry_in_ms", d.next_poll_at - clock_.now_ms()}});
     }
   }
   if (!written) {

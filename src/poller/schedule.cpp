@@ -10,11 +10,16 @@ namespace {
 
 core::Status to_status(upstream::Phase p) {
   switch (p) {
-    case upstream::Phase::kNotStarted: return core::Status::kNotStarted;
-    case upstream::Phase::kSucceeded: return core::Status::kSucceeded;
-    case upstream::Phase::kFailed: return core::Status::kFailed;
-    case upstream::Phase::kCanceled: return core::Status::kCanceled;
-    default: return core::Status::kRunning;
+    case upstream::Phase::kNotStarted:
+      return core::Status::kNotStarted;
+    case upstream::Phase::kSucceeded:
+      return core::Status::kSucceeded;
+    case upstream::Phase::kFailed:
+      return core::Status::kFailed;
+    case upstream::Phase::kCanceled:
+      return core::Status::kCanceled;
+    default:
+      return core::Status::kRunning;
   }
 }
 
@@ -29,8 +34,8 @@ Decision fail(std::string code, std::string message) {
 
 }  // namespace
 
-Decision decide(const core::Operation& op, const upstream::PollAnswer& a,
-                const ScheduleConfig& cfg, Millis now, double u) {
+Decision decide(const core::Operation& op, const upstream::PollAnswer& a, const ScheduleConfig& cfg,
+                Millis now, double u) {
   using K = upstream::PollAnswer::Kind;
   if (a.kind == K::kStatus) {
     core::Status s = to_status(a.phase);
@@ -40,8 +45,8 @@ Decision decide(const core::Operation& op, const upstream::PollAnswer& a,
       d.status = s;
       if (s == core::Status::kFailed) {
         d.error_code = a.error_code.empty() ? "AnalysisFailed" : a.error_code;
-        d.error_message = a.error_message.empty() ? "the upstream reported the analysis failed"
-                                                  : a.error_message;
+        d.error_message =
+            a.error_message.empty() ? "the upstream reported the analysis failed" : a.error_message;
       } else if (s == core::Status::kCanceled) {
         d.error_code = "Canceled";
         d.error_message = "the upstream canceled the analysis";
@@ -50,14 +55,15 @@ Decision decide(const core::Operation& op, const upstream::PollAnswer& a,
     }
   }
   if (a.kind == K::kVanished) {
-    return fail("Expired", "the upstream no longer knows this operation (404 after it was accepted)");
+    return fail("Expired",
+                "the upstream no longer knows this operation (404 after it was accepted)");
   }
   if (a.kind == K::kPermanent) return fail(a.error_code, a.error_message);
 
   Millis deadline = op.created_at + cfg.max_wait.count();
   if (now >= deadline) {
-    return fail("Timeout", "the analysis did not finish within " +
-                               format_duration(cfg.max_wait) + " (--max-wait)");
+    return fail("Timeout", "the analysis did not finish within " + format_duration(cfg.max_wait) +
+                               " (--max-wait)");
   }
   Decision d;
   std::chrono::milliseconds wait;

@@ -15,7 +15,8 @@ bool to_int(std::string_view s, int* out) {
 }
 
 Error bad(std::string_view what) {
-  return make_error(ErrorCode::kInvalidArgument, "invalid simulator directive: " + std::string(what));
+  return make_error(ErrorCode::kInvalidArgument,
+                    "invalid simulator directive: " + std::string(what));
 }
 
 Result<std::vector<Fault>> parse_faults(std::string_view list) {
@@ -37,11 +38,16 @@ Result<std::vector<Fault>> parse_faults(std::string_view list) {
 
 Result<Fault> parse_fault(std::string_view tok) {
   Fault f;
-  if (tok == "hang") f.kind = Fault::Kind::kHang;
-  else if (tok == "slow") f.kind = Fault::Kind::kSlow;
-  else if (tok == "reset") f.kind = Fault::Kind::kReset;
-  else if (tok == "badjson") f.kind = Fault::Kind::kBadJson;
-  else if (tok == "unknown") f.kind = Fault::Kind::kUnknownStatus;
+  if (tok == "hang")
+    f.kind = Fault::Kind::kHang;
+  else if (tok == "slow")
+    f.kind = Fault::Kind::kSlow;
+  else if (tok == "reset")
+    f.kind = Fault::Kind::kReset;
+  else if (tok == "badjson")
+    f.kind = Fault::Kind::kBadJson;
+  else if (tok == "unknown")
+    f.kind = Fault::Kind::kUnknownStatus;
   else {
     auto colon = tok.find(':');
     if (!to_int(tok.substr(0, colon), &f.status) || f.status < 100 || f.status > 599) {

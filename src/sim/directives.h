@@ -38,8 +38,8 @@ struct Directives {
   std::string outcome = "Succeeded";  // Succeeded | Failed | Canceled
   std::vector<Fault> poll_faults;
   std::vector<Fault> submit_faults;
-  int retry_after_s = -1;      // Retry-After on NotStarted/Running answers (-1: none)
-  std::size_t result_bytes = 0;  // pad the result's markdown to about this size
+  int retry_after_s = -1;         // Retry-After on NotStarted/Running answers (-1: none)
+  std::size_t result_bytes = 0;   // pad the result's markdown to about this size
   bool foreign_location = false;  // Operation-Location on another host
 };
 

@@ -1,9 +1,9 @@
 #include "sim/simulator.h"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <algorithm>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -86,10 +86,9 @@ struct Simulator::Impl {
     router.add("GET", "/_sim/stats", "stats",
                [this](http::Request&&, const http::Params&, http::Responder done) {
                  std::lock_guard lock(mu);
-                 boost::json::object o{{"submits", submits}, {"polls", polls},
-                                       {"overlaps", overlaps}, {"rejected", rejected},
-                                       {"max_inflight", max_inflight},
-                                       {"operations", ops.size()}};
+                 boost::json::object o{{"submits", submits},           {"polls", polls},
+                                       {"overlaps", overlaps},         {"rejected", rejected},
+                                       {"max_inflight", max_inflight}, {"operations", ops.size()}};
                  done(http::json_response(200, boost::json::serialize(o)));
                });
     router.add("GET", "/_sim/operations/{id}", "operation stats",
@@ -145,9 +144,9 @@ struct Simulator::Impl {
     switch (f.kind) {
       case Fault::Kind::kHang:
         // Never answer in any useful time: the client's deadline must fire.
-        if (server) server->post_after(std::chrono::minutes(10), [done] {
-          done(az_error(504, "Timeout", "hung"));
-        });
+        if (server)
+          server->post_after(std::chrono::minutes(10),
+                             [done] { done(az_error(504, "Timeout", "hung")); });
         return true;
       case Fault::Kind::kSlow:
         res = running_body(id, "Running");
@@ -167,16 +166,22 @@ struct Simulator::Impl {
       case Fault::Kind::kStatus:
         res = az_error(f.status, f.status == 429 ? "TooManyRequests" : "SimulatedFault",
                        "simulated answer " + std::to_string(f.status));
-        if (f.status == 404) res = az_error(404, "OperationNotFound", "The operation was not found.");
+        if (f.status == 404)
+          res = az_error(404, "OperationNotFound", "The operation was not found.");
         break;
     }
     switch (f.after) {
-      case Fault::After::kSeconds: res.set("Retry-After", std::to_string(f.after_value)); break;
+      case Fault::After::kSeconds:
+        res.set("Retry-After", std::to_string(f.after_value));
+        break;
       case Fault::After::kDate:
         res.set("Retry-After", http_date(clock.now_ms() + f.after_value * 1000LL + 999));
         break;
-      case Fault::After::kMillis: res.set("retry-after-ms", std::to_string(f.after_value)); break;
-      case Fault::After::kNone: break;
+      case Fault::After::kMillis:
+        res.set("retry-after-ms", std::to_string(f.after_value));
+        break;
+      case Fault::After::kNone:
+        break;
     }
     reply(done, std::move(res));
     return true;
@@ -200,11 +205,13 @@ struct Simulator::Impl {
     }
     std::string version = api_version(r);
     if (std::find(std::begin(kVersions), std::end(kVersions), version) == std::end(kVersions)) {
-      reply(done, az_error(400, "InvalidRequest", "The api-version query parameter is missing or not supported."));
+      reply(done, az_error(400, "InvalidRequest",
+                           "The api-version query parameter is missing or not supported."));
       return;
     }
     if (binary_route && version != kGa) {
-      reply(done, az_error(404, "NotFound", "analyzeBinary is only served by api-version 2025-11-01"));
+      reply(done,
+            az_error(404, "NotFound", "analyzeBinary is only served by api-version 2025-11-01"));
       return;
     }
     if (std::find(opt.analyzers.begin(), opt.analyzers.end(), analyzer) == opt.analyzers.end()) {
@@ -225,17 +232,20 @@ struct Simulator::Impl {
       if (version != kGa) {
         if (auto u = json::get_string(obj, "url")) input = *u;
       }
-      if (auto it = obj.find("inputs"); input.empty() && it != obj.end() && it->value().is_array() &&
-                                        !it->value().as_array().empty() &&
+      if (auto it = obj.find("inputs"); input.empty() && it != obj.end() &&
+                                        it->value().is_array() && !it->value().as_array().empty() &&
                                         it->value().as_array()[0].is_object()) {
         const auto& first = it->value().as_array()[0].as_object();
-        if (auto u = json::get_string(first, "url")) input = *u;
-        else if (auto d = json::get_string(first, "data")) input = "data:" + hex(fnv1a(*d));
+        if (auto u = json::get_string(first, "url"))
+          input = *u;
+        else if (auto d = json::get_string(first, "data"))
+          input = "data:" + hex(fnv1a(*d));
       }
       if (input.empty()) {
-        reply(done, az_error(400, "InvalidRequest",
-                             version == kGa ? "The request must have inputs[0].url or inputs[0].data."
-                                            : "The request must have url or inputs[0].url."));
+        reply(done,
+              az_error(400, "InvalidRequest",
+                       version == kGa ? "The request must have inputs[0].url or inputs[0].data."
+                                      : "The request must have url or inputs[0].url."));
         return;
       }
     } else {
@@ -296,10 +306,9 @@ struct Simulator::Impl {
       while (markdown.size() < op.d.result_bytes) markdown += filler;
       markdown.resize(op.d.result_bytes);
     }
-    boost::json::object fields{
-        {"Source", {{"type", "string"}, {"valueString", op.input}}},
-        {"Checksum", {{"type", "string"}, {"valueString", sum}}},
-        {"PageCount", {{"type", "integer"}, {"valueInteger", pages}}}};
+    boost::json::object fields{{"Source", {{"type", "string"}, {"valueString", op.input}}},
+                               {"Checksum", {{"type", "string"}, {"valueString", sum}}},
+                               {"PageCount", {{"type", "integer"}, {"valueInteger", pages}}}};
     boost::json::object content{{"kind", "document"},
                                 {"markdown", markdown},
                                 {"fields", std::move(fields)},

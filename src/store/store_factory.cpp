@@ -7,11 +7,16 @@ namespace lrogate::store {
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::kNotStarted: return "NotStarted";
-    case Status::kRunning: return "Running";
-    case Status::kSucceeded: return "Succeeded";
-    case Status::kFailed: return "Failed";
-    case Status::kCanceled: return "Canceled";
+    case Status::kNotStarted:
+      return "NotStarted";
+    case Status::kRunning:
+      return "Running";
+    case Status::kSucceeded:
+      return "Succeeded";
+    case Status::kFailed:
+      return "Failed";
+    case Status::kCanceled:
+      return "Canceled";
   }
   return "Running";
 }
@@ -38,11 +43,11 @@ std::optional<Status> parse_status(std::string_view name) {
 Result<std::unique_ptr<OperationStore>> open_store(std::string_view url) {
   if (url.rfind("sqlite:", 0) == 0) {
     std::string_view path = url.substr(7);
-    if (path.empty()) return make_error(ErrorCode::kInvalidArgument, "--store sqlite: needs a path");
+    if (path.empty())
+      return make_error(ErrorCode::kInvalidArgument, "--store sqlite: needs a path");
     return sqlite::open(std::string(path));
   }
-  return make_error(ErrorCode::kInvalidArgument,
-                    "unsupported --store URL: expected sqlite:PATH");
+  return make_error(ErrorCode::kInvalidArgument, "unsupported --store URL: expected sqlite:PATH");
 }
 
 }  // namespace lrogate::store

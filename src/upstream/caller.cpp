@@ -44,9 +44,8 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
       st->done(std::move(a));
       return;
     }
-    std::chrono::milliseconds wait =
-        backoff_delay(st->attempt, std::chrono::milliseconds(250), std::chrono::seconds(5),
-                      random_.uniform());
+    std::chrono::milliseconds wait = backoff_delay(st->attempt, std::chrono::milliseconds(250),
+                                                   std::chrono::seconds(5), random_.uniform());
     if (a.retry_after) wait = std::max(wait, *a.retry_after);
     ++st->attempt;
     // Retry only if the wait leaves time for another answer within the budget.

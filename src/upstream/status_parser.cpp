@@ -35,19 +35,25 @@ void read_error(const boost::json::object& obj, std::string* code, std::string* 
 
 const char* phase_name(Phase p) {
   switch (p) {
-    case Phase::kNotStarted: return "NotStarted";
-    case Phase::kRunning: return "Running";
-    case Phase::kSucceeded: return "Succeeded";
-    case Phase::kFailed: return "Failed";
-    case Phase::kCanceled: return "Canceled";
-    case Phase::kUnknown: return "Unknown";
+    case Phase::kNotStarted:
+      return "NotStarted";
+    case Phase::kRunning:
+      return "Running";
+    case Phase::kSucceeded:
+      return "Succeeded";
+    case Phase::kFailed:
+      return "Failed";
+    case Phase::kCanceled:
+      return "Canceled";
+    case Phase::kUnknown:
+      return "Unknown";
   }
   return "Unknown";
 }
 
 Phase parse_phase(std::string_view name) {
-  for (Phase p : {Phase::kNotStarted, Phase::kRunning, Phase::kSucceeded, Phase::kFailed,
-                  Phase::kCanceled}) {
+  for (Phase p :
+       {Phase::kNotStarted, Phase::kRunning, Phase::kSucceeded, Phase::kFailed, Phase::kCanceled}) {
     if (iequals(name, phase_name(p))) return p;
   }
   if (iequals(name, "Cancelled")) return Phase::kCanceled;
@@ -75,7 +81,8 @@ void parse_error_body(std::string_view body, std::string* code, std::string* mes
   if (!ec && v.is_object()) read_error(v.get_object(), code, message);
   if (message->empty()) {
     std::string excerpt;
-    for (char c : body.substr(0, 200)) excerpt += std::isprint(static_cast<unsigned char>(c)) ? c : ' ';
+    for (char c : body.substr(0, 200))
+      excerpt += std::isprint(static_cast<unsigned char>(c)) ? c : ' ';
     *message = excerpt.empty() ? "the upstream gave no reason" : excerpt;
   }
 }

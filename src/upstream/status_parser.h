@@ -14,7 +14,7 @@ const char* phase_name(Phase p);
 Phase parse_phase(std::string_view name);
 
 struct StatusBody {
-  bool json = false;          // the body was one JSON object
+  bool json = false;  // the body was one JSON object
   Phase phase = Phase::kUnknown;
   std::string status;         // as sent, truncated to 64 bytes
   std::string error_code;     // from error.code, if any

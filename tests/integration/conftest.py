@@ -80,6 +80,16 @@ class Proc:
                 pass
         return out
 
+    def wait_record(self, msg, timeout=10):
+        """The first log record with this msg, waiting for it to be written."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for r in self.records():
+                if r.get("msg") == msg:
+                    return r
+            time.sleep(0.05)
+        raise AssertionError(f"no '{msg}' log record after {timeout}s")
+
     @property
     def base(self):
         return f"127.0.0.1:{self.port}"

@@ -17,7 +17,7 @@ def test_kill9_with_20_operations_in_flight_then_restart(procs):
     gw.kill9()
 
     gw2 = procs.gateway(sim, store=store, name="gw-b")
-    started = [x for x in gw2.records() if x.get("msg") == "poller started"][0]
+    started = gw2.wait_record("poller started")
     assert started["resumed"] == 20
     for op_id in ids:
         assert gw2.wait_status(op_id, timeout=40) == "Succeeded"

@@ -54,7 +54,8 @@ Error db_error(sqlite3* db, std::string_view what) {
                   code == SQLITE_FULL || code == SQLITE_CANTOPEN)
                      ? ErrorCode::kUnavailable
                      : ErrorCode::kInternal;
-  return make_error(ec, "the operation store failed", std::string(what) + ": " + sqlite3_errmsg(db));
+  return make_error(ec, "the operation store failed",
+                    std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
 // A cached prepared statement, reset on destruction of the binder.
@@ -66,13 +67,17 @@ class Stmt {
     sqlite3_clear_bindings(s_);
   }
   Stmt& bind(int i, std::string_view v) {
-    if (v.empty()) sqlite3_bind_null(s_, i);
-    else sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    if (v.empty())
+      sqlite3_bind_null(s_, i);
+    else
+      sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
   Stmt& bind_blob(int i, std::string_view v) {
-    if (v.empty()) sqlite3_bind_null(s_, i);
-    else sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    if (v.empty())
+      sqlite3_bind_null(s_, i);
+    else
+      sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
   Stmt& bind(int i, std::int64_t v) {
@@ -80,8 +85,10 @@ class Stmt {
     return *this;
   }
   Stmt& bind(int i, std::optional<std::int64_t> v) {
-    if (v) sqlite3_bind_int64(s_, i, *v);
-    else sqlite3_bind_null(s_, i);
+    if (v)
+      sqlite3_bind_int64(s_, i, *v);
+    else
+      sqlite3_bind_null(s_, i);
     return *this;
   }
   int step() { return sqlite3_step(s_); }
@@ -139,12 +146,13 @@ class SqliteStore final : public OperationStore {
   Result<void> open(const std::string& path) {
     lock_fd_ = ::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd_ < 0) {
-      return make_error(ErrorCode::kUnavailable, "cannot open the store lock file " + path + ".lock");
+      return make_error(ErrorCode::kUnavailable,
+                        "cannot open the store lock file " + path + ".lock");
     }
     if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-      return make_error(ErrorCode::kUnavailable,
-                        "the store " + path + " is in use by another lrogate process; "
-                        "use PostgreSQL to run several replicas");
+      return make_error(ErrorCode::kUnavailable, "the store " + path +
+                                                     " is in use by another lrogate process; "
+                                                     "use PostgreSQL to run several replicas");
     }
     if (sqlite3_open_v2(path.c_str(), &db_,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -164,13 +172,18 @@ class SqliteStore final : public OperationStore {
 
   Result<void> insert(const Operation& op) override {
     std::lock_guard lock(mu_);
-    auto st = prepare(std::string("INSERT INTO operations (") + kColumns +
-                      ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
+    auto st =
+        prepare(std::string("INSERT INTO operations (") + kColumns +
+                ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
     if (!st) return st.error();
     Stmt& s = *st;
     s.bind(1, op.id).bind(2, op.tenant).bind(3, op.analyzer_id).bind(4, op.upstream_url);
-    s.bind(5, std::string_view(status_name(op.status))).bind(6, op.created_at).bind(7, op.updated_at);
-    s.bind(8, op.next_poll_at).bind(9, std::int64_t{op.poll_count}).bind(10, std::int64_t{op.attempts});
+    s.bind(5, std::string_view(status_name(op.status)))
+        .bind(6, op.created_at)
+        .bind(7, op.updated_at);
+    s.bind(8, op.next_poll_at)
+        .bind(9, std::int64_t{op.poll_count})
+        .bind(10, std::int64_t{op.attempts});
     s.bind(11, op.lease_owner).bind(12, op.lease_until).bind_blob(13, op.result);
     s.bind(14, op.result_type).bind(15, op.error_code).bind(16, op.error_message);
     s.bind(17, op.retrieved_at).bind(18, op.expires_at).bind(19, op.idempotency_key);
@@ -196,12 +209,12 @@ class SqliteStore final : public OperationStore {
   Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
                                            int limit) override {
     std::lock_guard lock(mu_);
-    auto st = prepare(std::string(
-                          "UPDATE operations SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
-                          " SELECT id FROM operations WHERE status IN ('NotStarted', 'Running')"
-                          " AND next_poll_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)"
-                          " ORDER BY next_poll_at LIMIT ?4) RETURNING ") +
-                      kColumns);
+    auto st =
+        prepare(std::string("UPDATE operations SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
+                            " SELECT id FROM operations WHERE status IN ('NotStarted', 'Running')"
+                            " AND next_poll_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)"
+                            " ORDER BY next_poll_at LIMIT ?4) RETURNING ") +
+                kColumns);
     if (!st) return st.error();
     st->bind(1, owner).bind(2, lease_until).bind(3, now).bind(4, std::int64_t{limit});
     std::vector<Operation> out;
@@ -224,8 +237,7 @@ class SqliteStore final : public OperationStore {
     return changed(*st, "record_progress");
   }
 
-  Result<bool> complete(std::string_view id, std::string_view owner,
-                        const Completion& c) override {
+  Result<bool> complete(std::string_view id, std::string_view owner, const Completion& c) override {
     std::lock_guard lock(mu_);
     auto st = prepare(
         "UPDATE operations SET status = ?3, result = ?4, result_type = ?5, error_code = ?6,"

@@ -25,7 +25,8 @@ class AzureCu final : public Upstream {
 
   http::ClientRequest build_submit(std::string_view analyzer_id, std::string body,
                                    std::string_view content_type) const override {
-    std::string ct = content_type.empty() ? std::string("application/json") : std::string(content_type);
+    std::string ct =
+        content_type.empty() ? std::string("application/json") : std::string(content_type);
     // The GA version takes binary input on its own route.
     bool binary = settings_.api_version == kGaVersion && !is_json_type(ct);
     http::ClientRequest r;
@@ -46,7 +47,8 @@ class AzureCu final : public Upstream {
       a.kind = (r.failure == http::FailureKind::kTls || r.failure == http::FailureKind::kBadUrl)
                    ? SubmitAnswer::Kind::kFailed
                    : SubmitAnswer::Kind::kTransient;
-      a.error_code = r.failure == http::FailureKind::kTls ? "UpstreamTlsError" : "UpstreamUnavailable";
+      a.error_code =
+          r.failure == http::FailureKind::kTls ? "UpstreamTlsError" : "UpstreamUnavailable";
       a.error_message = r.error;
       return a;
     }
@@ -63,7 +65,8 @@ class AzureCu final : public Upstream {
       } else if (!same_origin(a.operation_location)) {
         a.kind = SubmitAnswer::Kind::kFailed;
         a.error_code = "ForeignOperationLocation";
-        a.error_message = "the upstream's Operation-Location points outside the configured endpoint";
+        a.error_message =
+            "the upstream's Operation-Location points outside the configured endpoint";
       } else {
         a.kind = SubmitAnswer::Kind::kAccepted;
       }

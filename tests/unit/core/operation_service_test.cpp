@@ -31,9 +31,9 @@ class ServiceTest : public ::testing::Test {
     clock_.advance(1000);
     auto claimed = s.claim_due("me", milliseconds(60'000), 10);
     EXPECT_EQ(claimed.value().size(), 1u);
-    EXPECT_TRUE(s.finish(claimed.value()[0], "me", Status::kSucceeded, "{}", "application/json",
-                         "", "")
-                    .value());
+    EXPECT_TRUE(
+        s.finish(claimed.value()[0], "me", Status::kSucceeded, "{}", "application/json", "", "")
+            .value());
     return *s.find(id).value();
   }
   ManualClock clock_;

@@ -20,9 +20,8 @@ TEST(Router, MatchesTemplatesWithSuffixes) {
 
 TEST(Router, UnknownRouteIs404AndWrongMethodIs405WithAllow) {
   Router r;
-  r.add("GET", "/operations/{id}", "", [](Request&&, const Params&, Responder res) {
-    res(json_response(200, "{}"));
-  });
+  r.add("GET", "/operations/{id}", "",
+        [](Request&&, const Params&, Responder res) { res(json_response(200, "{}")); });
   Response got;
   auto capture = [&](Response x) { got = std::move(x); };
   Request a;

@@ -17,8 +17,8 @@ struct Backend {
 
 std::string temp_sqlite() {
   static int n = 0;
-  auto dir = std::filesystem::temp_directory_path() /
-             ("lrogate-store-test-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("lrogate-store-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto path = dir / ("s" + std::to_string(n++) + ".db");
   std::filesystem::remove(path);

@@ -88,8 +88,9 @@ TEST(AzureCu, PollAnswersAreClassified) {
 TEST(AzureCu, LookupIsBuiltFromTheEndpointOnly) {
   auto up = make_upstream(settings()).value();
   auto r = up->build_lookup("abc");
-  EXPECT_EQ(r.url, "https://res.services.ai.azure.com/contentunderstanding/analyzerResults/abc"
-                   "?api-version=2025-05-01-preview");
+  EXPECT_EQ(r.url,
+            "https://res.services.ai.azure.com/contentunderstanding/analyzerResults/abc"
+            "?api-version=2025-05-01-preview");
   EXPECT_TRUE(up->same_origin(r.url));
   EXPECT_FALSE(up->same_origin("https://res.services.ai.azure.com:444/x"));
   EXPECT_FALSE(up->same_origin("http://res.services.ai.azure.com/x"));
@@ -102,7 +103,8 @@ TEST(Backoff, GrowsWithJitterAndCaps) {
   EXPECT_EQ(backoff_delay(0, milliseconds(1000), milliseconds(60'000), 0.999), milliseconds(999));
   EXPECT_EQ(backoff_delay(3, milliseconds(1000), milliseconds(60'000), 0.0), milliseconds(4000));
   EXPECT_EQ(backoff_delay(30, milliseconds(1000), milliseconds(60'000), 0.0), milliseconds(30'000));
-  EXPECT_LE(backoff_delay(30, milliseconds(1000), milliseconds(60'000), 0.99), milliseconds(60'000));
+  EXPECT_LE(backoff_delay(30, milliseconds(1000), milliseconds(60'000), 0.99),
+            milliseconds(60'000));
 }
 
 }  // namespace

@@ -13,7 +13,8 @@ TEST(StatusParser, CaseInsensitiveStatuses) {
 }
 
 TEST(StatusParser, FailedCarriesTheUpstreamError) {
-  auto s = parse_status_body(R"({"status":"Failed","error":{"code":"InvalidContent","message":"bad pdf"}})");
+  auto s = parse_status_body(
+      R"({"status":"Failed","error":{"code":"InvalidContent","message":"bad pdf"}})");
   EXPECT_EQ(s.phase, Phase::kFailed);
   EXPECT_EQ(s.error_code, "InvalidContent");
   EXPECT_EQ(s.error_message, "bad pdf");
@@ -31,7 +32,8 @@ TEST(StatusParser, UnknownAndMalformed) {
 
 TEST(StatusParser, ErrorBodyFallsBackToAnExcerpt) {
   std::string code, message;
-  parse_error_body(R"({"error":{"code":"ModelNotFound","message":"no such analyzer"}})", &code, &message);
+  parse_error_body(R"({"error":{"code":"ModelNotFound","message":"no such analyzer"}})", &code,
+                   &message);
   EXPECT_EQ(code, "ModelNotFound");
   EXPECT_EQ(message, "no such analyzer");
   std::string c2, m2;
