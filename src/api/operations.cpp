@@ -1,49 +1,186 @@
-// The native status monitor (Azure REST API guidelines, long-running operations).
+// The native long-running-operation API (Azure REST API guidelines: status
+// monitor, list, cancel; RFC 7240 long-poll; idempotent submits).
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "api/long_poll.h"
 #include "api/replies.h"
 #include "api/routes.h"
+#include "api/submit.h"
 #include "base/ids.h"
+#include "base/json_util.h"
 #include "base/log.h"
+#include "http/router.h"
 
 namespace lrogate::api {
 namespace {
 
-void get_operation(ApiContext& ctx, const http::Params& params, http::Responder respond) {
+constexpr const char* kTenant = "default";
+
+std::optional<http::Response> check_id(const std::string& id) {
+  if (valid_operation_id(id)) return std::nullopt;
+  return error_reply(400, "InvalidOperationId",
+                     "the operation id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
+}
+
+void get_operation(ApiContext& ctx, http::Request&& req, const http::Params& params,
+                   http::Responder respond) {
   const std::string& id = params.at("id");
-  if (!valid_operation_id(id)) {
-    respond(error_reply(400, "InvalidOperationId",
-                        "the operation id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"));
-    return;
-  }
+  if (auto bad = check_id(id)) return respond(std::move(*bad));
   if (Millis wait = ctx.limiter.admit(id); wait > 0) {
-    respond(too_many_polls(wait, "too many polls of this operation: the limit is " +
-                                     std::to_string(ctx.limiter.rate()) + " per second"));
-    return;
+    return respond(too_many_polls(wait, "too many polls of this operation: the limit is " +
+                                            std::to_string(ctx.limiter.rate()) + " per second"));
   }
-  auto found = ctx.service.find(id);
-  if (!found) {
-    respond(store_unavailable(found.error()));
-    return;
-  }
-  if (!found.value()) {
-    respond(error_reply(404, "NotFound", "no operation with this id"));
-    return;
-  }
-  const core::Operation& op = *found.value();
-  http::Response res = status_monitor(op, ctx.retry_after_s());
-  if (core::is_terminal(op.status)) {
-    if (auto r = ctx.service.note_retrieved(op); !r) {
-      log::warn("cannot record retrieval", {{"operation_id", id}, {"detail", r.error().detail}});
+  read_or_wait(ctx, req, id, respond,
+               [&ctx, id, respond](std::optional<core::Operation> op, Applied applied) {
+                 auto reply = with_preference_applied(respond, applied);
+                 if (!op) return reply(error_reply(404, "NotFound", "no operation with this id"));
+                 http::Response res = status_monitor(*op, ctx.retry_after_s());
+                 res.log_operation_id = id;
+                 if (core::is_terminal(op->status)) {
+                   if (auto r = ctx.service.note_retrieved(*op); !r) {
+                     log::warn("cannot record retrieval",
+                               {{"operation_id", id}, {"detail", r.error().detail}});
+                   }
+                 }
+                 reply(std::move(res));
+               });
+}
+
+void list_operations(ApiContext& ctx, http::Request&& req, const http::Params&,
+                     http::Responder respond) {
+  std::optional<core::Status> status;
+  int top = 50;
+  std::string skip;
+  for (auto& [k, v] : http::parse_query(req.query)) {
+    if (k == "status") {
+      status = core::parse_status(v);
+      if (!status) {
+        return respond(error_reply(400, "InvalidStatus",
+                                   "status must be NotStarted, Running, Succeeded, Failed or "
+                                   "Canceled"));
+      }
+    } else if (k == "top") {
+      top = 0;
+      bool ok = !v.empty() && v.size() <= 4;
+      for (char c : v) {
+        ok = ok && c >= '0' && c <= '9';
+        if (ok) top = top * 10 + (c - '0');
+      }
+      if (!ok || top < 1 || top > 1000) {
+        return respond(error_reply(400, "InvalidTop", "top must be between 1 and 1000"));
+      }
+    } else if (k == "skipToken") {
+      skip = v;
+    } else {
+      return respond(error_reply(400, "InvalidQuery", "unknown query parameter"));
     }
   }
-  respond(std::move(res));
+  auto page = ctx.service.list(kTenant, status, top, skip);
+  if (!page) {
+    if (page.error().code == ErrorCode::kInvalidArgument) {
+      return respond(error_reply(400, "InvalidSkipToken", page.error().message));
+    }
+    return respond(store_unavailable(page.error()));
+  }
+  boost::json::array value;
+  for (const auto& op : page->items) {
+    boost::json::object o{{"id", op.id},
+                          {"analyzerId", op.analyzer_id},
+                          {"status", core::status_name(op.status)},
+                          {"createdDateTime", json::iso8601(op.created_at)},
+                          {"lastUpdatedDateTime", json::iso8601(op.updated_at)}};
+    if (!op.error_code.empty()) {
+      o["error"] = boost::json::object{{"code", op.error_code}, {"message", op.error_message}};
+    }
+    value.push_back(std::move(o));
+  }
+  boost::json::object body{{"value", std::move(value)}};
+  if (!page->next_token.empty()) {
+    std::string next = "/operations?top=" + std::to_string(top);
+    if (status) next += std::string("&status=") + core::status_name(*status);
+    next += "&skipToken=" + page->next_token;
+    body["nextLink"] = absolute_url(req, next);
+  }
+  respond(http::json_response(200, boost::json::serialize(body)));
+}
+
+void delete_operation(ApiContext& ctx, const http::Params& params, http::Responder respond) {
+  const std::string& id = params.at("id");
+  if (auto bad = check_id(id)) return respond(std::move(*bad));
+  auto r = ctx.service.cancel(id);
+  if (!r) return respond(store_unavailable(r.error()));
+  switch (r.value()) {
+    case core::CancelOutcome::kNotFound:
+      return respond(error_reply(404, "NotFound", "no operation with this id"));
+    case core::CancelOutcome::kCanceled: {
+      log::info("state", {{"operation_id", id}, {"to", "Canceled"}, {"by", "client"}});
+      auto op = ctx.service.find(id);
+      if (op && op.value()) return respond(status_monitor(*op.value(), ctx.retry_after_s()));
+      return respond(http::json_response(200, "{}"));
+    }
+    case core::CancelOutcome::kPurged: {
+      http::Response res;
+      res.status = 204;
+      res.content_type.clear();
+      return respond(std::move(res));
+    }
+  }
+}
+
+void create_operation(ApiContext& ctx, http::Request&& req, http::Responder respond) {
+  auto v = json::parse(req.body);
+  if (!v || !v->is_object()) {
+    return respond(error_reply(400, "InvalidJson",
+                               "the body must be {\"analyzerId\": ..., \"input\": {...}}"));
+  }
+  const auto& obj = v->as_object();
+  auto analyzer = json::get_string(obj, "analyzerId");
+  auto input = obj.find("input");
+  if (!analyzer || input == obj.end() || !input->value().is_object()) {
+    return respond(error_reply(400, "InvalidRequest",
+                               "the body must be {\"analyzerId\": ..., \"input\": {...}}"));
+  }
+  SubmitInput in;
+  in.analyzer_id = *analyzer;
+  in.content_type = "application/json";
+  in.body = json::to_string(input->value());
+  if (auto bad = read_idempotency_key(req, &in.idempotency_key)) return respond(std::move(*bad));
+  bool repeatability = !req.header("repeatability-request-id").empty();
+  auto shared_req = std::make_shared<http::Request>(std::move(req));
+  submit_operation(ctx, std::move(in), [&ctx, shared_req, respond, repeatability](SubmitOutcome o) {
+    if (o.error) return respond(std::move(*o.error));
+    auto op = ctx.service.find(o.operation_id);
+    http::Response res = op && op.value()
+                             ? status_monitor(*op.value(), ctx.retry_after_s())
+                             : http::json_response(200, "{\"id\":\"" + o.operation_id + "\"}");
+    res.status = 202;
+    res.set("Operation-Location", absolute_url(*shared_req, "/operations/" + o.operation_id));
+    if (repeatability) res.set("Repeatability-Result", "accepted");
+    res.log_operation_id = o.operation_id;
+    respond(std::move(res));
+  });
 }
 
 }  // namespace
 
 void add_operation_routes(http::Router& router, ApiContext& ctx) {
+  router.add("POST", "/operations", "Start an operation (native route)",
+             [&ctx](http::Request&& req, const http::Params&, http::Responder r) {
+               create_operation(ctx, std::move(req), std::move(r));
+             });
+  router.add("GET", "/operations", "List the caller's operations, newest first",
+             [&ctx](http::Request&& req, const http::Params& p, http::Responder r) {
+               list_operations(ctx, std::move(req), p, std::move(r));
+             });
   router.add("GET", "/operations/{id}", "Status monitor of an operation",
+             [&ctx](http::Request&& req, const http::Params& p, http::Responder r) {
+               get_operation(ctx, std::move(req), p, std::move(r));
+             });
+  router.add("DELETE", "/operations/{id}", "Cancel a running operation or purge a final one",
              [&ctx](http::Request&&, const http::Params& p, http::Responder r) {
-               get_operation(ctx, p, std::move(r));
+               delete_operation(ctx, p, std::move(r));
              });
 }
 

@@ -7,6 +7,7 @@ http::Router build_router(ApiContext& ctx) {
   add_compat_routes(router, ctx);
   add_operation_routes(router, ctx);
   add_health_routes(router, ctx);
+  add_meta_routes(router, ctx);
   return router;
 }
 

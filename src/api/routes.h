@@ -21,7 +21,11 @@ struct ApiConfig {
   bool fallback_lookup = true;
   double client_poll_rate = 1;
   int max_polls = 1000;
+  std::chrono::milliseconds max_wait_header{60'000};  // cap of Prefer: wait=N
 };
+
+// Runs fn after a delay on a server thread (long-poll timers).
+using After = std::function<void(std::chrono::milliseconds, std::function<void()>)>;
 
 struct ApiContext {
   core::OperationService& service;
@@ -29,15 +33,17 @@ struct ApiContext {
   const Clock& clock;
   ApiConfig config;
   std::function<void()> on_submitted;  // wakes the poller
+  After after;
   PollLimiter limiter;
 
   ApiContext(core::OperationService& s, upstream::Caller& c, const Clock& clk, ApiConfig cfg,
-             std::function<void()> submitted)
+             std::function<void()> submitted, After after_fn)
       : service(s),
         caller(c),
         clock(clk),
         config(cfg),
         on_submitted(std::move(submitted)),
+        after(std::move(after_fn)),
         limiter(clk, cfg.client_poll_rate, cfg.max_polls) {}
 
   int retry_after_s() const {
@@ -51,5 +57,10 @@ http::Router build_router(ApiContext& ctx);
 void add_compat_routes(http::Router& router, ApiContext& ctx);
 void add_operation_routes(http::Router& router, ApiContext& ctx);
 void add_health_routes(http::Router& router, ApiContext& ctx);
+// /metrics and /openapi.json
+void add_meta_routes(http::Router& router, ApiContext& ctx);
+
+// The OpenAPI 3.1 document served at /openapi.json (docs/openapi.json).
+const char* openapi_document();
 
 }  // namespace lrogate::api

@@ -72,7 +72,12 @@ int run_serve(const config::ServeConfig& c) {
   ac.fallback_lookup = c.fallback_lookup;
   ac.client_poll_rate = c.client_poll_rate;
   ac.max_polls = c.max_polls;
-  api::ApiContext ctx(service, caller, clock, ac, [&poller] { poller.wake(); });
+  ac.max_wait_header = c.max_wait_header;
+  http::Server* srv_ptr = nullptr;  // set once the server exists; timers start after that
+  api::ApiContext ctx(service, caller, clock, ac, [&poller] { poller.wake(); },
+                      [&srv_ptr](std::chrono::milliseconds d, std::function<void()> fn) {
+                        srv_ptr->post_after(d, std::move(fn));
+                      });
   http::Router router = api::build_router(ctx);
 
   http::ServerOptions so;
@@ -93,6 +98,7 @@ int run_serve(const config::ServeConfig& c) {
     return 1;
   }
   http::Server& srv = *server.value();
+  srv_ptr = &srv;
   log::info("listening", {{"address", c.host},
                           {"port", srv.port()},
                           {"store", c.store.substr(0, c.store.find(':'))},

@@ -144,6 +144,8 @@ int parse(int argc, char** argv, Config* out) {
   duration_flag(serve, &d, &keep, "body-timeout", &s.body_timeout,
                 "Deadline to receive a request body");
   duration_flag(serve, &d, &keep, "idle-timeout", &s.idle_timeout, "Keep-alive idle timeout");
+  duration_flag(serve, &d, &keep, "max-wait-header", &s.max_wait_header,
+                "Longest long-poll a client may ask for with Prefer: wait=N");
   duration_flag(serve, &d, &keep, "drain-timeout", &s.drain_timeout,
                 "On SIGTERM, wait this long for requests in flight");
   flag(serve, "client-poll-rate", &s.client_poll_rate,

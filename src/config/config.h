@@ -35,6 +35,7 @@ struct ServeConfig {
   milliseconds body_timeout{60'000};
   milliseconds idle_timeout{60'000};
   milliseconds drain_timeout{10'000};
+  milliseconds max_wait_header{60'000};
   double client_poll_rate = 1;
   int max_polls = 1000;
   int max_inflight_polls = 64;

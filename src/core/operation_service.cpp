@@ -17,6 +17,7 @@ Result<Operation> OperationService::record_submitted(const NewOperation& n) {
   op.created_at = now;
   op.updated_at = now;
   op.next_poll_at = now + config_.first_poll_delay.count();
+  op.idempotency_key = n.idempotency_key;
   if (auto r = store_.insert(op); !r) return r.error();
   return op;
 }
@@ -73,7 +74,104 @@ Result<bool> OperationService::finish(const Operation& op, std::string_view owne
                       std::move(error_message),
                       now,
                       now + config_.result_ttl.count()};
-  return store_.complete(op.id, owner, c);
+  auto done = store_.complete(op.id, owner, c);
+  if (done && done.value()) notifier_.notify(op.id);
+  return done;
+}
+
+Result<CancelOutcome> OperationService::cancel(std::string_view id) {
+  auto found = find(id);
+  if (!found) return found.error();
+  if (!found.value()) return CancelOutcome::kNotFound;
+  const Operation& op = *found.value();
+  if (is_terminal(op.status)) {
+    if (auto r = store_.remove(op.id); !r) return r.error();
+    return CancelOutcome::kPurged;
+  }
+  Millis now = clock_.now_ms();
+  store::Completion c{Status::kCanceled, "", "", "Canceled", "canceled by the client", now,
+                      now + config_.result_ttl.count()};
+  // Regardless of the poller's lease: its later write finds a final record.
+  auto done = store_.complete(op.id, "", c);
+  if (!done) return done.error();
+  if (!done.value()) return cancel(id);  // it finished meanwhile: purge that
+  notifier_.notify(op.id);
+  return CancelOutcome::kCanceled;
+}
+
+namespace {
+
+// skipToken: "<created_at>.<id>" — both already URL-safe.
+std::string make_token(const Operation& op) {
+  return std::to_string(op.created_at) + "." + op.id;
+}
+
+bool read_token(std::string_view t, Millis* created, std::string* id) {
+  auto dot = t.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot > 19 || dot + 1 >= t.size()) return false;
+  Millis v = 0;
+  for (char c : t.substr(0, dot)) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *created = v;
+  *id = std::string(t.substr(dot + 1));
+  return true;
+}
+
+}  // namespace
+
+Result<Page> OperationService::list(const std::string& tenant, std::optional<Status> status,
+                                    int top, std::string_view skip_token) {
+  store::ListQuery q;
+  q.tenant = tenant;
+  q.status = status;
+  q.limit = top + 1;  // one more tells whether a next page exists
+  q.now = clock_.now_ms();
+  if (!skip_token.empty()) {
+    Millis created = 0;
+    if (!read_token(skip_token, &created, &q.after_id)) {
+      return make_error(ErrorCode::kInvalidArgument, "invalid skipToken");
+    }
+    q.after_created = created;
+  }
+  auto rows = store_.list(q);
+  if (!rows) return rows.error();
+  Page page;
+  page.items = std::move(rows).value();
+  if (static_cast<int>(page.items.size()) > top) {
+    page.items.resize(static_cast<std::size_t>(top));
+    page.next_token = make_token(page.items.back());
+  }
+  return page;
+}
+
+Result<KeyCheck> OperationService::check_key(const std::string& tenant, const std::string& key,
+                                             const std::string& request_hash) {
+  Millis now = clock_.now_ms();
+  Millis hold = config_.max_wait.count() + config_.result_ttl.count();
+  auto r = store_.reserve_key(tenant, key, request_hash, now, now + hold);
+  if (!r) return r.error();
+  KeyCheck k;
+  if (r->created) return k;
+  if (r->request_hash != request_hash) {
+    k.kind = KeyCheck::Kind::kMismatch;
+  } else if (r->operation_id.empty()) {
+    k.kind = KeyCheck::Kind::kInFlight;
+  } else {
+    k.kind = KeyCheck::Kind::kReplay;
+    k.operation_id = r->operation_id;
+  }
+  return k;
+}
+
+Result<void> OperationService::bind_key(const std::string& tenant, const std::string& key,
+                                        const std::string& operation_id) {
+  return store_.bind_key(tenant, key, operation_id);
+}
+
+Result<void> OperationService::release_key(const std::string& tenant, const std::string& key) {
+  return store_.release_key(tenant, key);
 }
 
 Result<std::optional<Millis>> OperationService::next_due() {

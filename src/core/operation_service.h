@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "core/notifier.h"
 #include "core/operation.h"
 #include "store/operation_store.h"
 
@@ -30,6 +31,25 @@ struct NewOperation {
   std::string tenant = "default";
   std::string analyzer_id;
   std::string upstream_url;
+  std::string idempotency_key;
+};
+
+enum class CancelOutcome { kNotFound, kCanceled, kPurged };
+
+// What an idempotency key says about a submit before it goes upstream.
+struct KeyCheck {
+  enum class Kind {
+    kFirst,      // this request reserved the key: submit, then bind or release
+    kReplay,     // the same request was accepted before: answer with operation_id
+    kMismatch,   // the key was used for a different request (422)
+    kInFlight,   // the first request with this key has not finished yet (409)
+  } kind = Kind::kFirst;
+  std::string operation_id;
+};
+
+struct Page {
+  std::vector<Operation> items;
+  std::string next_token;  // empty on the last page
 };
 
 class OperationService {
@@ -47,6 +67,24 @@ class OperationService {
   // Called after a client was handed a terminal answer: starts the retrieval
   // grace on the first retrieval, or deletes the record when the grace is 0.
   Result<void> note_retrieved(const Operation& op);
+
+  // Stops polling a running operation (it ends Canceled) or purges a final one.
+  Result<CancelOutcome> cancel(std::string_view id);
+
+  // The tenant's operations, newest first; skip_token comes from a previous
+  // page (kInvalidArgument when it is not one).
+  Result<Page> list(const std::string& tenant, std::optional<Status> status, int top,
+                    std::string_view skip_token);
+
+  // Idempotent submits: the key is held for max_wait + result_ttl.
+  Result<KeyCheck> check_key(const std::string& tenant, const std::string& key,
+                             const std::string& request_hash);
+  Result<void> bind_key(const std::string& tenant, const std::string& key,
+                        const std::string& operation_id);
+  Result<void> release_key(const std::string& tenant, const std::string& key);
+
+  // Long-poll waiters are woken on every final transition made here.
+  Notifier& notifier() { return notifier_; }
 
   // --- the poller's side ---
   Result<std::vector<Operation>> claim_due(std::string_view owner, std::chrono::milliseconds lease,
@@ -71,6 +109,7 @@ class OperationService {
   store::OperationStore& store_;
   const Clock& clock_;
   ServiceConfig config_;
+  Notifier notifier_;
 };
 
 }  // namespace lrogate::core

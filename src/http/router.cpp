@@ -7,6 +7,7 @@
 
 #include "base/json_util.h"
 #include "base/log.h"
+#include "base/metrics.h"
 
 namespace lrogate::http {
 namespace {
@@ -84,6 +85,7 @@ void Router::dispatch(Request&& req, Responder respond) const {
     if (op.empty()) op = res.log_operation_id;
     if (!op.empty()) f["operation_id"] = op;
     log::info("request", std::move(f));
+    metrics::observe_request(templ, method, res.status, ms / 1000.0);
     respond(std::move(res));
   };
   if (!route) {

@@ -1,6 +1,7 @@
 #include "poller/poller.h"
 
 #include "base/log.h"
+#include "base/metrics.h"
 
 namespace lrogate::poller {
 
@@ -124,11 +125,16 @@ void Poller::pump() {
 
 void Poller::poll_one(core::Operation op) {
   ++inflight_;
+  metrics::set_inflight_polls(inflight_);
   auto shared = std::make_shared<core::Operation>(std::move(op));
   caller_.poll(shared->upstream_url, [this, shared, alive = alive_](upstream::PollAnswer a) {
     if (!*alive) return;
     --inflight_;
+    metrics::set_inflight_polls(inflight_);
     on_answer(*shared, a);
+    if (shared->next_poll_at) {
+      metrics::observe_poll_lag(static_cast<double>(clock_.now_ms() - *shared->next_poll_at) / 1000.0);
+    }
     held_.erase(shared->id);
     if (stopping_) {
       maybe_stopped();

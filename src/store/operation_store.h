@@ -37,6 +37,24 @@ struct Completion {
   Millis expires_at = 0;
 };
 
+// A page of the list: newest first, strictly after the `after` cursor.
+struct ListQuery {
+  std::string tenant = "default";
+  std::optional<Status> status;
+  std::optional<Millis> after_created;  // cursor: (created_at, id) of the last row seen
+  std::string after_id;
+  int limit = 50;
+  Millis now = 0;  // expired records are not listed
+};
+
+// An idempotency key's reservation: the first submit creates it before it
+// calls the upstream; a retry finds it (UNIQUE (tenant, key) decides races).
+struct Reservation {
+  bool created = false;      // this call made it
+  std::string request_hash;  // of the request that made it
+  std::string operation_id;  // empty while that request is still in flight
+};
+
 class OperationStore {
  public:
   virtual ~OperationStore() = default;
@@ -58,13 +76,25 @@ class OperationStore {
   // Sets retrieved_at and expires_at on the first retrieval only.
   virtual Result<bool> mark_retrieved(std::string_view id, Millis now, Millis expires_at) = 0;
   virtual Result<bool> remove(std::string_view id) = 0;
-  // Deletes up to `limit` records whose expires_at <= now; returns how many.
+  // Deletes up to `limit` records (and idempotency keys) whose expires_at <=
+  // now; returns how many records.
   virtual Result<int> delete_expired(Millis now, int limit) = 0;
   // The earliest next_poll_at among claimable records, if any.
   virtual Result<std::optional<Millis>> next_due(Millis now) = 0;
   // Frees the leases of `owner` (all leases when empty); returns how many.
   virtual Result<int> release_leases(std::string_view owner) = 0;
   virtual Result<int> count_active() = 0;
+  // Operations per status name (for metrics).
+  virtual Result<std::vector<std::pair<std::string, int>>> count_by_status() = 0;
+  // A page of operations without their result bodies.
+  virtual Result<std::vector<Operation>> list(const ListQuery& q) = 0;
+
+  virtual Result<Reservation> reserve_key(std::string_view tenant, std::string_view key,
+                                          std::string_view request_hash, Millis now,
+                                          Millis expires_at) = 0;
+  virtual Result<void> bind_key(std::string_view tenant, std::string_view key,
+                                std::string_view operation_id) = 0;
+  virtual Result<void> release_key(std::string_view tenant, std::string_view key) = 0;
   virtual Result<void> ping() = 0;
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/metrics.h"
+
 namespace lrogate::upstream {
 
 std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base,
@@ -10,6 +12,28 @@ std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds b
   for (int i = 0; i < attempt && d < static_cast<double>(cap.count()); ++i) d *= 2;
   d = std::min(d, static_cast<double>(cap.count()));
   return std::chrono::milliseconds(static_cast<std::int64_t>(d / 2 + u * d / 2));
+}
+
+const char* submit_kind_name(SubmitAnswer::Kind k) {
+  switch (k) {
+    case SubmitAnswer::Kind::kAccepted: return "accepted";
+    case SubmitAnswer::Kind::kRejected: return "rejected";
+    case SubmitAnswer::Kind::kAuthRefused: return "auth_refused";
+    case SubmitAnswer::Kind::kThrottled: return "throttled";
+    case SubmitAnswer::Kind::kTransient: return "transient";
+    case SubmitAnswer::Kind::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+const char* poll_kind_name(PollAnswer::Kind k) {
+  switch (k) {
+    case PollAnswer::Kind::kStatus: return "status";
+    case PollAnswer::Kind::kTransient: return "transient";
+    case PollAnswer::Kind::kVanished: return "vanished";
+    case PollAnswer::Kind::kPermanent: return "permanent";
+  }
+  return "unknown";
 }
 
 struct Caller::SubmitState {
@@ -39,6 +63,7 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
   req.timeout = std::min(req.timeout, std::chrono::milliseconds(std::max<Millis>(left, 1)));
   client_.send(std::move(req), [this, st](http::ClientResult r) {
     SubmitAnswer a = upstream_.read_submit(r, clock_.now_ms());
+    metrics::count_upstream_call("submit", submit_kind_name(a.kind));
     using K = SubmitAnswer::Kind;
     if (a.kind != K::kThrottled && a.kind != K::kTransient) {
       st->done(std::move(a));
@@ -60,14 +85,18 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
 void Caller::poll(std::string operation_location, std::function<void(PollAnswer)> done) {
   client_.send(upstream_.build_poll(operation_location),
                [this, done = std::move(done)](http::ClientResult r) {
-                 done(upstream_.read_poll(r, clock_.now_ms()));
+                 PollAnswer a = upstream_.read_poll(r, clock_.now_ms());
+                 metrics::count_upstream_call("poll", poll_kind_name(a.kind));
+                 done(std::move(a));
                });
 }
 
 void Caller::lookup(std::string operation_id, std::function<void(PollAnswer)> done) {
   client_.send(upstream_.build_lookup(operation_id),
                [this, done = std::move(done)](http::ClientResult r) {
-                 done(upstream_.read_poll(r, clock_.now_ms()));
+                 PollAnswer a = upstream_.read_poll(r, clock_.now_ms());
+                 metrics::count_upstream_call("lookup", poll_kind_name(a.kind));
+                 done(std::move(a));
                });
 }
 

@@ -38,6 +38,9 @@ class Caller {
   Random& random_;
 };
 
+const char* submit_kind_name(SubmitAnswer::Kind k);
+const char* poll_kind_name(PollAnswer::Kind k);
+
 // The delay before retry `attempt` (0-based): base·2^attempt capped at cap,
 // with "equal jitter" (half fixed, half uniform) from u in [0, 1).
 std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base,

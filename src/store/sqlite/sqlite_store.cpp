@@ -8,6 +8,8 @@
 #include <map>
 #include <mutex>
 
+#include "base/metrics.h"
+
 namespace lrogate::store::sqlite {
 namespace {
 
@@ -45,6 +47,19 @@ CREATE INDEX operations_due ON operations(next_poll_at)
 CREATE INDEX operations_expiry ON operations(expires_at) WHERE expires_at IS NOT NULL;
 CREATE UNIQUE INDEX operations_idempotency ON operations(tenant, idempotency_key)
   WHERE idempotency_key IS NOT NULL;
+)sql",
+    R"sql(
+CREATE TABLE idempotency (
+  tenant       TEXT NOT NULL,
+  key          TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  operation_id TEXT,
+  created_at   INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  PRIMARY KEY (tenant, key)
+);
+CREATE INDEX idempotency_expiry ON idempotency(expires_at);
+CREATE INDEX operations_listing ON operations(tenant, created_at DESC, id DESC);
 )sql",
 };
 
@@ -171,6 +186,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<void> insert(const Operation& op) override {
+    metrics::StoreTimer timer("insert");
     std::lock_guard lock(mu_);
     auto st =
         prepare(std::string("INSERT INTO operations (") + kColumns +
@@ -196,6 +212,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<std::optional<Operation>> get(std::string_view id) override {
+    metrics::StoreTimer timer("get");
     std::lock_guard lock(mu_);
     auto st = prepare(std::string("SELECT ") + kColumns + " FROM operations WHERE id = ?1");
     if (!st) return st.error();
@@ -208,6 +225,7 @@ class SqliteStore final : public OperationStore {
 
   Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
                                            int limit) override {
+    metrics::StoreTimer timer("claim_due");
     std::lock_guard lock(mu_);
     auto st =
         prepare(std::string("UPDATE operations SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
@@ -226,6 +244,7 @@ class SqliteStore final : public OperationStore {
 
   Result<bool> record_progress(std::string_view id, std::string_view owner,
                                const Progress& p) override {
+    metrics::StoreTimer timer("record_progress");
     std::lock_guard lock(mu_);
     auto st = prepare(
         "UPDATE operations SET status = ?3, next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
@@ -238,6 +257,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<bool> complete(std::string_view id, std::string_view owner, const Completion& c) override {
+    metrics::StoreTimer timer("complete");
     std::lock_guard lock(mu_);
     auto st = prepare(
         "UPDATE operations SET status = ?3, result = ?4, result_type = ?5, error_code = ?6,"
@@ -253,6 +273,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<bool> mark_retrieved(std::string_view id, Millis now, Millis expires_at) override {
+    metrics::StoreTimer timer("mark_retrieved");
     std::lock_guard lock(mu_);
     auto st = prepare(
         "UPDATE operations SET retrieved_at = ?2, expires_at = ?3"
@@ -263,6 +284,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<bool> remove(std::string_view id) override {
+    metrics::StoreTimer timer("remove");
     std::lock_guard lock(mu_);
     auto st = prepare("DELETE FROM operations WHERE id = ?1");
     if (!st) return st.error();
@@ -271,6 +293,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<int> delete_expired(Millis now, int limit) override {
+    metrics::StoreTimer timer("delete_expired");
     std::lock_guard lock(mu_);
     auto st = prepare(
         "DELETE FROM operations WHERE id IN (SELECT id FROM operations"
@@ -278,7 +301,12 @@ class SqliteStore final : public OperationStore {
     if (!st) return st.error();
     st->bind(1, now).bind(2, std::int64_t{limit});
     if (st->step() != SQLITE_DONE) return db_error(db_, "delete_expired");
-    return sqlite3_changes(db_);
+    int deleted = sqlite3_changes(db_);
+    auto keys = prepare("DELETE FROM idempotency WHERE expires_at <= ?1");
+    if (!keys) return keys.error();
+    keys->bind(1, now);
+    if (keys->step() != SQLITE_DONE) return db_error(db_, "delete_expired");
+    return deleted;
   }
 
   Result<std::optional<Millis>> next_due(Millis now) override {
@@ -309,6 +337,91 @@ class SqliteStore final : public OperationStore {
     if (!st) return st.error();
     if (st->step() != SQLITE_ROW) return db_error(db_, "count_active");
     return sqlite3_column_int(st->raw(), 0);
+  }
+
+  Result<std::vector<std::pair<std::string, int>>> count_by_status() override {
+    std::lock_guard lock(mu_);
+    auto st = prepare("SELECT status, COUNT(*) FROM operations GROUP BY status");
+    if (!st) return st.error();
+    std::vector<std::pair<std::string, int>> out;
+    int rc;
+    while ((rc = st->step()) == SQLITE_ROW) {
+      out.emplace_back(col_text(st->raw(), 0), sqlite3_column_int(st->raw(), 1));
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, "count_by_status");
+    return out;
+  }
+
+  Result<std::vector<Operation>> list(const ListQuery& q) override {
+    metrics::StoreTimer timer("list");
+    std::lock_guard lock(mu_);
+    std::string cols = kColumns;
+    cols.replace(cols.find("result, "), 8, "NULL, ");  // no bodies in a listing
+    auto st = prepare("SELECT " + cols +
+                      " FROM operations WHERE tenant = ?1 AND (?2 IS NULL OR status = ?2)"
+                      " AND (expires_at IS NULL OR expires_at > ?3)"
+                      " AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))"
+                      " ORDER BY created_at DESC, id DESC LIMIT ?6");
+    if (!st) return st.error();
+    st->bind(1, q.tenant);
+    st->bind(2, q.status ? std::string_view(status_name(*q.status)) : std::string_view());
+    st->bind(3, q.now).bind(4, q.after_created).bind(5, q.after_id);
+    st->bind(6, std::int64_t{q.limit});
+    std::vector<Operation> out;
+    int rc;
+    while ((rc = st->step()) == SQLITE_ROW) out.push_back(read_row(st->raw()));
+    if (rc != SQLITE_DONE) return db_error(db_, "list");
+    return out;
+  }
+
+  Result<Reservation> reserve_key(std::string_view tenant, std::string_view key,
+                                  std::string_view request_hash, Millis now,
+                                  Millis expires_at) override {
+    metrics::StoreTimer timer("reserve_key");
+    std::lock_guard lock(mu_);
+    {
+      // An expired reservation no longer holds its key.
+      auto del = prepare("DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND expires_at <= ?3");
+      if (!del) return del.error();
+      del->bind(1, tenant).bind(2, key).bind(3, now);
+      if (del->step() != SQLITE_DONE) return db_error(db_, "reserve_key");
+    }
+    auto ins = prepare(
+        "INSERT OR IGNORE INTO idempotency (tenant, key, request_hash, created_at, expires_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!ins) return ins.error();
+    ins->bind(1, tenant).bind(2, key).bind(3, request_hash).bind(4, now).bind(5, expires_at);
+    if (ins->step() != SQLITE_DONE) return db_error(db_, "reserve_key");
+    Reservation r;
+    r.created = sqlite3_changes(db_) > 0;
+    auto sel = prepare(
+        "SELECT request_hash, operation_id FROM idempotency WHERE tenant = ?1 AND key = ?2");
+    if (!sel) return sel.error();
+    sel->bind(1, tenant).bind(2, key);
+    if (sel->step() != SQLITE_ROW) return db_error(db_, "reserve_key");
+    r.request_hash = col_text(sel->raw(), 0);
+    r.operation_id = col_text(sel->raw(), 1);
+    return r;
+  }
+
+  Result<void> bind_key(std::string_view tenant, std::string_view key,
+                        std::string_view operation_id) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare("UPDATE idempotency SET operation_id = ?3 WHERE tenant = ?1 AND key = ?2");
+    if (!st) return st.error();
+    st->bind(1, tenant).bind(2, key).bind(3, operation_id);
+    if (st->step() != SQLITE_DONE) return db_error(db_, "bind_key");
+    return {};
+  }
+
+  Result<void> release_key(std::string_view tenant, std::string_view key) override {
+    std::lock_guard lock(mu_);
+    auto st = prepare(
+        "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND operation_id IS NULL");
+    if (!st) return st.error();
+    st->bind(1, tenant).bind(2, key);
+    if (st->step() != SQLITE_DONE) return db_error(db_, "release_key");
+    return {};
   }
 
   Result<void> ping() override {

@@ -27,7 +27,7 @@ class ServiceTest : public ::testing::Test {
     return OperationService(*store_, clock_, c);
   }
   Operation finished(OperationService& s, const std::string& id) {
-    EXPECT_TRUE(s.record_submitted({id, "default", "pro-demo", "http://u/" + id}).ok());
+    EXPECT_TRUE(s.record_submitted({id, "default", "pro-demo", "http://u/" + id, ""}).ok());
     clock_.advance(1000);
     auto claimed = s.claim_due("me", milliseconds(60'000), 10);
     EXPECT_EQ(claimed.value().size(), 1u);
@@ -56,7 +56,7 @@ TEST(StateMachine, TerminalStatesAreFinal) {
 
 TEST_F(ServiceTest, SubmittedOperationIsDueAfterTheFirstPollDelay) {
   auto s = make(milliseconds(300'000));
-  auto op = s.record_submitted({"x1", "default", "pro-demo", "http://u/x1"});
+  auto op = s.record_submitted({"x1", "default", "pro-demo", "http://u/x1", ""});
   ASSERT_TRUE(op.ok());
   EXPECT_EQ(op->status, Status::kNotStarted);
   EXPECT_TRUE(s.claim_due("me", milliseconds(60'000), 10).value().empty());
@@ -95,7 +95,7 @@ TEST_F(ServiceTest, UnretrievedResultsExpireAtTheTtl) {
 
 TEST_F(ServiceTest, RunningNeverGoesBackToNotStarted) {
   auto s = make(milliseconds(300'000));
-  ASSERT_TRUE(s.record_submitted({"r1", "default", "pro-demo", "http://u/r1"}).ok());
+  ASSERT_TRUE(s.record_submitted({"r1", "default", "pro-demo", "http://u/r1", ""}).ok());
   clock_.advance(1000);
   auto op = s.claim_due("me", milliseconds(60'000), 10).value()[0];
   ASSERT_TRUE(s.record_progress(op, "me", Status::kRunning, clock_.now_ms(), 0).value());

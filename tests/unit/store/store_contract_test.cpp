@@ -146,6 +146,63 @@ TEST_P(StoreContract, NextDueAndLeaseRelease) {
   EXPECT_TRUE(store_->ping().ok());
 }
 
+TEST_P(StoreContract, ListIsNewestFirstAndPagesStably) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->insert(op("o" + std::to_string(i), 100 + i)).ok());
+  ASSERT_TRUE(store_->insert(op("same-b", 200)).ok());
+  ASSERT_TRUE(store_->insert(op("same-a", 200)).ok());
+  ListQuery q;
+  q.limit = 3;
+  q.now = 1;
+  auto p1 = store_->list(q).value();
+  ASSERT_EQ(p1.size(), 3u);
+  EXPECT_EQ(p1[0].id, "same-b");  // equal times: id breaks the tie
+  EXPECT_EQ(p1[1].id, "same-a");
+  EXPECT_EQ(p1[2].id, "o4");
+  q.after_created = p1.back().created_at;
+  q.after_id = p1.back().id;
+  auto p2 = store_->list(q).value();
+  ASSERT_EQ(p2.size(), 3u);
+  EXPECT_EQ(p2[0].id, "o3");
+  q.after_created = p2.back().created_at;
+  q.after_id = p2.back().id;
+  EXPECT_EQ(store_->list(q).value().size(), 1u);
+  ListQuery running;
+  running.status = Status::kRunning;
+  EXPECT_TRUE(store_->list(running).value().empty());
+  ListQuery other;
+  other.tenant = "someone-else";
+  EXPECT_TRUE(store_->list(other).value().empty());
+}
+
+TEST_P(StoreContract, IdempotencyKeysAreReservedOnce) {
+  auto first = store_->reserve_key("t", "k1", "h1", 0, 1000).value();
+  EXPECT_TRUE(first.created);
+  auto again = store_->reserve_key("t", "k1", "h2", 10, 1000).value();
+  EXPECT_FALSE(again.created);
+  EXPECT_EQ(again.request_hash, "h1");
+  EXPECT_TRUE(again.operation_id.empty());
+  ASSERT_TRUE(store_->bind_key("t", "k1", "op-1").ok());
+  EXPECT_EQ(store_->reserve_key("t", "k1", "h1", 20, 1000).value().operation_id, "op-1");
+  EXPECT_TRUE(store_->reserve_key("other-tenant", "k1", "h1", 20, 1000).value().created);
+  // A bound key is not released; an unbound one is.
+  ASSERT_TRUE(store_->release_key("t", "k1").ok());
+  EXPECT_FALSE(store_->reserve_key("t", "k1", "h1", 30, 1000).value().created);
+  ASSERT_TRUE(store_->reserve_key("t", "k2", "h", 0, 1000).value().created);
+  ASSERT_TRUE(store_->release_key("t", "k2").ok());
+  EXPECT_TRUE(store_->reserve_key("t", "k2", "h", 0, 1000).value().created);
+  // After expiry the key is free again.
+  EXPECT_TRUE(store_->reserve_key("t", "k1", "h9", 1000, 2000).value().created);
+}
+
+TEST_P(StoreContract, CountsByStatus) {
+  ASSERT_TRUE(store_->insert(op("a", 0, 0)).ok());
+  ASSERT_TRUE(store_->insert(op("b", 0, 0)).ok());
+  auto counts = store_->count_by_status().value();
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].first, "NotStarted");
+  EXPECT_EQ(counts[0].second, 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return std::string(info.param.name); });
 

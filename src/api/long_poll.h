@@ -1,0 +1,31 @@
+// Long-poll (RFC 7240 `Prefer: wait=N`) for any status GET: the answer comes
+// as soon as the operation reaches a final state, or after N seconds (capped
+// by --max-wait-header). A waiter costs a map entry and a timer, no thread.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "api/routes.h"
+#include "core/operation.h"
+#include "http/message.h"
+
+namespace lrogate::api {
+
+// The N of `Prefer: wait=N` capped at `cap`; nullopt when not asked.
+std::optional<std::chrono::milliseconds> prefer_wait(const http::Request& req,
+                                                     std::chrono::milliseconds cap);
+
+// Reads the operation now, or later as described above, and calls answer once
+// with what it read (nullopt: unknown) and the wait it applied, if any. A store
+// failure answers 503 through `respond` instead.
+using Applied = std::optional<std::chrono::milliseconds>;
+using LongPollAnswer = std::function<void(std::optional<core::Operation>, Applied)>;
+
+// Adds Preference-Applied: wait=N when a wait was applied (RFC 7240).
+http::Responder with_preference_applied(http::Responder respond, Applied applied);
+void read_or_wait(ApiContext& ctx, const http::Request& req, const std::string& id,
+                  const http::Responder& respond, LongPollAnswer answer);
+
+}  // namespace lrogate::api

@@ -1,0 +1,39 @@
+// Process metrics in the Prometheus text format (prometheus-cpp's core
+// registry and TextSerializer; /metrics is served by our own server).
+// Every function is thread-safe and cheap enough for a hot path.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace lrogate::metrics {
+
+void observe_request(std::string_view route, std::string_view method, int status, double seconds);
+// call: submit | poll | lookup; outcome: the answer's kind (accepted, status, transient, ...).
+void count_upstream_call(std::string_view call, std::string_view outcome);
+// From the time a poll was due to the time its answer was recorded.
+void observe_poll_lag(double seconds);
+void observe_store(std::string_view operation, double seconds);
+void set_inflight_polls(double n);
+void set_long_poll_waiters(double n);
+void set_operations(const std::vector<std::pair<std::string, int>>& by_status);
+
+std::string render();
+
+// Times a store call into observe_store when it goes out of scope.
+class StoreTimer {
+ public:
+  explicit StoreTimer(std::string_view op) : op_(op), start_(std::chrono::steady_clock::now()) {}
+  ~StoreTimer() {
+    observe_store(op_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  }
+
+ private:
+  std::string_view op_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace lrogate::metrics

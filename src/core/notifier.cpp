@@ -1,0 +1,42 @@
+#include "core/notifier.h"
+
+#include <vector>
+
+namespace lrogate::core {
+
+Notifier::Token Notifier::subscribe(const std::string& operation_id, std::function<void()> fn) {
+  std::lock_guard lock(mu_);
+  Token t = next_++;
+  waiters_[operation_id].emplace(t, std::move(fn));
+  ++count_;
+  return t;
+}
+
+bool Notifier::unsubscribe(const std::string& operation_id, Token token) {
+  std::lock_guard lock(mu_);
+  auto it = waiters_.find(operation_id);
+  if (it == waiters_.end() || it->second.erase(token) == 0) return false;
+  --count_;
+  if (it->second.empty()) waiters_.erase(it);
+  return true;
+}
+
+void Notifier::notify(const std::string& operation_id) {
+  std::vector<std::function<void()>> fire;
+  {
+    std::lock_guard lock(mu_);
+    auto it = waiters_.find(operation_id);
+    if (it == waiters_.end()) return;
+    for (auto& [t, fn] : it->second) fire.push_back(std::move(fn));
+    count_ -= it->second.size();
+    waiters_.erase(it);
+  }
+  for (auto& fn : fire) fn();
+}
+
+std::size_t Notifier::waiters() const {
+  std::lock_guard lock(mu_);
+  return count_;
+}
+
+}  // namespace lrogate::core

@@ -1,0 +1,35 @@
+// Notifier: wakes whoever waits on an operation when it reaches a final
+// state in this process (long-poll). Across replicas the store's own
+// notification (PostgreSQL LISTEN/NOTIFY) feeds the same notify().
+//
+// A waiter subscribes *before* it reads the state, so a completion between
+// its read and its wait is never missed. Callbacks run on the notifying
+// thread, outside the lock, once each. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace lrogate::core {
+
+class Notifier {
+ public:
+  using Token = std::uint64_t;
+
+  Token subscribe(const std::string& operation_id, std::function<void()> fn);
+  // Removes a waiter; false if it was already notified or removed.
+  bool unsubscribe(const std::string& operation_id, Token token);
+  void notify(const std::string& operation_id);
+  std::size_t waiters() const;
+
+ private:
+  mutable std::mutex mu_;
+  Token next_ = 1;
+  std::size_t count_ = 0;
+  std::unordered_map<std::string, std::unordered_map<Token, std::function<void()>>> waiters_;
+};
+
+}  // namespace lrogate::core
