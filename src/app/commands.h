@@ -7,5 +7,7 @@ namespace lrogate::app {
 
 int run_serve(const config::ServeConfig& config);
 int run_simulate(const config::SimulateConfig& config);
+int run_analyze(const config::ClientConfig& config);
+int run_status(const config::ClientConfig& config);
 
 }  // namespace lrogate::app

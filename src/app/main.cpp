@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
     int code = lrogate::config::parse(argc, argv, &config);
     if (code >= 0) return code;
     if (config.command == "serve") return lrogate::app::run_serve(config.serve);
+    if (config.command == "analyze") return lrogate::app::run_analyze(config.client);
+    if (config.command == "status") return lrogate::app::run_status(config.client);
     return lrogate::app::run_simulate(config.simulate);
   } catch (const std::exception& e) {
     lrogate::log::error("fatal", {{"detail", e.what()}});

@@ -188,6 +188,22 @@ int parse(int argc, char** argv, Config* out) {
   flag(sim, "threads", &m.threads, "Server threads")->check(CLI::Range(1, 64));
   flag(sim, "log-level", &m.log_level, "debug|info|warn|error");
 
+  ClientConfig& cl = out->client;
+  auto* analyze = app.add_subcommand("analyze", "Submit a document to a gateway (and wait for it)");
+  flag(analyze, "gateway", &cl.gateway, "Gateway base URL");
+  flag(analyze, "analyzer", &cl.analyzer, "Analyzer id")->required();
+  auto* url_opt = analyze->add_option("--url", cl.url, "Document URL the upstream fetches");
+  auto* file_opt = analyze->add_option("--file", cl.file, "Local document to upload")->check(CLI::ExistingFile);
+  url_opt->excludes(file_opt);
+  analyze->add_option("--content-type", cl.content_type, "Content-Type of --file (default: by extension)");
+  analyze->add_flag("--wait", cl.wait, "Wait for the outcome (long-poll), then write the result");
+  analyze->add_option("--output", cl.output, "Write the result here instead of stdout");
+  duration_flag(analyze, &d, &keep, "timeout", &cl.timeout, "Give up waiting after this long");
+  auto* status = app.add_subcommand("status", "Show an operation's status monitor");
+  flag(status, "gateway", &cl.gateway, "Gateway base URL");
+  status->add_option("id", cl.operation_id, "Operation id")->required();
+  status->add_flag("--wait", cl.wait, "Wait until the operation is final");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -205,6 +221,16 @@ int parse(int argc, char** argv, Config* out) {
   for (auto& [name, p] : d.sizes) {
     if (!parse_size(*p.first, p.second))
       return bad("--" + name + ": invalid size '" + *p.first + "' (e.g. 64MiB)");
+  }
+  if (*analyze || *status) {
+    out->command = *analyze ? "analyze" : "status";
+    if (const char* k = std::getenv("LROGATE_API_KEY")) cl.api_key = k;
+    if (*analyze && cl.url.empty() && cl.file.empty()) return bad("analyze needs --url or --file");
+    while (!cl.gateway.empty() && cl.gateway.back() == '/') cl.gateway.pop_back();
+    if (cl.gateway.rfind("http://", 0) != 0 && cl.gateway.rfind("https://", 0) != 0) {
+      return bad("--gateway must be an http:// or https:// URL");
+    }
+    return -1;
   }
   if (*serve) {
     out->command = "serve";

@@ -63,10 +63,25 @@ struct SimulateConfig {
   std::string log_level = "info";
 };
 
+// `lrogate analyze` and `lrogate status`: the client side.
+struct ClientConfig {
+  std::string gateway = "http://127.0.0.1:8080";
+  std::string api_key;  // from LROGATE_API_KEY only (never a flag: ps shows flags)
+  std::string analyzer;
+  std::string url;
+  std::string file;
+  std::string content_type;  // default: from the file's extension
+  std::string output;        // default: stdout
+  std::string operation_id;  // status
+  bool wait = false;
+  milliseconds timeout{30 * 60'000};  // how long --wait waits in all
+};
+
 struct Config {
-  std::string command;  // "serve" or "simulate"
+  std::string command;  // "serve", "simulate", "analyze" or "status"
   ServeConfig serve;
   SimulateConfig simulate;
+  ClientConfig client;
 };
 
 // Parses argv. Returns -1 with *out filled to go on, or an exit code (0 for
