@@ -114,6 +114,7 @@ int run_serve(const config::ServeConfig& c) {
     log::info("draining", {{"signal", sig}});
     poller.stop([&poller_stopped] { poller_stopped.set_value(); });
     srv.stop(c.drain_timeout);
+    service.notifier().notify_all();  // long-polls answer now instead of holding the drain
   });
   srv.run();
   if (poller_stopped.get_future().wait_for(c.drain_timeout) != std::future_status::ready) {

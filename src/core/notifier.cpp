@@ -34,6 +34,19 @@ void Notifier::notify(const std::string& operation_id) {
   for (auto& fn : fire) fn();
 }
 
+void Notifier::notify_all() {
+  std::vector<std::function<void()>> fire;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, m] : waiters_) {
+      for (auto& [t, fn] : m) fire.push_back(std::move(fn));
+    }
+    waiters_.clear();
+    count_ = 0;
+  }
+  for (auto& fn : fire) fn();
+}
+
 std::size_t Notifier::waiters() const {
   std::lock_guard lock(mu_);
   return count_;

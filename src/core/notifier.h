@@ -23,6 +23,8 @@ class Notifier {
   // Removes a waiter; false if it was already notified or removed.
   bool unsubscribe(const std::string& operation_id, Token token);
   void notify(const std::string& operation_id);
+  // Wakes every waiter (shutdown: they answer with the state they find).
+  void notify_all();
   std::size_t waiters() const;
 
  private:

@@ -220,3 +220,18 @@ def test_openapi_document_is_served(procs):
     doc = request(gw.base, "GET", "/openapi.json").json()
     assert doc["openapi"] == "3.1.0"
     assert "/operations/{id}" in doc["paths"] and "delete" in doc["paths"]["/operations/{id}"]
+
+
+def test_sigterm_answers_waiting_long_polls_at_once(procs):
+    sim = procs.sim()
+    gw = procs.gateway(sim)
+    op_id = gw.submit(url="https://docs.example/s.pdf?sim_duration=60s").json()["operationId"]
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=30)
+    s.sendall(f"GET /operations/{op_id} HTTP/1.1\r\nHost: x\r\nPrefer: wait=60\r\n\r\n".encode())
+    time.sleep(0.5)
+    t0 = time.time()
+    assert gw.stop() == 0
+    assert time.time() - t0 < 5  # not the 10 s drain timeout, nor the 60 s wait
+    data = s.recv(65536)
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200") and b'"status":"' in data
