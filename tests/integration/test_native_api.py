@@ -121,7 +121,7 @@ def test_many_waiting_clients_cost_no_thread_each(procs):
     sim = procs.sim()
     gw = procs.gateway(sim, "--client-poll-rate", "0")
     op_id = gw.submit(url="https://docs.example/many.pdf?sim_duration=3s").json()["operationId"]
-    n = 500
+    n = 2000
     socks = []
     req = (f"GET /operations/{op_id} HTTP/1.1\r\nHost: x\r\nPrefer: wait=30\r\n\r\n").encode()
     for _ in range(n):
