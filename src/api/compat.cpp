@@ -39,6 +39,7 @@ http::Response submitted_reply(const http::Request& req, ApiContext& ctx,
 void submit(ApiContext& ctx, http::Request&& req, const http::Params& params,
             http::Responder respond) {
   SubmitInput in;
+  in.tenant = req.principal;
   in.analyzer_id = params.at("analyzerId");
   if (auto bad = read_idempotency_key(req, &in.idempotency_key)) return respond(std::move(*bad));
   in.content_type = std::string(req.header("content-type"));
@@ -76,12 +77,13 @@ void fallback(ApiContext& ctx, const std::string& id, http::Responder respond) {
   });
 }
 
-void answer_results(ApiContext& ctx, const std::string& analyzer, const std::string& id,
-                    std::optional<core::Operation> op, Applied applied,
+void answer_results(ApiContext& ctx, const std::string& tenant, const std::string& analyzer,
+                    const std::string& id, std::optional<core::Operation> op, Applied applied,
                     http::Responder respond) {
   respond = with_preference_applied(std::move(respond), applied);
   if (!op && ctx.config.fallback_lookup) return fallback(ctx, id, std::move(respond));
-  if (!op || op->analyzer_id != analyzer) {
+  // Another tenant's operation reads as unknown (and is never looked up upstream).
+  if (!op || op->tenant != tenant || op->analyzer_id != analyzer) {
     return respond(error_reply(404, "NotFound", "no operation with this id for this analyzer"));
   }
   if (!core::is_terminal(op->status)) {
@@ -119,8 +121,9 @@ void results(ApiContext& ctx, http::Request&& req, const http::Params& params,
                                             std::to_string(ctx.limiter.rate()) + " per second"));
   }
   read_or_wait(ctx, req, id, respond,
-               [&ctx, analyzer, id, respond](std::optional<core::Operation> op, Applied applied) {
-                 answer_results(ctx, analyzer, id, std::move(op), applied, respond);
+               [&ctx, tenant = req.principal, analyzer, id, respond](
+                   std::optional<core::Operation> op, Applied applied) {
+                 answer_results(ctx, tenant, analyzer, id, std::move(op), applied, respond);
                });
 }
 

@@ -16,8 +16,6 @@
 namespace lrogate::api {
 namespace {
 
-constexpr const char* kTenant = "default";
-
 std::optional<http::Response> check_id(const std::string& id) {
   if (valid_operation_id(id)) return std::nullopt;
   return error_reply(400, "InvalidOperationId",
@@ -33,9 +31,12 @@ void get_operation(ApiContext& ctx, http::Request&& req, const http::Params& par
                                             std::to_string(ctx.limiter.rate()) + " per second"));
   }
   read_or_wait(ctx, req, id, respond,
-               [&ctx, id, respond](std::optional<core::Operation> op, Applied applied) {
+               [&ctx, id, respond, tenant = req.principal](std::optional<core::Operation> op,
+                                                           Applied applied) {
                  auto reply = with_preference_applied(respond, applied);
-                 if (!op) return reply(error_reply(404, "NotFound", "no operation with this id"));
+                 if (!op || op->tenant != tenant) {
+                   return reply(error_reply(404, "NotFound", "no operation with this id"));
+                 }
                  http::Response res = status_monitor(*op, ctx.retry_after_s());
                  res.log_operation_id = id;
                  if (core::is_terminal(op->status)) {
@@ -77,7 +78,7 @@ void list_operations(ApiContext& ctx, http::Request&& req, const http::Params&,
       return respond(error_reply(400, "InvalidQuery", "unknown query parameter"));
     }
   }
-  auto page = ctx.service.list(kTenant, status, top, skip);
+  auto page = ctx.service.list(req.principal, status, top, skip);
   if (!page) {
     if (page.error().code == ErrorCode::kInvalidArgument) {
       return respond(error_reply(400, "InvalidSkipToken", page.error().message));
@@ -106,9 +107,15 @@ void list_operations(ApiContext& ctx, http::Request&& req, const http::Params&,
   respond(http::json_response(200, boost::json::serialize(body)));
 }
 
-void delete_operation(ApiContext& ctx, const http::Params& params, http::Responder respond) {
+void delete_operation(ApiContext& ctx, const http::Request& req, const http::Params& params,
+                      http::Responder respond) {
   const std::string& id = params.at("id");
   if (auto bad = check_id(id)) return respond(std::move(*bad));
+  auto owner = ctx.service.find(id);
+  if (!owner) return respond(store_unavailable(owner.error()));
+  if (!owner.value() || owner.value()->tenant != req.principal) {
+    return respond(error_reply(404, "NotFound", "no operation with this id"));
+  }
   auto r = ctx.service.cancel(id);
   if (!r) return respond(store_unavailable(r.error()));
   switch (r.value()) {
@@ -143,6 +150,7 @@ void create_operation(ApiContext& ctx, http::Request&& req, http::Responder resp
                                "the body must be {\"analyzerId\": ..., \"input\": {...}}"));
   }
   SubmitInput in;
+  in.tenant = req.principal;
   in.analyzer_id = *analyzer;
   in.content_type = "application/json";
   in.body = json::to_string(input->value());
@@ -179,8 +187,8 @@ void add_operation_routes(http::Router& router, ApiContext& ctx) {
                get_operation(ctx, std::move(req), p, std::move(r));
              });
   router.add("DELETE", "/operations/{id}", "Cancel a running operation or purge a final one",
-             [&ctx](http::Request&&, const http::Params& p, http::Responder r) {
-               delete_operation(ctx, p, std::move(r));
+             [&ctx](http::Request&& req, const http::Params& p, http::Responder r) {
+               delete_operation(ctx, req, p, std::move(r));
              });
 }
 

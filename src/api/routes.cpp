@@ -1,9 +1,37 @@
 #include "api/routes.h"
 
+#include "api/replies.h"
+#include "base/log.h"
+
 namespace lrogate::api {
+
+std::optional<http::Response> authenticate(ApiContext& ctx, http::Request& req,
+                                           const http::Route& route) {
+  req.principal = kDefaultTenant;
+  if (!ctx.keys.enabled() || route.path == "/healthz" || route.path == "/readyz") {
+    return std::nullopt;
+  }
+  std::string key = presented_key(req.header("authorization"), req.header("api-key"),
+                                  req.header("x-api-key"));
+  if (auto tenant = ctx.keys.authenticate(key)) {
+    req.principal = *tenant;
+    return std::nullopt;
+  }
+  log::warn("unauthenticated request refused", {{"route", route.path},
+                                               {"remote", req.remote},
+                                               {"key_presented", !key.empty()}});
+  http::Response r = error_reply(401, "Unauthorized",
+                                 "a valid API key is required: send Authorization: Bearer KEY, "
+                                 "api-key: KEY or x-api-key: KEY");
+  r.set("WWW-Authenticate", "Bearer realm=\"lrogate\"");
+  return r;
+}
 
 http::Router build_router(ApiContext& ctx) {
   http::Router router;
+  router.set_guard([&ctx](http::Request& req, const http::Route& route) {
+    return authenticate(ctx, req, route);
+  });
   add_compat_routes(router, ctx);
   add_operation_routes(router, ctx);
   add_health_routes(router, ctx);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 
+#include "api/api_keys.h"
 #include "api/poll_limiter.h"
 #include "core/operation_service.h"
 #include "http/router.h"
@@ -35,6 +36,7 @@ struct ApiContext {
   std::function<void()> on_submitted;  // wakes the poller
   After after;
   PollLimiter limiter;
+  KeyRing keys;  // empty: an open gateway, every caller is tenant "default"
 
   ApiContext(core::OperationService& s, upstream::Caller& c, const Clock& clk, ApiConfig cfg,
              std::function<void()> submitted, After after_fn)
@@ -51,7 +53,15 @@ struct ApiContext {
   }
 };
 
+inline constexpr const char* kDefaultTenant = "default";
+
 http::Router build_router(ApiContext& ctx);
+
+// The router's guard: with keys configured, every route but /healthz and
+// /readyz needs a valid key (401 + WWW-Authenticate otherwise); the key's
+// tenant becomes req.principal.
+std::optional<http::Response> authenticate(ApiContext& ctx, http::Request& req,
+                                           const http::Route& route);
 
 // Route groups, each in its own file.
 void add_compat_routes(http::Router& router, ApiContext& ctx);

@@ -69,7 +69,10 @@ int run_serve(const config::ServeConfig& c) {
   api::ApiConfig ac;
   ac.submit_timeout = c.submit_timeout;
   ac.poll_interval = c.poll_interval;
-  ac.fallback_lookup = c.fallback_lookup;
+  // With client keys the fallback is off unless asked for: an id started
+  // elsewhere belongs to no tenant.
+  ac.fallback_lookup = c.fallback_lookup == "on" ||
+                       (c.fallback_lookup == "auto" && c.api_keys_file.empty());
   ac.client_poll_rate = c.client_poll_rate;
   ac.max_polls = c.max_polls;
   ac.max_wait_header = c.max_wait_header;
@@ -78,6 +81,15 @@ int run_serve(const config::ServeConfig& c) {
                       [&srv_ptr](std::chrono::milliseconds d, std::function<void()> fn) {
                         srv_ptr->post_after(d, std::move(fn));
                       });
+  if (!c.api_keys_file.empty()) {
+    auto keys = api::load_api_keys(c.api_keys_file);
+    if (!keys) {
+      log::error("cannot load the api keys", {{"error", keys.error().message}});
+      return 2;
+    }
+    log::info("api keys loaded", {{"keys", keys->size()}});
+    ctx.keys.replace(std::move(keys).value());
+  }
   http::Router router = api::build_router(ctx);
 
   http::ServerOptions so;
@@ -104,13 +116,30 @@ int run_serve(const config::ServeConfig& c) {
                           {"store", c.store.substr(0, c.store.find(':'))},
                           {"upstream", up.value()->settings().endpoint},
                           {"api_version", c.api_version}});
-  log::warn("no client API keys are configured: every caller can use this gateway",
-            {{"address", c.host}});
+  if (!ctx.keys.enabled()) {
+    log::warn("no client API keys are configured (--api-keys-file): every caller can use "
+              "this gateway; keep it on loopback or behind an authenticating proxy",
+              {{"address", c.host}});
+  }
   poller.start();
   // SIGTERM: stop accepting and claiming at once; requests and polls in
   // flight finish (each bounded by --drain-timeout) and record what they got.
   std::promise<void> poller_stopped;
+  bool draining = false;
   srv.on_signal([&](int sig) {
+    if (sig == SIGHUP) {
+      if (c.api_keys_file.empty()) return;
+      auto keys = api::load_api_keys(c.api_keys_file);
+      if (!keys) {
+        log::error("api keys not reloaded; the old ones stay", {{"error", keys.error().message}});
+        return;
+      }
+      log::info("api keys reloaded", {{"keys", keys->size()}});
+      ctx.keys.replace(std::move(keys).value());
+      return;
+    }
+    if (draining) return;
+    draining = true;
     log::info("draining", {{"signal", sig}});
     poller.stop([&poller_stopped] { poller_stopped.set_value(); });
     srv.stop(c.drain_timeout);

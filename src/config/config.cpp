@@ -164,9 +164,11 @@ int parse(int argc, char** argv, Config* out) {
   size_flag(serve, &d, &keep, "max-connections", &s.max_connections,
             "Client connections served at once");
   flag(serve, "threads", &s.threads, "Server threads")->check(CLI::Range(1, 64));
-  std::string fallback = "on";
-  flag(serve, "fallback-lookup", &fallback, "Ask the upstream about ids the store does not know")
-      ->check(CLI::IsMember({"on", "off"}));
+  flag(serve, "fallback-lookup", &s.fallback_lookup,
+       "Ask the upstream about ids the store does not know (auto: on unless --api-keys-file)")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  flag(serve, "api-keys-file", &s.api_keys_file,
+       "Client keys, one 'tenant:key' or 'tenant:sha256:HEX' a line; reloaded on SIGHUP");
   flag(serve, "log-level", &s.log_level, "debug|info|warn|error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 
@@ -241,7 +243,6 @@ int parse(int argc, char** argv, Config* out) {
     if (s.upstream_key.empty()) {
       if (const char* e = std::getenv("AZURE_CU_KEY")) s.upstream_key = e;
     }
-    s.fallback_lookup = fallback == "on";
     if (s.upstream_endpoint.empty()) {
       return bad(
           "no upstream endpoint: set --upstream-endpoint or AZURE_CU_ENDPOINT "

@@ -45,7 +45,8 @@ struct ServeConfig {
   std::size_t max_result_size = 64u << 20;
   std::size_t max_connections = 10'000;
   int threads = 2;
-  bool fallback_lookup = true;
+  std::string fallback_lookup = "auto";  // auto: on without api keys, off with them
+  std::string api_keys_file;
   std::string log_level = "info";
 };
 

@@ -30,6 +30,7 @@ struct Request {
   std::string body;
   std::string remote;  // peer address, for logs
   bool tls = false;
+  std::string principal;  // who the request acts for (the tenant), set by the router's guard
 
   std::string_view header(std::string_view name) const { return find_header(headers, name); }
 };

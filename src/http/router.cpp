@@ -100,6 +100,12 @@ void Router::dispatch(Request&& req, Responder respond) const {
     }
     return;
   }
+  if (guard_) {
+    if (auto refused = guard_(req, *route)) {
+      logged(std::move(*refused));
+      return;
+    }
+  }
   route->handler(std::move(req), params, std::move(logged));
 }
 

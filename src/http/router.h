@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,14 @@ struct Route {
   RouteHandler handler;
 };
 
+// Runs after a route matched, before its handler: may fill req.principal, or
+// answer itself (e.g. 401).
+using Guard = std::function<std::optional<Response>(Request& req, const Route& route)>;
+
 class Router {
  public:
   void add(std::string method, std::string path, std::string summary, RouteHandler handler);
+  void set_guard(Guard guard) { guard_ = std::move(guard); }
   const std::vector<Route>& routes() const { return routes_; }
 
   // Finds the route and calls it; answers 404/405 itself.
@@ -38,6 +44,7 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  Guard guard_;
 };
 
 // Parses a query string into decoded name/value pairs; malformed escapes are

@@ -33,7 +33,7 @@ class ServerImpl final : public Server {
       guards_.emplace_back(asio::make_work_guard(*ctxs_.back()));
     }
     acceptor_.emplace(*ctxs_[0]);
-    signals_.emplace(*ctxs_[0], SIGINT, SIGTERM);
+    signals_.emplace(*ctxs_[0], SIGINT, SIGTERM, SIGHUP);
   }
 
   Result<void> listen() {
@@ -83,6 +83,7 @@ class ServerImpl final : public Server {
       if (stopping_.exchange(true)) return;
       boost::system::error_code ec;
       acceptor_->close(ec);
+      signals_->cancel(ec);
       auto deadline = std::chrono::steady_clock::now() + drain;
       auto timer = std::make_shared<asio::steady_timer>(*ctxs_[0]);
       auto check = std::make_shared<std::function<void()>>();
@@ -110,8 +111,10 @@ class ServerImpl final : public Server {
   }
 
   void on_signal(std::function<void(int)> fn) override {
-    signals_->async_wait([fn = std::move(fn)](boost::system::error_code ec, int sig) {
-      if (!ec) fn(sig);
+    signals_->async_wait([this, fn = std::move(fn)](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      fn(sig);
+      if (!stopping_) on_signal(fn);  // keep listening (SIGHUP reloads)
     });
   }
 

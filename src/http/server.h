@@ -50,7 +50,8 @@ class Server {
   virtual void stop(std::chrono::milliseconds drain) = 0;
   // Runs fn after delay on the server's first thread (simulator timers).
   virtual void post_after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
-  // Calls fn once on SIGINT or SIGTERM (from a server thread).
+  // Calls fn on every SIGINT, SIGTERM or SIGHUP (from a server thread) until
+  // the server stops.
   virtual void on_signal(std::function<void(int)> fn) = 0;
 };
 

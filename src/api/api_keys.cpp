@@ -1,0 +1,138 @@
+#include "api/api_keys.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <cctype>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+namespace lrogate::api {
+namespace {
+
+std::string digest(std::string_view key) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<char*>(md), len);
+}
+
+bool valid_tenant(std::string_view t) {
+  if (t.empty() || t.size() > 64) return false;
+  for (char c : t) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+bool valid_key(std::string_view k) {
+  if (k.size() < 8 || k.size() > 512) return false;
+  for (char c : k) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Result<std::vector<KeyEntry>> parse_api_keys(std::string_view text) {
+  std::vector<KeyEntry> out;
+  int line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    auto bad = [&](const char* why) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "api keys file, line " + std::to_string(line_no) + ": " + why);
+    };
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) return bad("expected tenant:key or tenant:sha256:HEX");
+    std::string_view tenant = line.substr(0, colon);
+    std::string_view rest = line.substr(colon + 1);
+    if (!valid_tenant(tenant)) return bad("the tenant must be 1-64 of [A-Za-z0-9._-]");
+    KeyEntry e;
+    e.tenant = std::string(tenant);
+    if (rest.rfind("sha256:", 0) == 0) {
+      std::string_view hex = rest.substr(7);
+      if (hex.size() != 64) return bad("sha256: needs 64 hex digits");
+      for (std::size_t i = 0; i < 64; i += 2) {
+        int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+        if (hi < 0 || lo < 0) return bad("sha256: needs 64 hex digits");
+        e.digest += static_cast<char>(hi * 16 + lo);
+      }
+    } else {
+      if (!valid_key(rest)) return bad("the key must be 8-512 printable characters without spaces");
+      e.digest = digest(rest);
+    }
+    out.push_back(std::move(e));
+    if (out.size() > 100'000) return bad("too many keys");
+  }
+  return out;
+}
+
+Result<std::vector<KeyEntry>> load_api_keys(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return make_error(ErrorCode::kInvalidArgument, "cannot read the api keys file " + path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  auto entries = parse_api_keys(ss.str());
+  if (entries && entries->empty()) {
+    return make_error(ErrorCode::kInvalidArgument, "the api keys file " + path + " holds no key");
+  }
+  return entries;
+}
+
+bool KeyRing::enabled() const {
+  std::shared_lock lock(mu_);
+  return enabled_;
+}
+
+void KeyRing::replace(std::vector<KeyEntry> entries) {
+  std::unique_lock lock(mu_);
+  entries_ = std::move(entries);
+  enabled_ = true;
+}
+
+std::optional<std::string> KeyRing::authenticate(std::string_view presented) const {
+  std::string d = digest(presented);
+  std::shared_lock lock(mu_);
+  const KeyEntry* match = nullptr;
+  // Every entry is compared, whatever matched, so timing tells nothing.
+  for (const auto& e : entries_) {
+    bool eq = e.digest.size() == d.size() && CRYPTO_memcmp(e.digest.data(), d.data(), d.size()) == 0;
+    if (eq && !match) match = &e;
+  }
+  if (!match || presented.empty()) return std::nullopt;
+  return match->tenant;
+}
+
+std::string presented_key(std::string_view authorization, std::string_view api_key,
+                          std::string_view x_api_key) {
+  if (authorization.size() > 7) {
+    std::string scheme(authorization.substr(0, 7));
+    for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (scheme == "bearer ") {
+      std::string_view k = authorization.substr(7);
+      while (!k.empty() && k.front() == ' ') k.remove_prefix(1);
+      return std::string(k);
+    }
+  }
+  if (!api_key.empty()) return std::string(api_key);
+  return std::string(x_api_key);
+}
+
+}  // namespace lrogate::api
