@@ -124,6 +124,18 @@ void Poller::pump() {
 }
 
 void Poller::poll_one(core::Operation op) {
+  // The SSRF guard, again at poll time: a stored Operation-Location that is
+  // not on the configured endpoint (say the endpoint changed) is never called.
+  if (!caller_.upstream().same_origin(op.upstream_url)) {
+    upstream::PollAnswer refuse;
+    refuse.kind = upstream::PollAnswer::Kind::kPermanent;
+    refuse.error_code = "ForeignOperationLocation";
+    refuse.error_message =
+        "the operation's Operation-Location is not on the configured upstream endpoint";
+    on_answer(op, refuse);
+    held_.erase(op.id);
+    return;
+  }
   ++inflight_;
   metrics::set_inflight_polls(inflight_);
   auto shared = std::make_shared<core::Operation>(std::move(op));

@@ -44,11 +44,14 @@ class AzureCu final : public Upstream {
   SubmitAnswer read_submit(const http::ClientResult& r, Millis now) const override {
     SubmitAnswer a;
     if (!r.response) {
-      a.kind = (r.failure == http::FailureKind::kTls || r.failure == http::FailureKind::kBadUrl)
-                   ? SubmitAnswer::Kind::kFailed
-                   : SubmitAnswer::Kind::kTransient;
-      a.error_code =
-          r.failure == http::FailureKind::kTls ? "UpstreamTlsError" : "UpstreamUnavailable";
+      // Retrying cannot fix a TLS, URL, size or protocol failure.
+      bool final = r.failure == http::FailureKind::kTls || r.failure == http::FailureKind::kBadUrl ||
+                   r.failure == http::FailureKind::kTooLarge ||
+                   r.failure == http::FailureKind::kProtocol;
+      a.kind = final ? SubmitAnswer::Kind::kFailed : SubmitAnswer::Kind::kTransient;
+      a.error_code = r.failure == http::FailureKind::kTls ? "UpstreamTlsError"
+                     : final                              ? "UpstreamProtocolError"
+                                                          : "UpstreamUnavailable";
       a.error_message = r.error;
       return a;
     }
