@@ -10,4 +10,20 @@ echo "== unit tests"
 (cd build && ctest --output-on-failure -j 2)
 echo "== integration tests"
 # Debian's interpreter, where python3-pytest lives (PATH may offer another).
-LROGATE_BIN="$PWD/build/lrogate" /usr/bin/python3 -m pytest -q -n 2 -p no:cacheprovider tests/integration
+PYTEST=(/usr/bin/python3 -m pytest -q -n 2 -p no:cacheprovider tests/integration)
+LROGATE_BIN="$PWD/build/lrogate" "${PYTEST[@]}"
+
+echo "== the same tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+BUILD_DIR=build-asan BUILD_TYPE=Debug EXTRA_CMAKE_ARGS="-DLROGATE_SANITIZE=ON" bash scripts/build.sh
+reports="$(mktemp -d)"
+export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=0"
+export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1"
+(cd build-asan && ctest --output-on-failure -j 2)
+LROGATE_BIN="$PWD/build-asan/lrogate" "${PYTEST[@]}"
+if compgen -G "$reports/*" >/dev/null; then
+  echo "sanitizer reports:" >&2
+  cat "$reports"/* >&2
+  exit 1
+fi
+echo "sanitizers: no reports"
+unset ASAN_OPTIONS UBSAN_OPTIONS

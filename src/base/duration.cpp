@@ -20,8 +20,8 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max() / 4;
   if (all_digits) {
     for (char c : text) {
+      if (total > (kMax / 1000 - (c - '0')) / 10) return bad("too large");  // before it overflows
       total = total * 10 + (c - '0');
-      if (total > kMax / 1000) return bad("too large");
     }
     return std::chrono::milliseconds(total * 1000);
   }
@@ -30,8 +30,8 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     if (!std::isdigit(static_cast<unsigned char>(text[i]))) return bad("expected a number");
     std::int64_t n = 0;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+      if (n > (kMax - (text[i] - '0')) / 10) return bad("too large");  // before it overflows
       n = n * 10 + (text[i] - '0');
-      if (n > kMax) return bad("too large");
       ++i;
     }
     std::size_t u = i;
