@@ -18,12 +18,14 @@ BUILD_DIR=build-asan BUILD_TYPE=Debug EXTRA_CMAKE_ARGS="-DLROGATE_SANITIZE=ON" b
 reports="$(mktemp -d)"
 export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1"
-(cd build-asan && ctest --output-on-failure -j 2)
-LROGATE_BIN="$PWD/build-asan/lrogate" "${PYTEST[@]}"
+status=0
+(cd build-asan && ctest --output-on-failure -j 2) || status=1
+LROGATE_BIN="$PWD/build-asan/lrogate" "${PYTEST[@]}" || status=1
 if compgen -G "$reports/*" >/dev/null; then
   echo "sanitizer reports:" >&2
   cat "$reports"/* >&2
-  exit 1
+  status=1
 fi
-echo "sanitizers: no reports"
 unset ASAN_OPTIONS UBSAN_OPTIONS
+if [[ $status -ne 0 ]]; then exit 1; fi
+echo "sanitizers: no reports"
