@@ -12,6 +12,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev openssl curl
   python3 python3-pytest python3-pytest-xdist
+  clang-14 libclang-rt-14-dev
 )
 
 want=("${BUILD_PACKAGES[@]}")

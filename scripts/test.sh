@@ -29,3 +29,6 @@ fi
 unset ASAN_OPTIONS UBSAN_OPTIONS
 if [[ $status -ne 0 ]]; then exit 1; fi
 echo "sanitizers: no reports"
+
+echo "== fuzzing (libFuzzer, about a minute a target)"
+bash scripts/fuzz.sh
