@@ -11,7 +11,8 @@ echo "== unit tests"
 echo "== integration tests"
 # Debian's interpreter, where python3-pytest lives (PATH may offer another).
 PYTEST=(/usr/bin/python3 -m pytest -q -n 2 -p no:cacheprovider tests/integration)
-LROGATE_BIN="$PWD/build/lrogate" "${PYTEST[@]}"
+LROGATE_REPORT_DIR="$PWD/build/reports" LROGATE_BIN="$PWD/build/lrogate" "${PYTEST[@]}"
+echo "crash cycles: $(cat build/reports/crash-cycles.json 2>/dev/null || echo 'no report')"
 
 echo "== the same tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 BUILD_DIR=build-asan BUILD_TYPE=Debug EXTRA_CMAKE_ARGS="-DLROGATE_SANITIZE=ON" bash scripts/build.sh
