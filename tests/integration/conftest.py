@@ -16,6 +16,15 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("LROGATE_BIN", os.path.join(ROOT, "build", "lrogate"))
 KEY = "sim-key-" + uuid.uuid4().hex  # an upstream key that must never leak
+# Every secret a test uses (the upstream key, client API keys). No response
+# and no log line of any test may contain one: request() checks every answer,
+# the procs fixture every process log when its test ends.
+SECRETS = [KEY]
+
+
+def assert_no_secret(data, where):
+    for secret in SECRETS:
+        assert secret.encode() not in data, f"a secret leaked into {where}"
 
 
 class Proc:
@@ -123,7 +132,11 @@ def request(base, method, path, body=None, headers=None, timeout=30, https_conte
             headers = {"Content-Type": "application/json", **(headers or {})}
         conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()
-        return Response(r.status, r.getheaders(), r.read())
+        out = Response(r.status, r.getheaders(), r.read())
+        assert_no_secret(out.body, f"the answer to {method} {path}")
+        for k, v in out.headers:
+            assert_no_secret(v.encode(), f"header {k} of {method} {path}")
+        return out
     finally:
         conn.close()
 
@@ -206,6 +219,9 @@ def procs(tmp_path):
             p.stop()
         except Exception:
             pass
+    for p in started:
+        with open(p.log_path, "rb") as log:
+            assert_no_secret(log.read(), p.log_path)
 
 
 def free_port():

@@ -5,11 +5,12 @@ import os
 import signal
 import time
 
-from conftest import request
+from conftest import SECRETS, request
 
 KEY_A = "alpha-" + os.urandom(8).hex()
 KEY_B = "beta-" + os.urandom(8).hex()
 KEY_C = "gamma-" + os.urandom(8).hex()
+SECRETS.extend([KEY_A, KEY_B, KEY_C])
 
 
 def keys_file(procs, *lines):

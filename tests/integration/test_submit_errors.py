@@ -1,7 +1,7 @@
 """How the gateway answers when the upstream refuses or fails a submit."""
 import time
 
-from conftest import KEY, free_port
+from conftest import KEY, SECRETS, free_port
 
 
 def test_400_and_404_pass_the_upstream_code_and_message_on(procs):
@@ -19,6 +19,7 @@ def test_400_and_404_pass_the_upstream_code_and_message_on(procs):
 def test_refused_credentials_are_a_502_that_never_shows_the_key(procs):
     sim = procs.sim()
     wrong = "wrong-key-" + KEY[-8:]
+    SECRETS.append(wrong)  # the gateway's (refused) upstream key is a secret too
     gw = procs.gateway(sim, key=wrong)
     r = gw.submit()
     assert r.status == 502
