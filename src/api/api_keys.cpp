@@ -8,6 +8,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "base/strings.h"
+
 namespace lrogate::api {
 namespace {
 
@@ -21,7 +23,8 @@ std::string digest(std::string_view key) {
 bool valid_tenant(std::string_view t) {
   if (t.empty() || t.size() > 64) return false;
   for (char c : t) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+      return false;
   }
   return true;
 }
@@ -113,7 +116,8 @@ std::optional<std::string> KeyRing::authenticate(std::string_view presented) con
   const KeyEntry* match = nullptr;
   // Every entry is compared, whatever matched, so timing tells nothing.
   for (const auto& e : entries_) {
-    bool eq = e.digest.size() == d.size() && CRYPTO_memcmp(e.digest.data(), d.data(), d.size()) == 0;
+    bool eq =
+        e.digest.size() == d.size() && CRYPTO_memcmp(e.digest.data(), d.data(), d.size()) == 0;
     if (eq && !match) match = &e;
   }
   if (!match || presented.empty()) return std::nullopt;
@@ -123,9 +127,7 @@ std::optional<std::string> KeyRing::authenticate(std::string_view presented) con
 std::string presented_key(std::string_view authorization, std::string_view api_key,
                           std::string_view x_api_key) {
   if (authorization.size() > 7) {
-    std::string scheme(authorization.substr(0, 7));
-    for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (scheme == "bearer ") {
+    if (iequals(authorization.substr(0, 7), "bearer ")) {
       std::string_view k = authorization.substr(7);
       while (!k.empty() && k.front() == ' ') k.remove_prefix(1);
       return std::string(k);

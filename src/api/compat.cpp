@@ -116,10 +116,7 @@ void results(ApiContext& ctx, http::Request&& req, const http::Params& params,
     return respond(error_reply(400, "InvalidOperationId",
                                "operationId must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"));
   }
-  if (Millis wait = ctx.limiter.admit(id); wait > 0) {
-    return respond(too_many_polls(wait, "too many polls of this operation: the limit is " +
-                                            std::to_string(ctx.limiter.rate()) + " per second"));
-  }
+  if (auto limited = admit_poll(ctx.limiter, id)) return respond(std::move(*limited));
   read_or_wait(ctx, req, id, respond,
                [&ctx, tenant = req.principal, analyzer, id, respond](
                    std::optional<core::Operation> op, Applied applied) {

@@ -26,10 +26,7 @@ void get_operation(ApiContext& ctx, http::Request&& req, const http::Params& par
                    http::Responder respond) {
   const std::string& id = params.at("id");
   if (auto bad = check_id(id)) return respond(std::move(*bad));
-  if (Millis wait = ctx.limiter.admit(id); wait > 0) {
-    return respond(too_many_polls(wait, "too many polls of this operation: the limit is " +
-                                            std::to_string(ctx.limiter.rate()) + " per second"));
-  }
+  if (auto limited = admit_poll(ctx.limiter, id)) return respond(std::move(*limited));
   read_or_wait(ctx, req, id, respond,
                [&ctx, id, respond, tenant = req.principal](std::optional<core::Operation> op,
                                                            Applied applied) {

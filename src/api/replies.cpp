@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "api/poll_limiter.h"
 #include "base/json_util.h"
 #include "base/log.h"
 
@@ -27,6 +28,13 @@ http::Response too_many_polls(Millis wait_ms, std::string_view message) {
   http::Response r = error_reply(429, "TooManyRequests", message);
   r.set("Retry-After", std::to_string(std::max<Millis>(1, (wait_ms + 999) / 1000)));
   return r;
+}
+
+std::optional<http::Response> admit_poll(PollLimiter& limiter, const std::string& id) {
+  Millis wait = limiter.admit(id);
+  if (wait <= 0) return std::nullopt;
+  return too_many_polls(wait, "too many polls of this operation: the limit is " +
+                                  std::to_string(limiter.rate()) + " per second");
 }
 
 http::Response compat_processing(double elapsed_seconds, int retry_after_s,

@@ -2,6 +2,7 @@
 // route's shapes, and the status monitor's.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,9 @@ http::Response error_reply(int status, std::string_view code, std::string_view m
 http::Response store_unavailable(const Error& e);
 // 429 with Retry-After (seconds, rounded up).
 http::Response too_many_polls(Millis wait_ms, std::string_view message);
+// The client poll rate check of both status routes: the 429 when over it.
+class PollLimiter;
+std::optional<http::Response> admit_poll(PollLimiter& limiter, const std::string& id);
 
 // Compatible results route: 202 processing (+Retry-After).
 http::Response compat_processing(double elapsed_seconds, int retry_after_s,

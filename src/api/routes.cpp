@@ -11,15 +11,14 @@ std::optional<http::Response> authenticate(ApiContext& ctx, http::Request& req,
   if (!ctx.keys.enabled() || route.path == "/healthz" || route.path == "/readyz") {
     return std::nullopt;
   }
-  std::string key = presented_key(req.header("authorization"), req.header("api-key"),
-                                  req.header("x-api-key"));
+  std::string key =
+      presented_key(req.header("authorization"), req.header("api-key"), req.header("x-api-key"));
   if (auto tenant = ctx.keys.authenticate(key)) {
     req.principal = *tenant;
     return std::nullopt;
   }
-  log::warn("unauthenticated request refused", {{"route", route.path},
-                                               {"remote", req.remote},
-                                               {"key_presented", !key.empty()}});
+  log::warn("unauthenticated request refused",
+            {{"route", route.path}, {"remote", req.remote}, {"key_presented", !key.empty()}});
   http::Response r = error_reply(401, "Unauthorized",
                                  "a valid API key is required: send Authorization: Bearer KEY, "
                                  "api-key: KEY or x-api-key: KEY");

@@ -145,8 +145,8 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
         }
         if (!key.empty()) {
           if (auto b = ctx.service.bind_key(shared->tenant, key, a.operation_id); !b) {
-            log::warn("cannot bind idempotency key", {{"operation_id", a.operation_id},
-                                                      {"detail", b.error().detail}});
+            log::warn("cannot bind idempotency key",
+                      {{"operation_id", a.operation_id}, {"detail", b.error().detail}});
           }
         }
         log::info("state", {{"operation_id", a.operation_id},

@@ -19,6 +19,7 @@
 
 #include "app/commands.h"
 #include "base/json_util.h"
+#include "base/strings.h"
 #include "http/client.h"
 
 namespace lrogate::app {
@@ -81,14 +82,14 @@ int report(const http::ClientResult& r, std::string_view what) {
 
 std::string content_type_for(const std::string& file) {
   auto dot = file.rfind('.');
-  std::string ext = dot == std::string::npos ? "" : file.substr(dot + 1);
-  for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::string ext = to_lower(dot == std::string::npos ? "" : file.substr(dot + 1));
   if (ext == "pdf") return "application/pdf";
   if (ext == "png") return "image/png";
   if (ext == "jpg" || ext == "jpeg") return "image/jpeg";
   if (ext == "tif" || ext == "tiff") return "image/tiff";
   if (ext == "bmp") return "image/bmp";
-  if (ext == "docx") return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+  if (ext == "docx")
+    return "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
   if (ext == "txt" || ext == "md") return "text/plain";
   if (ext == "json") return "application/json";
   return "application/octet-stream";
@@ -209,7 +210,8 @@ std::string error_text(const boost::json::object& doc) {
   auto e = doc.find("error");
   if (e == doc.end() || !e->value().is_object()) return "the analysis did not succeed";
   const auto& o = e->value().as_object();
-  return json::get_string(o, "code").value_or("") + ": " + json::get_string(o, "message").value_or("");
+  return json::get_string(o, "code").value_or("") + ": " +
+         json::get_string(o, "message").value_or("");
 }
 
 }  // namespace
@@ -231,7 +233,8 @@ int run_analyze(const config::ClientConfig& c) {
                   content_type);
   if (!r.response || r.response->status != 202) return report(r, "submit");
   auto v = json::parse(r.response->body);
-  std::string id = v && v->is_object() ? json::get_string(v->as_object(), "operationId").value_or("") : "";
+  std::string id =
+      v && v->is_object() ? json::get_string(v->as_object(), "operationId").value_or("") : "";
   if (id.empty()) {
     std::cerr << "lrogate: the gateway accepted the document but sent no operationId\n";
     return kUnreachable;
@@ -243,8 +246,8 @@ int run_analyze(const config::ClientConfig& c) {
   boost::json::object doc;
   if (int rc = wait_final(s, c, id, &doc); rc != 0) return rc;
   if (json::get_string(doc, "status") != "Succeeded") {
-    std::cerr << "lrogate: " << id << " " << json::get_string(doc, "status").value_or("")
-              << ": " << error_text(doc) << "\n";
+    std::cerr << "lrogate: " << id << " " << json::get_string(doc, "status").value_or("") << ": "
+              << error_text(doc) << "\n";
     return kFailed;
   }
   // The result itself, byte for byte, from the compatible route.

@@ -71,16 +71,17 @@ int run_serve(const config::ServeConfig& c) {
   ac.poll_interval = c.poll_interval;
   // With client keys the fallback is off unless asked for: an id started
   // elsewhere belongs to no tenant.
-  ac.fallback_lookup = c.fallback_lookup == "on" ||
-                       (c.fallback_lookup == "auto" && c.api_keys_file.empty());
+  ac.fallback_lookup =
+      c.fallback_lookup == "on" || (c.fallback_lookup == "auto" && c.api_keys_file.empty());
   ac.client_poll_rate = c.client_poll_rate;
   ac.max_polls = c.max_polls;
   ac.max_wait_header = c.max_wait_header;
   http::Server* srv_ptr = nullptr;  // set once the server exists; timers start after that
-  api::ApiContext ctx(service, caller, clock, ac, [&poller] { poller.wake(); },
-                      [&srv_ptr](std::chrono::milliseconds d, std::function<void()> fn) {
-                        srv_ptr->post_after(d, std::move(fn));
-                      });
+  api::ApiContext ctx(
+      service, caller, clock, ac, [&poller] { poller.wake(); },
+      [&srv_ptr](std::chrono::milliseconds d, std::function<void()> fn) {
+        srv_ptr->post_after(d, std::move(fn));
+      });
   if (!c.api_keys_file.empty()) {
     auto keys = api::load_api_keys(c.api_keys_file);
     if (!keys) {
@@ -117,9 +118,10 @@ int run_serve(const config::ServeConfig& c) {
                           {"upstream", up.value()->settings().endpoint},
                           {"api_version", c.api_version}});
   if (!ctx.keys.enabled()) {
-    log::warn("no client API keys are configured (--api-keys-file): every caller can use "
-              "this gateway; keep it on loopback or behind an authenticating proxy",
-              {{"address", c.host}});
+    log::warn(
+        "no client API keys are configured (--api-keys-file): every caller can use "
+        "this gateway; keep it on loopback or behind an authenticating proxy",
+        {{"address", c.host}});
   }
   poller.start();
   // SIGTERM: stop accepting and claiming at once; requests and polls in

@@ -16,31 +16,52 @@ using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
-const prometheus::Histogram::BucketBoundaries kLatency{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                       0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                                       5,      10};
+const prometheus::Histogram::BucketBoundaries kLatency{
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 const prometheus::Histogram::BucketBoundaries kLag{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
-const prometheus::Histogram::BucketBoundaries kStore{0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-                                                     0.0025,  0.005,  0.01,    0.025,  0.1, 1};
+const prometheus::Histogram::BucketBoundaries kStore{
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1};
 
 struct Metrics {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   prometheus::Family<prometheus::Counter>& requests =
-      BuildCounter().Name("lrogate_http_requests_total").Help("HTTP requests by route, method and status").Register(*registry);
+      BuildCounter()
+          .Name("lrogate_http_requests_total")
+          .Help("HTTP requests by route, method and status")
+          .Register(*registry);
   prometheus::Family<prometheus::Histogram>& latency =
-      BuildHistogram().Name("lrogate_http_request_duration_seconds").Help("HTTP request latency by route").Register(*registry);
+      BuildHistogram()
+          .Name("lrogate_http_request_duration_seconds")
+          .Help("HTTP request latency by route")
+          .Register(*registry);
   prometheus::Family<prometheus::Counter>& upstream =
-      BuildCounter().Name("lrogate_upstream_calls_total").Help("Upstream calls by call and outcome").Register(*registry);
-  prometheus::Histogram& poll_lag =
-      BuildHistogram().Name("lrogate_poll_lag_seconds").Help("From a poll being due to its outcome being recorded").Register(*registry).Add({}, kLag);
-  prometheus::Family<prometheus::Histogram>& store =
-      BuildHistogram().Name("lrogate_store_duration_seconds").Help("Store call latency by operation").Register(*registry);
-  prometheus::Gauge& inflight =
-      BuildGauge().Name("lrogate_inflight_polls").Help("Upstream polls in flight").Register(*registry).Add({});
-  prometheus::Gauge& waiters =
-      BuildGauge().Name("lrogate_long_poll_waiters").Help("Clients waiting in a long-poll").Register(*registry).Add({});
-  prometheus::Family<prometheus::Gauge>& operations =
-      BuildGauge().Name("lrogate_operations").Help("Operations in the store by status").Register(*registry);
+      BuildCounter()
+          .Name("lrogate_upstream_calls_total")
+          .Help("Upstream calls by call and outcome")
+          .Register(*registry);
+  prometheus::Histogram& poll_lag = BuildHistogram()
+                                        .Name("lrogate_poll_lag_seconds")
+                                        .Help("From a poll being due to its outcome being recorded")
+                                        .Register(*registry)
+                                        .Add({}, kLag);
+  prometheus::Family<prometheus::Histogram>& store = BuildHistogram()
+                                                         .Name("lrogate_store_duration_seconds")
+                                                         .Help("Store call latency by operation")
+                                                         .Register(*registry);
+  prometheus::Gauge& inflight = BuildGauge()
+                                    .Name("lrogate_inflight_polls")
+                                    .Help("Upstream polls in flight")
+                                    .Register(*registry)
+                                    .Add({});
+  prometheus::Gauge& waiters = BuildGauge()
+                                   .Name("lrogate_long_poll_waiters")
+                                   .Help("Clients waiting in a long-poll")
+                                   .Register(*registry)
+                                   .Add({});
+  prometheus::Family<prometheus::Gauge>& operations = BuildGauge()
+                                                          .Name("lrogate_operations")
+                                                          .Help("Operations in the store by status")
+                                                          .Register(*registry);
 };
 
 Metrics& m() {
@@ -52,7 +73,11 @@ Metrics& m() {
 
 void observe_request(std::string_view route, std::string_view method, int status, double seconds) {
   auto& x = m();
-  x.requests.Add({{"route", std::string(route)}, {"method", std::string(method)}, {"status", std::to_string(status)}}).Increment();
+  x.requests
+      .Add({{"route", std::string(route)},
+            {"method", std::string(method)},
+            {"status", std::to_string(status)}})
+      .Increment();
   x.latency.Add({{"route", std::string(route)}}, kLatency).Observe(seconds);
 }
 
@@ -80,8 +105,6 @@ void set_operations(const std::vector<std::pair<std::string, int>>& by_status) {
   }
 }
 
-std::string render() {
-  return prometheus::TextSerializer().Serialize(m().registry->Collect());
-}
+std::string render() { return prometheus::TextSerializer().Serialize(m().registry->Collect()); }
 
 }  // namespace lrogate::metrics

@@ -28,7 +28,8 @@ class StoreTimer {
  public:
   explicit StoreTimer(std::string_view op) : op_(op), start_(std::chrono::steady_clock::now()) {}
   ~StoreTimer() {
-    observe_store(op_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    observe_store(op_,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
   }
 
  private:

@@ -195,9 +195,11 @@ int parse(int argc, char** argv, Config* out) {
   flag(analyze, "gateway", &cl.gateway, "Gateway base URL");
   flag(analyze, "analyzer", &cl.analyzer, "Analyzer id")->required();
   auto* url_opt = analyze->add_option("--url", cl.url, "Document URL the upstream fetches");
-  auto* file_opt = analyze->add_option("--file", cl.file, "Local document to upload")->check(CLI::ExistingFile);
+  auto* file_opt =
+      analyze->add_option("--file", cl.file, "Local document to upload")->check(CLI::ExistingFile);
   url_opt->excludes(file_opt);
-  analyze->add_option("--content-type", cl.content_type, "Content-Type of --file (default: by extension)");
+  analyze->add_option("--content-type", cl.content_type,
+                      "Content-Type of --file (default: by extension)");
   analyze->add_flag("--wait", cl.wait, "Wait for the outcome (long-poll), then write the result");
   analyze->add_option("--output", cl.output, "Write the result here instead of stdout");
   duration_flag(analyze, &d, &keep, "timeout", &cl.timeout, "Give up waiting after this long");

@@ -89,7 +89,12 @@ Result<CancelOutcome> OperationService::cancel(std::string_view id) {
     return CancelOutcome::kPurged;
   }
   Millis now = clock_.now_ms();
-  store::Completion c{Status::kCanceled, "", "", "Canceled", "canceled by the client", now,
+  store::Completion c{Status::kCanceled,
+                      "",
+                      "",
+                      "Canceled",
+                      "canceled by the client",
+                      now,
                       now + config_.result_ttl.count()};
   // Regardless of the poller's lease: its later write finds a final record.
   auto done = store_.complete(op.id, "", c);
@@ -102,9 +107,7 @@ Result<CancelOutcome> OperationService::cancel(std::string_view id) {
 namespace {
 
 // skipToken: "<created_at>.<id>" — both already URL-safe.
-std::string make_token(const Operation& op) {
-  return std::to_string(op.created_at) + "." + op.id;
-}
+std::string make_token(const Operation& op) { return std::to_string(op.created_at) + "." + op.id; }
 
 bool read_token(std::string_view t, Millis* created, std::string* id) {
   auto dot = t.find('.');

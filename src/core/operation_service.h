@@ -39,10 +39,10 @@ enum class CancelOutcome { kNotFound, kCanceled, kPurged };
 // What an idempotency key says about a submit before it goes upstream.
 struct KeyCheck {
   enum class Kind {
-    kFirst,      // this request reserved the key: submit, then bind or release
-    kReplay,     // the same request was accepted before: answer with operation_id
-    kMismatch,   // the key was used for a different request (422)
-    kInFlight,   // the first request with this key has not finished yet (409)
+    kFirst,     // this request reserved the key: submit, then bind or release
+    kReplay,    // the same request was accepted before: answer with operation_id
+    kMismatch,  // the key was used for a different request (422)
+    kInFlight,  // the first request with this key has not finished yet (409)
   } kind = Kind::kFirst;
   std::string operation_id;
 };

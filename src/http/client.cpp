@@ -12,6 +12,8 @@
 #include <boost/url/parse.hpp>
 #include <thread>
 
+#include "base/strings.h"
+
 namespace lrogate::http {
 
 const char* failure_name(FailureKind kind) {
@@ -212,9 +214,7 @@ class ClientImpl final : public Client {
     out.response.emplace();
     out.response->status = static_cast<int>(res.result_int());
     for (const auto& f : res) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.response->headers.push_back({std::move(name), std::string(f.value())});
+      out.response->headers.push_back({to_lower(f.name_string()), std::string(f.value())});
     }
     out.response->body = std::move(res.body());
     boost::system::error_code ec;

@@ -1,19 +1,12 @@
 #include "http/message.h"
 
-#include <cctype>
+#include "base/strings.h"
 
 namespace lrogate::http {
 
 std::string_view find_header(const Headers& headers, std::string_view name) {
   for (const auto& h : headers) {
-    if (h.name.size() == name.size()) {
-      bool eq = true;
-      for (std::size_t i = 0; i < name.size() && eq; ++i) {
-        eq = std::tolower(static_cast<unsigned char>(h.name[i])) ==
-             std::tolower(static_cast<unsigned char>(name[i]));
-      }
-      if (eq) return h.value;
-    }
+    if (iequals(h.name, name)) return h.value;
   }
   return {};
 }

@@ -14,6 +14,7 @@
 
 #include "base/json_util.h"
 #include "base/log.h"
+#include "base/strings.h"
 
 namespace lrogate::http {
 namespace {
@@ -221,9 +222,7 @@ class ServerImpl final : public Server {
       req.path = req.target.substr(0, q);
       if (q != std::string::npos) req.query = req.target.substr(q + 1);
       for (const auto& f : breq) {
-        std::string name(f.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        req.headers.push_back({std::move(name), std::string(f.value())});
+        req.headers.push_back({to_lower(f.name_string()), std::string(f.value())});
       }
       req.body = std::move(breq.body());
       req.remote = remote;

@@ -145,7 +145,8 @@ void Poller::poll_one(core::Operation op) {
     metrics::set_inflight_polls(inflight_);
     on_answer(*shared, a);
     if (shared->next_poll_at) {
-      metrics::observe_poll_lag(static_cast<double>(clock_.now_ms() - *shared->next_poll_at) / 1000.0);
+      metrics::observe_poll_lag(static_cast<double>(clock_.now_ms() - *shared->next_poll_at) /
+                                1000.0);
     }
     held_.erase(shared->id);
     if (stopping_) {

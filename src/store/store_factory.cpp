@@ -1,5 +1,4 @@
-#include <cctype>
-
+#include "base/strings.h"
 #include "store/operation_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -22,16 +21,7 @@ const char* status_name(Status s) {
 }
 
 std::optional<Status> parse_status(std::string_view name) {
-  auto eq = [&](std::string_view want) {
-    if (name.size() != want.size()) return false;
-    for (std::size_t i = 0; i < want.size(); ++i) {
-      if (std::tolower(static_cast<unsigned char>(name[i])) !=
-          std::tolower(static_cast<unsigned char>(want[i]))) {
-        return false;
-      }
-    }
-    return true;
-  };
+  auto eq = [&](std::string_view want) { return iequals(name, want); };
   for (Status s : {Status::kNotStarted, Status::kRunning, Status::kSucceeded, Status::kFailed,
                    Status::kCanceled}) {
     if (eq(status_name(s))) return s;

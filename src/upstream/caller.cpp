@@ -16,22 +16,32 @@ std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds b
 
 const char* submit_kind_name(SubmitAnswer::Kind k) {
   switch (k) {
-    case SubmitAnswer::Kind::kAccepted: return "accepted";
-    case SubmitAnswer::Kind::kRejected: return "rejected";
-    case SubmitAnswer::Kind::kAuthRefused: return "auth_refused";
-    case SubmitAnswer::Kind::kThrottled: return "throttled";
-    case SubmitAnswer::Kind::kTransient: return "transient";
-    case SubmitAnswer::Kind::kFailed: return "failed";
+    case SubmitAnswer::Kind::kAccepted:
+      return "accepted";
+    case SubmitAnswer::Kind::kRejected:
+      return "rejected";
+    case SubmitAnswer::Kind::kAuthRefused:
+      return "auth_refused";
+    case SubmitAnswer::Kind::kThrottled:
+      return "throttled";
+    case SubmitAnswer::Kind::kTransient:
+      return "transient";
+    case SubmitAnswer::Kind::kFailed:
+      return "failed";
   }
   return "unknown";
 }
 
 const char* poll_kind_name(PollAnswer::Kind k) {
   switch (k) {
-    case PollAnswer::Kind::kStatus: return "status";
-    case PollAnswer::Kind::kTransient: return "transient";
-    case PollAnswer::Kind::kVanished: return "vanished";
-    case PollAnswer::Kind::kPermanent: return "permanent";
+    case PollAnswer::Kind::kStatus:
+      return "status";
+    case PollAnswer::Kind::kTransient:
+      return "transient";
+    case PollAnswer::Kind::kVanished:
+      return "vanished";
+    case PollAnswer::Kind::kPermanent:
+      return "permanent";
   }
   return "unknown";
 }

@@ -3,19 +3,10 @@
 #include <boost/json/parse.hpp>
 #include <cctype>
 
+#include "base/strings.h"
+
 namespace lrogate::upstream {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string truncate(std::string_view s, std::size_t n) { return std::string(s.substr(0, n)); }
 

@@ -2,6 +2,7 @@
 
 #include <boost/url/parse.hpp>
 
+#include "base/strings.h"
 #include "upstream/azure_cu/azure_cu.h"
 
 namespace lrogate::upstream {
@@ -15,10 +16,8 @@ std::optional<Origin> origin_of(std::string_view url) {
   auto u = boost::urls::parse_absolute_uri(url);
   if (!u || !u->has_authority()) return std::nullopt;
   Origin o;
-  o.scheme = std::string(u->scheme());
-  for (auto& c : o.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  o.host = std::string(u->encoded_host());
-  for (auto& c : o.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  o.scheme = to_lower(u->scheme());
+  o.host = to_lower(u->encoded_host());
   o.port = u->has_port() ? std::string(u->port()) : (o.scheme == "https" ? "443" : "80");
   return o;
 }

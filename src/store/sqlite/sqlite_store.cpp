@@ -381,7 +381,8 @@ class SqliteStore final : public OperationStore {
     std::lock_guard lock(mu_);
     {
       // An expired reservation no longer holds its key.
-      auto del = prepare("DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND expires_at <= ?3");
+      auto del =
+          prepare("DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND expires_at <= ?3");
       if (!del) return del.error();
       del->bind(1, tenant).bind(2, key).bind(3, now);
       if (del->step() != SQLITE_DONE) return db_error(db_, "reserve_key");
@@ -416,8 +417,8 @@ class SqliteStore final : public OperationStore {
 
   Result<void> release_key(std::string_view tenant, std::string_view key) override {
     std::lock_guard lock(mu_);
-    auto st = prepare(
-        "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND operation_id IS NULL");
+    auto st =
+        prepare("DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND operation_id IS NULL");
     if (!st) return st.error();
     st->bind(1, tenant).bind(2, key);
     if (st->step() != SQLITE_DONE) return db_error(db_, "release_key");

@@ -3,13 +3,13 @@
 #include <cctype>
 
 #include "base/ids.h"
+#include "base/strings.h"
 #include "upstream/retry_after.h"
 
 namespace lrogate::upstream::azure_cu {
 
 bool is_json_type(std::string_view ct) {
-  std::string t(ct.substr(0, ct.find(';')));
-  for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string t = to_lower(ct.substr(0, ct.find(';')));
   while (!t.empty() && t.back() == ' ') t.pop_back();
   return t == "application/json" || (t.rfind("application/", 0) == 0 && t.size() > 5 &&
                                      t.compare(t.size() - 5, 5, "+json") == 0);
@@ -45,9 +45,9 @@ class AzureCu final : public Upstream {
     SubmitAnswer a;
     if (!r.response) {
       // Retrying cannot fix a TLS, URL, size or protocol failure.
-      bool final = r.failure == http::FailureKind::kTls || r.failure == http::FailureKind::kBadUrl ||
-                   r.failure == http::FailureKind::kTooLarge ||
-                   r.failure == http::FailureKind::kProtocol;
+      bool final =
+          r.failure == http::FailureKind::kTls || r.failure == http::FailureKind::kBadUrl ||
+          r.failure == http::FailureKind::kTooLarge || r.failure == http::FailureKind::kProtocol;
       a.kind = final ? SubmitAnswer::Kind::kFailed : SubmitAnswer::Kind::kTransient;
       a.error_code = r.failure == http::FailureKind::kTls ? "UpstreamTlsError"
                      : final                              ? "UpstreamProtocolError"
