@@ -109,12 +109,10 @@ void results(ApiContext& ctx, http::Request&& req, const http::Params& params,
   const std::string& analyzer = params.at("analyzerId");
   const std::string& id = params.at("operationId");
   if (!valid_analyzer_id(analyzer)) {
-    return respond(error_reply(400, "InvalidAnalyzerId",
-                               "analyzerId must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"));
+    return respond(invalid_analyzer_id());
   }
   if (!valid_operation_id(id)) {
-    return respond(error_reply(400, "InvalidOperationId",
-                               "operationId must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"));
+    return respond(invalid_operation_id());
   }
   if (auto limited = admit_poll(ctx.limiter, id)) return respond(std::move(*limited));
   read_or_wait(ctx, req, id, respond,

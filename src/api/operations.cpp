@@ -18,8 +18,7 @@ namespace {
 
 std::optional<http::Response> check_id(const std::string& id) {
   if (valid_operation_id(id)) return std::nullopt;
-  return error_reply(400, "InvalidOperationId",
-                     "the operation id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
+  return invalid_operation_id();
 }
 
 void get_operation(ApiContext& ctx, http::Request&& req, const http::Params& params,

@@ -16,6 +16,16 @@ http::Response error_reply(int status, std::string_view code, std::string_view m
   return http::json_response(status, json::error_body(code, message));
 }
 
+http::Response invalid_analyzer_id() {
+  return error_reply(400, "InvalidAnalyzerId",
+                     "analyzerId must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+}
+
+http::Response invalid_operation_id() {
+  return error_reply(400, "InvalidOperationId",
+                     "the operation id must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
+}
+
 http::Response store_unavailable(const Error& e) {
   log::error("store failed", {{"error", e.message}, {"detail", e.detail}});
   http::Response r =

@@ -14,6 +14,9 @@ namespace lrogate::api {
 
 // {"error":{"code","message"}} with the given status.
 http::Response error_reply(int status, std::string_view code, std::string_view message);
+// 400 for an id that is not of its format (the message shows the format).
+http::Response invalid_analyzer_id();
+http::Response invalid_operation_id();
 // 503 for a store failure (the detail goes to the log, not the client).
 http::Response store_unavailable(const Error& e);
 // 429 with Retry-After (seconds, rounded up).

@@ -79,8 +79,7 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
     done(std::move(o));
   };
   if (!valid_analyzer_id(in.analyzer_id)) {
-    return fail(error_reply(400, "InvalidAnalyzerId",
-                            "analyzerId must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"));
+    return fail(invalid_analyzer_id());
   }
   if (in.content_type.empty()) in.content_type = "application/json";
   if (in.body.empty()) {

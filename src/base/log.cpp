@@ -8,6 +8,8 @@
 #include <chrono>
 #include <ctime>
 
+#include "base/json_util.h"
+
 namespace lrogate::log {
 namespace {
 
@@ -26,15 +28,8 @@ spdlog::logger& logger() {
 }
 
 std::string timestamp() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  return json::iso8601(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
 }
 
 const char* level_name(Level l) {
