@@ -7,12 +7,13 @@ set -euo pipefail
 BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config ccache ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev
+  libssl-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev openssl curl
   python3 python3-pytest python3-pytest-xdist
   clang-14 libclang-rt-14-dev
+  postgresql
 )
 
 want=("${BUILD_PACKAGES[@]}")

@@ -6,6 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test
 bash scripts/build.sh
+# One throw-away PostgreSQL server for the whole run (the store contract
+# suite and the replica tests make their own databases on it; the outage
+# test starts a server of its own).
+pgdir="$(mktemp -d /tmp/lrogate-pg.XXXXXX)"
+trap 'bash scripts/pg-test-server.sh stop "$pgdir" || true; rm -rf "$pgdir"' EXIT
+LROGATE_TEST_POSTGRES_URL="$(bash scripts/pg-test-server.sh start "$pgdir")"
+export LROGATE_TEST_POSTGRES_URL
 echo "== unit tests"
 (cd build && ctest --output-on-failure -j 2)
 echo "== integration tests"

@@ -122,7 +122,8 @@ int parse(int argc, char** argv, Config* out) {
   flag(serve, "api-version", &s.api_version, "Upstream api-version")
       ->check(CLI::IsMember({"2025-05-01-preview", "2024-12-01-preview", "2025-11-01"}));
   flag(serve, "upstream-ca-file", &s.upstream_ca_file, "Extra CA certificate (PEM) to trust");
-  flag(serve, "store", &s.store, "Operation store: sqlite:PATH");
+  flag(serve, "store", &s.store,
+       "Operation store: sqlite:PATH (one process) or postgresql://user@host:port/db (replicas)");
   duration_flag(serve, &d, &keep, "poll-interval", &s.poll_interval, "Upstream poll interval");
   duration_flag(serve, &d, &keep, "max-wait", &s.max_wait,
                 "Give up (Failed/Timeout) after this long");
@@ -153,8 +154,9 @@ int parse(int argc, char** argv, Config* out) {
       ->check(CLI::Range(0.0, 1e6));
   flag(serve, "max-polls", &s.max_polls, "Processing answers per operation (0: no limit)")
       ->check(CLI::Range(0, 1 << 30));
-  flag(serve, "max-inflight-polls", &s.max_inflight_polls, "Upstream polls in flight at once")
-      ->check(CLI::Range(1, 100000));
+  flag(serve, "max-inflight-polls", &s.max_inflight_polls,
+       "Upstream polls in flight at once (0: this replica never polls, it only answers clients)")
+      ->check(CLI::Range(0, 100000));
   flag(serve, "upstream-rps", &s.upstream_rps, "Upstream polls per second (0: no limit)")
       ->check(CLI::Range(0.0, 1e6));
   size_flag(serve, &d, &keep, "max-body", &s.max_body, "Largest request body (413 beyond)");

@@ -4,7 +4,17 @@ namespace lrogate::core {
 
 OperationService::OperationService(store::OperationStore& store, const Clock& clock,
                                    ServiceConfig config)
-    : store_(store), clock_(clock), config_(config) {}
+    : store_(store), clock_(clock), config_(config) {
+  // Completions written by other replicas wake this one's long-polls.
+  store_.set_finished_listener([this](const std::string& id) {
+    if (id.empty())
+      notifier_.notify_all();
+    else
+      notifier_.notify(id);
+  });
+}
+
+OperationService::~OperationService() { store_.set_finished_listener(nullptr); }
 
 Result<Operation> OperationService::record_submitted(const NewOperation& n) {
   Millis now = clock_.now_ms();
@@ -56,7 +66,7 @@ Result<bool> OperationService::record_progress(const Operation& op, std::string_
   if (!can_transition(op.status, status) || is_terminal(status)) {
     status = op.status;  // a Running operation never goes back to NotStarted
   }
-  store::Progress p{status, next_poll_at, attempts, clock_.now_ms()};
+  store::Progress p{status, next_poll_at, attempts, clock_.now_ms(), op.fence};
   return store_.record_progress(op.id, owner, p);
 }
 
@@ -73,7 +83,8 @@ Result<bool> OperationService::finish(const Operation& op, std::string_view owne
                       std::move(error_code),
                       std::move(error_message),
                       now,
-                      now + config_.result_ttl.count()};
+                      now + config_.result_ttl.count(),
+                      op.fence};
   auto done = store_.complete(op.id, owner, c);
   if (done && done.value()) notifier_.notify(op.id);
   return done;
@@ -95,7 +106,8 @@ Result<CancelOutcome> OperationService::cancel(std::string_view id) {
                       "Canceled",
                       "canceled by the client",
                       now,
-                      now + config_.result_ttl.count()};
+                      now + config_.result_ttl.count(),
+                      0};
   // Regardless of the poller's lease: its later write finds a final record.
   auto done = store_.complete(op.id, "", c);
   if (!done) return done.error();
@@ -181,7 +193,19 @@ Result<std::optional<Millis>> OperationService::next_due() {
   return store_.next_due(clock_.now_ms());
 }
 
-Result<int> OperationService::resume_all() { return store_.release_leases(""); }
+Result<int> OperationService::resume_all() {
+  // A shared store's leases may belong to live replicas: those expire (or
+  // are renewed) on their own.
+  if (!store_.exclusive()) return 0;
+  return store_.release_leases("");
+}
+
+Result<int> OperationService::renew_leases(std::string_view owner,
+                                           const std::vector<std::string>& ids,
+                                           std::chrono::milliseconds lease) {
+  if (ids.empty()) return 0;
+  return store_.renew_leases(owner, ids, clock_.now_ms() + lease.count());
+}
 
 Result<int> OperationService::sweep(int limit) {
   return store_.delete_expired(clock_.now_ms(), limit);

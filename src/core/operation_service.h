@@ -55,6 +55,9 @@ struct Page {
 class OperationService {
  public:
   OperationService(store::OperationStore& store, const Clock& clock, ServiceConfig config);
+  ~OperationService();
+  OperationService(const OperationService&) = delete;
+  OperationService& operator=(const OperationService&) = delete;
 
   // Records an operation the upstream accepted, due for its first poll.
   // kConflict if the id is already known.
@@ -96,7 +99,12 @@ class OperationService {
                       std::string result, std::string result_type, std::string error_code,
                       std::string error_message);
   Result<std::optional<Millis>> next_due();
-  // Frees every lease: on start of a single-node store, all work resumes.
+  // The poller's heartbeat: keeps the leases on work it still holds.
+  Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
+                           std::chrono::milliseconds lease);
+  // On start with a store this process alone uses, frees every lease (all
+  // work resumes at once); with a shared store, does nothing: leases of dead
+  // replicas expire and are claimed again.
   Result<int> resume_all();
   // Deletes expired records; returns how many.
   Result<int> sweep(int limit);

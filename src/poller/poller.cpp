@@ -25,9 +25,17 @@ void Poller::start() {
     boost::json::object f{{"owner", owner_}};
     if (freed) f["leases_freed"] = freed.value();
     if (active) f["resumed"] = active.value();
+    if (config_.max_inflight <= 0) {
+      f["polls"] = false;
+      log::warn(
+          "this replica never polls the upstream (--max-inflight-polls 0): another "
+          "replica on the same store must",
+          boost::json::object(f));
+    }
     log::info("poller started", std::move(f));
     tick();
     sweep();
+    heartbeat();
   });
 }
 
@@ -76,7 +84,7 @@ void Poller::arm(std::chrono::milliseconds delay) {
 }
 
 void Poller::tick() {
-  if (stopping_) return;
+  if (stopping_ || config_.max_inflight <= 0) return;  // 0: a replica that only answers clients
   // Claim no more than the rate limit lets us start within half a lease, so
   // queued work never outlives its lease.
   int cap = config_.batch;
@@ -194,6 +202,23 @@ void Poller::on_answer(const core::Operation& op, const upstream::PollAnswer& a)
     log::info("state", std::move(f));
   }
   if (observer_) observer_(op, after, d);
+}
+
+void Poller::heartbeat() {
+  if (stopping_) return;
+  if (!held_.empty()) {
+    std::vector<std::string> ids(held_.begin(), held_.end());
+    auto renewed = service_.renew_leases(owner_, ids, config_.lease);
+    if (!renewed) {
+      log::warn("cannot renew poll leases", {{"error", renewed.error().message},
+                                             {"detail", renewed.error().detail},
+                                             {"held", ids.size()}});
+    }
+  }
+  client_.post_after(std::max(config_.lease / 3, std::chrono::milliseconds(100)),
+                     [this, alive = alive_] {
+                       if (*alive) heartbeat();
+                     });
 }
 
 void Poller::sweep() {

@@ -4,7 +4,10 @@
 // It claims due operations from the store in batches under a lease, polls
 // each through the Caller — at most max_inflight at once and upstream_rps per
 // second (a token bucket) — and writes each outcome as one conditional
-// transition. It also sweeps expired records. All of its work runs on the
+// transition. While it holds work (queued or in flight) it renews those
+// leases every lease/3 (a heartbeat), so a slow upstream call never lets a
+// live lease lapse; a replica that dies stops renewing and its leases
+// expire. It also sweeps expired records. All of its work runs on the
 // http::Client's I/O thread; wake() and stop() may be called from any thread.
 #pragma once
 
@@ -59,6 +62,7 @@ class Poller {
   void poll_one(core::Operation op);
   void on_answer(const core::Operation& op, const upstream::PollAnswer& answer);
   void sweep();
+  void heartbeat();
   void maybe_stopped();
 
   core::OperationService& service_;

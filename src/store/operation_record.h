@@ -2,6 +2,7 @@
 // Plain data: the rules for changing it live in core/.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,7 @@ struct Operation {
   int attempts = 0;                    // consecutive transient failures
   std::string lease_owner;
   std::optional<Millis> lease_until;
+  std::int64_t fence = 0;   // incremented by every claim (fencing token)
   std::string result;       // the upstream's final body, byte for byte
   std::string result_type;  // its Content-Type
   std::string error_code;

@@ -8,6 +8,8 @@
 // database cannot answer now), kInternal.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -24,6 +26,7 @@ struct Progress {
   Millis next_poll_at = 0;
   int attempts = 0;
   Millis now = 0;
+  std::int64_t fence = 0;  // the record's fence as claim_due returned it
 };
 
 // A poll (or a timeout, or a cancel) that finished it.
@@ -35,6 +38,7 @@ struct Completion {
   std::string error_message;
   Millis now = 0;
   Millis expires_at = 0;
+  std::int64_t fence = 0;  // checked with an owner: the fence of its claim
 };
 
 // A page of the list: newest first, strictly after the `after` cursor.
@@ -63,14 +67,22 @@ class OperationStore {
   virtual Result<std::optional<Operation>> get(std::string_view id) = 0;
 
   // Leases up to `limit` non-terminal records due at `now` whose lease is
-  // free or expired, to `owner` until `lease_until`; returns them.
+  // free or expired, to `owner` until `lease_until`; returns them. Every
+  // claim increments the record's fence (a fencing token): a write carrying
+  // an older fence comes from a claim that has since been superseded.
   virtual Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now,
                                                    Millis lease_until, int limit) = 0;
-  // Records a non-final poll and releases the lease; false if not held.
+  // Extends the leases `owner` still holds on `ids` to `lease_until` (the
+  // poller's heartbeat); returns how many it extended.
+  virtual Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
+                                   Millis lease_until) = 0;
+  // Records a non-final poll and releases the lease; false unless `owner`
+  // holds the lease with the fence p.fence.
   virtual Result<bool> record_progress(std::string_view id, std::string_view owner,
                                        const Progress& p) = 0;
-  // Finishes the record; false if it is terminal already or the lease is
-  // held by another owner (an empty owner finishes regardless of leases).
+  // Finishes the record; false if it is terminal already or another claim
+  // has superseded `owner`'s (fence c.fence). An empty owner finishes
+  // regardless of leases (cancel).
   virtual Result<bool> complete(std::string_view id, std::string_view owner,
                                 const Completion& c) = 0;
   // Sets retrieved_at and expires_at on the first retrieval only.
@@ -96,9 +108,21 @@ class OperationStore {
                                 std::string_view operation_id) = 0;
   virtual Result<void> release_key(std::string_view tenant, std::string_view key) = 0;
   virtual Result<void> ping() = 0;
+
+  // True when this process is the store's only user (SQLite's file lock):
+  // every lease found at start is then a leftover of an earlier run.
+  virtual bool exclusive() const = 0;
+  // Calls `fn` with the id of every operation finished by any process
+  // sharing the store, this one included (PostgreSQL LISTEN/NOTIFY), or with
+  // "" when some may have been missed (the listener reconnected). Called on
+  // the store's own thread; `nullptr` stops the calls (and waits for one in
+  // progress). A store no other process writes (SQLite) never calls it.
+  using FinishedListener = std::function<void(const std::string& id)>;
+  virtual void set_finished_listener(FinishedListener fn) { (void)fn; }
 };
 
-// Opens a store from its URL: "sqlite:PATH" (WAL; created if missing).
+// Opens a store from its URL: "sqlite:PATH" (WAL; created if missing) or
+// "postgresql://user@host:port/db" (libpq; schema migrated at open).
 Result<std::unique_ptr<OperationStore>> open_store(std::string_view url);
 
 }  // namespace lrogate::store

@@ -1,5 +1,6 @@
 #include "base/strings.h"
 #include "store/operation_store.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace lrogate::store {
@@ -37,7 +38,11 @@ Result<std::unique_ptr<OperationStore>> open_store(std::string_view url) {
       return make_error(ErrorCode::kInvalidArgument, "--store sqlite: needs a path");
     return sqlite::open(std::string(path));
   }
-  return make_error(ErrorCode::kInvalidArgument, "unsupported --store URL: expected sqlite:PATH");
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    return postgres::open(std::string(url));
+  }
+  return make_error(ErrorCode::kInvalidArgument,
+                    "unsupported --store URL: expected sqlite:PATH or postgresql://...");
 }
 
 }  // namespace lrogate::store

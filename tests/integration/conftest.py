@@ -5,9 +5,11 @@ every log is kept in the test's tmp dir and can be searched."""
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -228,3 +230,75 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# --- PostgreSQL (the replica tests) ---
+
+PG_SCRIPT = os.path.join(ROOT, "scripts", "pg-test-server.sh")
+
+
+def psql(url, sql):
+    """Runs SQL; returns the rows as lists of strings."""
+    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                          "-d", url, "-c", sql],
+                         check=True, capture_output=True, text=True, timeout=30).stdout
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+class PgServer:
+    """A throw-away PostgreSQL server (scripts/pg-test-server.sh) in a
+    directory of /tmp (the server's user must be able to reach it)."""
+
+    def __init__(self, url=None):
+        self.url = url
+        self.dir = None
+
+    def start(self):
+        if self.dir is None:
+            self.dir = tempfile.mkdtemp(prefix="lrogate-pg-", dir="/tmp")
+        self.url = subprocess.run(["bash", PG_SCRIPT, "start", self.dir], check=True,
+                                  capture_output=True, text=True, timeout=120).stdout.strip()
+        return self
+
+    def stop(self):
+        subprocess.run(["bash", PG_SCRIPT, "stop", self.dir], check=True, timeout=60)
+
+    def remove(self):
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def create_db(self):
+        name = "lrogate_it_" + uuid.uuid4().hex[:12]
+        psql(self.url, f"CREATE DATABASE {name}")
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The run's PostgreSQL server: the one scripts/test.sh started, or one
+    of this session's own when pytest runs alone."""
+    url = os.environ.get("LROGATE_TEST_POSTGRES_URL")
+    if url:
+        yield PgServer(url)
+        return
+    server = PgServer().start()
+    yield server
+    server.stop()
+    server.remove()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """A fresh, empty database for one test."""
+    return pg_server.create_db()
+
+
+@pytest.fixture
+def own_pg():
+    """A server this test alone uses, so it may stop and start it."""
+    server = PgServer().start()
+    yield server
+    try:
+        server.stop()
+    finally:
+        server.remove()

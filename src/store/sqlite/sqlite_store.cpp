@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kColumns =
     "id, tenant, analyzer_id, upstream_url, status, created_at, updated_at, next_poll_at, "
     "poll_count, attempts, lease_owner, lease_until, result, result_type, error_code, "
-    "error_message, retrieved_at, expires_at, idempotency_key";
+    "error_message, retrieved_at, expires_at, idempotency_key, fence";
 
 // Versioned migrations; PRAGMA user_version holds how many have run.
 const char* const kMigrations[] = {
@@ -60,6 +60,10 @@ CREATE TABLE idempotency (
 );
 CREATE INDEX idempotency_expiry ON idempotency(expires_at);
 CREATE INDEX operations_listing ON operations(tenant, created_at DESC, id DESC);
+)sql",
+    // v3: the fencing token; every claim increments it.
+    R"sql(
+ALTER TABLE operations ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 
@@ -147,6 +151,7 @@ Operation read_row(sqlite3_stmt* s) {
   op.retrieved_at = col_opt(s, 16);
   op.expires_at = col_opt(s, 17);
   op.idempotency_key = col_text(s, 18);
+  op.fence = sqlite3_column_int64(s, 19);
   return op;
 }
 
@@ -188,9 +193,9 @@ class SqliteStore final : public OperationStore {
   Result<void> insert(const Operation& op) override {
     metrics::StoreTimer timer("insert");
     std::lock_guard lock(mu_);
-    auto st =
-        prepare(std::string("INSERT INTO operations (") + kColumns +
-                ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)");
+    auto st = prepare(
+        std::string("INSERT INTO operations (") + kColumns +
+        ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)");
     if (!st) return st.error();
     Stmt& s = *st;
     s.bind(1, op.id).bind(2, op.tenant).bind(3, op.analyzer_id).bind(4, op.upstream_url);
@@ -203,6 +208,7 @@ class SqliteStore final : public OperationStore {
     s.bind(11, op.lease_owner).bind(12, op.lease_until).bind_blob(13, op.result);
     s.bind(14, op.result_type).bind(15, op.error_code).bind(16, op.error_message);
     s.bind(17, op.retrieved_at).bind(18, op.expires_at).bind(19, op.idempotency_key);
+    s.bind(20, op.fence);
     int rc = s.step();
     if (rc == SQLITE_CONSTRAINT) {
       return make_error(ErrorCode::kConflict, "operation already exists", op.id);
@@ -228,7 +234,8 @@ class SqliteStore final : public OperationStore {
     metrics::StoreTimer timer("claim_due");
     std::lock_guard lock(mu_);
     auto st =
-        prepare(std::string("UPDATE operations SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
+        prepare(std::string("UPDATE operations SET lease_owner = ?1, lease_until = ?2,"
+                            " fence = fence + 1 WHERE id IN ("
                             " SELECT id FROM operations WHERE status IN ('NotStarted', 'Running')"
                             " AND next_poll_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)"
                             " ORDER BY next_poll_at LIMIT ?4) RETURNING ") +
@@ -242,6 +249,34 @@ class SqliteStore final : public OperationStore {
     return out;
   }
 
+  Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
+                           Millis lease_until) override {
+    metrics::StoreTimer timer("renew_leases");
+    std::lock_guard lock(mu_);
+    auto st = prepare(
+        "UPDATE operations SET lease_until = ?2 WHERE id = ?3 AND lease_owner = ?1"
+        " AND status IN ('NotStarted', 'Running')");
+    if (!st) return st.error();
+    if (auto r = exec("BEGIN"); !r) return r.error();
+    int renewed = 0;
+    for (const auto& id : ids) {
+      st->bind(1, owner).bind(2, lease_until).bind(3, id);
+      if (st->step() != SQLITE_DONE) {
+        auto e = db_error(db_, "renew_leases");
+        sqlite3_reset(st->raw());
+        (void)exec("ROLLBACK");
+        return e;
+      }
+      renewed += sqlite3_changes(db_);
+      sqlite3_reset(st->raw());
+    }
+    if (auto r = exec("COMMIT"); !r) {
+      (void)exec("ROLLBACK");
+      return r.error();
+    }
+    return renewed;
+  }
+
   Result<bool> record_progress(std::string_view id, std::string_view owner,
                                const Progress& p) override {
     metrics::StoreTimer timer("record_progress");
@@ -249,10 +284,12 @@ class SqliteStore final : public OperationStore {
     auto st = prepare(
         "UPDATE operations SET status = ?3, next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
         " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
-        " WHERE id = ?1 AND lease_owner = ?2 AND status IN ('NotStarted', 'Running')");
+        " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?7"
+        " AND status IN ('NotStarted', 'Running')");
     if (!st) return st.error();
     st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(p.status)));
     st->bind(4, p.next_poll_at).bind(5, std::int64_t{p.attempts}).bind(6, p.now);
+    st->bind(7, p.fence);
     return changed(*st, "record_progress");
   }
 
@@ -264,11 +301,11 @@ class SqliteStore final : public OperationStore {
         " error_message = ?7, updated_at = ?8, expires_at = ?9, next_poll_at = NULL,"
         " lease_owner = NULL, lease_until = NULL, poll_count = poll_count + (?2 IS NOT NULL)"
         " WHERE id = ?1 AND status IN ('NotStarted', 'Running')"
-        " AND (?2 IS NULL OR lease_owner = ?2 OR lease_owner IS NULL)");
+        " AND (?2 IS NULL OR ((lease_owner = ?2 OR lease_owner IS NULL) AND fence = ?10))");
     if (!st) return st.error();
     st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(c.status)));
     st->bind_blob(4, c.result).bind(5, c.result_type).bind(6, c.error_code);
-    st->bind(7, c.error_message).bind(8, c.now).bind(9, c.expires_at);
+    st->bind(7, c.error_message).bind(8, c.now).bind(9, c.expires_at).bind(10, c.fence);
     return changed(*st, "complete");
   }
 
@@ -424,6 +461,8 @@ class SqliteStore final : public OperationStore {
     if (st->step() != SQLITE_DONE) return db_error(db_, "release_key");
     return {};
   }
+
+  bool exclusive() const override { return true; }
 
   Result<void> ping() override {
     std::lock_guard lock(mu_);

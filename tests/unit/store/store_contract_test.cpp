@@ -1,8 +1,10 @@
 // The store contract: every OperationStore backend must pass this suite
 // unchanged. Backends are listed in kBackends.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "store/operation_store.h"
@@ -25,12 +27,36 @@ std::string temp_sqlite() {
   return "sqlite:" + path.string();
 }
 
-const Backend kBackends[] = {{"sqlite", temp_sqlite}};
+// A fresh database on the test server that scripts/test.sh starts
+// (LROGATE_TEST_POSTGRES_URL); "" when no server was given.
+std::string temp_postgres() {
+  const char* base = std::getenv("LROGATE_TEST_POSTGRES_URL");
+  if (!base || !*base) return "";
+  static int n = 0;
+  std::string db = "lrogate_contract_" + std::to_string(::getpid()) + "_" + std::to_string(n++);
+  PGconn* c = PQconnectdb(base);
+  PQclear(PQexec(c, "SET client_min_messages = warning"));
+  PQclear(PQexec(c, ("DROP DATABASE IF EXISTS " + db).c_str()));
+  PGresult* r = PQexec(c, ("CREATE DATABASE " + db).c_str());
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  PQfinish(c);
+  if (!ok) return "";
+  std::string url = base;
+  return url.substr(0, url.rfind('/') + 1) + db;
+}
+
+const Backend kBackends[] = {{"sqlite", temp_sqlite}, {"postgresql", temp_postgres}};
 
 class StoreContract : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    auto s = open_store(GetParam().make_url());
+    std::string url = GetParam().make_url();
+    if (url.empty()) {
+      // scripts/test.sh always provides the server; this is for a bare ctest.
+      GTEST_SKIP() << "no PostgreSQL: set LROGATE_TEST_POSTGRES_URL (scripts/pg-test-server.sh)";
+    }
+    auto s = open_store(url);
     ASSERT_TRUE(s.ok()) << s.error().message << " " << s.error().detail;
     store_ = std::move(s.value());
   }
@@ -82,8 +108,9 @@ TEST_P(StoreContract, ClaimTakesOnlyDueUnleasedWork) {
 
 TEST_P(StoreContract, ProgressNeedsTheLeaseAndReleasesIt) {
   ASSERT_TRUE(store_->insert(op("a", 0, 0)).ok());
-  ASSERT_EQ(store_->claim_due("n1", 0, 60'000, 10).value().size(), 1u);
-  Progress p{Status::kRunning, 5000, 0, 10};
+  auto claimed = store_->claim_due("n1", 0, 60'000, 10).value();
+  ASSERT_EQ(claimed.size(), 1u);
+  Progress p{Status::kRunning, 5000, 0, 10, claimed[0].fence};
   EXPECT_FALSE(store_->record_progress("a", "n2", p).value());
   EXPECT_TRUE(store_->record_progress("a", "n1", p).value());
   auto got = store_->get("a").value().value();
@@ -96,12 +123,13 @@ TEST_P(StoreContract, ProgressNeedsTheLeaseAndReleasesIt) {
 
 TEST_P(StoreContract, CompleteIsFinalAndKeepsTheBodyByteForByte) {
   ASSERT_TRUE(store_->insert(op("a", 0, 0)).ok());
-  ASSERT_EQ(store_->claim_due("n1", 0, 60'000, 10).value().size(), 1u);
+  auto claimed = store_->claim_due("n1", 0, 60'000, 10).value();
+  ASSERT_EQ(claimed.size(), 1u);
   std::string body = std::string("{\"x\":\"\0binary\xff\"}", 17);
-  Completion c{Status::kSucceeded, body, "application/json", "", "", 50, 3600};
+  Completion c{Status::kSucceeded, body, "application/json", "", "", 50, 3600, claimed[0].fence};
   EXPECT_FALSE(store_->complete("a", "n2", c).value());  // not the lease holder
   EXPECT_TRUE(store_->complete("a", "n1", c).value());
-  Completion other{Status::kFailed, "", "", "Timeout", "late", 60, 3600};
+  Completion other{Status::kFailed, "", "", "Timeout", "late", 60, 3600, 0};
   EXPECT_FALSE(store_->complete("a", "", other).value());  // never overwritten
   auto got = store_->get("a").value().value();
   EXPECT_EQ(got.status, Status::kSucceeded);
@@ -109,6 +137,45 @@ TEST_P(StoreContract, CompleteIsFinalAndKeepsTheBodyByteForByte) {
   EXPECT_EQ(got.expires_at, 3600);
   EXPECT_FALSE(got.next_poll_at.has_value());
   EXPECT_TRUE(store_->claim_due("n1", 100'000, 200'000, 10).value().empty());
+}
+
+TEST_P(StoreContract, EveryClaimFencesOffTheClaimsBeforeIt) {
+  ASSERT_TRUE(store_->insert(op("a", 0, 0)).ok());
+  auto first = store_->claim_due("n1", 0, 1000, 10).value();
+  ASSERT_EQ(first.size(), 1u);
+  // n1's lease lapses; n2 claims, polls and lets go; n1 claims again.
+  auto second = store_->claim_due("n2", 1000, 2000, 10).value();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_GT(second[0].fence, first[0].fence);
+  ASSERT_TRUE(store_->record_progress("a", "n2", {Status::kRunning, 1500, 0, 1100, second[0].fence})
+                  .value());
+  auto third = store_->claim_due("n1", 1500, 3000, 10).value();
+  ASSERT_EQ(third.size(), 1u);
+  // The answer of n1's first, superseded claim is refused: same owner, old fence.
+  Completion stale{Status::kSucceeded, "old", "application/json", "", "", 1600, 9000,
+                   first[0].fence};
+  EXPECT_FALSE(store_->complete("a", "n1", stale).value());
+  EXPECT_FALSE(store_->record_progress("a", "n1", {Status::kRunning, 9000, 0, 1600, first[0].fence})
+                   .value());
+  Completion fresh{Status::kSucceeded, "new", "application/json", "", "", 1700, 9000,
+                   third[0].fence};
+  EXPECT_TRUE(store_->complete("a", "n1", fresh).value());
+  EXPECT_EQ(store_->get("a").value()->result, "new");
+}
+
+TEST_P(StoreContract, HeartbeatRenewsOnlyTheOwnersLiveLeases) {
+  ASSERT_TRUE(store_->insert(op("a", 0, 0)).ok());
+  ASSERT_TRUE(store_->insert(op("b", 0, 0)).ok());
+  ASSERT_TRUE(store_->insert(op("c", 0, 0)).ok());
+  ASSERT_EQ(store_->claim_due("n1", 0, 1000, 2).value().size(), 2u);
+  ASSERT_EQ(store_->claim_due("n2", 0, 1000, 2).value().size(), 1u);
+  std::vector<std::string> all = {"a", "b", "c", "quote\"d"};
+  EXPECT_EQ(store_->renew_leases("n1", all, 5000).value(), 2);
+  // n1's leases now outlive 1000; n2's does not.
+  auto later = store_->claim_due("n3", 2000, 9000, 10).value();
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(store_->get(later[0].id).value()->lease_owner, "n3");
+  EXPECT_EQ(store_->renew_leases("n1", {}, 6000).value(), 0);
 }
 
 TEST_P(StoreContract, RetrievalIsMarkedOnce) {
@@ -147,7 +214,8 @@ TEST_P(StoreContract, NextDueAndLeaseRelease) {
 }
 
 TEST_P(StoreContract, ListIsNewestFirstAndPagesStably) {
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->insert(op("o" + std::to_string(i), 100 + i)).ok());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(store_->insert(op("o" + std::to_string(i), 100 + i)).ok());
   ASSERT_TRUE(store_->insert(op("same-b", 200)).ok());
   ASSERT_TRUE(store_->insert(op("same-a", 200)).ok());
   ListQuery q;
