@@ -12,56 +12,17 @@ same run. Needs: wrk nginx-light python3-fastapi python3-uvicorn python3-httpx.
     python3 bench/status_poll.py [--seconds 5] [--rounds 3]
 """
 import argparse
-import json
 import os
 import re
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.environ.get("LROGATE_BIN", os.path.join(ROOT, "build", "lrogate"))
-SEED = os.path.join(os.path.dirname(ROOT), "shared", "peers", "seed_gateway")
-KEY = "bench-key"
+from harness import KEY, Procs, free_port, get, post, wait_http
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def post(url, body):
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read())
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+SEED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
+                    "peers", "seed_gateway")
 
 
 def wrk(url, seconds):
@@ -79,29 +40,14 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="lrogate-bench-")
-    os.chmod(tmp, 0o755)  # nginx's workers run as another user and must read the files
-    procs = []
-
-    def start(cmd, env=None, cwd=None):
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             env={**os.environ, **(env or {})}, cwd=cwd)
-        procs.append(p)
-        return p
-
+    procs = Procs()
+    tmp = procs.dir
+    start = procs.start
     try:
-        sim_port = free_port()
-        start([BIN, "simulate", "--listen", f"127.0.0.1:{sim_port}", "--key", KEY, "--duration", "0s"])
-        wait_http(f"http://127.0.0.1:{sim_port}/healthz")
-        sim = f"http://127.0.0.1:{sim_port}"
-
-        gw_port = free_port()
-        start([BIN, "serve", "--listen", f"127.0.0.1:{gw_port}", "--upstream-endpoint", sim,
-               "--store", f"sqlite:{tmp}/bench.db", "--client-poll-rate", "0", "--max-polls", "0",
-               "--retrieval-grace", "50m", "--fallback-lookup", "off", "--poll-interval", "1s",
-               "--log-level", "warn"], env={"AZURE_CU_KEY": KEY})
-        gw = f"http://127.0.0.1:{gw_port}"
-        wait_http(f"{gw}/healthz")
+        _, sim = procs.sim("--duration", "0s")
+        _, gw = procs.gateway(sim, "--client-poll-rate", "0", "--max-polls", "0",
+                              "--retrieval-grace", "50m", "--fallback-lookup", "off",
+                              "--poll-interval", "1s")
         doc = "https://docs.example/bench.pdf"
         running = post(f"{gw}/pro-mode/content-analyzers/pro-demo:analyze", {"url": doc + "?sim_duration=1h"})["operationId"]
         done = post(f"{gw}/pro-mode/content-analyzers/pro-demo:analyze",
@@ -117,7 +63,7 @@ def main():
         seed_ok = os.path.exists(os.path.join(SEED, "seed_gateway.py"))
         if seed_ok:
             start(["/usr/bin/python3", "-m", "uvicorn", "seed_gateway:app", "--host", "127.0.0.1",
-                   "--port", str(seed_port), "--log-level", "warning"], cwd=SEED,
+                   "--port", str(seed_port), "--log-level", "warning"], "seed", cwd=SEED,
                   env={"UPSTREAM": sim, "UPSTREAM_KEY": KEY, "POLL_INTERVAL": "1", "RATE_LIMIT": "0"})
             seed = f"http://127.0.0.1:{seed_port}"
             wait_http(f"{seed}/docs")
@@ -147,7 +93,7 @@ http {{
   client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
   server {{ listen 127.0.0.1:{port}; root {d}/www; keepalive_requests 1000000; }}
 }}""")
-            start(["nginx", "-c", os.path.join(d, "nginx.conf"), "-g", "daemon off;"])
+            start(["nginx", "-c", os.path.join(d, "nginx.conf"), "-g", "daemon off;"], f"nginx{workers}")
             nginx_urls[workers] = f"http://127.0.0.1:{port}"
             wait_http(f"{nginx_urls[workers]}/r200.json")
 
@@ -181,14 +127,7 @@ http {{
             rps, p99, bad = med[name]
             print(f"| {name} | {rps:,.0f} | {p99:.2f} | {bad} | {rps / best:.2f}× |")
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        procs.close()
 
 
 if __name__ == "__main__":

@@ -16,8 +16,12 @@ TEST_PACKAGES=(
   postgresql
 )
 
+# The benchmarks' references: wrk, nginx, and what the original design runs on.
+BENCH_PACKAGES=(wrk nginx-light python3 python3-fastapi python3-uvicorn python3-httpx)
+
 want=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PACKAGES[@]}"); fi
+if [[ "${1:-}" == "--bench" ]]; then want+=("${BENCH_PACKAGES[@]}"); fi
 if [[ "${1:-}" == "--run" ]]; then want+=(curl); fi
 
 missing=()

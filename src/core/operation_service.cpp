@@ -61,13 +61,33 @@ Result<std::vector<Operation>> OperationService::claim_due(std::string_view owne
   return store_.claim_due(owner, now, now + lease.count(), limit);
 }
 
-Result<bool> OperationService::record_progress(const Operation& op, std::string_view owner,
-                                               Status status, Millis next_poll_at, int attempts) {
+namespace {
+
+store::Progress progress_of(const Operation& op, Status status, Millis next_poll_at, int attempts,
+                            Millis now) {
   if (!can_transition(op.status, status) || is_terminal(status)) {
     status = op.status;  // a Running operation never goes back to NotStarted
   }
-  store::Progress p{status, next_poll_at, attempts, clock_.now_ms(), op.fence};
-  return store_.record_progress(op.id, owner, p);
+  return store::Progress{status, next_poll_at, attempts, now, op.fence};
+}
+
+}  // namespace
+
+Result<bool> OperationService::record_progress(const Operation& op, std::string_view owner,
+                                               Status status, Millis next_poll_at, int attempts) {
+  return store_.record_progress(op.id, owner,
+                                progress_of(op, status, next_poll_at, attempts, clock_.now_ms()));
+}
+
+Result<std::vector<bool>> OperationService::record_progress_many(
+    std::string_view owner, const std::vector<ProgressWrite>& writes) {
+  Millis now = clock_.now_ms();
+  std::vector<store::OperationStore::ProgressItem> items;
+  items.reserve(writes.size());
+  for (const auto& w : writes) {
+    items.push_back({w.op->id, progress_of(*w.op, w.status, w.next_poll_at, w.attempts, now)});
+  }
+  return store_.record_progress_many(owner, items);
 }
 
 Result<bool> OperationService::finish(const Operation& op, std::string_view owner, Status status,

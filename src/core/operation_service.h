@@ -94,6 +94,15 @@ class OperationService {
                                            int limit);
   Result<bool> record_progress(const Operation& op, std::string_view owner, Status status,
                                Millis next_poll_at, int attempts);
+  // Many of those in one store transaction; one answer per write, in order.
+  struct ProgressWrite {
+    const Operation* op;
+    Status status;
+    Millis next_poll_at;
+    int attempts;
+  };
+  Result<std::vector<bool>> record_progress_many(std::string_view owner,
+                                                 const std::vector<ProgressWrite>& writes);
   // Ends the operation; the record then expires at result_ttl.
   Result<bool> finish(const Operation& op, std::string_view owner, Status status,
                       std::string result, std::string result_type, std::string error_code,

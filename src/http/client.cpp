@@ -10,7 +10,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
+#include <optional>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "base/strings.h"
 
@@ -132,6 +135,56 @@ class ClientImpl final : public Client {
   }
 
  private:
+  struct Exchanged {
+    ClientResult result;
+    bool reusable = false;      // the connection can carry another request
+    bool nothing_back = false;  // it failed before any byte of an answer came
+  };
+
+  // A connection kept open between requests to one origin.
+  struct Conn {
+    std::optional<beast::tcp_stream> plain;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+    std::chrono::steady_clock::time_point idle_since;
+    tcp::socket& socket() {
+      return plain ? plain->socket() : beast::get_lowest_layer(*tls).socket();
+    }
+  };
+  using ConnPtr = std::unique_ptr<Conn>;
+  static constexpr std::chrono::seconds kIdleLimit{15};  // below common server keep-alive timeouts
+  static constexpr std::size_t kMaxIdlePerOrigin = 512;
+
+  // An idle connection to `origin` that is still open, or null.
+  ConnPtr take_idle(const std::string& origin) {
+    auto it = idle_.find(origin);
+    if (it == idle_.end()) return nullptr;
+    auto& list = it->second;
+    auto now = std::chrono::steady_clock::now();
+    while (!list.empty()) {
+      ConnPtr c = std::move(list.back());
+      list.pop_back();
+      if (now - c->idle_since > kIdleLimit) continue;
+      // The server may have closed it meanwhile: a FIN (or stray bytes)
+      // waiting on the socket means it cannot carry a request.
+      char probe;
+      ssize_t n = ::recv(c->socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return c;
+    }
+    return nullptr;
+  }
+
+  void put_idle(const std::string& origin, ConnPtr c) {
+    auto& list = idle_[origin];
+    if (list.size() >= kMaxIdlePerOrigin) return;  // closes it
+    c->idle_since = std::chrono::steady_clock::now();
+    if (c->plain)
+      c->plain->expires_never();
+    else
+      beast::get_lowest_layer(*c->tls).expires_never();
+    // Oldest first: the back is the most recently used (the likeliest alive).
+    list.push_back(std::move(c));
+  }
+
   asio::awaitable<ClientResult> run(ClientRequest req) {
     auto url = boost::urls::parse_absolute_uri(req.url);
     if (!url) co_return fail(FailureKind::kBadUrl, "invalid upstream URL");
@@ -154,13 +207,25 @@ class ClientImpl final : public Client {
     for (const auto& h : req.headers) breq.set(h.name, h.value);
     breq.body() = std::move(req.body);
     if (req.method != "GET" || !breq.body().empty()) breq.prepare_payload();
-    breq.keep_alive(false);
+    breq.keep_alive(true);
 
     auto deadline = std::chrono::steady_clock::now() + req.timeout;
     auto left = [&] {
       return std::max(std::chrono::steady_clock::duration::zero(),
                       deadline - std::chrono::steady_clock::now());
     };
+    const std::string origin = scheme + "://" + host + ":" + port;
+    const bool idempotent = req.method == "GET" || req.method == "HEAD";
+    // A kept-alive connection first. If the server dropped it before any
+    // answer came back, an idempotent request is sent once more on a new
+    // connection (anything else reports the failure: its caller decides).
+    if (ConnPtr c = take_idle(origin)) {
+      Exchanged ex = co_await exchange_on(*c, breq, req.max_body, left());
+      if (ex.reusable) put_idle(origin, std::move(c));
+      if (!(ex.nothing_back && idempotent)) co_return std::move(ex.result);
+    }
+
+    auto c = std::make_unique<Conn>();
     tcp::resolver resolver(ctx_);
     // The resolver has no deadline of its own; a numeric host resolves at once.
     auto [rec, endpoints] = co_await resolver.async_resolve(host, port, kTuple);
@@ -169,62 +234,91 @@ class ClientImpl final : public Client {
     stream.expires_after(left());
     auto [cec, ep] = co_await stream.async_connect(endpoints, kTuple);
     if (cec) co_return classify(cec, "connect");
-    if (!tls) co_return co_await exchange(stream, breq, req.max_body, left());
-
-    beast::ssl_stream<beast::tcp_stream> ss(std::move(stream), ssl_);
-    if (!SSL_set_tlsext_host_name(ss.native_handle(), host.c_str())) {
-      co_return fail(FailureKind::kTls, "cannot set TLS server name");
-    }
-    ss.set_verify_mode(asio::ssl::verify_peer);
-    // OpenSSL checks the name itself, so a mismatch reads as a verify error.
-    boost::system::error_code aec;
-    asio::ip::make_address(host, aec);
-    int named =
-        aec ? SSL_set1_host(ss.native_handle(), host.c_str())
-            : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ss.native_handle()), host.c_str());
-    if (named != 1) co_return fail(FailureKind::kTls, "cannot set the TLS host name to verify");
-    beast::get_lowest_layer(ss).expires_after(left());
-    auto [hec] = co_await ss.async_handshake(asio::ssl::stream_base::client, kTuple);
-    if (hec) {
-      long verify = SSL_get_verify_result(ss.native_handle());
-      if (verify != X509_V_OK) {
-        co_return fail(FailureKind::kTls, std::string("upstream TLS certificate rejected: ") +
-                                              X509_verify_cert_error_string(verify));
+    stream.socket().set_option(tcp::no_delay(true), cec);
+    if (!tls) {
+      c->plain.emplace(std::move(stream));
+    } else {
+      c->tls.emplace(std::move(stream), ssl_);
+      auto& ss = *c->tls;
+      if (!SSL_set_tlsext_host_name(ss.native_handle(), host.c_str())) {
+        co_return fail(FailureKind::kTls, "cannot set TLS server name");
       }
-      co_return classify(hec, "handshake");
+      ss.set_verify_mode(asio::ssl::verify_peer);
+      // OpenSSL checks the name itself, so a mismatch reads as a verify error.
+      boost::system::error_code aec;
+      asio::ip::make_address(host, aec);
+      int named =
+          aec ? SSL_set1_host(ss.native_handle(), host.c_str())
+              : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ss.native_handle()), host.c_str());
+      if (named != 1) co_return fail(FailureKind::kTls, "cannot set the TLS host name to verify");
+      beast::get_lowest_layer(ss).expires_after(left());
+      auto [hec] = co_await ss.async_handshake(asio::ssl::stream_base::client, kTuple);
+      if (hec) {
+        long verify = SSL_get_verify_result(ss.native_handle());
+        if (verify != X509_V_OK) {
+          co_return fail(FailureKind::kTls, std::string("upstream TLS certificate rejected: ") +
+                                                X509_verify_cert_error_string(verify));
+        }
+        co_return classify(hec, "handshake");
+      }
     }
-    co_return co_await exchange(ss, breq, req.max_body, left());
+    Exchanged ex = co_await exchange_on(*c, breq, req.max_body, left());
+    if (ex.reusable) put_idle(origin, std::move(c));
+    co_return std::move(ex.result);
+  }
+
+  // (GCC 12 miscompiles co_await inside a conditional expression: if/else.)
+  asio::awaitable<Exchanged> exchange_on(Conn& c, bhttp::request<bhttp::string_body>& breq,
+                                         std::size_t max_body,
+                                         std::chrono::steady_clock::duration left) {
+    if (c.plain) co_return co_await exchange(*c.plain, breq, max_body, left);
+    co_return co_await exchange(*c.tls, breq, max_body, left);
   }
 
   template <class Stream>
-  asio::awaitable<ClientResult> exchange(Stream& stream, bhttp::request<bhttp::string_body>& breq,
-                                         std::size_t max_body,
-                                         std::chrono::steady_clock::duration left) {
+  asio::awaitable<Exchanged> exchange(Stream& stream, bhttp::request<bhttp::string_body>& breq,
+                                      std::size_t max_body,
+                                      std::chrono::steady_clock::duration left) {
+    Exchanged ex;
     beast::get_lowest_layer(stream).expires_after(left);
     auto [wec, wn] = co_await bhttp::async_write(stream, breq, kTuple);
-    if (wec) co_return classify(wec, "write");
+    if (wec) {
+      ex.result = classify(wec, "write");
+      ex.nothing_back = wec != asio::error::timed_out && wec != beast::error::timeout;
+      co_return ex;
+    }
     beast::flat_buffer buf;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(max_body);
     parser.header_limit(64 * 1024);
     auto [rec, rn] = co_await bhttp::async_read(stream, buf, parser, kTuple);
-    if (rec) co_return classify(rec, "read");
-    auto res = parser.release();
-    ClientResult out;
-    out.response.emplace();
-    out.response->status = static_cast<int>(res.result_int());
-    for (const auto& f : res) {
-      out.response->headers.push_back({to_lower(f.name_string()), std::string(f.value())});
+    if (rec) {
+      ex.result = classify(rec, "read");
+      ex.nothing_back =
+          rn == 0 && (rec == bhttp::error::end_of_stream || rec == asio::error::connection_reset ||
+                      rec == asio::error::eof);
+      co_return ex;
     }
-    out.response->body = std::move(res.body());
-    boost::system::error_code ec;
-    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
-    co_return out;
+    ex.reusable = parser.keep_alive() && buf.size() == 0;
+    auto res = parser.release();
+    ex.result.response.emplace();
+    ex.result.response->status = static_cast<int>(res.result_int());
+    for (const auto& f : res) {
+      ex.result.response->headers.push_back({to_lower(f.name_string()), std::string(f.value())});
+    }
+    ex.result.response->body = std::move(res.body());
+    if (!ex.reusable) {
+      boost::system::error_code ec;
+      beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
+    }
+    co_return ex;
   }
 
   asio::io_context ctx_{1};
   asio::ssl::context ssl_;
   asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  // Idle keep-alive connections per origin; touched only on the I/O thread.
+  std::unordered_map<std::string, std::vector<ConnPtr>> idle_;
   std::thread thread_;
 };
 

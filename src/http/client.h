@@ -5,6 +5,11 @@
 // deadline (connect + TLS + write + read) and a response body limit. Failures
 // are values (ClientResult::error), never exceptions. The client runs its own
 // I/O thread; callbacks run on it, so callers must not block in them.
+//
+// Connections are kept alive and reused per origin (scheme, host, port),
+// idle at most 15 s; a reused connection the server had closed is detected
+// before use, and a GET whose kept-alive connection dropped before any answer
+// is sent once more on a new one.
 #pragma once
 
 #include <chrono>

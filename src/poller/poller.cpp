@@ -62,6 +62,7 @@ void Poller::stop(std::function<void()> done) {
 
 void Poller::maybe_stopped() {
   if (stopping_ && inflight_ == 0 && on_stopped_) {
+    flush_progress();
     auto r = service_.store().release_leases(owner_);
     (void)r;
     auto done = std::move(on_stopped_);
@@ -101,6 +102,7 @@ void Poller::tick() {
       arm(config_.idle_recheck);
       return;
     }
+    more_due_ = static_cast<int>(claimed.value().size()) >= room;
     for (auto& op : claimed.value()) {
       if (held_.insert(op.id).second) queue_.push_back(std::move(op));
     }
@@ -162,18 +164,16 @@ void Poller::poll_one(core::Operation op) {
       return;
     }
     pump();
-    if (queue_.empty()) tick();
+    // Claim again only when the last claim was full (more is due now) or no
+    // timer is waiting for the next due time: a claim per answer would cost
+    // two queries per poll when little is due.
+    if (queue_.empty() && (more_due_ || timer_at_ == 0)) tick();
   });
 }
 
 void Poller::on_answer(const core::Operation& op, const upstream::PollAnswer& a) {
   Decision d = decide(op, a, config_.schedule, clock_.now_ms(), random_.uniform());
-  Result<bool> written = false;
-  if (d.finish) {
-    written = service_.finish(op, owner_, d.status, a.body, a.content_type, d.error_code,
-                              d.error_message);
-  } else {
-    written = service_.record_progress(op, owner_, d.status, d.next_poll_at, d.attempts);
+  if (!d.finish) {
     if (a.kind != upstream::PollAnswer::Kind::kStatus) {
       log::warn("poll failed; will retry", {{"operation_id", op.id},
                                             {"error_code", a.error_code},
@@ -181,14 +181,45 @@ void Poller::on_answer(const core::Operation& op, const upstream::PollAnswer& a)
                                             {"attempt", d.attempts},
                                             {"retry_in_ms", d.next_poll_at - clock_.now_ms()}});
     }
-  }
-  if (!written) {
-    log::error("cannot record poll outcome", {{"operation_id", op.id},
-                                              {"error", written.error().message},
-                                              {"detail", written.error().detail}});
+    // Progress is batched: answers that arrive together share one commit.
+    if (pending_.empty()) {
+      client_.post([this, alive = alive_] {
+        if (*alive) flush_progress();
+      });
+    }
+    pending_.push_back({op, d});
+    if (pending_.size() >= 256) flush_progress();
     return;
   }
-  if (!written.value()) {
+  written(
+      op, d,
+      service_.finish(op, owner_, d.status, a.body, a.content_type, d.error_code, d.error_message));
+}
+
+void Poller::flush_progress() {
+  if (pending_.empty()) return;
+  std::vector<PendingProgress> batch;
+  batch.swap(pending_);
+  std::vector<core::OperationService::ProgressWrite> writes;
+  writes.reserve(batch.size());
+  for (const auto& p : batch) {
+    writes.push_back({&p.op, p.d.status, p.d.next_poll_at, p.d.attempts});
+  }
+  auto r = service_.record_progress_many(owner_, writes);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Result<bool> one = r ? Result<bool>(r.value()[i]) : Result<bool>(r.error());
+    written(batch[i].op, batch[i].d, one);
+  }
+}
+
+void Poller::written(const core::Operation& op, const Decision& d, const Result<bool>& r) {
+  if (!r) {
+    log::error(
+        "cannot record poll outcome",
+        {{"operation_id", op.id}, {"error", r.error().message}, {"detail", r.error().detail}});
+    return;
+  }
+  if (!r.value()) {
     log::warn("poll outcome not recorded: lease lost or operation already final",
               {{"operation_id", op.id}});
     return;

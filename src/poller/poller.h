@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/random.h"
@@ -63,6 +64,8 @@ class Poller {
   void on_answer(const core::Operation& op, const upstream::PollAnswer& answer);
   void sweep();
   void heartbeat();
+  void flush_progress();
+  void written(const core::Operation& op, const Decision& d, const Result<bool>& r);
   void maybe_stopped();
 
   core::OperationService& service_;
@@ -77,10 +80,18 @@ class Poller {
   // Touched only on the client's thread.
   std::deque<core::Operation> queue_;
   std::unordered_set<std::string> held_;  // queued or in flight
+  // Non-final outcomes waiting to be written in one transaction: flushed
+  // after the answers that arrived together were handled (or at 256).
+  struct PendingProgress {
+    core::Operation op;
+    Decision d;
+  };
+  std::vector<PendingProgress> pending_;
   int inflight_ = 0;
   TokenBucket bucket_;
   std::uint64_t timer_gen_ = 0;
   Millis timer_at_ = 0;
+  bool more_due_ = false;  // the last claim was full: more work may be due now
   bool stopping_ = false;
   std::function<void()> on_stopped_;
   std::shared_ptr<std::atomic<bool>> wake_pending_ = std::make_shared<std::atomic<bool>>(false);

@@ -84,11 +84,50 @@ struct Simulator::Impl {
                  result(std::move(r), p.at("resultId"), std::move(done));
                });
     router.add("GET", "/_sim/stats", "stats",
-               [this](http::Request&&, const http::Params&, http::Responder done) {
+               [this](http::Request&& req, const http::Params&, http::Responder done) {
                  std::lock_guard lock(mu);
                  boost::json::object o{{"submits", submits},           {"polls", polls},
                                        {"overlaps", overlaps},         {"rejected", rejected},
                                        {"max_inflight", max_inflight}, {"operations", ops.size()}};
+                 // ?since=EPOCH_MS: how many operations were polled at or after
+                 // that moment (the recovery benchmark's "every one polled again").
+                 if (req.query.rfind("since=", 0) == 0) {
+                   Millis since = 0;
+                   for (char c : req.query.substr(6)) {
+                     if (c < '0' || c > '9' || since > 1'000'000'000'000'000) break;
+                     since = since * 10 + (c - '0');
+                   }
+                   std::size_t polled = 0;
+                   for (const auto& [id, op] : ops) {
+                     if (!op.poll_times.empty() && op.poll_times.back() >= since) ++polled;
+                   }
+                   o["polled_since"] = polled;
+                 }
+                 // ?interval=MS: of the operations that are over and whose end
+                 // was seen, how many took more polls than ceil(duration /
+                 // interval) + 1 (the in-flight benchmark's poll budget).
+                 if (req.query.rfind("interval=", 0) == 0) {
+                   Millis interval = 0;
+                   for (char c : req.query.substr(9)) {
+                     if (c < '0' || c > '9' || interval > 1'000'000'000) break;
+                     interval = interval * 10 + (c - '0');
+                   }
+                   std::size_t finished = 0, over = 0;
+                   int most = 0;
+                   for (const auto& [id, op] : ops) {
+                     Millis end = op.created + op.d.duration.count();
+                     if (interval <= 0 || op.poll_times.empty() || op.poll_times.back() < end) {
+                       continue;
+                     }
+                     ++finished;
+                     Millis budget = (op.d.duration.count() + interval - 1) / interval + 1;
+                     if (op.polls > budget) ++over;
+                     most = std::max(most, op.polls);
+                   }
+                   o["finished_seen"] = finished;
+                   o["over_poll_budget"] = over;
+                   o["most_polls"] = most;
+                 }
                  done(http::json_response(200, boost::json::serialize(o)));
                });
     router.add("GET", "/_sim/operations/{id}", "operation stats",

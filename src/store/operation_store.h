@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -80,6 +81,23 @@ class OperationStore {
   // holds the lease with the fence p.fence.
   virtual Result<bool> record_progress(std::string_view id, std::string_view owner,
                                        const Progress& p) = 0;
+  // Several record_progress calls in one transaction (the poller's batches);
+  // one answer per item, in order. The default runs them one by one.
+  struct ProgressItem {
+    std::string id;
+    Progress progress;
+  };
+  virtual Result<std::vector<bool>> record_progress_many(std::string_view owner,
+                                                         const std::vector<ProgressItem>& items) {
+    std::vector<bool> out;
+    out.reserve(items.size());
+    for (const auto& it : items) {
+      auto r = record_progress(it.id, owner, it.progress);
+      if (!r) return r.error();
+      out.push_back(r.value());
+    }
+    return out;
+  }
   // Finishes the record; false if it is terminal already or another claim
   // has superseded `owner`'s (fence c.fence). An empty owner finishes
   // regardless of leases (cancel).

@@ -281,16 +281,31 @@ class SqliteStore final : public OperationStore {
                                const Progress& p) override {
     metrics::StoreTimer timer("record_progress");
     std::lock_guard lock(mu_);
-    auto st = prepare(
-        "UPDATE operations SET status = ?3, next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
-        " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
-        " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?7"
-        " AND status IN ('NotStarted', 'Running')");
-    if (!st) return st.error();
-    st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(p.status)));
-    st->bind(4, p.next_poll_at).bind(5, std::int64_t{p.attempts}).bind(6, p.now);
-    st->bind(7, p.fence);
-    return changed(*st, "record_progress");
+    return progress_locked(id, owner, p);
+  }
+
+  Result<std::vector<bool>> record_progress_many(std::string_view owner,
+                                                 const std::vector<ProgressItem>& items) override {
+    metrics::StoreTimer timer("record_progress_many");
+    std::lock_guard lock(mu_);
+    // One commit for the whole batch: the per-commit cost (WAL frame and
+    // index writes, locks) is most of a single-row write.
+    if (auto r = exec("BEGIN"); !r) return r.error();
+    std::vector<bool> out;
+    out.reserve(items.size());
+    for (const auto& it : items) {
+      auto r = progress_locked(it.id, owner, it.progress);
+      if (!r) {
+        (void)exec("ROLLBACK");
+        return r.error();
+      }
+      out.push_back(r.value());
+    }
+    if (auto r = exec("COMMIT"); !r) {
+      (void)exec("ROLLBACK");
+      return r.error();
+    }
+    return out;
   }
 
   Result<bool> complete(std::string_view id, std::string_view owner, const Completion& c) override {
@@ -473,6 +488,19 @@ class SqliteStore final : public OperationStore {
   }
 
  private:
+  Result<bool> progress_locked(std::string_view id, std::string_view owner, const Progress& p) {
+    auto st = prepare(
+        "UPDATE operations SET status = ?3, next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
+        " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
+        " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?7"
+        " AND status IN ('NotStarted', 'Running')");
+    if (!st) return st.error();
+    st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(p.status)));
+    st->bind(4, p.next_poll_at).bind(5, std::int64_t{p.attempts}).bind(6, p.now);
+    st->bind(7, p.fence);
+    return changed(*st, "record_progress");
+  }
+
   Result<void> exec(const char* sql) {
     char* err = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
