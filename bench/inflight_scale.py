@@ -26,14 +26,20 @@ from harness import Procs, cpu_seconds, get, http_post_bytes, rss_kib, run_open_
 INTERVAL_S = 10
 
 
-def lag_p99(metrics_text):
-    """p99 of lrogate_poll_lag_seconds: the smallest bucket bound holding 99 %."""
-    buckets = []
-    for m in re.finditer(r'lrogate_poll_lag_seconds_bucket\{le="([^"]+)"\} (\d+)', metrics_text):
-        bound = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
-        buckets.append((bound, int(m.group(2))))
-    total = max((c for _, c in buckets), default=0)
-    for bound, count in sorted(buckets):
+def lag_buckets(gw):
+    """The cumulative buckets of lrogate_poll_lag_seconds: {bound: count}."""
+    text = get(f"{gw}/metrics")[1].decode()
+    out = {}
+    for m in re.finditer(r'lrogate_poll_lag_seconds_bucket\{le="([^"]+)"\} (\d+)', text):
+        out[float("inf") if m.group(1) == "+Inf" else float(m.group(1))] = int(m.group(2))
+    return out
+
+
+def lag_p99(after, before=None):
+    """p99 (the smallest bucket bound holding 99 %) of the polls between two snapshots."""
+    delta = {b: c - (before or {}).get(b, 0) for b, c in after.items()}
+    total = max(delta.values(), default=0)
+    for bound, count in sorted(delta.items()):
         if total and count >= 0.99 * total:
             return bound, total
     return float("nan"), total
@@ -74,9 +80,11 @@ def main():
         window = min(30, max(5, args.min_duration - submit_s - 5))
         polls0 = json.loads(get(f"{sim}/_sim/stats")[1])["polls"]
         cpu0 = cpu_seconds(gw_proc.pid)
+        lag0 = lag_buckets(gw)
         time.sleep(window)
         polls1 = json.loads(get(f"{sim}/_sim/stats")[1])["polls"]
         cpu1 = cpu_seconds(gw_proc.pid)
+        steady_p99, steady_n = lag_p99(lag_buckets(gw), lag0)
         # Follow every operation to its end.
         deadline = time.time() + args.max_duration + 120
         while time.time() < deadline:
@@ -85,7 +93,7 @@ def main():
                 break
             time.sleep(2)
         st = json.loads(get(f"{sim}/_sim/stats?interval={INTERVAL_S * 1000}")[1])
-        p99, lag_n = lag_p99(get(f"{gw}/metrics")[1].decode())
+        p99, lag_n = lag_p99(lag_buckets(gw))
         per_op = (rss_full - rss_empty) * 1024 / args.ops
         per_poll_us = (cpu1 - cpu0) / max(1, polls1 - polls0) * 1e6
         print(f"{args.ops:,} operations, durations {args.min_duration}-{args.max_duration} s, "
@@ -96,8 +104,10 @@ def main():
               f"{rss_empty / 1024:.1f} MiB → {rss_full / 1024:.1f} MiB) | {per_op:,.0f} B | ≤ 2,048 B |")
         print(f"| gateway CPU per upstream poll ({polls1 - polls0:,} polls in {window:.0f} s, "
               f"{(polls1 - polls0) / window:,.0f}/s) | {per_poll_us:.0f} µs | — |")
-        print(f"| poll lag p99 (due → outcome recorded; {lag_n:,} polls) | ≤ {p99 * 1000:.0f} ms "
-              f"(histogram bucket) | ≤ 100 ms |")
+        print(f"| poll lag p99 in the steady window (due → outcome recorded; {steady_n:,} polls) "
+              f"| ≤ {steady_p99 * 1000:.0f} ms (histogram bucket) | ≤ 100 ms |")
+        print(f"| poll lag p99 over the whole run, submit burst included ({lag_n:,} polls) "
+              f"| ≤ {p99 * 1000:.0f} ms (histogram bucket) | — |")
         print(f"| operations over ceil(duration/interval)+1 polls | {st['over_poll_budget']:,} of "
               f"{st['finished_seen']:,} (most polls of one: {st['most_polls']}) | 0 |")
         print(f"| simulator: overlapping polls | {st['overlaps']} | 0 |")

@@ -8,6 +8,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <memory>
+#include <unordered_map>
 
 namespace lrogate::metrics {
 namespace {
@@ -71,14 +72,34 @@ Metrics& m() {
 
 }  // namespace
 
+// Family::Add builds a label map, hashes it and takes the family's lock on
+// every call; the hot paths (every request, every store call) remember what
+// it returned instead, per thread. A family's metrics live as long as it.
+template <class T, class Make>
+T& remembered(const std::string& key, Make make) {
+  thread_local std::unordered_map<std::string, T*> seen;
+  auto it = seen.find(key);
+  if (it != seen.end()) return *it->second;
+  T& metric = make();
+  seen.emplace(key, &metric);
+  return metric;
+}
+
 void observe_request(std::string_view route, std::string_view method, int status, double seconds) {
   auto& x = m();
-  x.requests
-      .Add({{"route", std::string(route)},
-            {"method", std::string(method)},
-            {"status", std::to_string(status)}})
-      .Increment();
-  x.latency.Add({{"route", std::string(route)}}, kLatency).Observe(seconds);
+  std::string key;
+  key.reserve(route.size() + method.size() + 8);
+  key.append("r|").append(route).append("|").append(method).append("|");
+  key += std::to_string(status);
+  remembered<prometheus::Counter>(key, [&]() -> prometheus::Counter& {
+    return x.requests.Add({{"route", std::string(route)},
+                           {"method", std::string(method)},
+                           {"status", std::to_string(status)}});
+  }).Increment();
+  key.assign("l|").append(route);
+  remembered<prometheus::Histogram>(key, [&]() -> prometheus::Histogram& {
+    return x.latency.Add({{"route", std::string(route)}}, kLatency);
+  }).Observe(seconds);
 }
 
 void count_upstream_call(std::string_view call, std::string_view outcome) {
@@ -88,7 +109,11 @@ void count_upstream_call(std::string_view call, std::string_view outcome) {
 void observe_poll_lag(double seconds) { m().poll_lag.Observe(seconds); }
 
 void observe_store(std::string_view operation, double seconds) {
-  m().store.Add({{"operation", std::string(operation)}}, kStore).Observe(seconds);
+  std::string key("s|");
+  key.append(operation);
+  remembered<prometheus::Histogram>(key, [&]() -> prometheus::Histogram& {
+    return m().store.Add({{"operation", std::string(operation)}}, kStore);
+  }).Observe(seconds);
 }
 
 void set_inflight_polls(double n) { m().inflight.Set(n); }

@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -158,6 +159,10 @@ Operation read_row(sqlite3_stmt* s) {
 class SqliteStore final : public OperationStore {
  public:
   ~SqliteStore() override {
+    for (auto& r : readers_) {
+      if (r.get) sqlite3_finalize(r.get);
+      if (r.db) sqlite3_close(r.db);
+    }
     for (auto& [sql, s] : cache_) sqlite3_finalize(s);
     if (db_) sqlite3_close(db_);
     if (lock_fd_ >= 0) close(lock_fd_);
@@ -181,13 +186,15 @@ class SqliteStore final : public OperationStore {
                         db_ ? sqlite3_errmsg(db_) : "");
     }
     sqlite3_busy_timeout(db_, 5000);
+    if (auto r = open_readers(path); !r) return r;
     // WAL + synchronous=NORMAL: a committed transaction survives the process
     // being killed (kill -9); only a power cut can lose the last commits.
     for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
                                "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
       if (auto r = exec(pragma); !r) return r;
     }
-    return migrate();
+    if (auto r = migrate(); !r) return r;
+    return prepare_readers();
   }
 
   Result<void> insert(const Operation& op) override {
@@ -217,16 +224,32 @@ class SqliteStore final : public OperationStore {
     return {};
   }
 
+  // The hot read (every status poll): on one of the reader connections, so
+  // polls neither wait for the writer's lock nor for each other.
   Result<std::optional<Operation>> get(std::string_view id) override {
     metrics::StoreTimer timer("get");
-    std::lock_guard lock(mu_);
-    auto st = prepare(std::string("SELECT ") + kColumns + " FROM operations WHERE id = ?1");
-    if (!st) return st.error();
-    st->bind(1, id);
-    int rc = st->step();
-    if (rc == SQLITE_ROW) return std::optional<Operation>(read_row(st->raw()));
-    if (rc == SQLITE_DONE) return std::optional<Operation>();
-    return db_error(db_, "get");
+    static std::atomic<unsigned> next{0};
+    unsigned start = next.fetch_add(1, std::memory_order_relaxed);
+    Reader* r = nullptr;
+    for (unsigned i = 0; i < kReaders && !r; ++i) {
+      Reader& cand = readers_[(start + i) % kReaders];
+      if (cand.mu.try_lock()) r = &cand;
+    }
+    if (!r) {
+      r = &readers_[start % kReaders];
+      r->mu.lock();
+    }
+    std::lock_guard lock(r->mu, std::adopt_lock);
+    sqlite3_stmt* s = r->get;
+    sqlite3_bind_text(s, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    Result<std::optional<Operation>> out = std::optional<Operation>();
+    if (rc == SQLITE_ROW)
+      out = std::optional<Operation>(read_row(s));
+    else if (rc != SQLITE_DONE)
+      out = db_error(r->db, "get");
+    sqlite3_reset(s);
+    return out;
   }
 
   Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
@@ -550,6 +573,39 @@ class SqliteStore final : public OperationStore {
   Result<bool> changed(Stmt& s, std::string_view what) {
     if (s.step() != SQLITE_DONE) return db_error(db_, what);
     return sqlite3_changes(db_) > 0;
+  }
+
+  // Read-only connections for get(): WAL lets them read while the writer
+  // writes; each has its own lock and statement.
+  static constexpr unsigned kReaders = 4;
+  struct Reader {
+    std::mutex mu;
+    sqlite3* db = nullptr;
+    sqlite3_stmt* get = nullptr;
+  };
+  Reader readers_[kReaders];
+
+  Result<void> open_readers(const std::string& path) {
+    for (auto& r : readers_) {
+      if (sqlite3_open_v2(path.c_str(), &r.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                          nullptr) != SQLITE_OK) {
+        return make_error(ErrorCode::kUnavailable, "cannot open the SQLite store " + path,
+                          r.db ? sqlite3_errmsg(r.db) : "");
+      }
+      sqlite3_busy_timeout(r.db, 5000);
+    }
+    return {};
+  }
+  // After the migrations: the statement needs the schema.
+  Result<void> prepare_readers() {
+    std::string sql = std::string("SELECT ") + kColumns + " FROM operations WHERE id = ?1";
+    for (auto& r : readers_) {
+      if (sqlite3_prepare_v3(r.db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &r.get, nullptr) !=
+          SQLITE_OK) {
+        return db_error(r.db, "prepare");
+      }
+    }
+    return {};
   }
 
   std::mutex mu_;
