@@ -1,6 +1,7 @@
 #include "base/strings.h"
 #include "store/operation_store.h"
 #include "store/postgres/postgres_store.h"
+#include "store/read_cache.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace lrogate::store {
@@ -36,7 +37,11 @@ Result<std::unique_ptr<OperationStore>> open_store(std::string_view url) {
     std::string_view path = url.substr(7);
     if (path.empty())
       return make_error(ErrorCode::kInvalidArgument, "--store sqlite: needs a path");
-    return sqlite::open(std::string(path));
+    auto s = sqlite::open(std::string(path));
+    if (!s) return s.error();
+    // This process is the file's only writer (its lock says so), so what it
+    // read stays true until it writes: hot status reads come from memory.
+    return with_read_cache(std::move(s).value());
   }
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
     return postgres::open(std::string(url));

@@ -178,6 +178,42 @@ TEST_P(StoreContract, HeartbeatRenewsOnlyTheOwnersLiveLeases) {
   EXPECT_EQ(store_->renew_leases("n1", {}, 6000).value(), 0);
 }
 
+// A read before every write, then one after: whatever a backend keeps in
+// memory (SQLite's read cache) must never answer with the older record.
+TEST_P(StoreContract, EveryReadAfterAWriteSeesThatWrite) {
+  ASSERT_TRUE(store_->insert(op("a", 0, 0)).ok());
+  EXPECT_EQ(store_->get("a").value()->status, Status::kNotStarted);
+  auto claimed = store_->claim_due("n1", 0, 60'000, 10).value();
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(store_->get("a").value()->lease_owner, "n1");
+  ASSERT_TRUE(
+      store_->record_progress("a", "n1", {Status::kRunning, 500, 0, 10, claimed[0].fence}).value());
+  auto after_progress = store_->get("a").value().value();
+  EXPECT_EQ(after_progress.status, Status::kRunning);
+  EXPECT_TRUE(after_progress.lease_owner.empty());
+  auto again = store_->claim_due("n1", 500, 60'000, 10).value();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(store_->get("a").value()->fence, again[0].fence);
+  ASSERT_TRUE(store_->renew_leases("n1", {"a"}, 90'000).ok());
+  EXPECT_EQ(store_->get("a").value()->lease_until, 90'000);
+  Completion c{Status::kSucceeded, "{}", "application/json", "", "", 600, 5000, again[0].fence};
+  ASSERT_TRUE(store_->complete("a", "n1", c).value());
+  EXPECT_EQ(store_->get("a").value()->status, Status::kSucceeded);
+  ASSERT_TRUE(store_->mark_retrieved("a", 700, 800).value());
+  EXPECT_EQ(store_->get("a").value()->retrieved_at, 700);
+  EXPECT_EQ(store_->delete_expired(900, 10).value(), 1);
+  EXPECT_FALSE(store_->get("a").value().has_value());
+  ASSERT_TRUE(store_->insert(op("b", 0, 0)).ok());
+  ASSERT_TRUE(store_->get("b").value().has_value());
+  ASSERT_TRUE(store_->remove("b").value());
+  EXPECT_FALSE(store_->get("b").value().has_value());
+  ASSERT_TRUE(store_->insert(op("c", 0, 0)).ok());
+  ASSERT_EQ(store_->claim_due("n2", 0, 60'000, 10).value().size(), 1u);
+  EXPECT_EQ(store_->get("c").value()->lease_owner, "n2");
+  ASSERT_EQ(store_->release_leases("n2").value(), 1);
+  EXPECT_TRUE(store_->get("c").value()->lease_owner.empty());
+}
+
 TEST_P(StoreContract, RetrievalIsMarkedOnce) {
   ASSERT_TRUE(store_->insert(op("a")).ok());
   EXPECT_TRUE(store_->mark_retrieved("a", 100, 400).value());
