@@ -5,6 +5,7 @@ Loopback only; every process started here is stopped by Procs.close()."""
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -84,6 +85,10 @@ class Procs:
         self.dir = tempfile.mkdtemp(prefix="lrogate-bench-")
         os.chmod(self.dir, 0o755)
         self.procs = []
+        # A copy of the binary: a rebuild during a run must not change (or
+        # break) what is being measured.
+        self.bin = os.path.join(self.dir, "lrogate")
+        shutil.copy2(BIN, self.bin)
 
     def start(self, cmd, name, env=None, cwd=None):
         log = open(os.path.join(self.dir, name + ".log"), "ab")
@@ -93,7 +98,7 @@ class Procs:
 
     def sim(self, *extra, name="sim"):
         port = free_port()
-        p = self.start([BIN, "simulate", "--listen", f"127.0.0.1:{port}", "--key", KEY, *extra], name)
+        p = self.start([self.bin, "simulate", "--listen", f"127.0.0.1:{port}", "--key", KEY, *extra], name)
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/healthz")
         return p, url
@@ -101,7 +106,7 @@ class Procs:
     def gateway(self, sim_url, *extra, store=None, name="gw", port=None):
         port = port or free_port()
         store = store or f"sqlite:{os.path.join(self.dir, name + '.db')}"
-        p = self.start([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--upstream-endpoint", sim_url,
+        p = self.start([self.bin, "serve", "--listen", f"127.0.0.1:{port}", "--upstream-endpoint", sim_url,
                         "--store", store, "--log-level", "warn", *extra], name,
                        env={"AZURE_CU_KEY": KEY})
         url = f"http://127.0.0.1:{port}"

@@ -78,7 +78,7 @@ int run_serve(const config::ServeConfig& c) {
   ac.max_wait_header = c.max_wait_header;
   http::Server* srv_ptr = nullptr;  // set once the server exists; timers start after that
   api::ApiContext ctx(
-      service, caller, clock, ac, [&poller] { poller.wake(); },
+      service, caller, clock, ac, [&poller, &sc] { poller.wake(sc.first_poll_delay); },
       [&srv_ptr](std::chrono::milliseconds d, std::function<void()> fn) {
         srv_ptr->post_after(d, std::move(fn));
       });

@@ -39,12 +39,16 @@ void Poller::start() {
   });
 }
 
-void Poller::wake() {
+void Poller::wake(std::chrono::milliseconds due_in) {
   if (wake_pending_->exchange(true)) return;
-  client_.post([this, alive = alive_] {
+  client_.post([this, due_in, alive = alive_] {
     if (!*alive) return;
     wake_pending_->store(false);
-    tick();
+    if (due_in.count() > 0) {
+      arm(due_in);  // no claim now: nothing new is due before then
+    } else {
+      tick();
+    }
   });
 }
 

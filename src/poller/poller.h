@@ -51,8 +51,9 @@ class Poller {
   void set_observer(TransitionObserver observer) { observer_ = std::move(observer); }
   // Frees leases left by an earlier run of this node and starts polling.
   void start();
-  // New work may be due now (a submit): claim without waiting for the timer.
-  void wake();
+  // New work is due in `due_in` (a submit): claim then (or now, for 0)
+  // without waiting for a later timer.
+  void wake(std::chrono::milliseconds due_in = std::chrono::milliseconds(0));
   // Stops claiming and calls done once the polls in flight have ended.
   void stop(std::function<void()> done);
 
