@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "store/operation_store.h"
 
@@ -309,6 +310,35 @@ TEST_P(StoreContract, CountsByStatus) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// The WAL's pages reach the database file (the background checkpointer and
+// the writer's automatic one), and the WAL does not grow without bound.
+TEST(SqliteStore, WalIsCheckpointedInTheBackground) {
+  std::string url = temp_sqlite();
+  auto s = open_store(url);
+  ASSERT_TRUE(s.ok());
+  Operation o;
+  o.analyzer_id = "pro-demo";
+  o.upstream_url = "http://127.0.0.1:1/x";
+  o.result = std::string(2000, 'r');
+  for (int i = 0; i < 2000; ++i) {
+    o.id = "w" + std::to_string(i);
+    ASSERT_TRUE(s.value()->insert(o).ok());
+  }
+  std::string path = url.substr(7);
+  std::uintmax_t size = 0;
+  for (int i = 0; i < 50 && size < 1'000'000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    size = std::filesystem::file_size(path);
+  }
+  EXPECT_GE(size, 1'000'000u) << "the database file did not grow: nothing was checkpointed";
+  for (int i = 2000; i < 8000; ++i) {
+    o.id = "w" + std::to_string(i);
+    ASSERT_TRUE(s.value()->insert(o).ok());
+  }
+  // 8,000 rows of 2 KB each wrote far more than 40 MB of WAL frames in all.
+  EXPECT_LT(std::filesystem::file_size(path + "-wal"), 40'000'000u);
+}
 
 TEST(SqliteStore, SecondProcessOnOneFileIsRefusedClearly) {
   std::string url = temp_sqlite();
