@@ -146,9 +146,7 @@ class ClientImpl final : public Client {
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
     std::chrono::steady_clock::time_point idle_since;
-    tcp::socket& socket() {
-      return plain ? plain->socket() : beast::get_lowest_layer(*tls).socket();
-    }
+    beast::tcp_stream& tcp() { return plain ? *plain : beast::get_lowest_layer(*tls); }
   };
   using ConnPtr = std::unique_ptr<Conn>;
   static constexpr std::chrono::seconds kIdleLimit{15};  // below common server keep-alive timeouts
@@ -167,7 +165,7 @@ class ClientImpl final : public Client {
       // The server may have closed it meanwhile: a FIN (or stray bytes)
       // waiting on the socket means it cannot carry a request.
       char probe;
-      ssize_t n = ::recv(c->socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+      ssize_t n = ::recv(c->tcp().socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return c;
     }
     return nullptr;
@@ -177,10 +175,7 @@ class ClientImpl final : public Client {
     auto& list = idle_[origin];
     if (list.size() >= kMaxIdlePerOrigin) return;  // closes it
     c->idle_since = std::chrono::steady_clock::now();
-    if (c->plain)
-      c->plain->expires_never();
-    else
-      beast::get_lowest_layer(*c->tls).expires_never();
+    c->tcp().expires_never();
     // Oldest first: the back is the most recently used (the likeliest alive).
     list.push_back(std::move(c));
   }

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "base/ids.h"
 #include "base/json_util.h"
@@ -44,6 +45,20 @@ std::string http_date(Millis epoch_ms) {
 
 http::Response az_error(int status, std::string_view code, std::string_view message) {
   return http::json_response(status, json::error_body(code, message));
+}
+
+// `query` = NAME=DIGITS (the stats route's one parameter): the number, at
+// most 15 digits; nullopt for any other query.
+std::optional<Millis> query_millis(std::string_view query, std::string_view name) {
+  if (query.substr(0, name.size()) != name) return std::nullopt;
+  std::string_view digits = query.substr(name.size());
+  if (digits.empty() || digits.size() > 15) return std::nullopt;
+  Millis v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
 }
 
 struct SimOp {
@@ -91,27 +106,18 @@ struct Simulator::Impl {
                                        {"max_inflight", max_inflight}, {"operations", ops.size()}};
                  // ?since=EPOCH_MS: how many operations were polled at or after
                  // that moment (the recovery benchmark's "every one polled again").
-                 if (req.query.rfind("since=", 0) == 0) {
-                   Millis since = 0;
-                   for (char c : req.query.substr(6)) {
-                     if (c < '0' || c > '9' || since > 1'000'000'000'000'000) break;
-                     since = since * 10 + (c - '0');
-                   }
+                 if (auto since = query_millis(req.query, "since=")) {
                    std::size_t polled = 0;
                    for (const auto& [id, op] : ops) {
-                     if (!op.poll_times.empty() && op.poll_times.back() >= since) ++polled;
+                     if (!op.poll_times.empty() && op.poll_times.back() >= *since) ++polled;
                    }
                    o["polled_since"] = polled;
                  }
                  // ?interval=MS: of the operations that are over and whose end
                  // was seen, how many took more polls than ceil(duration /
                  // interval) + 1 (the in-flight benchmark's poll budget).
-                 if (req.query.rfind("interval=", 0) == 0) {
-                   Millis interval = 0;
-                   for (char c : req.query.substr(9)) {
-                     if (c < '0' || c > '9' || interval > 1'000'000'000) break;
-                     interval = interval * 10 + (c - '0');
-                   }
+                 if (auto given = query_millis(req.query, "interval=")) {
+                   Millis interval = *given;
                    std::size_t finished = 0, over = 0;
                    int most = 0;
                    for (const auto& [id, op] : ops) {
