@@ -171,6 +171,12 @@ def test_failover_300_operations_kill9_and_sigterm(procs, pg_url):
     time.sleep(2)
     victim = gws[0]
     owner = victim.wait_record("poller started")["owner"]
+    # Polls come in waves: kill while the victim holds leases (polls in
+    # flight), or the kill tests nothing.
+    held_by_victim = f"SELECT id FROM operations WHERE lease_owner = '{owner}'"
+    wave_deadline = time.time() + 20
+    while not psql(pg_url, held_by_victim) and time.time() < wave_deadline:
+        time.sleep(0.01)
     with lock:
         alive.remove(victim)
     victim.kill9()
