@@ -57,8 +57,9 @@ void submit(ApiContext& ctx, http::Request&& req, const http::Params& params,
 }
 
 // The original's fallback: ask the upstream about an id the store does not know.
-void fallback(ApiContext& ctx, const std::string& id, http::Responder respond) {
-  ctx.caller.lookup(id, [respond, &ctx](upstream::PollAnswer a) {
+void fallback(ApiContext& ctx, const std::string& analyzer, const std::string& id,
+              http::Responder respond) {
+  ctx.caller.lookup(analyzer, id, [respond, &ctx](upstream::PollAnswer a) {
     using K = upstream::PollAnswer::Kind;
     if (a.kind == K::kVanished) {
       respond(error_reply(404, "NotFound", "no operation with this id"));
@@ -81,7 +82,7 @@ void answer_results(ApiContext& ctx, const std::string& tenant, const std::strin
                     const std::string& id, std::optional<core::Operation> op, Applied applied,
                     http::Responder respond) {
   respond = with_preference_applied(std::move(respond), applied);
-  if (!op && ctx.config.fallback_lookup) return fallback(ctx, id, std::move(respond));
+  if (!op && ctx.config.fallback_lookup) return fallback(ctx, analyzer, id, std::move(respond));
   // Another tenant's operation reads as unknown (and is never looked up upstream).
   if (!op || op->tenant != tenant || op->analyzer_id != analyzer) {
     return respond(error_reply(404, "NotFound", "no operation with this id for this analyzer"));

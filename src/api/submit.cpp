@@ -5,7 +5,7 @@
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/sha256.h"
-#include "upstream/azure_cu/azure_cu.h"
+#include "upstream/operation_location.h"
 #include "upstream/retry_after.h"
 
 namespace lrogate::api {
@@ -86,7 +86,7 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
     return fail(error_reply(400, "EmptyBody",
                             "the request body is empty: send {\"url\": ...} or a document"));
   }
-  if (upstream::azure_cu::is_json_type(in.content_type) && !json::parse(in.body)) {
+  if (upstream::is_json_type(in.content_type) && !json::parse(in.body)) {
     return fail(error_reply(400, "InvalidJson", "the request body is not valid JSON"));
   }
   if (!in.idempotency_key.empty()) {

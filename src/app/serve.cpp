@@ -37,16 +37,42 @@ int run_serve(const config::ServeConfig& c) {
   upstream::Settings settings;
   settings.kind = c.upstream_kind;
   settings.endpoint = c.upstream_endpoint;
-  settings.key = c.upstream_key;
   settings.api_version = c.api_version;
   settings.timeout = c.upstream_timeout;
   settings.max_result = c.max_result_size;
+  settings.generic.submit_path = c.generic_submit_path;
+  settings.generic.status_path = c.generic_status_path;
+  settings.generic.url_field = c.generic_url_field;
+  settings.generic.shape.status_field = c.generic_status_field;
+  settings.generic.shape.succeeded = upstream::split_list(c.generic_succeeded);
+  settings.generic.shape.failed = upstream::split_list(c.generic_failed);
+  settings.generic.shape.canceled = upstream::split_list(c.generic_canceled);
+  settings.generic.shape.result_field = c.generic_result_field;
+  settings.generic.shape.error_field = c.generic_error_field;
   auto up = upstream::make_upstream(settings);
   if (!up) {
     log::error("bad upstream settings", {{"error", up.error().message}});
     return 2;
   }
-  upstream::Caller caller(*up.value(), *client.value(), clock, random);
+  upstream::AuthSettings auth;
+  auth.mode = c.upstream_auth;
+  auth.key_header = c.upstream_key_header;
+  auth.key = c.upstream_key;
+  auth.authority = c.authority;
+  auth.tenant_id = c.tenant_id;
+  auth.client_id = c.client_id;
+  auth.client_secret = c.client_secret;
+  auth.scope = c.token_scope;
+  auth.imds_endpoint = c.imds_endpoint;
+  auth.identity_endpoint = c.identity_endpoint;
+  auth.identity_header = c.identity_header;
+  auth.timeout = std::min(c.upstream_timeout, std::chrono::milliseconds(10'000));
+  auto credential = upstream::make_credential(auth, *client.value(), clock);
+  if (!credential) {
+    log::error("bad upstream auth settings", {{"error", credential.error().message}});
+    return 2;
+  }
+  upstream::Caller caller(*up.value(), *credential.value(), *client.value(), clock, random);
 
   core::ServiceConfig sc;
   sc.max_wait = c.max_wait;
@@ -116,7 +142,9 @@ int run_serve(const config::ServeConfig& c) {
                           {"port", srv.port()},
                           {"store", c.store.substr(0, c.store.find(':'))},
                           {"upstream", up.value()->settings().endpoint},
-                          {"api_version", c.api_version}});
+                          {"upstream_kind", c.upstream_kind},
+                          {"upstream_auth", c.upstream_auth},
+                          {"api_version", up.value()->settings().api_version}});
   if (!ctx.keys.enabled()) {
     log::warn(
         "no client API keys are configured (--api-keys-file): every caller can use "

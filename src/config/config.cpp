@@ -117,10 +117,39 @@ int parse(int argc, char** argv, Config* out) {
       ->add_option("--upstream-key", s.upstream_key,
                    "Upstream key (env AZURE_CU_KEY too; prefer the environment)")
       ->envname("LROGATE_UPSTREAM_KEY");
-  flag(serve, "upstream-kind", &s.upstream_kind, "Upstream adapter")
-      ->check(CLI::IsMember({"azure-cu"}));
-  flag(serve, "api-version", &s.api_version, "Upstream api-version")
-      ->check(CLI::IsMember({"2025-05-01-preview", "2024-12-01-preview", "2025-11-01"}));
+  flag(serve, "upstream-kind", &s.upstream_kind, "Upstream adapter: azure-cu, azure-di, generic");
+  flag(serve, "api-version", &s.api_version,
+       "Upstream api-version (default: azure-cu 2025-05-01-preview, azure-di 2024-11-30)");
+  flag(serve, "upstream-auth", &s.upstream_auth,
+       "How the gateway authenticates upstream: key, client-credentials (Entra ID app: "
+       "AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET) or managed-identity")
+      ->check(CLI::IsMember({"key", "client-credentials", "managed-identity"}));
+  flag(serve, "upstream-key-header", &s.upstream_key_header, "Header that carries the key");
+  flag(serve, "tenant-id", &s.tenant_id, "Entra ID tenant (env AZURE_TENANT_ID too)");
+  flag(serve, "client-id", &s.client_id,
+       "Entra ID app id, or a user-assigned identity's client id (env AZURE_CLIENT_ID too)");
+  flag(serve, "authority", &s.authority,
+       "Entra ID authority host (env AZURE_AUTHORITY_HOST too; the token URL is "
+       "AUTHORITY/TENANT/oauth2/v2.0/token)");
+  flag(serve, "token-scope", &s.token_scope, "Scope of upstream tokens");
+  flag(serve, "imds-endpoint", &s.imds_endpoint,
+       "Instance Metadata Service (managed identity without IDENTITY_ENDPOINT)");
+  flag(serve, "generic-submit-path", &s.generic_submit_path,
+       "generic: path a submit is POSTed to ({analyzerId}, {apiVersion})");
+  flag(serve, "generic-status-path", &s.generic_status_path,
+       "generic: status path of an operation by id, for fallback lookups ({operationId})");
+  flag(serve, "generic-status-field", &s.generic_status_field,
+       "generic: field of the status (dotted path)");
+  flag(serve, "generic-succeeded", &s.generic_succeeded,
+       "generic: success values, comma-separated");
+  flag(serve, "generic-failed", &s.generic_failed, "generic: failure values, comma-separated");
+  flag(serve, "generic-canceled", &s.generic_canceled, "generic: canceled values, comma-separated");
+  flag(serve, "generic-result-field", &s.generic_result_field,
+       "generic: field a success must carry (dotted path; empty: not checked)");
+  flag(serve, "generic-error-field", &s.generic_error_field,
+       "generic: field of a failure's {code,message} or message");
+  flag(serve, "generic-url-field", &s.generic_url_field,
+       "generic: field a document URL is sent in ({FIELD: URL})");
   flag(serve, "upstream-ca-file", &s.upstream_ca_file, "Extra CA certificate (PEM) to trust");
   flag(serve, "store", &s.store,
        "Operation store: sqlite:PATH (one process) or postgresql://user@host:port/db (replicas)");
@@ -183,6 +212,11 @@ int parse(int argc, char** argv, Config* out) {
   sim->add_option("--key", m.key, "Subscription key clients must send")
       ->envname("LROGATE_SIM_KEY")
       ->required();
+  duration_flag(sim, &d, &keep, "token-lifetime", &m.token_lifetime,
+                "Lifetime of the tokens its token endpoints issue");
+  duration_flag(sim, &d, &keep, "token-delay", &m.token_delay, "Delay added to every token answer");
+  flag(sim, "token-faults", &m.token_faults,
+       "Answers of successive token requests before good ones, e.g. 503,500");
   flag(sim, "tls-cert", &m.tls_cert, "Serve HTTPS with this certificate chain (PEM)");
   flag(sim, "tls-key", &m.tls_key, "... and this private key (PEM)");
   duration_flag(sim, &d, &keep, "duration", &m.duration, "Default analysis duration");
@@ -252,7 +286,28 @@ int parse(int argc, char** argv, Config* out) {
           "no upstream endpoint: set --upstream-endpoint or AZURE_CU_ENDPOINT "
           "(for a local one, run `lrogate simulate --key K`)");
     }
-    if (s.upstream_key.empty()) return bad("no upstream key: set AZURE_CU_KEY or --upstream-key");
+    auto env = [](const char* name, std::string* to) {
+      if (const char* e = std::getenv(name); e && to->empty()) *to = e;
+    };
+    env("AZURE_TENANT_ID", &s.tenant_id);
+    env("AZURE_CLIENT_ID", &s.client_id);
+    env("AZURE_CLIENT_SECRET", &s.client_secret);
+    env("IDENTITY_ENDPOINT", &s.identity_endpoint);
+    env("IDENTITY_HEADER", &s.identity_header);
+    if (const char* e = std::getenv("AZURE_AUTHORITY_HOST");
+        e && *e && !serve->get_option("--authority")->count() &&
+        !std::getenv("LROGATE_AUTHORITY")) {
+      s.authority = e;
+    }
+    if (s.upstream_auth == "key" && s.upstream_key.empty()) {
+      return bad("no upstream key: set AZURE_CU_KEY or --upstream-key (or --upstream-auth)");
+    }
+    for (char c : s.api_version) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') {
+        return bad("--api-version: letters, digits, '-' and '.' only");
+      }
+    }
+    if (s.api_version.size() > 32) return bad("--api-version is too long");
     if (s.poll_interval.count() < 100) return bad("--poll-interval must be at least 100ms");
     if (s.max_wait.count() < s.poll_interval.count())
       return bad("--max-wait must be at least --poll-interval");
@@ -268,6 +323,8 @@ int parse(int argc, char** argv, Config* out) {
     if (!parse_listen(sim_listen, &m.host, &m.port)) return bad("--listen: expected host:port");
     if ((m.tls_cert.empty()) != (m.tls_key.empty()))
       return bad("--tls-cert and --tls-key go together");
+    if (const char* e = std::getenv("LROGATE_SIM_CLIENT_SECRET")) m.client_secret = e;
+    if (const char* e = std::getenv("LROGATE_SIM_IDENTITY_HEADER")) m.identity_header = e;
     std::size_t start = 0;
     while (start <= analyzers.size()) {
       auto comma = analyzers.find(',', start);

@@ -19,8 +19,29 @@ struct ServeConfig {
   std::string upstream_endpoint;
   std::string upstream_key;  // secret: never logged
   std::string upstream_kind = "azure-cu";
-  std::string api_version = "2025-05-01-preview";
+  std::string api_version;  // "": the adapter's default
   std::string upstream_ca_file;
+  // Upstream authentication (upstream/auth/credential.h).
+  std::string upstream_auth = "key";  // key | client-credentials | managed-identity
+  std::string upstream_key_header = "ocp-apim-subscription-key";
+  std::string tenant_id;      // AZURE_TENANT_ID
+  std::string client_id;      // AZURE_CLIENT_ID
+  std::string client_secret;  // AZURE_CLIENT_SECRET only (never a flag): secret
+  std::string authority = "https://login.microsoftonline.com";  // AZURE_AUTHORITY_HOST
+  std::string token_scope = "https://cognitiveservices.azure.com/.default";
+  std::string imds_endpoint = "http://169.254.169.254";
+  std::string identity_endpoint;  // IDENTITY_ENDPOINT
+  std::string identity_header;    // IDENTITY_HEADER only: secret
+  // The generic upstream (--upstream-kind generic).
+  std::string generic_submit_path = "/jobs/{analyzerId}";
+  std::string generic_status_path;
+  std::string generic_status_field = "status";
+  std::string generic_succeeded = "Succeeded";
+  std::string generic_failed = "Failed";
+  std::string generic_canceled = "Canceled";
+  std::string generic_result_field = "result";
+  std::string generic_error_field = "error";
+  std::string generic_url_field = "url";
   std::string store = "sqlite:lrogate.db";
   milliseconds poll_interval{10'000};
   milliseconds max_wait{30 * 60'000};
@@ -54,6 +75,12 @@ struct SimulateConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9090;
   std::string key;
+  // The token endpoints (Entra ID client credentials, managed identity).
+  std::string client_secret;    // LROGATE_SIM_CLIENT_SECRET only
+  std::string identity_header;  // LROGATE_SIM_IDENTITY_HEADER only
+  milliseconds token_lifetime{3'600'000};
+  milliseconds token_delay{0};
+  std::string token_faults;  // answers of successive token requests, e.g. "503,500"
   std::string tls_cert;
   std::string tls_key;
   milliseconds duration{5'000};

@@ -53,8 +53,33 @@ struct Caller::SubmitState {
   std::function<void(SubmitAnswer)> done;
 };
 
-Caller::Caller(const Upstream& upstream, http::Client& client, const Clock& clock, Random& random)
-    : upstream_(upstream), client_(client), clock_(clock), random_(random) {}
+Caller::Caller(const Upstream& upstream, Credential& credential, http::Client& client,
+               const Clock& clock, Random& random)
+    : upstream_(upstream),
+      credential_(credential),
+      client_(client),
+      clock_(clock),
+      random_(random) {}
+
+void Caller::send(http::ClientRequest req,
+                  std::function<void(http::ClientResult, const CredentialError*)> done) {
+  credential_.headers([this, req = std::move(req), done = std::move(done)](
+                          http::Headers auth, const CredentialError* err) mutable {
+    if (err) return done(http::ClientResult{}, err);
+    for (auto& h : auth) req.headers.push_back(std::move(h));
+    client_.send(std::move(req),
+                 [done = std::move(done)](http::ClientResult r) { done(std::move(r), nullptr); });
+  });
+}
+
+PollAnswer Caller::read_poll(const http::ClientResult& r, const CredentialError* err) const {
+  if (!err) return upstream_.read_poll(r, clock_.now_ms());
+  PollAnswer a;
+  a.kind = PollAnswer::Kind::kTransient;
+  a.error_code = err->refused ? "UpstreamTokenRefused" : "UpstreamTokenUnavailable";
+  a.error_message = err->message;
+  return a;
+}
 
 void Caller::submit(std::string analyzer_id, std::string body, std::string content_type,
                     std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done) {
@@ -71,8 +96,16 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
   Millis left = st->deadline - clock_.now_ms();
   http::ClientRequest req = upstream_.build_submit(st->analyzer_id, st->body, st->content_type);
   req.timeout = std::min(req.timeout, std::chrono::milliseconds(std::max<Millis>(left, 1)));
-  client_.send(std::move(req), [this, st](http::ClientResult r) {
-    SubmitAnswer a = upstream_.read_submit(r, clock_.now_ms());
+  send(std::move(req), [this, st](http::ClientResult r, const CredentialError* err) {
+    SubmitAnswer a;
+    if (err) {
+      // Refused: the gateway's own identity is wrong; no retry will fix it soon.
+      a.kind = err->refused ? SubmitAnswer::Kind::kAuthRefused : SubmitAnswer::Kind::kTransient;
+      a.error_code = err->refused ? "UpstreamTokenRefused" : "UpstreamTokenUnavailable";
+      a.error_message = err->message;
+    } else {
+      a = upstream_.read_submit(r, clock_.now_ms());
+    }
     metrics::count_upstream_call("submit", submit_kind_name(a.kind));
     using K = SubmitAnswer::Kind;
     if (a.kind != K::kThrottled && a.kind != K::kTransient) {
@@ -93,21 +126,30 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
 }
 
 void Caller::poll(std::string operation_location, std::function<void(PollAnswer)> done) {
-  client_.send(upstream_.build_poll(operation_location),
-               [this, done = std::move(done)](http::ClientResult r) {
-                 PollAnswer a = upstream_.read_poll(r, clock_.now_ms());
-                 metrics::count_upstream_call("poll", poll_kind_name(a.kind));
-                 done(std::move(a));
-               });
+  send(upstream_.build_poll(operation_location),
+       [this, done = std::move(done)](http::ClientResult r, const CredentialError* err) {
+         PollAnswer a = read_poll(r, err);
+         metrics::count_upstream_call("poll", poll_kind_name(a.kind));
+         done(std::move(a));
+       });
 }
 
-void Caller::lookup(std::string operation_id, std::function<void(PollAnswer)> done) {
-  client_.send(upstream_.build_lookup(operation_id),
-               [this, done = std::move(done)](http::ClientResult r) {
-                 PollAnswer a = upstream_.read_poll(r, clock_.now_ms());
-                 metrics::count_upstream_call("lookup", poll_kind_name(a.kind));
-                 done(std::move(a));
-               });
+void Caller::lookup(std::string analyzer_id, std::string operation_id,
+                    std::function<void(PollAnswer)> done) {
+  auto req = upstream_.build_lookup(analyzer_id, operation_id);
+  if (!req) {
+    PollAnswer a;
+    a.kind = PollAnswer::Kind::kVanished;
+    a.error_code = "LookupUnsupported";
+    a.error_message = "this upstream cannot be asked about an operation by id";
+    return done(std::move(a));
+  }
+  send(std::move(*req),
+       [this, done = std::move(done)](http::ClientResult r, const CredentialError* err) {
+         PollAnswer a = read_poll(r, err);
+         metrics::count_upstream_call("lookup", poll_kind_name(a.kind));
+         done(std::move(a));
+       });
 }
 
 }  // namespace lrogate::upstream

@@ -1,5 +1,7 @@
-// Caller: joins an Upstream adapter and an http::Client into the calls the
-// API and the poller make: a submit with its retry budget, a poll, a lookup.
+// Caller: joins an Upstream adapter, the Credential and an http::Client into
+// the calls the API and the poller make: a submit with its retry budget, a
+// poll, a lookup. Every call gets its authentication headers from the
+// Credential just before it is sent (adapters never see a key or token).
 //
 // Submit retries 429s (honouring Retry-After) and transient failures (with
 // jittered exponential backoff) while the budget lasts, then gives up with
@@ -12,18 +14,23 @@
 #include "base/clock.h"
 #include "base/random.h"
 #include "http/client.h"
+#include "upstream/auth/credential.h"
 #include "upstream/upstream.h"
 
 namespace lrogate::upstream {
 
 class Caller {
  public:
-  Caller(const Upstream& upstream, http::Client& client, const Clock& clock, Random& random);
+  Caller(const Upstream& upstream, Credential& credential, http::Client& client, const Clock& clock,
+         Random& random);
 
   void submit(std::string analyzer_id, std::string body, std::string content_type,
               std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done);
   void poll(std::string operation_location, std::function<void(PollAnswer)> done);
-  void lookup(std::string operation_id, std::function<void(PollAnswer)> done);
+  // An operation started elsewhere; answers kVanished when the adapter has
+  // no status URL for a bare id.
+  void lookup(std::string analyzer_id, std::string operation_id,
+              std::function<void(PollAnswer)> done);
 
   const Upstream& upstream() const { return upstream_; }
   http::Client& client() { return client_; }
@@ -31,8 +38,14 @@ class Caller {
  private:
   struct SubmitState;
   void attempt(std::shared_ptr<SubmitState> st);
+  // Adds the credential's headers and sends; err is set (and the result
+  // empty) when no credential could be had.
+  void send(http::ClientRequest req,
+            std::function<void(http::ClientResult, const CredentialError*)> done);
+  PollAnswer read_poll(const http::ClientResult& r, const CredentialError* err) const;
 
   const Upstream& upstream_;
+  Credential& credential_;
   http::Client& client_;
   const Clock& clock_;
   Random& random_;

@@ -1,5 +1,6 @@
 #include "upstream/status_parser.h"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <cctype>
 
@@ -10,10 +11,33 @@ namespace {
 
 std::string truncate(std::string_view s, std::size_t n) { return std::string(s.substr(0, n)); }
 
-void read_error(const boost::json::object& obj, std::string* code, std::string* message) {
-  auto it = obj.find("error");
-  if (it == obj.end() || !it->value().is_object()) return;
-  const auto& err = it->value().get_object();
+// The value at a dotted path of nested objects, or null.
+const boost::json::value* find_path(const boost::json::object& obj, std::string_view path) {
+  const boost::json::object* at = &obj;
+  while (true) {
+    std::string_view head = path.substr(0, path.find('.'));
+    auto it = at->find(head);
+    if (it == at->end()) return nullptr;
+    if (head.size() == path.size()) return &it->value();
+    path.remove_prefix(head.size() + 1);
+    if (!it->value().is_object()) return nullptr;
+    at = &it->value().get_object();
+  }
+}
+
+bool listed(const std::vector<std::string>& values, std::string_view v) {
+  for (const auto& x : values) {
+    if (iequals(x, v)) return true;
+  }
+  return false;
+}
+
+void read_error(const boost::json::object& obj, std::string* code, std::string* message,
+                std::string_view field = "error") {
+  const boost::json::value* e = field.empty() ? nullptr : find_path(obj, field);
+  if (e && e->is_string()) *message = truncate(e->get_string(), 2048);
+  if (!e || !e->is_object()) return;
+  const auto& err = e->get_object();
   if (auto c = err.find("code"); c != err.end() && c->value().is_string()) {
     *code = truncate(c->value().get_string(), 128);
   }
@@ -51,18 +75,42 @@ Phase parse_phase(std::string_view name) {
   return Phase::kUnknown;
 }
 
-StatusBody parse_status_body(std::string_view body) {
+StatusBody parse_status_body(std::string_view body, const StatusShape& shape) {
   StatusBody out;
   boost::system::error_code ec;
   auto v = boost::json::parse(body, ec);
   if (ec || !v.is_object()) return out;
   out.json = true;
   const auto& obj = v.get_object();
-  if (auto it = obj.find("status"); it != obj.end() && it->value().is_string()) {
-    out.status = truncate(it->value().get_string(), 64);
-    out.phase = parse_phase(it->value().get_string());
+  if (const auto* st = find_path(obj, shape.status_field); st && st->is_string()) {
+    std::string_view name = st->get_string();
+    out.status = truncate(name, 64);
+    if (shape.succeeded.empty() && shape.failed.empty() && shape.canceled.empty()) {
+      out.phase = parse_phase(name);
+    } else if (listed(shape.succeeded, name)) {
+      out.phase = Phase::kSucceeded;
+    } else if (listed(shape.failed, name)) {
+      out.phase = Phase::kFailed;
+    } else if (listed(shape.canceled, name)) {
+      out.phase = Phase::kCanceled;
+    } else {
+      out.phase = Phase::kRunning;
+    }
   }
-  read_error(obj, &out.error_code, &out.error_message);
+  out.result_present = shape.result_field.empty() || find_path(obj, shape.result_field);
+  read_error(obj, &out.error_code, &out.error_message, shape.error_field);
+  return out;
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    std::string_view item = text.substr(0, text.find(','));
+    text.remove_prefix(std::min(text.size(), item.size() + 1));
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+  }
   return out;
 }
 

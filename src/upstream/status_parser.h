@@ -1,10 +1,13 @@
-// Reads an upstream status body: {"status": "...", "error": {"code", "message"}}.
-// Status names are compared case-insensitively (Document Intelligence sends
-// lowercase); "Cancelled" is read as Canceled.
+// Reads an upstream status body: by default Azure's
+// {"status": "...", "error": {"code", "message"}}; a StatusShape names other
+// fields and terminal values (the generic adapter). Status names are compared
+// case-insensitively (Document Intelligence sends lowercase); "Cancelled" is
+// read as Canceled.
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lrogate::upstream {
 
@@ -13,15 +16,31 @@ enum class Phase { kNotStarted, kRunning, kSucceeded, kFailed, kCanceled, kUnkno
 const char* phase_name(Phase p);
 Phase parse_phase(std::string_view name);
 
+// Where a status body keeps what the gateway reads. Fields are dotted paths
+// into nested objects ("job.state").
+struct StatusShape {
+  std::string status_field = "status";
+  // Terminal values. All empty: Azure's names (NotStarted, Running,
+  // Succeeded, Failed, Canceled); any other value is then unknown. Any set:
+  // a value in none of them means the operation is still running.
+  std::vector<std::string> succeeded, failed, canceled;
+  std::string result_field;           // must be present when succeeded ("": not checked)
+  std::string error_field = "error";  // {"code","message"} or a message string
+};
+
 struct StatusBody {
-  bool json = false;  // the body was one JSON object
+  bool json = false;            // the body was one JSON object
+  bool result_present = false;  // shape.result_field was found (or not asked for)
   Phase phase = Phase::kUnknown;
   std::string status;         // as sent, truncated to 64 bytes
   std::string error_code;     // from error.code, if any
   std::string error_message;  // from error.message, if any (truncated to 2 KiB)
 };
 
-StatusBody parse_status_body(std::string_view body);
+StatusBody parse_status_body(std::string_view body, const StatusShape& shape = {});
+
+// "a,b , c" → {"a","b","c"} (empty items dropped).
+std::vector<std::string> split_list(std::string_view text);
 
 // {"error":{"code","message"}} of an error answer; falls back to the given
 // code and a short excerpt when the body is not that shape.

@@ -1,6 +1,14 @@
 // Upstream: what varies between long-running-operation services. An adapter
-// builds requests and reads answers; it never opens a socket (http::Client
-// does the I/O, Caller and the poller join the two).
+// builds requests and reads answers; it never opens a socket and never sees
+// a credential (http::Client does the I/O, Caller adds the Credential's
+// headers and joins the two).
+//
+// Adapters (one folder each, registered in upstream.cpp):
+//   azure-cu   Azure AI Content Understanding (the default)
+//   azure-di   Azure AI Document Intelligence
+//   generic    any Operation-Location service, described by GenericSettings
+// Most of their work is shared by OperationLocationUpstream
+// (upstream/operation_location.h): accept answers, poll answers, errors.
 //
 // Every URL an adapter builds starts with the configured endpoint, and the
 // only other URLs the gateway follows (Operation-Location) must have the same
@@ -13,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/result.h"
@@ -21,13 +30,22 @@
 
 namespace lrogate::upstream {
 
+// The generic adapter's description of a service. Templates may use
+// {analyzerId}, {operationId} and {apiVersion}.
+struct GenericSettings {
+  std::string submit_path = "/jobs/{analyzerId}";  // POST here starts an operation
+  std::string status_path;        // GET here reads one by id (fallback lookups); "" = none
+  StatusShape shape;              // where status, result and error live; terminal values
+  std::string url_field = "url";  // {"<url_field>": URL} submits a document URL
+};
+
 struct Settings {
   std::string kind = "azure-cu";
-  std::string endpoint;  // scheme://host[:port][/base], no trailing slash
-  std::string key;       // never logged, never answered
-  std::string api_version = "2025-05-01-preview";
+  std::string endpoint;     // scheme://host[:port][/base], no trailing slash
+  std::string api_version;  // "" = the adapter's default
   std::chrono::milliseconds timeout{30'000};
   std::size_t max_result = 64u << 20;
+  GenericSettings generic;
 };
 
 struct SubmitAnswer {
@@ -73,8 +91,12 @@ class Upstream {
   virtual SubmitAnswer read_submit(const http::ClientResult& r, Millis now) const = 0;
   virtual http::ClientRequest build_poll(std::string_view operation_location) const = 0;
   virtual PollAnswer read_poll(const http::ClientResult& r, Millis now) const = 0;
-  // The status URL of an operation started elsewhere, from a validated id.
-  virtual http::ClientRequest build_lookup(std::string_view operation_id) const = 0;
+  // The status URL of an operation started elsewhere, from a validated id;
+  // nullopt when this upstream has no such URL.
+  virtual std::optional<http::ClientRequest> build_lookup(std::string_view analyzer_id,
+                                                          std::string_view operation_id) const = 0;
+  // The JSON body that asks this upstream to analyze the document at url.
+  virtual std::string document_url_body(std::string_view url) const = 0;
 
   // Whether url has the configured endpoint's scheme, host and port.
   bool same_origin(std::string_view url) const;
@@ -85,8 +107,10 @@ class Upstream {
   Settings settings_;
 };
 
-// Builds the adapter named by settings.kind ("azure-cu").
+// Builds the adapter named by settings.kind.
 Result<std::unique_ptr<Upstream>> make_upstream(const Settings& settings);
+// The registered kinds, for --help and errors.
+std::vector<std::string> upstream_kinds();
 
 // The last path segment of a URL (query dropped): the operation id.
 std::string last_path_segment(std::string_view url);

@@ -1,16 +1,14 @@
 // Azure AI Content Understanding: analyze (and GA analyzeBinary) submits,
-// analyzerResults status polls, key auth (Ocp-Apim-Subscription-Key).
+// analyzerResults status polls. Default api-version 2025-05-01-preview (the
+// only one with pro mode).
 #pragma once
 
 #include <memory>
 
-#include "upstream/upstream.h"
+#include "upstream/operation_location.h"
 
 namespace lrogate::upstream::azure_cu {
 
-std::unique_ptr<Upstream> make(const Settings& settings);
-
-// Whether a Content-Type names JSON (application/json, application/*+json).
-bool is_json_type(std::string_view content_type);
+Result<std::unique_ptr<Upstream>> make(const Settings& settings);
 
 }  // namespace lrogate::upstream::azure_cu

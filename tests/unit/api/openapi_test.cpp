@@ -21,7 +21,8 @@ std::string lower(std::string s) {
 }
 
 TEST(OpenApi, DocumentAndRouterAgree) {
-  auto path = std::filesystem::temp_directory_path() / ("lrogate-openapi-" + std::to_string(::getpid()) + ".db");
+  auto path = std::filesystem::temp_directory_path() /
+              ("lrogate-openapi-" + std::to_string(::getpid()) + ".db");
   std::filesystem::remove(path);
   auto store = store::open_store("sqlite:" + path.string());
   ASSERT_TRUE(store.ok());
@@ -34,8 +35,13 @@ TEST(OpenApi, DocumentAndRouterAgree) {
   settings.endpoint = "http://127.0.0.1:1";
   auto up = upstream::make_upstream(settings);
   ASSERT_TRUE(up.ok());
-  upstream::Caller caller(*up.value(), *client.value(), clock, random);
-  ApiContext ctx(service, caller, clock, {}, [] {}, nullptr);
+  upstream::AuthSettings auth;
+  auth.key = "unit-test-key";
+  auto credential = upstream::make_credential(auth, *client.value(), clock);
+  ASSERT_TRUE(credential.ok());
+  upstream::Caller caller(*up.value(), *credential.value(), *client.value(), clock, random);
+  ApiContext ctx(
+      service, caller, clock, {}, [] {}, nullptr);
   http::Router router = build_router(ctx);
 
   std::set<std::pair<std::string, std::string>> routes;

@@ -10,7 +10,6 @@ namespace {
 Settings settings(std::string version = "2025-05-01-preview") {
   Settings s;
   s.endpoint = "https://res.services.ai.azure.com/";
-  s.key = "SECRET";
   s.api_version = std::move(version);
   return s;
 }
@@ -30,12 +29,15 @@ TEST(AzureCu, SubmitUrlsAndAuth) {
   EXPECT_EQ(r.url,
             "https://res.services.ai.azure.com/contentunderstanding/analyzers/pro-demo:analyze"
             "?api-version=2025-05-01-preview");
-  EXPECT_EQ(http::find_header(r.headers, "ocp-apim-subscription-key"), "SECRET");
+  // Adapters never carry credentials: the Caller adds them.
+  EXPECT_EQ(http::find_header(r.headers, "ocp-apim-subscription-key"), "");
+  EXPECT_EQ(up->document_url_body("https://x/a.pdf"), R"({"url":"https://x/a.pdf"})");
   auto ga = make_upstream(settings("2025-11-01")).value();
   EXPECT_NE(ga->build_submit("a", "%PDF", "application/pdf").url.find(":analyzeBinary?"),
             std::string::npos);
   EXPECT_NE(ga->build_submit("a", "{}", "application/json").url.find(":analyze?"),
             std::string::npos);
+  EXPECT_EQ(ga->document_url_body("u"), R"({"inputs":[{"url":"u"}]})");
 }
 
 TEST(AzureCu, SubmitAnswersAreClassified) {
@@ -87,7 +89,7 @@ TEST(AzureCu, PollAnswersAreClassified) {
 
 TEST(AzureCu, LookupIsBuiltFromTheEndpointOnly) {
   auto up = make_upstream(settings()).value();
-  auto r = up->build_lookup("abc");
+  auto r = *up->build_lookup("pro-demo", "abc");
   EXPECT_EQ(r.url,
             "https://res.services.ai.azure.com/contentunderstanding/analyzerResults/abc"
             "?api-version=2025-05-01-preview");

@@ -1,0 +1,78 @@
+// Credential: what authenticates the gateway's calls to the upstream.
+//
+// Three kinds (--upstream-auth):
+//   key                 a fixed header (Ocp-Apim-Subscription-Key by default)
+//   client-credentials  an Entra ID token from the OAuth2 client-credentials
+//                       grant ({authority}/{tenant}/oauth2/v2.0/token)
+//   managed-identity    an Entra ID token from the host's managed identity:
+//                       IDENTITY_ENDPOINT + IDENTITY_HEADER (App Service,
+//                       Container Apps, Functions) or else IMDS
+// Tokens are cached and refreshed before they expire (half their lifetime,
+// at most 5 minutes ahead), one refresh at a time however many calls wait;
+// a call made while a still-valid token is being refreshed uses the old one.
+// A failed refresh is retried with backoff (1 s doubling to 30 s) and
+// reported in the log and to the calls that needed it; never with a secret,
+// token or the authority's raw answer.
+//
+// Thread-safe. `headers` calls back either at once on the caller's thread or,
+// when a token must be fetched first, on the http::Client's I/O thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "http/client.h"
+
+namespace lrogate::upstream {
+
+struct AuthSettings {
+  std::string mode = "key";  // key | client-credentials | managed-identity
+  std::string key_header = "ocp-apim-subscription-key";
+  std::string key;  // secret
+  std::string authority = "https://login.microsoftonline.com";
+  std::string tenant_id;
+  std::string client_id;      // the app (client credentials) or a user-assigned identity
+  std::string client_secret;  // secret
+  std::string scope = "https://cognitiveservices.azure.com/.default";
+  std::string imds_endpoint = "http://169.254.169.254";
+  std::string identity_endpoint;  // IDENTITY_ENDPOINT
+  std::string identity_header;    // IDENTITY_HEADER (secret)
+  std::chrono::milliseconds timeout{10'000};
+};
+
+// Why a credential could not be had: `refused` when the authority rejected
+// the gateway's own credentials (a configuration fault; retrying the same
+// request will not help soon), otherwise the authority could not be reached.
+struct CredentialError {
+  bool refused = false;
+  std::string message;  // safe for clients and logs
+};
+
+class Credential {
+ public:
+  virtual ~Credential() = default;
+  // The headers that authenticate one upstream call, or why there are none.
+  virtual void headers(std::function<void(http::Headers, const CredentialError*)> done) = 0;
+};
+
+// Checks the settings and builds the credential (no network call yet).
+Result<std::unique_ptr<Credential>> make_credential(const AuthSettings& settings,
+                                                    http::Client& client, const Clock& clock);
+
+// A token endpoint's answer: {"access_token", "expires_in" | "expires_on"},
+// numbers or numeric strings. expires_at is epoch ms; false if unusable.
+struct Token {
+  std::string value;
+  Millis expires_at = 0;
+};
+bool parse_token_answer(std::string_view body, Millis now, Token* out);
+
+// The authority's {"error", "error_description"} reduced to a short,
+// printable reason: the error code and the AADSTS number when present.
+std::string token_error_reason(int status, std::string_view body);
+
+}  // namespace lrogate::upstream

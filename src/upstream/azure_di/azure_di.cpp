@@ -1,0 +1,44 @@
+#include "upstream/azure_di/azure_di.h"
+
+#include <boost/json/serialize.hpp>
+
+namespace lrogate::upstream::azure_di {
+namespace {
+
+constexpr const char* kDefaultVersion = "2024-11-30";
+
+class AzureDi final : public OperationLocationUpstream {
+ public:
+  explicit AzureDi(Settings s) : OperationLocationUpstream(std::move(s), StatusShape{}) {}
+
+  http::ClientRequest build_submit(std::string_view model_id, std::string body,
+                                   std::string_view content_type) const override {
+    return post(model_url(model_id) + ":analyze?api-version=" + settings_.api_version,
+                std::move(body), content_type);
+  }
+
+  std::optional<http::ClientRequest> build_lookup(std::string_view model_id,
+                                                  std::string_view operation_id) const override {
+    return build_poll(model_url(model_id) + "/analyzeResults/" + std::string(operation_id) +
+                      "?api-version=" + settings_.api_version);
+  }
+
+  std::string document_url_body(std::string_view url) const override {
+    return boost::json::serialize(boost::json::object{{"urlSource", url}});
+  }
+
+ private:
+  std::string model_url(std::string_view model_id) const {
+    return settings_.endpoint + "/documentintelligence/documentModels/" + std::string(model_id);
+  }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Upstream>> make(const Settings& settings) {
+  Settings s = settings;
+  if (s.api_version.empty()) s.api_version = kDefaultVersion;
+  return std::unique_ptr<Upstream>(new AzureDi(std::move(s)));
+}
+
+}  // namespace lrogate::upstream::azure_di
