@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
 
 #include "api/long_poll.h"
 #include "api/replies.h"
@@ -11,10 +12,19 @@
 #include "base/ids.h"
 #include "base/json_util.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "http/router.h"
 
 namespace lrogate::api {
 namespace {
+
+bool valid_document_url(const std::string& url) {
+  if (url.size() > 8192) return false;
+  auto u = boost::urls::parse_absolute_uri(url);
+  if (!u || !u->has_authority() || u->encoded_host().empty()) return false;
+  std::string scheme = to_lower(u->scheme());
+  return scheme == "http" || scheme == "https";
+}
 
 std::optional<http::Response> check_id(const std::string& id) {
   if (valid_operation_id(id)) return std::nullopt;
@@ -141,15 +151,27 @@ void create_operation(ApiContext& ctx, http::Request&& req, http::Responder resp
   const auto& obj = v->as_object();
   auto analyzer = json::get_string(obj, "analyzerId");
   auto input = obj.find("input");
-  if (!analyzer || input == obj.end() || !input->value().is_object()) {
+  auto document_url = json::get_string(obj, "documentUrl");
+  bool has_input = input != obj.end() && input->value().is_object();
+  if (!analyzer || has_input == document_url.has_value()) {
     return respond(error_reply(400, "InvalidRequest",
-                               "the body must be {\"analyzerId\": ..., \"input\": {...}}"));
+                               "the body must be {\"analyzerId\": ..., \"input\": {...}} or "
+                               "{\"analyzerId\": ..., \"documentUrl\": \"https://...\"}"));
   }
   SubmitInput in;
   in.tenant = req.principal;
   in.analyzer_id = *analyzer;
   in.content_type = "application/json";
-  in.body = json::to_string(input->value());
+  if (document_url) {
+    // The upstream's own shape for "analyze the document at this URL".
+    if (!valid_document_url(*document_url)) {
+      return respond(error_reply(400, "InvalidDocumentUrl",
+                                 "documentUrl must be an absolute http(s) URL of at most 8 KiB"));
+    }
+    in.body = ctx.caller.upstream().document_url_body(*document_url);
+  } else {
+    in.body = json::to_string(input->value());
+  }
   if (auto bad = read_idempotency_key(req, &in.idempotency_key)) return respond(std::move(*bad));
   bool repeatability = !req.header("repeatability-request-id").empty();
   auto shared_req = std::make_shared<http::Request>(std::move(req));

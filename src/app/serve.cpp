@@ -8,6 +8,7 @@
 #include "app/commands.h"
 #include "base/ids.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "core/operation_service.h"
 #include "http/client.h"
 #include "http/server.h"
@@ -44,9 +45,9 @@ int run_serve(const config::ServeConfig& c) {
   settings.generic.status_path = c.generic_status_path;
   settings.generic.url_field = c.generic_url_field;
   settings.generic.shape.status_field = c.generic_status_field;
-  settings.generic.shape.succeeded = upstream::split_list(c.generic_succeeded);
-  settings.generic.shape.failed = upstream::split_list(c.generic_failed);
-  settings.generic.shape.canceled = upstream::split_list(c.generic_canceled);
+  settings.generic.shape.succeeded = split_list(c.generic_succeeded);
+  settings.generic.shape.failed = split_list(c.generic_failed);
+  settings.generic.shape.canceled = split_list(c.generic_canceled);
   settings.generic.shape.result_field = c.generic_result_field;
   settings.generic.shape.error_field = c.generic_error_field;
   auto up = upstream::make_upstream(settings);

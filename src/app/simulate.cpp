@@ -1,6 +1,7 @@
 // `lrogate simulate`: the upstream simulator on its own port.
 #include "app/commands.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "http/server.h"
 #include "sim/simulator.h"
 
@@ -16,6 +17,18 @@ int run_simulate(const config::SimulateConfig& c) {
   opt.result_ttl = c.result_ttl;
   opt.latency = c.latency;
   opt.analyzers = c.analyzers;
+  opt.client_secret = c.client_secret;
+  opt.identity_header = c.identity_header;
+  opt.token_lifetime = c.token_lifetime;
+  opt.token_delay = c.token_delay;
+  for (const auto& t : split_list(c.token_faults)) {
+    auto f = sim::parse_fault(t);
+    if (!f) {
+      log::error("bad --token-faults", {{"error", f.error().message}});
+      return 2;
+    }
+    opt.token_faults.push_back(f.value());
+  }
   sim::Simulator simulator(opt, clock);
   http::ServerOptions so;
   so.host = c.host;

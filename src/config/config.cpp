@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "base/duration.h"
+#include "base/strings.h"
 
 namespace lrogate::config {
 namespace {
@@ -247,7 +248,10 @@ int parse(int argc, char** argv, Config* out) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help/--version print and exit 0; every refused setting exits 2, as
+    // the checks below do (CLI11's own codes would be 105, 106, ...).
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
   auto bad = [](const std::string& msg) {
     std::cerr << "lrogate: " << msg << "\n";
@@ -325,13 +329,7 @@ int parse(int argc, char** argv, Config* out) {
       return bad("--tls-cert and --tls-key go together");
     if (const char* e = std::getenv("LROGATE_SIM_CLIENT_SECRET")) m.client_secret = e;
     if (const char* e = std::getenv("LROGATE_SIM_IDENTITY_HEADER")) m.identity_header = e;
-    std::size_t start = 0;
-    while (start <= analyzers.size()) {
-      auto comma = analyzers.find(',', start);
-      if (comma == std::string::npos) comma = analyzers.size();
-      if (comma > start) m.analyzers.push_back(analyzers.substr(start, comma - start));
-      start = comma + 1;
-    }
+    m.analyzers = split_list(analyzers);
   }
   return -1;
 }

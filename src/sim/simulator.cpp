@@ -18,6 +18,12 @@ namespace {
 
 const char* const kVersions[] = {"2025-05-01-preview", "2024-12-01-preview", "2025-11-01"};
 constexpr const char* kGa = "2025-11-01";
+constexpr const char* kDiVersion = "2024-11-30";
+constexpr const char* kScope = "https://cognitiveservices.azure.com/.default";
+constexpr const char* kResource = "https://cognitiveservices.azure.com";
+
+// Which API an operation was started through: its URLs and body shapes.
+enum class Flavor { kCu, kDi, kGeneric };
 
 std::uint64_t fnv1a(std::string_view s) {
   std::uint64_t h = 1469598103934665603ULL;
@@ -62,6 +68,7 @@ std::optional<Millis> query_millis(std::string_view query, std::string_view name
 }
 
 struct SimOp {
+  Flavor flavor = Flavor::kCu;
   std::string id, analyzer, api_version, input;
   Millis created = 0;
   Directives d;
@@ -83,6 +90,11 @@ struct Simulator::Impl {
   std::map<std::uint64_t, std::size_t> submit_attempts;  // by body hash
   long long submits = 0, polls = 0, overlaps = 0, rejected = 0;
   int inflight = 0, max_inflight = 0;  // polls being answered, node-wide
+  // Token endpoints: tokens issued and their expiry; requests and how many
+  // were being answered at once (the gateway refreshes one at a time).
+  std::map<std::string, Millis, std::less<>> tokens;
+  long long token_requests = 0, tokens_issued = 0, bearer_accepted = 0, bearer_rejected = 0;
+  int token_inflight = 0, token_max_inflight = 0;
 
   Impl(SimOptions o, const Clock& c) : opt(std::move(o)), clock(c) {
     router.add("POST", "/contentunderstanding/analyzers/{analyzerId}:analyze", "analyze",
@@ -98,12 +110,49 @@ struct Simulator::Impl {
                [this](http::Request&& r, const http::Params& p, http::Responder done) {
                  result(std::move(r), p.at("resultId"), std::move(done));
                });
+    router.add("POST", "/documentintelligence/documentModels/{modelId}:analyze", "di analyze",
+               [this](http::Request&& r, const http::Params& p, http::Responder done) {
+                 analyze(std::move(r), p.at("modelId"), false, std::move(done), Flavor::kDi);
+               });
+    router.add("GET", "/documentintelligence/documentModels/{modelId}/analyzeResults/{resultId}",
+               "di result", [this](http::Request&& r, const http::Params& p, http::Responder done) {
+                 result(std::move(r), p.at("resultId"), std::move(done), Flavor::kDi);
+               });
+    router.add("POST", "/generic/jobs/{analyzerId}", "generic submit",
+               [this](http::Request&& r, const http::Params& p, http::Responder done) {
+                 analyze(std::move(r), p.at("analyzerId"), false, std::move(done),
+                         Flavor::kGeneric);
+               });
+    router.add("GET", "/generic/jobs/{analyzerId}/{id}", "generic status",
+               [this](http::Request&& r, const http::Params& p, http::Responder done) {
+                 result(std::move(r), p.at("id"), std::move(done), Flavor::kGeneric);
+               });
+    router.add("POST", "/_sim/aad/{tenant}/oauth2/v2.0/token", "aad token",
+               [this](http::Request&& r, const http::Params&, http::Responder done) {
+                 token(std::move(r), TokenForm::kClientCredentials, std::move(done));
+               });
+    router.add("GET", "/_sim/msi/token", "msi token",
+               [this](http::Request&& r, const http::Params&, http::Responder done) {
+                 token(std::move(r), TokenForm::kIdentityEndpoint, std::move(done));
+               });
+    router.add("GET", "/metadata/identity/oauth2/token", "imds token",
+               [this](http::Request&& r, const http::Params&, http::Responder done) {
+                 token(std::move(r), TokenForm::kImds, std::move(done));
+               });
     router.add("GET", "/_sim/stats", "stats",
                [this](http::Request&& req, const http::Params&, http::Responder done) {
                  std::lock_guard lock(mu);
-                 boost::json::object o{{"submits", submits},           {"polls", polls},
-                                       {"overlaps", overlaps},         {"rejected", rejected},
-                                       {"max_inflight", max_inflight}, {"operations", ops.size()}};
+                 boost::json::object o{{"submits", submits},
+                                       {"polls", polls},
+                                       {"overlaps", overlaps},
+                                       {"rejected", rejected},
+                                       {"max_inflight", max_inflight},
+                                       {"operations", ops.size()},
+                                       {"token_requests", token_requests},
+                                       {"tokens_issued", tokens_issued},
+                                       {"token_max_inflight", token_max_inflight},
+                                       {"bearer_accepted", bearer_accepted},
+                                       {"bearer_rejected", bearer_rejected}};
                  // ?since=EPOCH_MS: how many operations were polled at or after
                  // that moment (the recovery benchmark's "every one polled again").
                  if (auto since = query_millis(req.query, "since=")) {
@@ -162,8 +211,123 @@ struct Simulator::Impl {
 
   static std::string checksum(const SimOp& op) { return hex(fnv1a(op.analyzer + "|" + op.input)); }
 
-  bool authorized(const http::Request& r) const {
-    return !opt.key.empty() && r.header("ocp-apim-subscription-key") == opt.key;
+  // The key (in the flavor's header) or a bearer token this simulator issued
+  // and that has not expired. Takes the lock: call without it.
+  bool authorized(const http::Request& r, Flavor f = Flavor::kCu) {
+    std::string_view header = f == Flavor::kGeneric ? "x-api-key" : "ocp-apim-subscription-key";
+    if (!opt.key.empty() && r.header(header) == opt.key) return true;
+    std::string_view auth = r.header("authorization");
+    if (auth.substr(0, 7) != "Bearer ") return false;
+    std::lock_guard lock(mu);
+    auto it = tokens.find(auth.substr(7));
+    if (it == tokens.end() || clock.now_ms() >= it->second) {
+      ++bearer_rejected;
+      return false;
+    }
+    ++bearer_accepted;
+    return true;
+  }
+
+  enum class TokenForm { kClientCredentials, kIdentityEndpoint, kImds };
+
+  static http::Response aad_error(int status, std::string_view error, int aadsts,
+                                  std::string_view description) {
+    boost::json::object o{
+        {"error", error},
+        {"error_description", "AADSTS" + std::to_string(aadsts) + ": " + std::string(description) +
+                                  "\r\nTrace ID: " + random_uuid()},
+        {"error_codes", boost::json::array{aadsts}},
+        {"timestamp", json::iso8601(0)}};
+    return http::json_response(status, boost::json::serialize(o));
+  }
+
+  // Issues a token after checking the request as Entra ID (or the managed
+  // identity endpoints) would.
+  void token(http::Request&& r, TokenForm form, http::Responder done) {
+    std::unique_lock lock(mu);
+    ++token_requests;
+    std::size_t index = static_cast<std::size_t>(token_requests - 1);
+    token_max_inflight = std::max(token_max_inflight, ++token_inflight);
+    lock.unlock();
+    http::Responder counted = [this, done](http::Response res) {
+      {
+        std::lock_guard l(mu);
+        --token_inflight;
+      }
+      done(std::move(res));
+    };
+    if (index < opt.token_faults.size()) {
+      int st = opt.token_faults[index].status;
+      reply(counted,
+            aad_error(st, "temporarily_unavailable", 50001, "The service is temporarily busy."),
+            opt.token_delay);
+      return;
+    }
+    std::map<std::string, std::string> q;
+    for (auto& [k, v] :
+         http::parse_query(form == TokenForm::kClientCredentials ? r.body : r.query)) {
+      q[k] = v;
+    }
+    std::optional<http::Response> refusal;
+    if (form == TokenForm::kClientCredentials) {
+      if (q["grant_type"] != "client_credentials") {
+        refusal = aad_error(400, "unsupported_grant_type", 70003,
+                            "The app requested an unsupported grant type.");
+      } else if (q["client_id"].empty()) {
+        refusal = aad_error(400, "invalid_request", 900144,
+                            "The request body must contain the following parameter: client_id.");
+      } else if (opt.client_secret.empty() || q["client_secret"] != opt.client_secret) {
+        refusal = aad_error(401, "invalid_client", 7000215,
+                            "Invalid client secret provided. Ensure the secret being sent in the "
+                            "request is the client secret value, not the client secret ID.");
+      } else if (q["scope"] != kScope) {
+        refusal =
+            aad_error(400, "invalid_scope", 70011, "The provided value for scope is not valid.");
+      }
+    } else if (form == TokenForm::kIdentityEndpoint) {
+      if (opt.identity_header.empty() || r.header("x-identity-header") != opt.identity_header) {
+        refusal = az_error(401, "Unauthorized", "X-IDENTITY-HEADER is missing or wrong.");
+      } else if (q["api-version"] != "2019-08-01" || q["resource"] != kResource) {
+        refusal =
+            az_error(400, "BadRequest", "api-version 2019-08-01 and a known resource needed.");
+      }
+    } else {
+      if (r.header("metadata") != "true") {
+        refusal = http::json_response(
+            400,
+            R"({"error":"invalid_request","error_description":"Required metadata header not specified"})");
+      } else if (q["api-version"] != "2018-02-01" || q["resource"] != kResource) {
+        refusal = http::json_response(
+            400, R"({"error":"invalid_resource","error_description":"unknown resource"})");
+      }
+    }
+    if (refusal) {
+      reply(counted, std::move(*refusal), opt.token_delay);
+      return;
+    }
+    std::string value = "sim-token-" + random_uuid();
+    Millis now = clock.now_ms();
+    Millis life = std::max<Millis>(opt.token_lifetime.count(), 1000);
+    Millis expires = now + life;
+    {
+      std::lock_guard l(mu);
+      ++tokens_issued;
+      // Forget long-expired tokens so the map stays small.
+      for (auto it = tokens.begin(); it != tokens.end();) {
+        it = it->second + 60'000 < now ? tokens.erase(it) : std::next(it);
+      }
+      tokens[value] = expires;
+    }
+    boost::json::object o{{"access_token", value}, {"token_type", "Bearer"}};
+    if (form == TokenForm::kClientCredentials) {
+      o["expires_in"] = life / 1000;
+      o["ext_expires_in"] = life / 1000;
+    } else {
+      o["expires_on"] = std::to_string(expires / 1000);
+      o["resource"] = kResource;
+      if (form == TokenForm::kImds) o["expires_in"] = std::to_string(life / 1000);
+    }
+    reply(counted, http::json_response(200, boost::json::serialize(o)), opt.token_delay);
   }
 
   std::string api_version(const http::Request& r) const {
@@ -237,9 +401,79 @@ struct Simulator::Impl {
     return http::json_response(200, boost::json::serialize(o));
   }
 
+  // The names a flavor gives the phases: notStarted/running for Document
+  // Intelligence, queued/working for the generic API.
+  static std::string phase_word(Flavor f, std::string_view azure_name) {
+    if (f == Flavor::kCu) return std::string(azure_name);
+    if (f == Flavor::kDi) {
+      std::string w(azure_name);
+      w[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(w[0])));
+      return w;
+    }
+    if (azure_name == "NotStarted") return "queued";
+    if (azure_name == "Running") return "working";
+    if (azure_name == "Succeeded") return "done";
+    if (azure_name == "Failed") return "error";
+    return "stopped";
+  }
+
+  // The status field of a flavor's body.
+  static void set_status(boost::json::object& o, Flavor f, std::string_view azure_name) {
+    if (f == Flavor::kGeneric) {
+      o["job"] = boost::json::object{{"state", phase_word(f, azure_name)}};
+    } else {
+      o["status"] = phase_word(f, azure_name);
+    }
+  }
+
+  // The document an analyze request names, or the reason it names none.
+  Result<std::string> read_input(const http::Request& r, Flavor flavor, const std::string& version,
+                                 bool binary_route) {
+    auto invalid = [](std::string m) { return make_error(ErrorCode::kInvalidArgument, m); };
+    std::string ct(r.header("content-type"));
+    bool is_json = ct.rfind("application/json", 0) == 0;
+    if (!is_json || binary_route) {
+      if (flavor == Flavor::kGeneric) return invalid("The request body must be JSON.");
+      if (flavor == Flavor::kCu && !binary_route && version == kGa) {
+        return invalid("api-version 2025-11-01 takes binary input on :analyzeBinary");
+      }
+      return "binary:" + std::to_string(r.body.size()) + ":" + hex(fnv1a(r.body));
+    }
+    auto v = json::parse(r.body);
+    if (!v || !v->is_object()) return invalid("The request body is not valid JSON.");
+    const auto& obj = v->as_object();
+    if (flavor == Flavor::kDi) {
+      if (auto u = json::get_string(obj, "urlSource")) return *u;
+      if (auto b = json::get_string(obj, "base64Source")) return "data:" + hex(fnv1a(*b));
+      return invalid("The request must have urlSource or base64Source.");
+    }
+    if (flavor == Flavor::kGeneric) {
+      if (auto u = json::get_string(obj, "source")) return *u;
+      return invalid("The request must have source.");
+    }
+    std::string input;
+    if (version != kGa) {
+      if (auto u = json::get_string(obj, "url")) input = *u;
+    }
+    if (auto it = obj.find("inputs"); input.empty() && it != obj.end() && it->value().is_array() &&
+                                      !it->value().as_array().empty() &&
+                                      it->value().as_array()[0].is_object()) {
+      const auto& first = it->value().as_array()[0].as_object();
+      if (auto u = json::get_string(first, "url"))
+        input = *u;
+      else if (auto d = json::get_string(first, "data"))
+        input = "data:" + hex(fnv1a(*d));
+    }
+    if (input.empty()) {
+      return invalid(version == kGa ? "The request must have inputs[0].url or inputs[0].data."
+                                    : "The request must have url or inputs[0].url.");
+    }
+    return input;
+  }
+
   void analyze(http::Request&& r, const std::string& analyzer, bool binary_route,
-               http::Responder done) {
-    if (!authorized(r)) {
+               http::Responder done, Flavor flavor = Flavor::kCu) {
+    if (!authorized(r, flavor)) {
       std::lock_guard lock(mu);
       ++rejected;
       reply(done, az_error(401, "401",
@@ -249,7 +483,11 @@ struct Simulator::Impl {
       return;
     }
     std::string version = api_version(r);
-    if (std::find(std::begin(kVersions), std::end(kVersions), version) == std::end(kVersions)) {
+    bool version_ok =
+        flavor == Flavor::kGeneric || (flavor == Flavor::kDi && version == kDiVersion) ||
+        (flavor == Flavor::kCu &&
+         std::find(std::begin(kVersions), std::end(kVersions), version) != std::end(kVersions));
+    if (!version_ok) {
       reply(done, az_error(400, "InvalidRequest",
                            "The api-version query parameter is missing or not supported."));
       return;
@@ -264,44 +502,14 @@ struct Simulator::Impl {
                            "The requested analyzer '" + analyzer + "' was not found."));
       return;
     }
-    std::string ct(r.header("content-type"));
-    bool is_json = ct.rfind("application/json", 0) == 0;
-    std::string input;
-    if (is_json && !binary_route) {
-      auto v = json::parse(r.body);
-      if (!v || !v->is_object()) {
-        reply(done, az_error(400, "InvalidRequest", "The request body is not valid JSON."));
-        return;
-      }
-      const auto& obj = v->as_object();
-      if (version != kGa) {
-        if (auto u = json::get_string(obj, "url")) input = *u;
-      }
-      if (auto it = obj.find("inputs"); input.empty() && it != obj.end() &&
-                                        it->value().is_array() && !it->value().as_array().empty() &&
-                                        it->value().as_array()[0].is_object()) {
-        const auto& first = it->value().as_array()[0].as_object();
-        if (auto u = json::get_string(first, "url"))
-          input = *u;
-        else if (auto d = json::get_string(first, "data"))
-          input = "data:" + hex(fnv1a(*d));
-      }
-      if (input.empty()) {
-        reply(done,
-              az_error(400, "InvalidRequest",
-                       version == kGa ? "The request must have inputs[0].url or inputs[0].data."
-                                      : "The request must have url or inputs[0].url."));
-        return;
-      }
-    } else {
-      if (!binary_route && version == kGa) {
-        reply(done, az_error(415, "UnsupportedMediaType",
-                             "api-version 2025-11-01 takes binary input on :analyzeBinary"));
-        return;
-      }
-      input = "binary:" + std::to_string(r.body.size()) + ":" + hex(fnv1a(r.body));
+    auto input = read_input(r, flavor, version, binary_route);
+    if (!input) {
+      bool media = input.error().message.find("binary input") != std::string::npos;
+      reply(done, az_error(media ? 415 : 400, media ? "UnsupportedMediaType" : "InvalidRequest",
+                           input.error().message));
+      return;
     }
-    auto d = parse_directives(input, opt.defaults);
+    auto d = parse_directives(input.value(), opt.defaults);
     if (!d) {
       reply(done, az_error(400, "InvalidRequest", d.error().message));
       return;
@@ -318,26 +526,39 @@ struct Simulator::Impl {
       return;
     }
     SimOp op;
+    op.flavor = flavor;
     op.id = random_uuid();
     op.analyzer = analyzer;
     op.api_version = version;
-    op.input = input;
+    op.input = input.value();
     op.created = clock.now_ms();
     op.d = d.value();
-    std::string location = (op.d.foreign_location ? std::string("http://foreign.invalid") : base) +
-                           "/contentunderstanding/analyzerResults/" + op.id +
-                           "?api-version=" + version;
-    boost::json::object body{{"id", op.id}, {"status", "NotStarted"}};
+    std::string path =
+        flavor == Flavor::kCu
+            ? "/contentunderstanding/analyzerResults/" + op.id + "?api-version=" + version
+        : flavor == Flavor::kDi ? "/documentintelligence/documentModels/" + analyzer +
+                                      "/analyzeResults/" + op.id + "?api-version=" + version
+                                : "/generic/jobs/" + analyzer + "/" + op.id;
+    std::string location =
+        (op.d.foreign_location ? std::string("http://foreign.invalid") : base) + path;
+    boost::json::object body{{"id", op.id}};
+    set_status(body, flavor, "NotStarted");
     http::Response res = http::json_response(202, boost::json::serialize(body));
     res.set("Operation-Location", location);
+    if (flavor == Flavor::kDi) res.set("apim-request-id", op.id);
     ops.emplace(op.id, std::move(op));
     reply(done, std::move(res));
   }
 
   std::string final_body(const SimOp& op) {
-    boost::json::object o{{"id", op.id}, {"status", op.d.outcome}};
+    boost::json::object o{{"id", op.id}};
+    set_status(o, op.flavor, op.d.outcome);
+    if (op.flavor == Flavor::kDi) {
+      o["createdDateTime"] = json::iso8601(op.created);
+      o["lastUpdatedDateTime"] = json::iso8601(op.created + op.d.duration.count());
+    }
     if (op.d.outcome == "Failed") {
-      o["error"] = boost::json::object{
+      o[op.flavor == Flavor::kGeneric ? "problem" : "error"] = boost::json::object{
           {"code", "InvalidContent"},
           {"message", "The document could not be analyzed (simulated failure)."}};
       return boost::json::serialize(o);
@@ -364,20 +585,41 @@ struct Simulator::Impl {
                                {"createdAt", json::iso8601(op.created)},
                                {"warnings", boost::json::array{}},
                                {"contents", boost::json::array{std::move(content)}}};
+    if (op.flavor == Flavor::kDi) {
+      boost::json::array page_list;
+      for (int i = 1; i <= pages; ++i) {
+        page_list.push_back(boost::json::object{{"pageNumber", i},
+                                                {"width", 8.5},
+                                                {"height", 11},
+                                                {"unit", "inch"},
+                                                {"words", boost::json::array{}}});
+      }
+      o["analyzeResult"] = boost::json::object{{"apiVersion", op.api_version},
+                                               {"modelId", op.analyzer},
+                                               {"stringIndexType", "textElements"},
+                                               {"content", markdown},
+                                               {"pages", std::move(page_list)}};
+      return boost::json::serialize(o);
+    }
+    if (op.flavor == Flavor::kGeneric) {
+      o["output"] = std::move(result);
+      return boost::json::serialize(o);
+    }
     o["result"] = std::move(result);
     o["usage"] = boost::json::object{{"documentPages", pages}};
     return boost::json::serialize(o);
   }
 
-  void result(http::Request&& r, const std::string& id, http::Responder done) {
-    if (!authorized(r)) {
+  void result(http::Request&& r, const std::string& id, http::Responder done,
+              Flavor flavor = Flavor::kCu) {
+    if (!authorized(r, flavor)) {
       reply(done, az_error(401, "401", "Access denied due to invalid subscription key."));
       return;
     }
     std::unique_lock lock(mu);
     auto it = ops.find(id);
     Millis now = clock.now_ms();
-    if (it == ops.end() ||
+    if (it == ops.end() || it->second.flavor != flavor ||
         now > it->second.created + it->second.d.duration.count() + opt.result_ttl.count()) {
       reply(done, az_error(404, "OperationNotFound", "The operation was not found."));
       return;
@@ -401,7 +643,9 @@ struct Simulator::Impl {
     if (elapsed >= op.d.duration.count()) {
       res = http::json_response(200, final_body(op));
     } else {
-      res = running_body(op.id, elapsed * 10 < op.d.duration.count() ? "NotStarted" : "Running");
+      boost::json::object o{{"id", op.id}};
+      set_status(o, op.flavor, elapsed * 10 < op.d.duration.count() ? "NotStarted" : "Running");
+      res = http::json_response(200, boost::json::serialize(o));
       if (op.d.retry_after_s >= 0) res.set("Retry-After", std::to_string(op.d.retry_after_s));
     }
     // Count this poll as in flight until it is answered, to detect overlaps.

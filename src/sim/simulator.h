@@ -1,6 +1,15 @@
 // Simulator: a faithful stand-in for the Azure AI Content Understanding REST
 // API (analyze, analyzeBinary, analyzerResults), for local development,
-// tests and benchmarks. Behaviour per operation comes from directives in the
+// tests and benchmarks. It also speaks Azure AI Document Intelligence
+// (documentModels/{id}:analyze, analyzeResults, lowercase statuses,
+// analyzeResult), a generic job API (/generic/jobs/{analyzer}, key in
+// X-Api-Key, {"job":{"state"}}, "output", "problem") for the generic adapter,
+// and the Entra ID token endpoints the gateway asks for upstream tokens:
+//   POST /_sim/aad/{tenant}/oauth2/v2.0/token   (client credentials)
+//   GET  /_sim/msi/token                        (IDENTITY_ENDPOINT form)
+//   GET  /metadata/identity/oauth2/token        (IMDS form)
+// Tokens it issued (until they expire) are accepted as Authorization: Bearer
+// in place of the key. Behaviour per operation comes from directives in the
 // submitted document URL (sim/directives.h); results are deterministic
 // functions of (analyzer, input, result id, creation time), so a test can
 // compare the gateway's answer with the simulator's byte for byte.
@@ -23,7 +32,12 @@
 namespace lrogate::sim {
 
 struct SimOptions {
-  std::string key;  // required Ocp-Apim-Subscription-Key
+  std::string key;              // required Ocp-Apim-Subscription-Key
+  std::string client_secret;    // the one client secret the AAD endpoint accepts ("": none)
+  std::string identity_header;  // the X-IDENTITY-HEADER the MSI endpoint wants ("": none)
+  std::chrono::milliseconds token_lifetime{3'600'000};
+  std::chrono::milliseconds token_delay{0};  // added to token answers
+  std::vector<Fault> token_faults;           // answers of the first token requests
   Directives defaults;
   std::chrono::milliseconds result_ttl{24 * 3'600'000};
   std::chrono::milliseconds latency{0};  // added to every answer

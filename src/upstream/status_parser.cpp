@@ -1,6 +1,5 @@
 #include "upstream/status_parser.h"
 
-#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <cctype>
 
@@ -99,18 +98,6 @@ StatusBody parse_status_body(std::string_view body, const StatusShape& shape) {
   }
   out.result_present = shape.result_field.empty() || find_path(obj, shape.result_field);
   read_error(obj, &out.error_code, &out.error_message, shape.error_field);
-  return out;
-}
-
-std::vector<std::string> split_list(std::string_view text) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    std::string_view item = text.substr(0, text.find(','));
-    text.remove_prefix(std::min(text.size(), item.size() + 1));
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (!item.empty()) out.emplace_back(item);
-  }
   return out;
 }
 

@@ -39,9 +39,6 @@ struct StatusBody {
 
 StatusBody parse_status_body(std::string_view body, const StatusShape& shape = {});
 
-// "a,b , c" → {"a","b","c"} (empty items dropped).
-std::vector<std::string> split_list(std::string_view text);
-
 // {"error":{"code","message"}} of an error answer; falls back to the given
 // code and a short excerpt when the body is not that shape.
 void parse_error_body(std::string_view body, std::string* code, std::string* message);

@@ -18,10 +18,13 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("LROGATE_BIN", os.path.join(ROOT, "build", "lrogate"))
 KEY = "sim-key-" + uuid.uuid4().hex  # an upstream key that must never leak
-# Every secret a test uses (the upstream key, client API keys). No response
-# and no log line of any test may contain one: request() checks every answer,
-# the procs fixture every process log when its test ends.
-SECRETS = [KEY]
+CLIENT_SECRET = "app~secret-" + uuid.uuid4().hex  # an Entra ID client secret
+IDENTITY_HEADER = "identity-header-" + uuid.uuid4().hex  # a managed identity's header
+# Every secret a test uses (the upstream key, client API keys, the Entra ID
+# secret, the identity header, the simulator's tokens, which all start so).
+# No response and no log line of any test may contain one: request() checks
+# every answer, the procs fixture every process log when its test ends.
+SECRETS = [KEY, CLIENT_SECRET, IDENTITY_HEADER, "sim-token-"]
 
 
 def assert_no_secret(data, where):
@@ -43,7 +46,7 @@ class Proc:
         start_size = self.log.tell()
         env = dict(os.environ)
         for k in list(env):
-            if k.startswith("LROGATE_") or k.startswith("AZURE_CU_"):
+            if k.startswith(("LROGATE_", "AZURE_", "IDENTITY_")):
                 del env[k]
         env.update(self.env or {})
         self.p = subprocess.Popen([BIN] + self.args, stdout=self.log, stderr=self.log, env=env)
@@ -195,9 +198,9 @@ def procs(tmp_path):
     started = []
 
     class Factory:
-        def sim(self, *extra, key=KEY, name="sim"):
+        def sim(self, *extra, key=KEY, name="sim", env=None):
             s = Sim(["simulate", "--listen", "127.0.0.1:0", "--key", key, "--duration", "2s", *extra],
-                    str(tmp_path / f"{name}.log"), "simulator listening")
+                    str(tmp_path / f"{name}.log"), "simulator listening", env=env)
             started.append(s)
             return s.start()
 

@@ -1,6 +1,7 @@
 // Document Intelligence and the generic adapter: URLs, inputs, status shapes.
 #include <gtest/gtest.h>
 
+#include "base/strings.h"
 #include "upstream/generic/generic.h"
 #include "upstream/upstream.h"
 
