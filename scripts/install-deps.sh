@@ -14,13 +14,19 @@ TEST_PACKAGES=(
   python3 python3-pytest python3-pytest-xdist
   clang-14 libclang-rt-14-dev
   postgresql
+  chromium
 )
 
 # The benchmarks' references: wrk, nginx, and what the original design runs on.
 BENCH_PACKAGES=(wrk nginx-light python3 python3-fastapi python3-uvicorn python3-httpx)
 
 want=("${BUILD_PACKAGES[@]}")
-if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PACKAGES[@]}"); fi
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${TEST_PACKAGES[@]}")
+  # The dashboard's browser test runs on Node.js; Debian's will do where the
+  # machine has none of its own.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then want+=(nodejs npm); fi
+fi
 if [[ "${1:-}" == "--bench" ]]; then want+=("${BENCH_PACKAGES[@]}"); fi
 if [[ "${1:-}" == "--run" ]]; then want+=(curl); fi
 
@@ -36,4 +42,15 @@ if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# The browser test's driver: playwright-core from npm, pinned by
+# tests/ui/package-lock.json. It drives Debian's /usr/bin/chromium and never
+# downloads a browser of its own.
+if [[ "${1:-}" == "--test" ]]; then
+  ui="$(dirname "$0")/../tests/ui"
+  if [[ ! -d "$ui/node_modules/playwright-core" || "$ui/package-lock.json" -nt "$ui/node_modules" ]]; then
+    echo "installing tests/ui npm packages" >&2
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$ui" --no-audit --no-fund --loglevel=error >&2
+  fi
 fi

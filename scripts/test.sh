@@ -18,6 +18,8 @@ echo "== unit tests"
 echo "== integration tests"
 # Debian's interpreter, where python3-pytest lives (PATH may offer another).
 PYTEST=(/usr/bin/python3 -m pytest -q -n 2 -p no:cacheprovider tests/integration)
+# The dashboard's browser test must run here, not skip.
+export LROGATE_REQUIRE_BROWSER=1
 LROGATE_REPORT_DIR="$PWD/build/reports" LROGATE_BIN="$PWD/build/lrogate" "${PYTEST[@]}"
 echo "crash cycles: $(cat build/reports/crash-cycles.json 2>/dev/null || echo 'no report')"
 

@@ -1,6 +1,7 @@
 #include "api/routes.h"
 
 #include "api/replies.h"
+#include "api/ui.h"
 #include "base/log.h"
 
 namespace lrogate::api {
@@ -8,7 +9,9 @@ namespace lrogate::api {
 std::optional<http::Response> authenticate(ApiContext& ctx, http::Request& req,
                                            const http::Route& route) {
   req.principal = kDefaultTenant;
-  if (!ctx.keys.enabled() || route.path == "/healthz" || route.path == "/readyz") {
+  // The dashboard's files carry no data; its requests to the API carry the key.
+  if (!ctx.keys.enabled() || route.path == "/healthz" || route.path == "/readyz" ||
+      route.path == "/ui" || route.path == "/ui/{asset}") {
     return std::nullopt;
   }
   std::string key =
@@ -35,6 +38,7 @@ http::Router build_router(ApiContext& ctx) {
   add_operation_routes(router, ctx);
   add_health_routes(router, ctx);
   add_meta_routes(router, ctx);
+  add_ui_routes(router);
   return router;
 }
 

@@ -23,7 +23,8 @@ http::Response submit_failure(const upstream::SubmitAnswer& a, std::chrono::mill
       if (a.status == 0) return error_reply(502, a.error_code, a.error_message);
       return error_reply(502, "UpstreamAuthRefused",
                          "the upstream refused the gateway's credentials (answer " +
-                             std::to_string(a.status) + "); check the gateway's upstream key or identity");
+                             std::to_string(a.status) +
+                             "); check the gateway's upstream key or identity");
     case K::kThrottled: {
       http::Response r = error_reply(
           503, "UpstreamThrottled",

@@ -1,0 +1,191 @@
+// The lrogate dashboard: lists the caller's operations (GET /operations,
+// refreshed every second), submits a document URL (POST /operations with
+// documentUrl) and shows a result (the compat results route, the upstream's
+// final JSON). The API key, if any, stays in this tab's sessionStorage and
+// goes out as Authorization: Bearer. Text from the server is only ever set
+// as textContent.
+'use strict';
+
+const $ = (sel) => document.querySelector(sel);
+const KEY_SLOT = 'lrogate.apiKey';
+let apiKey = sessionStorage.getItem(KEY_SLOT) || '';
+const known = new Map(); // id -> latest list item
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (apiKey) headers['Authorization'] = 'Bearer ' + apiKey;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, {
+    method, headers, cache: 'no-store',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch (e) { /* not JSON */ }
+  if (res.status >= 400) {
+    const err = json && json.error && typeof json.error === 'object' ? json.error : {};
+    const message = err.message || (json && json.message) || res.statusText;
+    throw new ApiError(res.status, err.code || '', message);
+  }
+  return { status: res.status, json, text };
+}
+
+function showBanner(message) {
+  const b = $('#banner');
+  b.textContent = message;
+  b.hidden = !message;
+}
+
+function describe(err) {
+  if (err instanceof ApiError) {
+    const hint = err.status === 401 ? ' — enter the API key above' : '';
+    return `${err.status} ${err.code || 'Error'}: ${err.message}${hint}`;
+  }
+  return 'The gateway cannot be reached: ' + err.message;
+}
+
+function elapsed(op, now) {
+  const start = Date.parse(op.createdDateTime);
+  const terminal = ['Succeeded', 'Failed', 'Canceled'].includes(op.status);
+  const end = terminal ? Date.parse(op.lastUpdatedDateTime) : now;
+  const s = Math.max(0, (end - start) / 1000);
+  if (s < 60) return s.toFixed(1) + ' s';
+  const m = Math.floor(s / 60);
+  return `${m} min ${String(Math.floor(s % 60)).padStart(2, '0')} s`;
+}
+
+function cell(tr, text, cls) {
+  const td = document.createElement('td');
+  if (cls) td.className = cls;
+  if (text !== undefined) td.textContent = text;
+  tr.appendChild(td);
+  return td;
+}
+
+function render() {
+  const tbody = $('#ops tbody');
+  const now = Date.now();
+  const ops = [...known.values()].sort((a, b) => Date.parse(b.createdDateTime) - Date.parse(a.createdDateTime));
+  tbody.replaceChildren();
+  for (const op of ops) {
+    const tr = document.createElement('tr');
+    tr.dataset.id = op.id;
+    tr.dataset.status = op.status;
+    const id = cell(tr, op.id.length > 13 ? op.id.slice(0, 8) + '…' + op.id.slice(-4) : op.id, 'id');
+    id.title = op.id;
+    cell(tr, op.analyzerId, 'analyzer');
+    const st = document.createElement('span');
+    st.className = 'status ' + op.status;
+    st.textContent = op.status;
+    cell(tr, undefined, 'state').appendChild(st);
+    cell(tr, elapsed(op, now), 'elapsed');
+    const out = cell(tr, undefined, 'outcome');
+    if (op.status === 'Succeeded') {
+      const a = document.createElement('a');
+      a.href = resultPath(op);
+      a.className = 'result-link';
+      a.textContent = 'result';
+      a.addEventListener('click', (e) => { e.preventDefault(); openResult(op); });
+      out.appendChild(a);
+    } else if (op.error) {
+      out.textContent = (op.error.code ? op.error.code + ': ' : '') + (op.error.message || '');
+    } else {
+      out.textContent = '—';
+    }
+    tbody.appendChild(tr);
+  }
+  $('#empty').hidden = ops.length > 0;
+}
+
+function resultPath(op) {
+  return `/pro-mode/content-analyzers/${encodeURIComponent(op.analyzerId)}/results/${encodeURIComponent(op.id)}`;
+}
+
+async function refresh() {
+  try {
+    const r = await api('GET', '/operations?top=100');
+    known.clear();
+    for (const op of r.json.value || []) known.set(op.id, op);
+    $('#updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+    showBanner('');
+  } catch (err) {
+    showBanner(describe(err));
+  }
+  render();
+}
+
+async function openResult(op) {
+  const path = resultPath(op);
+  $('#result').hidden = false;
+  $('#result-id').textContent = op.id;
+  $('#result-path').textContent = 'GET ' + path;
+  $('#result-body').textContent = 'Loading…';
+  try {
+    const r = await api('GET', path);
+    let pretty = r.text;
+    try { pretty = JSON.stringify(JSON.parse(r.text), null, 2); } catch (e) { /* keep as sent */ }
+    $('#result-body').textContent = pretty;
+    const old = $('#result-download').href;
+    if (old.startsWith('blob:')) URL.revokeObjectURL(old);
+    $('#result-download').href = URL.createObjectURL(new Blob([r.text], { type: 'application/json' }));
+    $('#result').scrollIntoView({ behavior: 'smooth' });
+  } catch (err) {
+    $('#result-body').textContent = describe(err);
+  }
+}
+
+async function submit(e) {
+  e.preventDefault();
+  const note = $('#submit-note');
+  const button = $('#submit');
+  button.disabled = true;
+  note.textContent = 'Submitting…';
+  try {
+    const r = await api('POST', '/operations', {
+      analyzerId: $('#analyzer').value.trim(),
+      documentUrl: $('#document-url').value.trim(),
+    });
+    const op = r.json;
+    known.set(op.id, { analyzerId: $('#analyzer').value.trim(), ...op });
+    note.textContent = 'Submitted ' + op.id;
+    render();
+  } catch (err) {
+    note.textContent = describe(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function loop() {
+  const next = () => setTimeout(loop, 1000);
+  if (document.hidden) return next();
+  refresh().finally(next);
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('#api-key').value = apiKey;
+  $('#key-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    apiKey = $('#api-key').value.trim();
+    sessionStorage.setItem(KEY_SLOT, apiKey);
+    refresh();
+  });
+  $('#key-forget').addEventListener('click', () => {
+    apiKey = '';
+    $('#api-key').value = '';
+    sessionStorage.removeItem(KEY_SLOT);
+    known.clear();
+    refresh();
+  });
+  $('#submit-form').addEventListener('submit', submit);
+  $('#result-close').addEventListener('click', (e) => { e.preventDefault(); $('#result').hidden = true; });
+  loop();
+});
