@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The run command: installs what is missing, builds, and starts the gateway on
 # its embedded default store (SQLite, ./lrogate.db) on 127.0.0.1:8080.
-# With AZURE_CU_ENDPOINT and AZURE_CU_KEY set it talks to Azure; otherwise it
-# also starts the built-in simulator on 127.0.0.1:9090 and uses that.
+# With AZURE_CU_ENDPOINT set, and AZURE_CU_KEY or an Entra ID mode
+# (LROGATE_UPSTREAM_AUTH=client-credentials|managed-identity), it talks to
+# Azure; otherwise it also starts the built-in simulator on 127.0.0.1:9090.
 # Extra arguments go to `lrogate serve` (e.g. --poll-interval 3s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT INT TERM
 
-if [[ -z "${AZURE_CU_ENDPOINT:-}" || -z "${AZURE_CU_KEY:-}" ]]; then
+if [[ -z "${AZURE_CU_ENDPOINT:-}" || ( -z "${AZURE_CU_KEY:-}" && "${LROGATE_UPSTREAM_AUTH:-key}" == "key" ) ]]; then
   SIM_LISTEN="${LROGATE_SIM_LISTEN:-127.0.0.1:9090}"
   export AZURE_CU_ENDPOINT="http://$SIM_LISTEN"
   export AZURE_CU_KEY="local-sim-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -32,6 +33,7 @@ sleep 1
 cat <<MSG
 
 lrogate is serving on http://$LISTEN  (Ctrl-C stops it)
+Dashboard: http://$LISTEN/ui
 
 Submit a document:
   curl -s -X POST http://$LISTEN/pro-mode/content-analyzers/prebuilt-documentAnalyzer:analyze \\
