@@ -1,7 +1,11 @@
-// The upstream status parser and Retry-After reader on arbitrary bodies and headers.
+// The upstream status parser (Azure's shape and a generic one with dotted
+// paths), the token endpoint answer readers and the Retry-After reader on
+// arbitrary bodies and headers.
 #include <cstdint>
 #include <string>
 
+#include "base/strings.h"
+#include "upstream/auth/credential.h"
 #include "upstream/retry_after.h"
 #include "upstream/status_parser.h"
 
@@ -12,6 +16,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto s = upstream::parse_status_body(in);
   if (s.status.size() > 64 || s.error_message.size() > 2048) __builtin_trap();
   if (!s.json && s.phase != upstream::Phase::kUnknown) __builtin_trap();
+  upstream::StatusShape shape;
+  shape.status_field = "job.state";
+  shape.succeeded = split_list("done,ok");
+  shape.failed = {"error"};
+  shape.result_field = "output.items";
+  shape.error_field = "problem.detail";
+  auto g = upstream::parse_status_body(in, shape);
+  if (g.status.size() > 64 || g.error_message.size() > 2048) __builtin_trap();
+  if (g.json && !g.status.empty() && g.phase == upstream::Phase::kUnknown) __builtin_trap();
+  upstream::Token t;
+  if (upstream::parse_token_answer(in, 1'000'000, &t) && (t.value.empty() || t.expires_at <= 1'000'000)) {
+    __builtin_trap();
+  }
+  if (upstream::token_error_reason(401, in).size() > 400) __builtin_trap();
   std::string code, message;
   upstream::parse_error_body(in, &code, &message);
   if (message.empty()) __builtin_trap();
