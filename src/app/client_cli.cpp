@@ -217,26 +217,32 @@ std::string error_text(const boost::json::object& doc) {
 }  // namespace
 
 int run_analyze(const config::ClientConfig& c) {
-  std::string body, content_type = c.content_type;
+  Session s(c);
+  http::ClientResult r;
   if (!c.file.empty()) {
+    // The document itself goes through the compatible route, as its bytes.
     std::ifstream f(c.file, std::ios::binary);
     std::ostringstream ss;
     ss << f.rdbuf();
-    body = ss.str();
-    if (content_type.empty()) content_type = content_type_for(c.file);
+    std::string content_type = c.content_type.empty() ? content_type_for(c.file) : c.content_type;
+    r = s.call("POST", "/pro-mode/content-analyzers/" + c.analyzer + ":analyze", ss.str(),
+               content_type);
   } else {
-    body = json::to_string(boost::json::object{{"url", c.url}});
-    content_type = "application/json";
+    // A URL goes through the native route, which shapes it for whatever
+    // upstream the gateway runs in front of ({"url"}, {"urlSource"}, ...).
+    r = s.call(
+        "POST", "/operations",
+        json::to_string(boost::json::object{{"analyzerId", c.analyzer}, {"documentUrl", c.url}}),
+        "application/json");
   }
-  Session s(c);
-  auto r = s.call("POST", "/pro-mode/content-analyzers/" + c.analyzer + ":analyze", std::move(body),
-                  content_type);
   if (!r.response || r.response->status != 202) return report(r, "submit");
   auto v = json::parse(r.response->body);
-  std::string id =
-      v && v->is_object() ? json::get_string(v->as_object(), "operationId").value_or("") : "";
+  std::string id;
+  if (v && v->is_object()) {
+    id = json::get_string(v->as_object(), c.file.empty() ? "id" : "operationId").value_or("");
+  }
   if (id.empty()) {
-    std::cerr << "lrogate: the gateway accepted the document but sent no operationId\n";
+    std::cerr << "lrogate: the gateway accepted the document but sent no operation id\n";
     return kUnreachable;
   }
   if (!c.wait) {

@@ -73,8 +73,10 @@ def test_the_api_key_comes_from_the_environment(procs):
     class Fake(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
             seen["auth"] = self.headers.get("Authorization")
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            body = b'{"status":"submitted","operationId":"abc"}'
+            seen["path"] = self.path
+            seen["body"] = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            # A URL goes to the native route, which shapes it for the upstream.
+            body = b'{"id":"abc","status":"NotStarted"}'
             self.send_response(202)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -90,6 +92,9 @@ def test_the_api_key_comes_from_the_environment(procs):
                 "--url", "https://d/x", env={"LROGATE_API_KEY": "client-secret-1"})
         assert p.returncode == 0, p.stderr
         assert seen["auth"] == "Bearer client-secret-1"
+        assert seen["path"] == "/operations"
+        assert seen["body"] == {"analyzerId": "a", "documentUrl": "https://d/x"}
+        assert p.stdout.strip() == b"abc"
         assert b"client-secret-1" not in p.stdout + p.stderr
     finally:
         srv.shutdown()

@@ -3,6 +3,7 @@ Intelligence (--upstream-kind azure-di) and a generic Operation-Location
 service (--upstream-kind generic, described by flags), each against the
 simulator's own API for it. Results come back byte for byte; failures as 500
 with the upstream's message; fallback lookups use the adapter's status URL."""
+import json
 import os
 import subprocess
 
@@ -115,3 +116,17 @@ def test_generic_settings_are_checked_at_start(procs):
                            env=env, capture_output=True, timeout=10)
         assert p.returncode == 2, (args, p.stderr)
         assert says in p.stderr, (args, p.stderr)
+
+
+def test_cli_analyze_url_works_in_front_of_document_intelligence(procs):
+    sim = procs.sim()
+    gw = procs.gateway(sim, "--upstream-kind", "azure-di")
+    out = procs.tmp / "di.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LROGATE_", "AZURE_", "IDENTITY_"))}
+    p = subprocess.run([BIN, "analyze", "--gateway", f"http://{gw.base}", "--analyzer", "prebuilt-invoice",
+                        "--url", "https://docs.example/inv.pdf?sim_duration=1s", "--wait", "--output", str(out)],
+                       env=env, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    body = out.read_bytes()
+    op_id = json.loads(body)["id"]
+    assert body == di_final(sim, "prebuilt-invoice", op_id).body
