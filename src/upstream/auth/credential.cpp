@@ -281,8 +281,13 @@ std::string token_error_reason(int status, std::string_view body) {
                                       c->value().get_array()[0].is_int64()) {
     reason += " (AADSTS" + std::to_string(c->value().get_array()[0].get_int64()) + ")";
   }
-  // The first line only: AAD appends trace and correlation ids.
+  // The first line only: AAD appends trace and correlation ids. Its
+  // "AADSTS<n>: " prefix repeats the number already given.
   description = description.substr(0, description.find_first_of("\r\n"));
+  if (description.rfind("AADSTS", 0) == 0) {
+    auto colon = description.find(": ");
+    if (colon != std::string::npos && colon < 16) description.erase(0, colon + 2);
+  }
   if (!description.empty()) reason += ": " + printable(description, 200);
   return reason;
 }

@@ -153,7 +153,8 @@ TEST(Credential, FailuresBackOffAndNeverCarryTheSecret) {
                 R"(secret provided: s3cr3t+/=value\r\nTrace ID: x","error_codes":[7000215]})");
   ASSERT_TRUE(g.error.has_value());
   EXPECT_TRUE(g.error->refused);
-  EXPECT_NE(g.error->message.find("invalid_client (AADSTS7000215)"), std::string::npos);
+  EXPECT_NE(g.error->message.find("invalid_client (AADSTS7000215): Invalid client secret"),
+            std::string::npos);
   EXPECT_EQ(g.error->message.find("s3cr3t"), std::string::npos);
   EXPECT_EQ(g.error->message.find("Trace ID"), std::string::npos);
   // Within the backoff no new request goes out; the same reason comes back.
