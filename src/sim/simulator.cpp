@@ -135,6 +135,13 @@ struct Simulator::Impl {
                [this](http::Request&& r, const http::Params&, http::Responder done) {
                  token(std::move(r), TokenForm::kIdentityEndpoint, std::move(done));
                });
+    // Revokes every token issued so far (the upstream then answers 401 to them).
+    router.add("DELETE", "/_sim/tokens", "revoke tokens",
+               [this](http::Request&&, const http::Params&, http::Responder done) {
+                 std::lock_guard lock(mu);
+                 tokens.clear();
+                 done(http::json_response(200, R"({"revoked":true})"));
+               });
     router.add("GET", "/metadata/identity/oauth2/token", "imds token",
                [this](http::Request&& r, const http::Params&, http::Responder done) {
                  token(std::move(r), TokenForm::kImds, std::move(done));

@@ -67,8 +67,10 @@ void Caller::send(http::ClientRequest req,
                           http::Headers auth, const CredentialError* err) mutable {
     if (err) return done(http::ClientResult{}, err);
     for (auto& h : auth) req.headers.push_back(std::move(h));
-    client_.send(std::move(req),
-                 [done = std::move(done)](http::ClientResult r) { done(std::move(r), nullptr); });
+    client_.send(std::move(req), [this, done = std::move(done)](http::ClientResult r) {
+      if (r.response && r.response->status == 401) credential_.rejected();
+      done(std::move(r), nullptr);
+    });
   });
 }
 

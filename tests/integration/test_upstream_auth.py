@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 
-from conftest import BIN, CLIENT_SECRET, IDENTITY_HEADER
+from conftest import BIN, CLIENT_SECRET, IDENTITY_HEADER, request
 
 SIM_ENV = {"LROGATE_SIM_CLIENT_SECRET": CLIENT_SECRET, "LROGATE_SIM_IDENTITY_HEADER": IDENTITY_HEADER}
 
@@ -50,6 +50,24 @@ def test_client_credentials_token_is_fetched_once_refreshed_and_accepted(procs):
     obtained = [r for r in gw.records() if r.get("msg") == "upstream token obtained"]
     assert len(obtained) == st["tokens_issued"]
     assert all(r["auth"] == "client-credentials" for r in obtained)
+
+
+def test_a_token_the_upstream_refuses_is_replaced(procs):
+    sim = procs.sim(env=SIM_ENV)
+    gw = app_gateway(procs, sim)
+    r = gw.submit("https://docs.example/revoked.pdf?sim_duration=6s")
+    assert r.status == 202, r.body
+    op_id = r.json()["operationId"]
+    # After the first poll, the upstream stops honouring the token.
+    deadline = time.time() + 10
+    while sim.op_stats(op_id)["polls"] < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    assert request(sim.base, "DELETE", "/_sim/tokens").status == 200
+    final = gw.wait_final(op_id)
+    assert final.status == 200 and final.body == sim.final_body(op_id).body
+    st = sim.stats()
+    assert st["bearer_rejected"] >= 1 and st["tokens_issued"] == 2, st
+    gw.wait_record("the upstream refused the gateway's token; refreshing it early")
 
 
 def test_refused_secret_is_reported_clearly_and_backed_off(procs):

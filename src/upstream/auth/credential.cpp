@@ -89,6 +89,15 @@ class TokenCredential final : public Credential {
     if (start) fetch();
   }
 
+  void rejected() override {
+    std::lock_guard lock(mu_);
+    Millis now = clock_.now_ms();
+    if (token_.value.empty() || now < last_rejection_refresh_ + 30'000) return;
+    last_rejection_refresh_ = now;
+    refresh_at_ = std::min(refresh_at_, now);  // the next call starts a refresh
+    log::warn("the upstream refused the gateway's token; refreshing it early", {{"auth", s_.mode}});
+  }
+
  private:
   http::ClientRequest token_request() const {
     http::ClientRequest r;
@@ -198,6 +207,7 @@ class TokenCredential final : public Credential {
   std::mutex mu_;
   Token token_;
   Millis refresh_at_ = 0, usable_until_ = 0, retry_at_ = 0;
+  Millis last_rejection_refresh_ = -30'000;
   int failures_ = 0;
   bool fetching_ = false;
   CredentialError last_error_;

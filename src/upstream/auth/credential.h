@@ -10,6 +10,7 @@
 // Tokens are cached and refreshed before they expire (half their lifetime,
 // at most 5 minutes ahead), one refresh at a time however many calls wait;
 // a call made while a still-valid token is being refreshed uses the old one.
+// A token the upstream answers 401 to is replaced early, at most every 30 s.
 // A failed refresh is retried with backoff (1 s doubling to 30 s) and
 // reported in the log and to the calls that needed it; never with a secret,
 // token or the authority's raw answer.
@@ -57,6 +58,10 @@ class Credential {
   virtual ~Credential() = default;
   // The headers that authenticate one upstream call, or why there are none.
   virtual void headers(std::function<void(http::Headers, const CredentialError*)> done) = 0;
+  // The upstream answered 401 to a call made with these credentials. A token
+  // is then refreshed early (in the background, at most every 30 s); a key
+  // cannot be replaced.
+  virtual void rejected() {}
 };
 
 // Checks the settings and builds the credential (no network call yet).

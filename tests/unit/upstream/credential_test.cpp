@@ -180,6 +180,30 @@ TEST(Credential, FailuresBackOffAndNeverCarryTheSecret) {
   EXPECT_EQ(http::find_header(j.headers, "authorization"), "Bearer T3");
 }
 
+TEST(Credential, ATokenTheUpstreamRefusesIsReplacedAtMostEvery30s) {
+  FakeClient client;
+  ManualClock clock;
+  auto c = make_credential(app(), client, clock).value();
+  Got g;
+  ask(*c, &g);
+  client.answer(200, R"({"expires_in":3600,"access_token":"T1"})");
+  c->rejected();
+  Got a;
+  ask(*c, &a);  // still served the old token, while a new one is fetched
+  EXPECT_EQ(http::find_header(a.headers, "authorization"), "Bearer T1");
+  ASSERT_EQ(client.requests.size(), 2u);
+  client.answer(200, R"({"expires_in":3600,"access_token":"T2"})");
+  c->rejected();  // again at once: not another refresh
+  Got b;
+  ask(*c, &b);
+  EXPECT_EQ(client.requests.size(), 2u);
+  EXPECT_EQ(http::find_header(b.headers, "authorization"), "Bearer T2");
+  clock.advance(30'000);
+  c->rejected();
+  ask(*c, &b);
+  EXPECT_EQ(client.requests.size(), 3u);
+}
+
 TEST(Credential, ManagedIdentityForms) {
   FakeClient client;
   ManualClock clock;
