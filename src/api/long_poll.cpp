@@ -5,6 +5,7 @@
 
 #include "api/replies.h"
 #include "base/metrics.h"
+#include "base/strings.h"
 
 namespace lrogate::api {
 
@@ -20,13 +21,9 @@ std::optional<std::chrono::milliseconds> prefer_wait(const http::Request& req,
     while (!tok.empty() && tok.front() == ' ') tok.remove_prefix(1);
     while (!tok.empty() && tok.back() == ' ') tok.remove_suffix(1);
     if (tok.size() > 5 && (tok.substr(0, 5) == "wait=" || tok.substr(0, 5) == "Wait=")) {
-      std::int64_t n = 0;
-      bool ok = tok.size() - 5 <= 9;
-      for (char c : tok.substr(5)) {
-        ok = ok && std::isdigit(static_cast<unsigned char>(c));
-        if (ok) n = n * 10 + (c - '0');
+      if (auto n = parse_digits(tok.substr(5), 9)) {
+        return std::min(std::chrono::milliseconds(*n * 1000), cap);
       }
-      if (ok) return std::min(std::chrono::milliseconds(n * 1000), cap);
     }
     i = end + 1;
   }

@@ -69,13 +69,9 @@ void list_operations(ApiContext& ctx, http::Request&& req, const http::Params&,
                                    "Canceled"));
       }
     } else if (k == "top") {
-      top = 0;
-      bool ok = !v.empty() && v.size() <= 4;
-      for (char c : v) {
-        ok = ok && c >= '0' && c <= '9';
-        if (ok) top = top * 10 + (c - '0');
-      }
-      if (!ok || top < 1 || top > 1000) {
+      auto n = parse_digits(v, 4);
+      top = static_cast<int>(n.value_or(0));
+      if (top < 1 || top > 1000) {
         return respond(error_reply(400, "InvalidTop", "top must be between 1 and 1000"));
       }
     } else if (k == "skipToken") {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cctype>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +27,18 @@ inline bool iequals(std::string_view a, std::string_view b) {
     if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   }
   return true;
+}
+
+// 1 to max_digits ASCII digits (no sign, no space) as a number; nullopt for
+// anything else. max_digits is capped at 18, so the value always fits.
+inline std::optional<std::int64_t> parse_digits(std::string_view s, std::size_t max_digits = 18) {
+  if (s.empty() || s.size() > max_digits || s.size() > 18) return std::nullopt;
+  std::int64_t n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return n;
 }
 
 // "a,b , c" → {"a","b","c"}: a comma-separated setting, items trimmed of

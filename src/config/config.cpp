@@ -88,15 +88,10 @@ bool parse_listen(const std::string& text, std::string* host, std::uint16_t* por
   std::string h = text.substr(0, colon);
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   std::string p = text.substr(colon + 1);
-  if (p.empty() || p.size() > 5) return false;
-  unsigned long v = 0;
-  for (char c : p) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-    v = v * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (v > 65535) return false;
+  auto v = parse_digits(p, 5);
+  if (!v || *v > 65535) return false;
   *host = h;
-  *port = static_cast<std::uint16_t>(v);
+  *port = static_cast<std::uint16_t>(*v);
   return true;
 }
 

@@ -1,5 +1,7 @@
 #include "core/operation_service.h"
 
+#include "base/strings.h"
+
 namespace lrogate::core {
 
 OperationService::OperationService(store::OperationStore& store, const Clock& clock,
@@ -144,12 +146,9 @@ std::string make_token(const Operation& op) { return std::to_string(op.created_a
 bool read_token(std::string_view t, Millis* created, std::string* id) {
   auto dot = t.find('.');
   if (dot == std::string_view::npos || dot == 0 || dot > 19 || dot + 1 >= t.size()) return false;
-  Millis v = 0;
-  for (char c : t.substr(0, dot)) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  *created = v;
+  auto v = parse_digits(t.substr(0, dot), 18);
+  if (!v) return false;
+  *created = *v;
   *id = std::string(t.substr(dot + 1));
   return true;
 }

@@ -11,6 +11,7 @@
 
 #include "base/ids.h"
 #include "base/json_util.h"
+#include "base/strings.h"
 #include "http/router.h"
 
 namespace lrogate::sim {
@@ -57,14 +58,7 @@ http::Response az_error(int status, std::string_view code, std::string_view mess
 // most 15 digits; nullopt for any other query.
 std::optional<Millis> query_millis(std::string_view query, std::string_view name) {
   if (query.substr(0, name.size()) != name) return std::nullopt;
-  std::string_view digits = query.substr(name.size());
-  if (digits.empty() || digits.size() > 15) return std::nullopt;
-  Millis v = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
+  return parse_digits(query.substr(name.size()), 15);
 }
 
 struct SimOp {

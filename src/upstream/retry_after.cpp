@@ -4,6 +4,8 @@
 #include <ctime>
 #include <string>
 
+#include "base/strings.h"
+
 namespace lrogate::upstream {
 namespace {
 
@@ -12,13 +14,7 @@ constexpr std::int64_t kMaxMs = 3'600'000;
 std::optional<std::int64_t> parse_uint(std::string_view v) {
   while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
   while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-  if (v.empty() || v.size() > 12) return std::nullopt;
-  std::int64_t n = 0;
-  for (char c : v) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    n = n * 10 + (c - '0');
-  }
-  return n;
+  return parse_digits(v, 12);
 }
 
 std::chrono::milliseconds clamp(std::int64_t ms) {

@@ -60,6 +60,10 @@ def test_list_is_newest_first_with_stable_paging_and_filters(procs):
     assert request(gw.base, "GET", "/operations?top=0").status == 400
     assert request(gw.base, "GET", "/operations?status=Weird").status == 400
     assert request(gw.base, "GET", "/operations?skipToken=garbage").status == 400
+    # A 19-digit time would overflow; it is refused, not wrapped.
+    assert request(gw.base, "GET", "/operations?skipToken=9999999999999999999.abc").status == 400
+    assert request(gw.base, "GET", "/operations?top=%2B5").status == 400
+    assert request(gw.base, "GET", "/operations?top=10000").status == 400
 
 
 def test_cancel_stops_polling_and_a_second_delete_purges(procs):

@@ -39,14 +39,7 @@ std::optional<std::int64_t> seconds_of(const boost::json::value& v) {
     return static_cast<std::int64_t>(std::min<std::uint64_t>(v.get_uint64(), 1ULL << 40));
   if (v.is_double()) return static_cast<std::int64_t>(v.get_double());
   if (!v.is_string()) return std::nullopt;
-  std::string_view s = v.get_string();
-  if (s.empty() || s.size() > 12) return std::nullopt;
-  std::int64_t n = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + (c - '0');
-  }
-  return n;
+  return parse_digits(v.get_string(), 12);
 }
 
 class KeyCredential final : public Credential {

@@ -1,7 +1,6 @@
 // Document Intelligence and the generic adapter: URLs, inputs, status shapes.
 #include <gtest/gtest.h>
 
-#include "base/strings.h"
 #include "upstream/generic/generic.h"
 #include "upstream/upstream.h"
 
@@ -110,11 +109,6 @@ TEST(Generic, BadSettingsAreRefused) {
   auto r = make_upstream(s);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("azure-di"), std::string::npos);
-}
-
-TEST(StatusList, SplitsAndTrims) {
-  EXPECT_EQ(split_list(" a, b ,,c "), (std::vector<std::string>{"a", "b", "c"}));
-  EXPECT_TRUE(split_list("").empty());
 }
 
 }  // namespace
