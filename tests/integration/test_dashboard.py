@@ -2,7 +2,7 @@
 Chromium driven by playwright-core (tests/ui/dashboard.mjs). The gateway
 requires client API keys; the page must be refused without one, then submit
 a document URL, show it go Running → Succeeded and open the result, which
-must be the simulator's final JSON. Screenshots are kept in test-artifacts/."""
+must be the simulator's final JSON, and cancel a long one. Screenshots are kept in test-artifacts/."""
 import json
 import os
 import shutil
@@ -53,6 +53,7 @@ def test_dashboard_in_headless_chromium(procs, tmp_path):
     artifacts = os.path.join(ROOT, "test-artifacts")
     env = dict(os.environ, LROGATE_UI_BASE=f"http://{gw.base}", LROGATE_UI_KEY=CLIENT_KEY,
                LROGATE_UI_DOCUMENT="https://docs.example/ui.pdf?sim_duration=5s",
+               LROGATE_UI_LONG_DOCUMENT="https://docs.example/long.pdf?sim_duration=120s",
                LROGATE_UI_ARTIFACTS=artifacts)
     p = subprocess.run(["node", os.path.join(UI_DIR, "dashboard.mjs")], env=env, capture_output=True,
                        timeout=120, cwd=UI_DIR)
@@ -74,5 +75,7 @@ def test_dashboard_in_headless_chromium(procs, tmp_path):
     assert op_id in seen["resultPath"]
     for shot in seen["screenshots"]:
         assert os.path.getsize(shot) > 10_000, shot
-    # The operation belongs to the key's tenant.
-    assert gw.wait_record("state")["operation_id"] == op_id
+    # The long one was canceled from the page, after a confirmation.
+    assert seen["canceledStatus"] == "Canceled" and seen["canceledId"] in seen["confirmText"]
+    assert gw.wait_status(seen["canceledId"]) == "Canceled"
+    assert sim.op_stats(seen["canceledId"])["id"] == seen["canceledId"]

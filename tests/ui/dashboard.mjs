@@ -1,12 +1,13 @@
 // Drives the /ui dashboard in Debian's headless Chromium (playwright-core,
 // no browser download): the page must refuse to list without the API key,
 // then, with it, submit a document URL, show the operation go Running →
-// Succeeded live and open its result. Screenshots go to the artifacts dir.
+// Succeeded live and open its result, and cancel a second, long one. Screenshots go to the artifacts dir.
 // Prints what it saw as one JSON line; tests/integration/test_dashboard.py
 // starts the processes and checks it against the simulator.
 //
 // env: LROGATE_UI_BASE (http://127.0.0.1:PORT), LROGATE_UI_KEY,
-//      LROGATE_UI_DOCUMENT (URL to submit), LROGATE_UI_ARTIFACTS (dir)
+//      LROGATE_UI_DOCUMENT (URL to submit), LROGATE_UI_LONG_DOCUMENT (one to
+//      cancel), LROGATE_UI_ARTIFACTS (dir)
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -78,6 +79,18 @@ try {
   seen.resultPath = await page.locator('#result-path').textContent();
   await page.screenshot({ path: join(artifacts, 'dashboard-result.png'), fullPage: true });
   seen.screenshots = ['dashboard-running.png', 'dashboard-result.png'].map((f) => join(artifacts, f));
+
+  // A long analysis is canceled from its row (after a confirmation).
+  await page.fill('#document-url', process.env.LROGATE_UI_LONG_DOCUMENT);
+  await page.click('#submit');
+  await page.locator('#submit-note').filter({ hasNotText: seen.operationId }).filter({ hasText: 'Submitted ' }).waitFor();
+  seen.canceledId = (await page.locator('#submit-note').textContent()).replace('Submitted ', '').trim();
+  const longRow = page.locator(`tr[data-id="${seen.canceledId}"]`);
+  await longRow.locator('button.cancel').waitFor();
+  page.once('dialog', (d) => { seen.confirmText = d.message(); d.accept(); });
+  await longRow.locator('button.cancel').click();
+  await page.locator(`tr[data-id="${seen.canceledId}"][data-status="Canceled"]`).waitFor();
+  seen.canceledStatus = await longRow.getAttribute('data-status');
 } finally {
   await browser.close();
 }

@@ -1,7 +1,7 @@
 // The lrogate dashboard: lists the caller's operations (GET /operations,
 // refreshed every second), submits a document URL (POST /operations with
-// documentUrl) and shows a result (the compat results route, the upstream's
-// final JSON). The API key, if any, stays in this tab's sessionStorage and
+// documentUrl), cancels a running one (DELETE /operations/{id}) and shows a
+// result (the compat results route, the upstream's final JSON). The API key, if any, stays in this tab's sessionStorage and
 // goes out as Authorization: Bearer. Text from the server is only ever set
 // as textContent.
 'use strict';
@@ -95,6 +95,13 @@ function render() {
       a.textContent = 'result';
       a.addEventListener('click', (e) => { e.preventDefault(); openResult(op); });
       out.appendChild(a);
+    } else if (op.status === 'Running' || op.status === 'NotStarted') {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'cancel';
+      b.textContent = 'Cancel';
+      b.addEventListener('click', () => cancel(op));
+      out.appendChild(b);
     } else if (op.error) {
       out.textContent = (op.error.code ? op.error.code + ': ' : '') + (op.error.message || '');
     } else {
@@ -107,6 +114,17 @@ function render() {
 
 function resultPath(op) {
   return `/pro-mode/content-analyzers/${encodeURIComponent(op.analyzerId)}/results/${encodeURIComponent(op.id)}`;
+}
+
+async function cancel(op) {
+  if (!window.confirm(`Cancel operation ${op.id}? The gateway stops following it.`)) return;
+  try {
+    const r = await api('DELETE', '/operations/' + encodeURIComponent(op.id));
+    if (r.json && r.json.status) known.set(op.id, { ...op, ...r.json });
+    render();
+  } catch (err) {
+    showBanner(describe(err));
+  }
 }
 
 async function refresh() {
