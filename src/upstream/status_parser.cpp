@@ -92,6 +92,8 @@ StatusBody parse_status_body(std::string_view body, const StatusShape& shape) {
       out.phase = Phase::kFailed;
     } else if (listed(shape.canceled, name)) {
       out.phase = Phase::kCanceled;
+    } else if (listed(shape.not_started, name)) {
+      out.phase = Phase::kNotStarted;
     } else {
       out.phase = Phase::kRunning;
     }

@@ -24,8 +24,9 @@ struct StatusShape {
   // Succeeded, Failed, Canceled); any other value is then unknown. Any set:
   // a value in none of them means the operation is still running.
   std::vector<std::string> succeeded, failed, canceled;
-  std::string result_field;           // must be present when succeeded ("": not checked)
-  std::string error_field = "error";  // {"code","message"} or a message string
+  std::vector<std::string> not_started;  // read as NotStarted rather than Running
+  std::string result_field;              // must be present when succeeded ("": not checked)
+  std::string error_field = "error";     // {"code","message"} or a message string
 };
 
 struct StatusBody {

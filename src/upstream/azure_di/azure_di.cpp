@@ -7,9 +7,20 @@ namespace {
 
 constexpr const char* kDefaultVersion = "2024-11-30";
 
+// Its documented statuses: notStarted, running, succeeded, failed, canceled,
+// and in some versions completed (a success) and skipped (batch items).
+StatusShape shape() {
+  StatusShape s;
+  s.succeeded = {"succeeded", "completed"};
+  s.failed = {"failed", "skipped"};
+  s.canceled = {"canceled", "cancelled"};
+  s.not_started = {"notStarted"};
+  return s;
+}
+
 class AzureDi final : public OperationLocationUpstream {
  public:
-  explicit AzureDi(Settings s) : OperationLocationUpstream(std::move(s), StatusShape{}) {}
+  explicit AzureDi(Settings s) : OperationLocationUpstream(std::move(s), shape()) {}
 
   http::ClientRequest build_submit(std::string_view model_id, std::string body,
                                    std::string_view content_type) const override {

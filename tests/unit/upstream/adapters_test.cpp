@@ -42,6 +42,10 @@ TEST(AzureDi, LowercaseStatusesAreRead) {
   auto ok = up->read_poll(answer(200, R"({"status":"succeeded","analyzeResult":{}})"), 0);
   EXPECT_EQ(ok.phase, Phase::kSucceeded);
   EXPECT_FALSE(ok.body.empty());
+  EXPECT_EQ(up->read_poll(answer(200, R"({"status":"notStarted"})"), 0).phase, Phase::kNotStarted);
+  EXPECT_EQ(up->read_poll(answer(200, R"({"status":"completed","analyzeResult":{}})"), 0).phase,
+            Phase::kSucceeded);
+  EXPECT_EQ(up->read_poll(answer(200, R"({"status":"canceled"})"), 0).phase, Phase::kCanceled);
   auto bad = up->read_poll(
       answer(200, R"({"status":"failed","error":{"code":"InvalidContent","message":"m"}})"), 0);
   EXPECT_EQ(bad.phase, Phase::kFailed);
