@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "store/operation_store.h"
@@ -162,6 +163,42 @@ TEST_P(StoreContract, EveryClaimFencesOffTheClaimsBeforeIt) {
                    third[0].fence};
   EXPECT_TRUE(store_->complete("a", "n1", fresh).value());
   EXPECT_EQ(store_->get("a").value()->result, "new");
+}
+
+TEST_P(StoreContract, ProgressInABatchIsFencedItemByItem) {
+  for (const char* id : {"a", "b", "c", "d"}) ASSERT_TRUE(store_->insert(op(id, 0, 0)).ok());
+  auto mine = store_->claim_due("n1", 0, 1000, 3).value();
+  ASSERT_EQ(mine.size(), 3u);
+  std::map<std::string, std::int64_t> fence;
+  for (const auto& o : mine) fence[o.id] = o.fence;
+  std::string unclaimed;
+  for (const char* id : {"a", "b", "c", "d"}) {
+    if (!fence.count(id)) unclaimed = id;
+  }
+  std::vector<OperationStore::ProgressItem> batch;
+  auto it = mine.begin();
+  batch.push_back({it->id, {Status::kRunning, 2000, 1, 500, it->fence}});  // good
+  ++it;
+  batch.push_back({it->id, {Status::kRunning, 2100, 0, 500, it->fence - 1}});  // stale fence
+  ++it;
+  batch.push_back({it->id, {Status::kNotStarted, 2050, 2, 500, it->fence}});  // good
+  batch.push_back({unclaimed, {Status::kRunning, 2200, 0, 500, 0}});  // not this owner's
+  batch.push_back({"missing", {Status::kRunning, 2300, 0, 500, 1}});  // no such record
+  auto r = store_->record_progress_many("n1", batch).value();
+  EXPECT_EQ(r, (std::vector<bool>{true, false, true, false, false}));
+  auto a = store_->get(batch[0].id).value();
+  EXPECT_EQ(a->next_poll_at, 2000);
+  EXPECT_EQ(a->attempts, 1);
+  EXPECT_EQ(a->poll_count, 1);
+  EXPECT_TRUE(a->lease_owner.empty());
+  auto b = store_->get(batch[1].id).value();
+  EXPECT_EQ(b->lease_owner, "n1");  // the refused write changed nothing
+  EXPECT_EQ(b->poll_count, 0);
+  auto c = store_->get(batch[2].id).value();
+  EXPECT_EQ(c->next_poll_at, 2050);
+  EXPECT_EQ(c->status, Status::kNotStarted);
+  EXPECT_EQ(c->attempts, 2);
+  EXPECT_EQ(store_->record_progress_many("n1", {}).value(), std::vector<bool>{});
 }
 
 TEST_P(StoreContract, HeartbeatRenewsOnlyTheOwnersLiveLeases) {
