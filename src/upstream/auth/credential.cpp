@@ -32,14 +32,27 @@ bool is_loopback_host(std::string_view host) {
   return host == "127.0.0.1" || host == "localhost" || host == "[::1]";
 }
 
-// A JSON number or a string of digits, as a count of seconds.
+// A JSON number or a string of digits, as a count of seconds: a lifetime
+// (expires_in) or an epoch time (expires_on). Anything negative or past
+// 10^11 s (year 5138) is not a usable answer, and is refused before any
+// arithmetic could overflow (the fuzzer found a 1e51 here).
 std::optional<std::int64_t> seconds_of(const boost::json::value& v) {
-  if (v.is_int64()) return v.get_int64();
-  if (v.is_uint64())
-    return static_cast<std::int64_t>(std::min<std::uint64_t>(v.get_uint64(), 1ULL << 40));
-  if (v.is_double()) return static_cast<std::int64_t>(v.get_double());
-  if (!v.is_string()) return std::nullopt;
-  return parse_digits(v.get_string(), 12);
+  constexpr std::int64_t kMax = 100'000'000'000;
+  std::optional<std::int64_t> n;
+  if (v.is_int64()) {
+    n = v.get_int64();
+  } else if (v.is_uint64()) {
+    n = v.get_uint64() <= static_cast<std::uint64_t>(kMax)
+            ? static_cast<std::int64_t>(v.get_uint64())
+            : kMax + 1;
+  } else if (v.is_double()) {
+    double d = v.get_double();
+    n = d >= 0 && d <= static_cast<double>(kMax) ? static_cast<std::int64_t>(d) : -1;
+  } else if (v.is_string()) {
+    n = parse_digits(v.get_string(), 12);
+  }
+  if (!n || *n < 0 || *n > kMax) return std::nullopt;
+  return n;
 }
 
 class KeyCredential final : public Credential {
