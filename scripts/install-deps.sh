@@ -18,7 +18,8 @@ TEST_PACKAGES=(
 )
 
 # The benchmarks' references: wrk, nginx, and what the original design runs on.
-BENCH_PACKAGES=(wrk nginx-light python3 python3-fastapi python3-uvicorn python3-httpx)
+BENCH_PACKAGES=(wrk nginx-light python3 python3-fastapi python3-uvicorn python3-httpx
+  libbenchmark-dev postgresql)
 
 want=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #include "base/log.h"
 #include "base/metrics.h"
@@ -84,6 +85,7 @@ enum Sql {
   kClaim,
   kRenew,
   kProgress,
+  kProgressMany,
   kComplete,
   kRetrieved,
   kRemove,
@@ -124,6 +126,15 @@ const std::string kStatements[kSqlCount] = {
     " updated_at = $6::bigint, poll_count = poll_count + 1, lease_owner = NULL,"
     " lease_until = NULL WHERE id = $1::text AND lease_owner = $2::text AND fence = $7::bigint"
     " AND " LROGATE_ACTIVE,
+    /* kProgressMany: a batch of progress writes in one round trip, each row
+       fenced as kProgress fences one */
+    "UPDATE operations AS o SET status = v.status, next_poll_at = v.next_poll_at,"
+    " attempts = v.attempts, updated_at = v.now, poll_count = o.poll_count + 1,"
+    " lease_owner = NULL, lease_until = NULL"
+    " FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[])"
+    " AS v(id, status, next_poll_at, attempts, now, fence)"
+    " WHERE o.id = v.id AND o.lease_owner = $1::text AND o.fence = v.fence"
+    " AND o.status IN ('NotStarted', 'Running') RETURNING o.id",
     /* kComplete: one statement that also tells every replica's listener */
     "WITH done AS (UPDATE operations SET status = $3::text, result = $4::bytea,"
     " result_type = $5::text, error_code = $6::text, error_message = $7::text,"
@@ -207,6 +218,17 @@ class Params {
         lit += c;
       }
       lit += '"';
+    }
+    lit += '}';
+    return add(std::move(lit), 0);
+  }
+
+  // A bigint[]/int[] literal: {1,2,3}.
+  Params& num_array(const std::vector<std::int64_t>& items) {
+    std::string lit = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (i) lit += ',';
+      lit += std::to_string(items[i]);
     }
     lit += '}';
     return add(std::move(lit), 0);
@@ -415,6 +437,37 @@ class PostgresStore final : public OperationStore {
     auto r = run(kProgress, p, "record_progress");
     if (!r) return r.error();
     return affected(r->get()) > 0;
+  }
+
+  Result<std::vector<bool>> record_progress_many(std::string_view owner,
+                                                 const std::vector<ProgressItem>& items) override {
+    if (items.empty()) return std::vector<bool>{};
+    std::unordered_set<std::string_view> ids;
+    for (const auto& it : items) ids.insert(it.id);
+    // One row joined twice would be updated once: keep the one-by-one order.
+    if (ids.size() != items.size()) return OperationStore::record_progress_many(owner, items);
+    metrics::StoreTimer timer("record_progress_many");
+    std::vector<std::string> id_list, statuses;
+    std::vector<std::int64_t> next, attempts, now, fence;
+    for (const auto& it : items) {
+      id_list.push_back(it.id);
+      statuses.emplace_back(status_name(it.progress.status));
+      next.push_back(it.progress.next_poll_at);
+      attempts.push_back(it.progress.attempts);
+      now.push_back(it.progress.now);
+      fence.push_back(it.progress.fence);
+    }
+    Params p;
+    p.text(owner).text_array(id_list).text_array(statuses).num_array(next);
+    p.num_array(attempts).num_array(now).num_array(fence);
+    auto r = run(kProgressMany, p, "record_progress_many");
+    if (!r) return r.error();
+    std::unordered_set<std::string> written;
+    for (int row = 0; row < PQntuples(r->get()); ++row) written.insert(get_text(r->get(), row, 0));
+    std::vector<bool> out;
+    out.reserve(items.size());
+    for (const auto& it : items) out.push_back(written.count(it.id) > 0);
+    return out;
   }
 
   Result<bool> complete(std::string_view id, std::string_view owner, const Completion& c) override {
