@@ -3,7 +3,6 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/url/parse.hpp>
 
 #include "api/long_poll.h"
 #include "api/replies.h"
@@ -19,11 +18,7 @@ namespace lrogate::api {
 namespace {
 
 bool valid_document_url(const std::string& url) {
-  if (url.size() > 8192) return false;
-  auto u = boost::urls::parse_absolute_uri(url);
-  if (!u || !u->has_authority() || u->encoded_host().empty()) return false;
-  std::string scheme = to_lower(u->scheme());
-  return scheme == "http" || scheme == "https";
+  return url.size() <= 8192 && http::http_origin(url).has_value();
 }
 
 std::optional<http::Response> check_id(const std::string& id) {

@@ -1,5 +1,7 @@
 #include "http/message.h"
 
+#include <boost/url/parse.hpp>
+
 #include "base/strings.h"
 
 namespace lrogate::http {
@@ -16,6 +18,17 @@ Response json_response(int status, std::string body) {
   r.status = status;
   r.body = std::move(body);
   return r;
+}
+
+std::optional<Origin> http_origin(std::string_view url) {
+  auto u = boost::urls::parse_absolute_uri(url);
+  if (!u || !u->has_authority() || u->encoded_host().empty()) return std::nullopt;
+  Origin o;
+  o.scheme = to_lower(u->scheme());
+  if (o.scheme != "http" && o.scheme != "https") return std::nullopt;
+  o.host = to_lower(u->encoded_host());
+  o.port = u->has_port() ? std::string(u->port()) : (o.scheme == "https" ? "443" : "80");
+  return o;
 }
 
 }  // namespace lrogate::http

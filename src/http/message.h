@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,5 +63,14 @@ Response json_response(int status, std::string body);
 // The handler answers by calling the Responder once, from any thread.
 using Responder = std::function<void(Response)>;
 using Handler = std::function<void(Request&&, Responder)>;
+
+// Scheme and host (lowercase) and port (explicit, or the scheme's default)
+// of an absolute http:// or https:// URL with a host; nullopt for any other
+// text. Used wherever a configured or submitted URL must be web-reachable.
+struct Origin {
+  std::string scheme, host, port;
+  bool operator==(const Origin&) const = default;
+};
+std::optional<Origin> http_origin(std::string_view url);
 
 }  // namespace lrogate::http

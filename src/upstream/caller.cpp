@@ -5,6 +5,13 @@
 #include "base/metrics.h"
 
 namespace lrogate::upstream {
+namespace {
+
+const char* credential_error_code(const CredentialError& e) {
+  return e.refused ? "UpstreamTokenRefused" : "UpstreamTokenUnavailable";
+}
+
+}  // namespace
 
 std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base,
                                         std::chrono::milliseconds cap, double u) {
@@ -74,13 +81,21 @@ void Caller::send(http::ClientRequest req,
   });
 }
 
-PollAnswer Caller::read_poll(const http::ClientResult& r, const CredentialError* err) const {
-  if (!err) return upstream_.read_poll(r, clock_.now_ms());
-  PollAnswer a;
-  a.kind = PollAnswer::Kind::kTransient;
-  a.error_code = err->refused ? "UpstreamTokenRefused" : "UpstreamTokenUnavailable";
-  a.error_message = err->message;
-  return a;
+void Caller::send_poll(http::ClientRequest req, const char* call,
+                       std::function<void(PollAnswer)> done) {
+  send(std::move(req),
+       [this, call, done = std::move(done)](http::ClientResult r, const CredentialError* err) {
+         PollAnswer a;
+         if (err) {
+           a.kind = PollAnswer::Kind::kTransient;
+           a.error_code = credential_error_code(*err);
+           a.error_message = err->message;
+         } else {
+           a = upstream_.read_poll(r, clock_.now_ms());
+         }
+         metrics::count_upstream_call(call, poll_kind_name(a.kind));
+         done(std::move(a));
+       });
 }
 
 void Caller::submit(std::string analyzer_id, std::string body, std::string content_type,
@@ -103,7 +118,7 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
     if (err) {
       // Refused: the gateway's own identity is wrong; no retry will fix it soon.
       a.kind = err->refused ? SubmitAnswer::Kind::kAuthRefused : SubmitAnswer::Kind::kTransient;
-      a.error_code = err->refused ? "UpstreamTokenRefused" : "UpstreamTokenUnavailable";
+      a.error_code = credential_error_code(*err);
       a.error_message = err->message;
     } else {
       a = upstream_.read_submit(r, clock_.now_ms());
@@ -128,12 +143,7 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
 }
 
 void Caller::poll(std::string operation_location, std::function<void(PollAnswer)> done) {
-  send(upstream_.build_poll(operation_location),
-       [this, done = std::move(done)](http::ClientResult r, const CredentialError* err) {
-         PollAnswer a = read_poll(r, err);
-         metrics::count_upstream_call("poll", poll_kind_name(a.kind));
-         done(std::move(a));
-       });
+  send_poll(upstream_.build_poll(operation_location), "poll", std::move(done));
 }
 
 void Caller::lookup(std::string analyzer_id, std::string operation_id,
@@ -146,12 +156,7 @@ void Caller::lookup(std::string analyzer_id, std::string operation_id,
     a.error_message = "this upstream cannot be asked about an operation by id";
     return done(std::move(a));
   }
-  send(std::move(*req),
-       [this, done = std::move(done)](http::ClientResult r, const CredentialError* err) {
-         PollAnswer a = read_poll(r, err);
-         metrics::count_upstream_call("lookup", poll_kind_name(a.kind));
-         done(std::move(a));
-       });
+  send_poll(std::move(*req), "lookup", std::move(done));
 }
 
 }  // namespace lrogate::upstream

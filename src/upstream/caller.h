@@ -42,7 +42,8 @@ class Caller {
   // empty) when no credential could be had.
   void send(http::ClientRequest req,
             std::function<void(http::ClientResult, const CredentialError*)> done);
-  PollAnswer read_poll(const http::ClientResult& r, const CredentialError* err) const;
+  // A poll or lookup GET: sent with credentials, read, counted as `call`.
+  void send_poll(http::ClientRequest req, const char* call, std::function<void(PollAnswer)> done);
 
   const Upstream& upstream_;
   Credential& credential_;

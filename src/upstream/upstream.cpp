@@ -1,8 +1,5 @@
 #include "upstream/upstream.h"
 
-#include <boost/url/parse.hpp>
-
-#include "base/strings.h"
 #include "upstream/azure_cu/azure_cu.h"
 #include "upstream/azure_di/azure_di.h"
 #include "upstream/generic/generic.h"
@@ -21,26 +18,12 @@ const Registered kAdapters[] = {
     {"generic", generic::make},
 };
 
-struct Origin {
-  std::string scheme, host, port;
-};
-
-std::optional<Origin> origin_of(std::string_view url) {
-  auto u = boost::urls::parse_absolute_uri(url);
-  if (!u || !u->has_authority()) return std::nullopt;
-  Origin o;
-  o.scheme = to_lower(u->scheme());
-  o.host = to_lower(u->encoded_host());
-  o.port = u->has_port() ? std::string(u->port()) : (o.scheme == "https" ? "443" : "80");
-  return o;
-}
-
 }  // namespace
 
 bool Upstream::same_origin(std::string_view url) const {
-  auto a = origin_of(url);
-  auto b = origin_of(settings_.endpoint);
-  return a && b && a->scheme == b->scheme && a->host == b->host && a->port == b->port;
+  auto a = http::http_origin(url);
+  auto b = http::http_origin(settings_.endpoint);
+  return a && b && *a == *b;
 }
 
 std::string last_path_segment(std::string_view url) {
@@ -57,8 +40,7 @@ std::vector<std::string> upstream_kinds() {
 }
 
 Result<std::unique_ptr<Upstream>> make_upstream(const Settings& settings) {
-  auto o = origin_of(settings.endpoint);
-  if (!o || (o->scheme != "http" && o->scheme != "https")) {
+  if (!http::http_origin(settings.endpoint)) {
     return make_error(ErrorCode::kInvalidArgument,
                       "--upstream-endpoint must be an absolute http(s) URL");
   }

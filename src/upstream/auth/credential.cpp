@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/url/encode.hpp>
-#include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <cctype>
 #include <mutex>
@@ -234,13 +233,9 @@ bool plain_id(std::string_view s) {
 // when allowed, for IMDS and the local identity endpoint).
 std::optional<std::string> check_url(std::string url, bool http_anywhere) {
   while (!url.empty() && url.back() == '/') url.pop_back();
-  auto u = boost::urls::parse_absolute_uri(url);
-  if (!u || !u->has_authority()) return std::nullopt;
-  std::string scheme = to_lower(u->scheme());
-  if (scheme == "https") return url;
-  if (scheme == "http" && (http_anywhere || is_loopback_host(to_lower(u->encoded_host())))) {
-    return url;
-  }
+  auto o = http::http_origin(url);
+  if (!o) return std::nullopt;
+  if (o->scheme == "https" || http_anywhere || is_loopback_host(o->host)) return url;
   return std::nullopt;
 }
 
