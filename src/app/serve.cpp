@@ -30,7 +30,10 @@ int run_serve(const config::ServeConfig& c) {
   }
   SystemClock clock;
   SystemRandom random;
-  auto client = http::Client::create({c.upstream_ca_file});
+  http::ClientOptions co;
+  co.ca_file = c.upstream_ca_file;
+  co.max_connections_per_origin = c.max_upstream_connections;
+  auto client = http::Client::create(co);
   if (!client) {
     log::error("cannot start the upstream client", {{"error", client.error().message}});
     return 2;

@@ -184,12 +184,20 @@ int parse(int argc, char** argv, Config* out) {
       ->check(CLI::Range(0, 100000));
   flag(serve, "upstream-rps", &s.upstream_rps, "Upstream polls per second (0: no limit)")
       ->check(CLI::Range(0.0, 1e6));
-  size_flag(serve, &d, &keep, "max-body", &s.max_body, "Largest request body (413 beyond)");
+  size_flag(serve, &d, &keep, "max-body", &s.max_body,
+            "Largest request body of a forwarded submit (:analyze; 413 beyond)");
+  size_flag(serve, &d, &keep, "max-json-body", &s.max_json_body,
+            "Largest JSON body whose fields the gateway reads (POST /operations; 413 beyond)");
   size_flag(serve, &d, &keep, "max-header", &s.max_header, "Largest request header (431 beyond)");
   size_flag(serve, &d, &keep, "max-result-size", &s.max_result_size,
             "Largest upstream result accepted");
   size_flag(serve, &d, &keep, "max-connections", &s.max_connections,
             "Client connections served at once");
+  size_flag(serve, &d, &keep, "max-upstream-connections", &s.max_upstream_connections,
+            "Connections open to one upstream origin at once; further calls wait for one");
+  flag(serve, "public-base-url", &s.public_base_url,
+       "Base URL clients reach the gateway at (https://host[:port][/prefix]); absolute "
+       "Operation-Location and nextLink URLs start with it (default: relative URLs)");
   flag(serve, "threads", &s.threads, "Server threads")->check(CLI::Range(1, 64));
   flag(serve, "fallback-lookup", &s.fallback_lookup,
        "Ask the upstream about ids the store does not know (auto: on unless --api-keys-file)")

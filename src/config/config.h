@@ -61,10 +61,13 @@ struct ServeConfig {
   int max_polls = 1000;
   int max_inflight_polls = 64;
   double upstream_rps = 50;
-  std::size_t max_body = 64u << 20;
+  std::size_t max_body = 64u << 20;       // bodies that are only forwarded (:analyze)
+  std::size_t max_json_body = 1u << 20;  // JSON bodies whose fields are read (POST /operations)
   std::size_t max_header = 16u << 10;
   std::size_t max_result_size = 64u << 20;
   std::size_t max_connections = 10'000;
+  std::size_t max_upstream_connections = 128;  // per upstream origin
+  std::string public_base_url;  // "": Operation-Location and nextLink are relative
   int threads = 2;
   std::string fallback_lookup = "auto";  // auto: on without api keys, off with them
   std::string api_keys_file;

@@ -28,6 +28,9 @@ struct ClientRequest {
   std::string url;  // absolute http:// or https:// URL
   Headers headers;
   std::string body;
+  // When set, sent instead of body: a large body shared by the retries of
+  // one submit without a copy for each.
+  std::shared_ptr<const std::string> shared_body;
   std::chrono::milliseconds timeout{30'000};
   std::size_t max_body = 64u << 20;
 };
@@ -60,6 +63,11 @@ const char* failure_name(FailureKind kind);
 
 struct ClientOptions {
   std::string ca_file;  // extra trusted CA (PEM), besides the system store
+  // Connections open to one origin at once (in use or idle). A request that
+  // finds them all busy waits for one, within its own deadline; at most
+  // max_waiters_per_origin wait, the next fails at once (kConnect).
+  std::size_t max_connections_per_origin = 128;
+  std::size_t max_waiters_per_origin = 10'000;
 };
 
 class Client {

@@ -5,8 +5,11 @@
 // body read, write); a request over the header or body limit is answered
 // 431/413 without reading the rest and the connection is closed; a request
 // the parser rejects is answered 400; at most max_connections are served
-// (the rest get 503). One io_context per thread; the handler may be called
-// concurrently from several threads and may answer from any thread.
+// (the rest get 503, but for the probe paths: see probe_reserve). Framing
+// follows RFC 9112 (http/framing.h): an ambiguous or unsupported framing is
+// answered 400/501 and the connection closed before any body byte is read.
+// One io_context per thread; the handler may be called concurrently from
+// several threads and may answer from any thread.
 #pragma once
 
 #include <chrono>
@@ -14,6 +17,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/result.h"
 #include "http/message.h"
@@ -27,6 +32,15 @@ struct ServerOptions {
   std::size_t max_body = 64u << 20;
   std::size_t max_header = 16u << 10;
   std::size_t max_connections = 10'000;
+  // Connections past max_connections, up to this many more, are read for one
+  // request: a probe path is served, anything else answered 503; past the
+  // reserve a connection is closed at once. So a flood of connections does
+  // not fail liveness probes.
+  std::size_t probe_reserve = 64;
+  std::vector<std::string> probe_paths = {"/healthz", "/readyz"};
+  // The body limit of one request by its method and path (413 beyond);
+  // unset: max_body for every request.
+  std::function<std::size_t(std::string_view method, std::string_view path)> body_limit;
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds body_timeout{60'000};
   std::chrono::milliseconds idle_timeout{60'000};
