@@ -3,6 +3,8 @@
 // connection owning its stream and buffer, a deadline on every read/write.
 #include "http/server.h"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -11,10 +13,12 @@
 #include <boost/beast/ssl.hpp>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "http/framing.h"
 
 namespace lrogate::http {
 namespace {
@@ -24,6 +28,31 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using Parser = bhttp::request_parser<bhttp::string_body>;
+
+// A connection over max_connections (in the probe reserve) gets this long at
+// most for its one request's header.
+constexpr std::chrono::milliseconds kProbeHeaderTimeout{2'000};
+// After an answer that closes, what the peer still sends is read and dropped
+// for this long (and up to kLingerBytes) so that closing does not reset the
+// connection before the peer has read the answer (nginx's lingering close).
+constexpr std::chrono::milliseconds kLingerTimeout{1'000};
+constexpr std::size_t kLingerBytes = 256u << 10;
+
+// Counts one open connection from its accept to the end of its session (the
+// coroutine frame owns it, so it is given back even if the session never runs).
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::atomic<std::size_t>& open) : open_(&open) {}
+  ConnectionSlot(ConnectionSlot&& other) noexcept : open_(std::exchange(other.open_, nullptr)) {}
+  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+  ~ConnectionSlot() {
+    if (open_) --*open_;
+  }
+
+ private:
+  std::atomic<std::size_t>* open_;
+};
 
 class ServerImpl final : public Server {
  public:
@@ -132,87 +161,128 @@ class ServerImpl final : public Server {
         co_await t.async_wait(kTuple);
         continue;
       }
-      bool over = connections_.load() >= opt_.max_connections;
-      asio::co_spawn(ctx, session(std::move(sock), over), [](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log::error("connection failed", {{"detail", ex.what()}});
-        }
-      });
+      // Counted here, not in the session, so a burst of accepts sees itself.
+      std::size_t open = connections_.fetch_add(1);
+      ConnectionSlot slot(connections_);
+      bool probe = open >= opt_.max_connections;
+      if (probe && open - opt_.max_connections >= opt_.probe_reserve) {
+        boost::system::error_code cec;
+        sock.close(cec);  // past the probe reserve: not even read
+        continue;
+      }
+      asio::co_spawn(ctx, session(std::move(sock), std::move(slot), probe),
+                     [](std::exception_ptr e) {
+                       if (!e) return;
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         log::error("connection failed", {{"detail", ex.what()}});
+                       }
+                     });
     }
   }
 
-  asio::awaitable<void> session(tcp::socket sock, bool over_limit) {
-    ++connections_;
-    struct Dec {
-      std::atomic<std::size_t>& n;
-      ~Dec() { --n; }
-    } dec{connections_};
+  // `probe`: the connection is in the probe reserve (see ServerOptions).
+  asio::awaitable<void> session(tcp::socket sock, [[maybe_unused]] ConnectionSlot slot,
+                                bool probe) {
     boost::system::error_code ec;
     auto ep = sock.remote_endpoint(ec);
     std::string remote = ec ? std::string("?") : ep.address().to_string();
     beast::tcp_stream stream(std::move(sock));
     if (ssl_) {
       beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), *ssl_);
-      beast::get_lowest_layer(tls).expires_after(opt_.header_timeout);
+      beast::get_lowest_layer(tls).expires_after(header_timeout(probe));
       auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kTuple);
       if (hec) co_return;
-      co_await serve(tls, true, std::move(remote), over_limit);
+      co_await serve(tls, true, std::move(remote), probe);
     } else {
-      co_await serve(stream, false, std::move(remote), over_limit);
+      co_await serve(stream, false, std::move(remote), probe);
     }
   }
 
+  std::chrono::milliseconds header_timeout(bool probe) const {
+    return probe ? std::min(opt_.header_timeout, kProbeHeaderTimeout) : opt_.header_timeout;
+  }
+
+  bool is_probe_path(std::string_view path) const {
+    return std::find(opt_.probe_paths.begin(), opt_.probe_paths.end(), path) !=
+           opt_.probe_paths.end();
+  }
+
+  // Writes the error answer, then closes the connection (lingering).
   template <class Stream>
   asio::awaitable<void> write_error(Stream& stream, int status, std::string_view code,
                                     std::string_view message) {
     Response res = json_response(status, json::error_body(code, message));
     res.close = true;
-    co_await write(stream, res, false, false);
+    if (co_await write(stream, res, false, false)) co_await linger_close(stream);
   }
 
   template <class Stream>
-  asio::awaitable<void> serve(Stream& stream, bool tls, std::string remote, bool over_limit) {
+  asio::awaitable<void> write_error(Stream& stream, const ErrorAnswer& answer) {
+    co_await write_error(stream, answer.status, answer.code, answer.message);
+  }
+
+  // Half-closes, then reads and drops what the peer still sends until it
+  // closes too (or kLingerTimeout, kLingerBytes), so that the kernel does not
+  // answer unread bytes with a reset that may destroy the answer in flight.
+  template <class Stream>
+  asio::awaitable<void> linger_close(Stream& stream) {
+    auto& low = beast::get_lowest_layer(stream);
+    boost::system::error_code ec;
+    low.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    low.expires_after(kLingerTimeout);
+    std::array<char, 4096> sink;
+    for (std::size_t total = 0; total < kLingerBytes;) {
+      auto [rec, n] = co_await low.async_read_some(asio::buffer(sink), kTuple);
+      if (rec) break;
+      total += n;
+    }
+  }
+
+  // One connection's requests, in order, until one closes it. A probe
+  // connection (past max_connections) serves one request to a probe path and
+  // answers anything else 503.
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream, bool tls, std::string remote, bool probe) {
     beast::flat_buffer buf;
     auto& low = beast::get_lowest_layer(stream);
+    const auto head_timeout = header_timeout(probe);
     bool first = true;
     for (;;) {
       if (buf.size() == 0) {
         // Waiting for a request to begin: the idle (keep-alive) deadline.
-        low.expires_after(first ? opt_.header_timeout : opt_.idle_timeout);
+        low.expires_after(first ? head_timeout : opt_.idle_timeout);
         auto [ec, n] = co_await stream.async_read_some(buf.prepare(4096), kTuple);
         if (ec) co_return;
         buf.commit(n);
       }
       first = false;
-      if (over_limit) {
+      Parser parser;
+      parser.header_limit(static_cast<std::uint32_t>(opt_.max_header));
+      parser.body_limit(boost::none);  // this request's limit is set once its head is read
+      low.expires_after(head_timeout);
+      auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, kTuple);
+      if (hec) {
+        co_await answer_read_error(stream, hec, parser, true, 0);
+        co_return;
+      }
+      // Before any body byte is read, so a refused request's body never
+      // runs as the next request (framing.h).
+      if (auto err = check_framing(head_of(parser))) {
+        co_await write_error(stream, answer_for(*err));
+        co_return;
+      }
+      std::string_view target = parser.get().target();
+      std::string_view path = target.substr(0, target.find('?'));
+      if (probe && !is_probe_path(path)) {
         co_await write_error(stream, 503, "ServerBusy", "too many connections; retry later");
         co_return;
       }
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(opt_.max_header));
-      parser.body_limit(opt_.max_body);
-      low.expires_after(opt_.header_timeout);
-      auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, kTuple);
-      if (hec) {
-        co_await answer_read_error(stream, hec, true);
-        co_return;
-      }
       if (!parser.is_done()) {
-        if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-          bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-          low.expires_after(opt_.write_timeout);
-          auto [cec, cn] = co_await bhttp::async_write(stream, cont, kTuple);
-          if (cec) co_return;
-        }
-        low.expires_after(opt_.body_timeout);
-        auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, kTuple);
-        if (bec) {
-          co_await answer_read_error(stream, bec, false);
-          co_return;
-        }
+        bool read = co_await read_body(stream, buf, parser, path);
+        if (!read) co_return;
       }
       auto breq = parser.release();
       Request req;
@@ -227,42 +297,70 @@ class ServerImpl final : public Server {
       req.body = std::move(breq.body());
       req.remote = remote;
       req.tls = tls;
-      bool keep_alive = breq.keep_alive();
+      bool keep_alive = breq.keep_alive() && !probe;
       bool head = breq.method() == bhttp::verb::head;
 
-      ++inflight_;
-      struct Dec {
-        std::atomic<std::size_t>& n;
-        ~Dec() { --n; }
-      } dec{inflight_};
-      Response res = co_await call_handler(std::move(req));
-      keep_alive = keep_alive && !res.close && !stopping_;
-      bool ok = co_await write(stream, res, keep_alive, head);
-      if (!ok || !keep_alive) {
-        boost::system::error_code sec;
-        low.socket().shutdown(tcp::socket::shutdown_send, sec);
+      bool ok = false;
+      {
+        ++inflight_;
+        struct Dec {
+          std::atomic<std::size_t>& n;
+          ~Dec() { --n; }
+        } dec{inflight_};
+        Response res = co_await call_handler(std::move(req));
+        keep_alive = keep_alive && !res.close && !stopping_;
+        ok = co_await write(stream, res, keep_alive, head);
+      }
+      if (!ok) co_return;
+      if (!keep_alive) {
+        co_await linger_close(stream);
         co_return;
       }
     }
   }
 
+  // Reads the body of the request whose head `parser` holds, within the
+  // limit for its method and path; false: answered (413, 408, 400) or gone.
+  template <class Stream>
+  asio::awaitable<bool> read_body(Stream& stream, beast::flat_buffer& buf, Parser& parser,
+                                  std::string_view path) {
+    std::size_t limit =
+        opt_.body_limit ? opt_.body_limit(parser.get().method_string(), path) : opt_.max_body;
+    // Beast compares a Content-Length with its body limit only while it reads
+    // the head, so this request's own limit is checked here, before the body.
+    if (auto cl = parser.content_length(); cl && *cl > limit) {
+      co_await answer_read_error(stream, bhttp::error::body_limit, parser, false, limit);
+      co_return false;
+    }
+    parser.body_limit(limit);  // chunked: Beast counts each chunk against it
+    auto& low = beast::get_lowest_layer(stream);
+    if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+      low.expires_after(opt_.write_timeout);
+      auto [cec, cn] = co_await bhttp::async_write(stream, cont, kTuple);
+      if (cec) co_return false;
+    }
+    low.expires_after(opt_.body_timeout);
+    auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, kTuple);
+    if (bec) {
+      co_await answer_read_error(stream, bec, parser, false, limit);
+      co_return false;
+    }
+    co_return true;
+  }
+
   template <class Stream>
   asio::awaitable<void> answer_read_error(Stream& stream, boost::system::error_code ec,
-                                          bool in_header) {
-    if (ec == bhttp::error::header_limit) {
-      co_await write_error(stream, 431, "HeaderTooLarge",
-                           "request header exceeds " + std::to_string(opt_.max_header) + " bytes");
-    } else if (ec == bhttp::error::body_limit) {
-      co_await write_error(stream, 413, "BodyTooLarge",
-                           "request body exceeds " + std::to_string(opt_.max_body) + " bytes");
-    } else if (ec == beast::error::timeout) {
+                                          const Parser& parser, bool in_header,
+                                          std::size_t body_limit) {
+    if (ec == beast::error::timeout) {
       co_await write_error(
           stream, 408, "RequestTimeout",
           in_header ? "request header not received in time" : "request body not received in time");
-    } else if (ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
-               ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
-      co_await write_error(stream, 400, "BadRequest", "malformed HTTP request");
+      co_return;
     }
+    auto answer = answer_for_parse_error(ec, head_of(parser), opt_.max_header, body_limit);
+    if (answer) co_await write_error(stream, *answer);
   }
 
   asio::awaitable<Response> call_handler(Request req) {
