@@ -2,14 +2,23 @@
 //
 // HTTPS verifies the peer certificate chain (system CAs plus an optional CA
 // file) and the host name, and sends SNI. Every request has one total
-// deadline (connect + TLS + write + read) and a response body limit. Failures
+// deadline (ClientRequest::timeout: waiting for a connection, connect, TLS,
+// write and read all count against it) and a response body limit. Failures
 // are values (ClientResult::error), never exceptions. The client runs its own
-// I/O thread; callbacks run on it, so callers must not block in them.
+// I/O thread; callbacks run on it, so callers must not block in them. send(),
+// post() and post_after() may be called from any thread; all connection state
+// lives on the I/O thread alone.
 //
-// Connections are kept alive and reused per origin (scheme, host, port),
-// idle at most 15 s; a reused connection the server had closed is detected
-// before use, and a GET whose kept-alive connection dropped before any answer
-// is sent once more on a new one.
+// Connections are kept alive and reused per origin (scheme, host, port).
+// At most ClientOptions::max_connections_per_origin are open to one origin at
+// once, in use or idle; a request that finds none free waits in a first-come,
+// first-served line for one (a reusable connection goes straight to the first
+// in line; a closed one lets it open a new one) until its deadline (then
+// kTimeout), and when max_waiters_per_origin already wait it fails at once
+// (kConnect). An idle connection closes as soon as the server closes it (or
+// sends bytes unasked), and after 15 s idle at the latest; one the server
+// closed unnoticed is detected before use, and a GET whose kept-alive
+// connection dropped before any answer is sent once more on a new one.
 #pragma once
 
 #include <chrono>
@@ -29,7 +38,8 @@ struct ClientRequest {
   Headers headers;
   std::string body;
   // When set, sent instead of body: a large body shared by the retries of
-  // one submit without a copy for each.
+  // one submit without a copy for each (the client keeps a reference until
+  // the call completes, and never copies it).
   std::shared_ptr<const std::string> shared_body;
   std::chrono::milliseconds timeout{30'000};
   std::size_t max_body = 64u << 20;
