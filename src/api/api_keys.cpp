@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <unordered_map>
 #include <mutex>
 #include <sstream>
 
@@ -48,6 +49,13 @@ int hex_value(char c) {
 
 Result<std::vector<KeyEntry>> parse_api_keys(std::string_view text) {
   std::vector<KeyEntry> out;
+  // Where each digest was first given: one key in two entries would make its
+  // tenant depend on the order of the file.
+  struct First {
+    int line;
+    std::size_t index;
+  };
+  std::unordered_map<std::string, First> first;
   int line_no = 0;
   while (!text.empty()) {
     ++line_no;
@@ -58,7 +66,7 @@ Result<std::vector<KeyEntry>> parse_api_keys(std::string_view text) {
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
     while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
     if (line.empty() || line.front() == '#') continue;
-    auto bad = [&](const char* why) {
+    auto bad = [&](const std::string& why) {
       return make_error(ErrorCode::kInvalidArgument,
                         "api keys file, line " + std::to_string(line_no) + ": " + why);
     };
@@ -80,6 +88,15 @@ Result<std::vector<KeyEntry>> parse_api_keys(std::string_view text) {
     } else {
       if (!valid_key(rest)) return bad("the key must be 8-512 printable characters without spaces");
       e.digest = digest(rest);
+    }
+    auto [seen, fresh] = first.emplace(e.digest, First{line_no, out.size()});
+    if (!fresh) {
+      // Plain and sha256 entries of one key are caught alike: their digests match.
+      const First& f = seen->second;
+      return bad(out[f.index].tenant == e.tenant
+                     ? "repeats the key of line " + std::to_string(f.line)
+                     : "gives the key of line " + std::to_string(f.line) +
+                           " to another tenant; a key must name one tenant");
     }
     out.push_back(std::move(e));
     if (out.size() > 100'000) return bad("too many keys");

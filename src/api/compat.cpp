@@ -21,8 +21,8 @@ std::string results_path(std::string_view analyzer, std::string_view id) {
   return "/pro-mode/content-analyzers/" + std::string(analyzer) + "/results/" + std::string(id);
 }
 
-http::Response submitted_reply(const http::Request& req, ApiContext& ctx,
-                               const std::string& analyzer, const std::string& id) {
+http::Response submitted_reply(ApiContext& ctx, const std::string& analyzer,
+                               const std::string& id) {
   std::string path = results_path(analyzer, id);
   boost::json::object o{{"status", "submitted"},
                         {"analyzerId", analyzer},
@@ -30,7 +30,7 @@ http::Response submitted_reply(const http::Request& req, ApiContext& ctx,
                         {"message", kSubmittedMessage},
                         {"resultsEndpoint", path}};
   http::Response r = http::json_response(202, boost::json::serialize(o));
-  r.set("Operation-Location", absolute_url(req, path));
+  r.set("Operation-Location", public_url(ctx.config.public_base_url, path));
   r.set("Retry-After", std::to_string(ctx.retry_after_s()));
   r.log_operation_id = id;
   return r;
@@ -45,15 +45,20 @@ void submit(ApiContext& ctx, http::Request&& req, const http::Params& params,
   in.content_type = std::string(req.header("content-type"));
   in.body = std::move(req.body);
   bool repeatability = !req.header("repeatability-request-id").empty();
-  auto shared_req = std::make_shared<http::Request>(std::move(req));
-  std::string analyzer = in.analyzer_id;
-  submit_operation(ctx, std::move(in),
-                   [&ctx, shared_req, analyzer, respond, repeatability](SubmitOutcome o) {
-                     if (o.error) return respond(std::move(*o.error));
-                     http::Response r = submitted_reply(*shared_req, ctx, analyzer, o.operation_id);
-                     if (repeatability) r.set("Repeatability-Result", "accepted");
-                     respond(std::move(r));
-                   });
+  std::size_t size = in.body.size();
+  auto shared_in = std::make_shared<SubmitInput>(std::move(in));
+  // The body is forwarded as sent; submit_operation checks it (JSON) and
+  // hashes it (idempotency), which for a large body is work for body_work.
+  with_body_work(ctx, size, respond, [&ctx, shared_in, respond, repeatability] {
+    std::string analyzer = shared_in->analyzer_id;
+    submit_operation(ctx, std::move(*shared_in),
+                     [&ctx, analyzer, respond, repeatability](SubmitOutcome o) {
+                       if (o.error) return respond(std::move(*o.error));
+                       http::Response r = submitted_reply(ctx, analyzer, o.operation_id);
+                       if (repeatability) r.set("Repeatability-Result", "accepted");
+                       respond(std::move(r));
+                     });
+  });
 }
 
 // The original's fallback: ask the upstream about an id the store does not know.
@@ -131,6 +136,9 @@ void add_compat_routes(http::Router& router, ApiContext& ctx) {
              [&ctx](http::Request&& req, const http::Params& p, http::Responder r) {
                submit(ctx, std::move(req), p, std::move(r));
              });
+  // Only this route takes large bodies: a frontend sends every input file
+  // base64-encoded in {"inputs":[{"name","data"}]}.
+  router.limit_body("POST", "/pro-mode/content-analyzers/{analyzerId}:analyze", ctx.config.max_body);
   router.add("GET", "/pro-mode/content-analyzers/{analyzerId}/results/{operationId}",
              "Poll an analysis (compatible route)",
              [&ctx](http::Request&& req, const http::Params& p, http::Responder r) {

@@ -11,21 +11,31 @@ namespace lrogate::api {
 
 std::optional<std::chrono::milliseconds> prefer_wait(const http::Request& req,
                                                      std::chrono::milliseconds cap) {
-  std::string_view prefer = req.header("prefer");
-  // Preferences are comma- or semicolon-separated tokens: "wait=10, return=minimal".
-  std::size_t i = 0;
-  while (i < prefer.size()) {
-    std::size_t end = prefer.find_first_of(",;", i);
-    if (end == std::string_view::npos) end = prefer.size();
-    std::string_view tok = prefer.substr(i, end - i);
-    while (!tok.empty() && tok.front() == ' ') tok.remove_prefix(1);
-    while (!tok.empty() && tok.back() == ' ') tok.remove_suffix(1);
-    if (tok.size() > 5 && (tok.substr(0, 5) == "wait=" || tok.substr(0, 5) == "Wait=")) {
-      if (auto n = parse_digits(tok.substr(5), 9)) {
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  // RFC 7240: preferences are comma-separated `token [BWS "=" BWS word]`,
+  // names case-insensitive, a word a token or a quoted string. A wait after
+  // a ';' (a parameter, strictly) counts too: "respond-async; wait=10".
+  for (const auto& h : req.headers) {
+    if (h.name != "prefer") continue;
+    std::string_view prefer = h.value;
+    while (!prefer.empty()) {
+      std::size_t end = prefer.find_first_of(",;");
+      std::string_view tok = prefer.substr(0, end);
+      prefer.remove_prefix(end == std::string_view::npos ? prefer.size() : end + 1);
+      std::size_t eq = tok.find('=');
+      if (eq == std::string_view::npos || !iequals(trim(tok.substr(0, eq)), "wait")) continue;
+      std::string_view value = trim(tok.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      if (auto n = parse_digits(value, 9)) {
         return std::min(std::chrono::milliseconds(*n * 1000), cap);
       }
     }
-    i = end + 1;
   }
   return std::nullopt;
 }

@@ -9,6 +9,7 @@
 #include "api/routes.h"
 #include "api/submit.h"
 #include "base/ids.h"
+#include "base/json_check.h"
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -99,7 +100,7 @@ void list_operations(ApiContext& ctx, http::Request&& req, const http::Params&,
     std::string next = "/operations?top=" + std::to_string(top);
     if (status) next += std::string("&status=") + core::status_name(*status);
     next += "&skipToken=" + page->next_token;
-    body["nextLink"] = absolute_url(req, next);
+    body["nextLink"] = public_url(ctx.config.public_base_url, next);
   }
   respond(http::json_response(200, boost::json::serialize(body)));
 }
@@ -133,51 +134,90 @@ void delete_operation(ApiContext& ctx, const http::Request& req, const http::Par
   }
 }
 
-void create_operation(ApiContext& ctx, http::Request&& req, http::Responder respond) {
-  auto v = json::parse(req.body);
-  if (!v || !v->is_object()) {
-    return respond(error_reply(400, "InvalidJson",
-                               "the body must be {\"analyzerId\": ..., \"input\": {...}}"));
+// The fields of a native submit, read from a body json::check() accepted.
+struct NativeSubmit {
+  std::optional<std::string> analyzer_id;
+  std::optional<std::string> document_url;
+  std::optional<std::string_view> input;  // the object's bytes as sent
+  bool malformed = false;                 // a known field of the wrong type
+};
+
+std::optional<std::string> string_value(std::string_view bytes) {
+  auto v = json::parse(bytes);
+  if (!v || !v->is_string()) return std::nullopt;
+  return std::string(v->get_string());
+}
+
+NativeSubmit read_native_submit(std::string_view body) {
+  NativeSubmit n;
+  for (const auto& m : json::top_level_members(body)) {
+    if (m.key == "analyzerId") {
+      n.analyzer_id = string_value(m.value);
+      n.malformed = n.malformed || !n.analyzer_id;
+    } else if (m.key == "documentUrl") {
+      n.document_url = string_value(m.value);
+      n.malformed = n.malformed || !n.document_url;
+    } else if (m.key == "input") {
+      n.input = m.value;
+      n.malformed = n.malformed || m.value.empty() || m.value.front() != '{';
+    }
   }
-  const auto& obj = v->as_object();
-  auto analyzer = json::get_string(obj, "analyzerId");
-  auto input = obj.find("input");
-  auto document_url = json::get_string(obj, "documentUrl");
-  bool has_input = input != obj.end() && input->value().is_object();
-  if (!analyzer || has_input == document_url.has_value()) {
+  return n;
+}
+
+// Runs where body work may run (with_body_work).
+void create_checked(ApiContext& ctx, std::shared_ptr<http::Request> req, http::Responder respond) {
+  if (auto refused = json::check(req->body)) return respond(json_refused(*refused));
+  NativeSubmit n = read_native_submit(req->body);
+  if (!n.analyzer_id || n.malformed || n.input.has_value() == n.document_url.has_value()) {
     return respond(error_reply(400, "InvalidRequest",
                                "the body must be {\"analyzerId\": ..., \"input\": {...}} or "
                                "{\"analyzerId\": ..., \"documentUrl\": \"https://...\"}"));
   }
   SubmitInput in;
-  in.tenant = req.principal;
-  in.analyzer_id = *analyzer;
+  in.tenant = req->principal;
+  in.analyzer_id = *n.analyzer_id;
   in.content_type = "application/json";
-  if (document_url) {
+  if (n.document_url) {
     // The upstream's own shape for "analyze the document at this URL".
-    if (!valid_document_url(*document_url)) {
+    if (!valid_document_url(*n.document_url)) {
       return respond(error_reply(400, "InvalidDocumentUrl",
                                  "documentUrl must be an absolute http(s) URL of at most 8 KiB"));
     }
-    in.body = ctx.caller.upstream().document_url_body(*document_url);
-  } else {
-    in.body = json::to_string(input->value());
+    in.body = ctx.caller.upstream().document_url_body(*n.document_url);
   }
-  if (auto bad = read_idempotency_key(req, &in.idempotency_key)) return respond(std::move(*bad));
-  bool repeatability = !req.header("repeatability-request-id").empty();
-  auto shared_req = std::make_shared<http::Request>(std::move(req));
-  submit_operation(ctx, std::move(in), [&ctx, shared_req, respond, repeatability](SubmitOutcome o) {
+  if (auto bad = read_idempotency_key(*req, &in.idempotency_key)) return respond(std::move(*bad));
+  if (n.input) {
+    // Forwarded byte for byte, never re-serialised: the input's bytes are
+    // cut out of the body in place (no second copy of a large one).
+    std::size_t start = static_cast<std::size_t>(n.input->data() - req->body.data());
+    std::size_t size = n.input->size();
+    in.body = std::move(req->body);
+    in.body.resize(start + size);
+    in.body.erase(0, start);
+    in.body_checked = true;
+  }
+  bool repeatability = !req->header("repeatability-request-id").empty();
+  submit_operation(ctx, std::move(in), [&ctx, respond, repeatability](SubmitOutcome o) {
     if (o.error) return respond(std::move(*o.error));
     auto op = ctx.service.find(o.operation_id);
     http::Response res = op && op.value()
                              ? status_monitor(*op.value(), ctx.retry_after_s())
                              : http::json_response(200, "{\"id\":\"" + o.operation_id + "\"}");
     res.status = 202;
-    res.set("Operation-Location", absolute_url(*shared_req, "/operations/" + o.operation_id));
+    res.set("Operation-Location",
+            public_url(ctx.config.public_base_url, "/operations/" + o.operation_id));
     if (repeatability) res.set("Repeatability-Result", "accepted");
     res.log_operation_id = o.operation_id;
     respond(std::move(res));
   });
+}
+
+void create_operation(ApiContext& ctx, http::Request&& req, http::Responder respond) {
+  std::size_t size = req.body.size();
+  auto shared_req = std::make_shared<http::Request>(std::move(req));
+  with_body_work(ctx, size, respond,
+                 [&ctx, shared_req, respond] { create_checked(ctx, shared_req, respond); });
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -95,15 +94,8 @@ http::Response status_monitor(const core::Operation& op, int retry_after_s) {
   return r;
 }
 
-std::string absolute_url(const http::Request& req, std::string_view path) {
-  std::string_view host = req.header("host");
-  bool plain = !host.empty() && host.size() <= 255;
-  for (char c : host) {
-    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ||
-                      c == ':' || c == '[' || c == ']');
-  }
-  if (!plain) return std::string(path);
-  return std::string(req.tls ? "https://" : "http://") + std::string(host) + std::string(path);
+std::string public_url(std::string_view base, std::string_view path) {
+  return std::string(base) + std::string(path);
 }
 
 }  // namespace lrogate::api

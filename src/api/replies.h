@@ -36,8 +36,9 @@ http::Response compat_result(const std::string& body, const std::string& content
 // The status monitor document of an operation (GET /operations/{id}).
 http::Response status_monitor(const core::Operation& op, int retry_after_s);
 
-// "http://host" + path from the request's Host header, or path alone when the
-// header is missing or not a plain host[:port].
-std::string absolute_url(const http::Request& req, std::string_view path);
+// base (--public-base-url, already validated, no trailing slash) + path;
+// path alone without one. Never built from the request's Host header: a
+// client could steer LRO pollers, and the credentials they resend, elsewhere.
+std::string public_url(std::string_view base, std::string_view path);
 
 }  // namespace lrogate::api

@@ -10,6 +10,7 @@
 
 #include "api/api_keys.h"
 #include "api/poll_limiter.h"
+#include "base/executor.h"
 #include "core/operation_service.h"
 #include "http/router.h"
 #include "upstream/caller.h"
@@ -23,6 +24,9 @@ struct ApiConfig {
   double client_poll_rate = 1;
   int max_polls = 1000;
   std::chrono::milliseconds max_wait_header{60'000};  // cap of Prefer: wait=N
+  std::string public_base_url;  // "": Operation-Location and nextLink are relative
+  std::size_t max_body = 64u << 20;       // bodies only forwarded (:analyze)
+  std::size_t max_json_body = 1u << 20;   // every other request's body
 };
 
 // Runs fn after a delay on a server thread (long-poll timers).
@@ -37,6 +41,9 @@ struct ApiContext {
   After after;
   PollLimiter limiter;
   KeyRing keys;  // empty: an open gateway, every caller is tenant "default"
+  // Where large bodies are checked and hashed, off the server's I/O threads
+  // (submit.h, with_body_work); null: inline (unit tests).
+  BoundedExecutor* body_work = nullptr;
 
   ApiContext(core::OperationService& s, upstream::Caller& c, const Clock& clk, ApiConfig cfg,
              std::function<void()> submitted, After after_fn)
@@ -57,11 +64,13 @@ inline constexpr const char* kDefaultTenant = "default";
 
 http::Router build_router(ApiContext& ctx);
 
-// The router's guard: with keys configured, every route but /healthz and
-// /readyz needs a valid key (401 + WWW-Authenticate otherwise); the key's
-// tenant becomes req.principal.
+// The router's guard: with keys configured, every route but /healthz,
+// /readyz and the dashboard's files needs a valid key (401 +
+// WWW-Authenticate otherwise), and so does an unknown route (401 before its
+// 404/405); more than one credential in a request is 400; the key's tenant
+// becomes req.principal. route is null when no route matched.
 std::optional<http::Response> authenticate(ApiContext& ctx, http::Request& req,
-                                           const http::Route& route);
+                                           const http::Route* route);
 
 // Route groups, each in its own file.
 void add_compat_routes(http::Router& router, ApiContext& ctx);

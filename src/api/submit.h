@@ -9,6 +9,7 @@
 #include <string>
 
 #include "api/routes.h"
+#include "base/json_check.h"
 #include "http/message.h"
 
 namespace lrogate::api {
@@ -19,6 +20,7 @@ struct SubmitInput {
   std::string body;
   std::string content_type;
   std::string idempotency_key;  // empty: none
+  bool body_checked = false;    // the body is JSON that json::check() already accepted
 };
 
 struct SubmitOutcome {
@@ -31,7 +33,19 @@ struct SubmitOutcome {
 // into *key; returns an error answer when they are malformed.
 std::optional<http::Response> read_idempotency_key(const http::Request& req, std::string* key);
 
-// Validates, then submits; done runs once, on any thread.
+// Validates (a JSON body with json::check, the same on both submit routes),
+// then submits; done runs once, on any thread. It reads the whole body, so
+// call it where body work may run (with_body_work).
 void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(SubmitOutcome)> done);
+
+// Runs work where a body of `size` bytes may be parsed or hashed: inline
+// when it is small (a bounded cost on the I/O thread), else on
+// ctx.body_work. When body_work's queue is full it answers 503 ServerBusy
+// with Retry-After itself, and work is not run.
+void with_body_work(ApiContext& ctx, std::size_t size, const http::Responder& respond,
+                    std::function<void()> work);
+
+// The 400 for a body json::check() refused.
+http::Response json_refused(const json::CheckError& e);
 
 }  // namespace lrogate::api

@@ -106,6 +106,9 @@ int run_serve(const config::ServeConfig& c) {
   ac.client_poll_rate = c.client_poll_rate;
   ac.max_polls = c.max_polls;
   ac.max_wait_header = c.max_wait_header;
+  ac.public_base_url = c.public_base_url;
+  ac.max_body = c.max_body;
+  ac.max_json_body = c.max_json_body;
   http::Server* srv_ptr = nullptr;  // set once the server exists; timers start after that
   api::ApiContext ctx(
       service, caller, clock, ac, [&poller, &sc] { poller.wake(sc.first_poll_delay); },
@@ -121,6 +124,11 @@ int run_serve(const config::ServeConfig& c) {
     log::info("api keys loaded", {{"keys", keys->size()}});
     ctx.keys.replace(std::move(keys).value());
   }
+  // Large bodies are checked and hashed here, never on a server thread: two
+  // at a time (the machine's cores are shared with the I/O threads), a few
+  // more waiting, the rest answered 503 (api/submit.h, with_body_work).
+  BoundedExecutor body_work(2, 16);
+  ctx.body_work = &body_work;
   http::Router router = api::build_router(ctx);
 
   http::ServerOptions so;
@@ -130,6 +138,9 @@ int run_serve(const config::ServeConfig& c) {
   so.max_body = c.max_body;
   so.max_header = c.max_header;
   so.max_connections = c.max_connections;
+  so.body_limit = [&router](std::string_view method, std::string_view path) {
+    return router.body_limit(method, path);
+  };
   so.header_timeout = c.header_timeout;
   so.body_timeout = c.body_timeout;
   so.idle_timeout = c.idle_timeout;
@@ -180,6 +191,7 @@ int run_serve(const config::ServeConfig& c) {
     service.notifier().notify_all();  // long-polls answer now instead of holding the drain
   });
   srv.run();
+  body_work.stop();  // the checks still queued go on to their upstream calls
   if (poller_stopped.get_future().wait_for(c.drain_timeout) != std::future_status::ready) {
     log::warn("polls still in flight at exit; they resume on the next start");
   }

@@ -82,6 +82,20 @@ bool parse_size(const std::string& text, std::size_t* out) {
   return true;
 }
 
+bool valid_base_url(const std::string& url) {
+  std::size_t scheme = url.rfind("https://", 0) == 0 ? 8 : url.rfind("http://", 0) == 0 ? 7 : 0;
+  if (scheme == 0 || url.size() == scheme || url.size() > 2048) return false;
+  if (url[scheme] == '/' || url[scheme] == ':' || url[scheme] == '@') return false;
+  for (char c : url) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '?' || c == '#' || c == '\\' || c == '"' || c == '<' ||
+        c == '>') {
+      return false;
+    }
+  }
+  return url.find('@', scheme) == std::string::npos;  // no user info
+}
+
 bool parse_listen(const std::string& text, std::string* host, std::uint16_t* port) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
@@ -324,6 +338,18 @@ int parse(int argc, char** argv, Config* out) {
     }
     if (s.lease.count() < s.upstream_timeout.count() + 1000) {
       return bad("--lease must exceed --upstream-timeout by at least 1s");
+    }
+    if (s.max_upstream_connections < 1) return bad("--max-upstream-connections must be at least 1");
+    if (s.max_json_body < 1024) return bad("--max-json-body must be at least 1KiB");
+    if (!s.public_base_url.empty()) {
+      while (s.public_base_url.size() > 1 && s.public_base_url.back() == '/') {
+        s.public_base_url.pop_back();
+      }
+      if (!valid_base_url(s.public_base_url)) {
+        return bad(
+            "--public-base-url must be an absolute http(s) URL without query or fragment, "
+            "e.g. https://lro.contoso.com or https://api.contoso.com/lro");
+      }
     }
   } else {
     out->command = "simulate";

@@ -121,6 +121,9 @@ int parse(int argc, char** argv, Config* out);
 
 // "64MiB", "16KiB", "1024", "2M": bytes.
 bool parse_size(const std::string& text, std::size_t* out);
+// An absolute http(s) base URL: a host, an optional port and path, no user
+// info, query, fragment or spaces (--public-base-url).
+bool valid_base_url(const std::string& url);
 // "127.0.0.1:8080" → host, port.
 bool parse_listen(const std::string& text, std::string* host, std::uint16_t* port);
 

@@ -50,31 +50,55 @@ bool Router::match(std::string_view templ, std::string_view path, Params* params
   return true;
 }
 
+std::string_view method_label(std::string_view method) {
+  for (std::string_view m : kMethods) {
+    if (m == method) return m;
+  }
+  return "other";
+}
+
 void Router::add(std::string method, std::string path, std::string summary, RouteHandler handler) {
   routes_.push_back({std::move(method), std::move(path), std::move(summary), std::move(handler)});
 }
 
-void Router::dispatch(Request&& req, Responder respond) const {
-  auto start = std::chrono::steady_clock::now();
-  const Route* route = nullptr;
-  std::string allow;
-  Params params;
+void Router::limit_body(std::string_view method, std::string_view path, std::size_t max_body) {
+  for (auto& r : routes_) {
+    if (r.method == method && r.path == path) r.max_body = max_body;
+  }
+}
+
+const Route* Router::find(std::string_view method, std::string_view path, Params* params,
+                          std::string* allow) const {
   for (const auto& r : routes_) {
     Params p;
-    if (!match(r.path, req.path, &p)) continue;
-    if (r.method == req.method || (req.method == "HEAD" && r.method == "GET")) {
-      route = &r;
-      params = std::move(p);
-      break;
+    if (!match(r.path, path, &p)) continue;
+    if (r.method == method || (method == "HEAD" && r.method == "GET")) {
+      if (params) *params = std::move(p);
+      return &r;
     }
-    if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
+    if (allow && allow->find(r.method) == std::string::npos) {
+      *allow += (allow->empty() ? "" : ", ") + r.method;
+    }
   }
+  return nullptr;
+}
+
+std::size_t Router::body_limit(std::string_view method, std::string_view path) const {
+  const Route* r = find(method, path, nullptr, nullptr);
+  return r && r->max_body ? r->max_body : default_body_limit_;
+}
+
+void Router::dispatch(Request&& req, Responder respond) const {
+  auto start = std::chrono::steady_clock::now();
+  std::string allow;
+  Params params;
+  const Route* route = find(req.method, req.path, &params, &allow);
   std::string templ = route ? route->path : std::string("(unmatched)");
   std::string op;
   for (const char* key : {"operationId", "id"}) {
     if (auto it = params.find(key); it != params.end()) op = it->second.substr(0, 128);
   }
-  auto logged = [respond = std::move(respond), method = req.method, templ, op,
+  auto logged = [respond = std::move(respond), method = method_label(req.method), templ, op,
                  start](Response res) mutable {
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -88,6 +112,12 @@ void Router::dispatch(Request&& req, Responder respond) const {
     metrics::observe_request(templ, method, res.status, ms / 1000.0);
     respond(std::move(res));
   };
+  if (guard_) {
+    if (auto refused = guard_(req, route)) {
+      logged(std::move(*refused));
+      return;
+    }
+  }
   if (!route) {
     if (!allow.empty()) {
       Response res = json_response(
@@ -99,12 +129,6 @@ void Router::dispatch(Request&& req, Responder respond) const {
       logged(json_response(404, json::error_body("NotFound", "no such route")));
     }
     return;
-  }
-  if (guard_) {
-    if (auto refused = guard_(req, *route)) {
-      logged(std::move(*refused));
-      return;
-    }
   }
   route->handler(std::move(req), params, std::move(logged));
 }

@@ -11,6 +11,7 @@
 
 #include "base/ids.h"
 #include "base/json_util.h"
+#include "base/sha256.h"
 #include "base/strings.h"
 #include "http/router.h"
 
@@ -64,6 +65,7 @@ std::optional<Millis> query_millis(std::string_view query, std::string_view name
 struct SimOp {
   Flavor flavor = Flavor::kCu;
   std::string id, analyzer, api_version, input;
+  std::string body_sha256;  // of the submit body, so tests can check it came byte for byte
   Millis created = 0;
   Directives d;
   int polls = 0;
@@ -201,7 +203,8 @@ struct Simulator::Impl {
                                        {"polls", it->second.polls},
                                        {"overlaps", it->second.overlaps},
                                        {"poll_offsets_ms", std::move(times)},
-                                       {"checksum", checksum(it->second)}};
+                                       {"checksum", checksum(it->second)},
+                                       {"body_sha256", it->second.body_sha256}};
                  done(http::json_response(200, boost::json::serialize(o)));
                });
     router.add("GET", "/healthz", "health",
@@ -532,6 +535,7 @@ struct Simulator::Impl {
     op.analyzer = analyzer;
     op.api_version = version;
     op.input = input.value();
+    op.body_sha256 = sha256_hex(r.body);
     op.created = clock.now_ms();
     op.d = d.value();
     std::string path =

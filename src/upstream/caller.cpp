@@ -54,7 +54,8 @@ const char* poll_kind_name(PollAnswer::Kind k) {
 }
 
 struct Caller::SubmitState {
-  std::string analyzer_id, body, content_type;
+  std::string analyzer_id, content_type;
+  std::shared_ptr<const std::string> body;
   Millis deadline = 0;
   int attempt = 0;
   std::function<void(SubmitAnswer)> done;
@@ -102,7 +103,7 @@ void Caller::submit(std::string analyzer_id, std::string body, std::string conte
                     std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done) {
   auto st = std::make_shared<SubmitState>();
   st->analyzer_id = std::move(analyzer_id);
-  st->body = std::move(body);
+  st->body = std::make_shared<const std::string>(std::move(body));
   st->content_type = std::move(content_type);
   st->deadline = clock_.now_ms() + budget.count();
   st->done = std::move(done);

@@ -13,14 +13,15 @@ bool is_json_type(std::string_view ct) {
                                      t.compare(t.size() - 5, 5, "+json") == 0);
 }
 
-http::ClientRequest OperationLocationUpstream::post(std::string url, std::string body,
+http::ClientRequest OperationLocationUpstream::post(std::string url,
+                                                    std::shared_ptr<const std::string> body,
                                                     std::string_view content_type) const {
   http::ClientRequest r;
   r.method = "POST";
   r.url = std::move(url);
   r.headers.push_back(
       {"content-type", content_type.empty() ? "application/json" : std::string(content_type)});
-  r.body = std::move(body);
+  r.shared_body = std::move(body);
   r.timeout = settings_.timeout;
   r.max_body = 1u << 20;
   return r;

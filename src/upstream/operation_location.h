@@ -20,7 +20,8 @@ class OperationLocationUpstream : public Upstream {
   OperationLocationUpstream(Settings s, StatusShape shape)
       : Upstream(std::move(s)), shape_(std::move(shape)) {}
   // A POST of body to url with the given (or JSON) content type.
-  http::ClientRequest post(std::string url, std::string body, std::string_view content_type) const;
+  http::ClientRequest post(std::string url, std::shared_ptr<const std::string> body,
+                           std::string_view content_type) const;
 
   StatusShape shape_;
 };

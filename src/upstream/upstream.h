@@ -86,7 +86,9 @@ class Upstream {
  public:
   virtual ~Upstream() = default;
 
-  virtual http::ClientRequest build_submit(std::string_view analyzer_id, std::string body,
+  // The body is shared, not copied: the retries of one submit send the same.
+  virtual http::ClientRequest build_submit(std::string_view analyzer_id,
+                                           std::shared_ptr<const std::string> body,
                                            std::string_view content_type) const = 0;
   virtual SubmitAnswer read_submit(const http::ClientResult& r, Millis now) const = 0;
   virtual http::ClientRequest build_poll(std::string_view operation_location) const = 0;

@@ -12,7 +12,8 @@ class AzureCu final : public OperationLocationUpstream {
  public:
   explicit AzureCu(Settings s) : OperationLocationUpstream(std::move(s), StatusShape{}) {}
 
-  http::ClientRequest build_submit(std::string_view analyzer_id, std::string body,
+  http::ClientRequest build_submit(std::string_view analyzer_id,
+                                   std::shared_ptr<const std::string> body,
                                    std::string_view content_type) const override {
     // The GA version takes binary input on its own route.
     bool binary =

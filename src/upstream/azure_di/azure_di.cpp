@@ -22,7 +22,8 @@ class AzureDi final : public OperationLocationUpstream {
  public:
   explicit AzureDi(Settings s) : OperationLocationUpstream(std::move(s), shape()) {}
 
-  http::ClientRequest build_submit(std::string_view model_id, std::string body,
+  http::ClientRequest build_submit(std::string_view model_id,
+                                   std::shared_ptr<const std::string> body,
                                    std::string_view content_type) const override {
     return post(model_url(model_id) + ":analyze?api-version=" + settings_.api_version,
                 std::move(body), content_type);

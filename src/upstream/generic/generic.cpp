@@ -9,7 +9,8 @@ class Generic final : public OperationLocationUpstream {
  public:
   explicit Generic(Settings s) : OperationLocationUpstream(s, s.generic.shape) {}
 
-  http::ClientRequest build_submit(std::string_view analyzer_id, std::string body,
+  http::ClientRequest build_submit(std::string_view analyzer_id,
+                                   std::shared_ptr<const std::string> body,
                                    std::string_view content_type) const override {
     return post(
         settings_.endpoint + expand(g().submit_path, analyzer_id, "", settings_.api_version),

@@ -18,6 +18,26 @@ TEST(ApiKeys, ParsesPlainAndHashedEntriesCommentsAndBlankLines) {
   EXPECT_EQ((*r)[1].tenant, "team-b");
 }
 
+TEST(ApiKeys, OneKeyForTwoEntriesIsRefusedNamingTheLines) {
+  auto r = parse_api_keys("a:shared-key-123\n# c\nb:shared-key-123\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("line 3"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("line 1"), std::string::npos);
+  EXPECT_NE(r.error().message.find("another tenant"), std::string::npos);
+  EXPECT_EQ(r.error().message.find("shared-key-123"), std::string::npos);
+  // The same key as plain text and as its digest is the same key.
+  // sha256("alpha-secret-1")
+  auto h = parse_api_keys(
+      "a:alpha-secret-1\nb:sha256:"
+      "278782a61c2749de80c1b6ea633cf9b7ca44804dfba8c190488bd1e6e7a2834c\n");
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.error().message.find("line 2: gives the key of line 1"), std::string::npos)
+      << h.error().message;
+  auto same = parse_api_keys("a:alpha-secret-1\na:alpha-secret-1\n");
+  ASSERT_FALSE(same.ok());
+  EXPECT_NE(same.error().message.find("repeats the key of line 1"), std::string::npos);
+}
+
 TEST(ApiKeys, ErrorsNameTheLineNeverTheKey) {
   for (const char* bad : {"no-colon-here", ":emptytenant1", "bad tenant:key12345", "t:short",
                           "t:sha256:abc", "t:has space in it"}) {

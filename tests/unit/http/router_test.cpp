@@ -43,6 +43,49 @@ TEST(Router, UnknownRouteIs404AndWrongMethodIs405WithAllow) {
   EXPECT_EQ(got.status, 200);
 }
 
+TEST(Router, TheGuardRunsBeforeA404Or405) {
+  Router r;
+  r.add("GET", "/operations/{id}", "",
+        [](Request&&, const Params&, Responder res) { res(json_response(200, "{}")); });
+  std::vector<const Route*> seen;
+  r.set_guard([&](Request&, const Route* route) -> std::optional<Response> {
+    seen.push_back(route);
+    return json_response(401, "{}");
+  });
+  Response got;
+  for (const char* m : {"GET", "PUT"}) {
+    Request q;
+    q.method = m;
+    q.path = std::string(m) == "GET" ? "/nope" : "/operations/x";
+    r.dispatch(std::move(q), [&](Response x) { got = std::move(x); });
+    EXPECT_EQ(got.status, 401) << m;
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], nullptr);
+  EXPECT_EQ(seen[1], nullptr);
+}
+
+TEST(Router, MethodLabelsAreAClosedSet) {
+  EXPECT_EQ(method_label("GET"), "GET");
+  EXPECT_EQ(method_label("OPTIONS"), "OPTIONS");
+  EXPECT_EQ(method_label("M123"), "other");
+  EXPECT_EQ(method_label("get"), "other");  // methods are case-sensitive
+  EXPECT_EQ(method_label(""), "other");
+}
+
+TEST(Router, BodyLimitsPerRoute) {
+  Router r;
+  auto ok = [](Request&&, const Params&, Responder res) { res(json_response(200, "{}")); };
+  r.add("POST", "/a/{id}:analyze", "", ok);
+  r.add("POST", "/operations", "", ok);
+  r.limit_body("POST", "/a/{id}:analyze", 64u << 20);
+  r.set_default_body_limit(1u << 20);
+  EXPECT_EQ(r.body_limit("POST", "/a/x:analyze"), 64u << 20);
+  EXPECT_EQ(r.body_limit("POST", "/operations"), 1u << 20);
+  EXPECT_EQ(r.body_limit("PUT", "/a/x:analyze"), 1u << 20);
+  EXPECT_EQ(r.body_limit("POST", "/unknown"), 1u << 20);
+}
+
 TEST(Router, QueryParsing) {
   auto q = parse_query("api-version=2025&x=a%20b&empty=");
   ASSERT_EQ(q.size(), 3u);

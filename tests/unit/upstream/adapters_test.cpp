@@ -7,6 +7,10 @@
 namespace lrogate::upstream {
 namespace {
 
+std::shared_ptr<const std::string> body(std::string text) {
+  return std::make_shared<const std::string>(std::move(text));
+}
+
 http::ClientResult answer(int status, std::string body) {
   http::ClientResult r;
   r.response.emplace();
@@ -21,10 +25,10 @@ TEST(AzureDi, UrlsVersionAndInput) {
   s.endpoint = "https://res.cognitiveservices.azure.com/";
   auto up = make_upstream(s).value();
   EXPECT_EQ(up->settings().api_version, "2024-11-30");
-  EXPECT_EQ(up->build_submit("prebuilt-layout", "{}", "application/json").url,
+  EXPECT_EQ(up->build_submit("prebuilt-layout", body("{}"), "application/json").url,
             "https://res.cognitiveservices.azure.com/documentintelligence/documentModels/"
             "prebuilt-layout:analyze?api-version=2024-11-30");
-  auto pdf = up->build_submit("prebuilt-read", "%PDF", "application/pdf");
+  auto pdf = up->build_submit("prebuilt-read", body("%PDF"), "application/pdf");
   EXPECT_EQ(http::find_header(pdf.headers, "content-type"), "application/pdf");
   EXPECT_EQ(up->build_lookup("prebuilt-read", "r-1")->url,
             "https://res.cognitiveservices.azure.com/documentintelligence/documentModels/"
@@ -71,7 +75,7 @@ Settings generic_settings() {
 
 TEST(Generic, TemplatesAndInput) {
   auto up = make_upstream(generic_settings()).value();
-  EXPECT_EQ(up->build_submit("ocr", "{}", "").url, "http://127.0.0.1:9/api/v2/jobs/ocr");
+  EXPECT_EQ(up->build_submit("ocr", body("{}"), "").url, "http://127.0.0.1:9/api/v2/jobs/ocr");
   EXPECT_EQ(up->build_lookup("ocr", "j-1")->url, "http://127.0.0.1:9/api/v2/jobs/ocr/j-1");
   EXPECT_EQ(up->document_url_body("u"), R"({"source":"u"})");
   Settings none = generic_settings();

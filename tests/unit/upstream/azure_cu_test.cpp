@@ -7,6 +7,10 @@
 namespace lrogate::upstream {
 namespace {
 
+std::shared_ptr<const std::string> body(std::string text) {
+  return std::make_shared<const std::string>(std::move(text));
+}
+
 Settings settings(std::string version = "2025-05-01-preview") {
   Settings s;
   s.endpoint = "https://res.services.ai.azure.com/";
@@ -25,7 +29,7 @@ http::ClientResult answer(int status, std::string body, http::Headers h = {}) {
 
 TEST(AzureCu, SubmitUrlsAndAuth) {
   auto up = make_upstream(settings()).value();
-  auto r = up->build_submit("pro-demo", R"({"url":"u"})", "application/json");
+  auto r = up->build_submit("pro-demo", body(R"({"url":"u"})"), "application/json");
   EXPECT_EQ(r.url,
             "https://res.services.ai.azure.com/contentunderstanding/analyzers/pro-demo:analyze"
             "?api-version=2025-05-01-preview");
@@ -33,9 +37,9 @@ TEST(AzureCu, SubmitUrlsAndAuth) {
   EXPECT_EQ(http::find_header(r.headers, "ocp-apim-subscription-key"), "");
   EXPECT_EQ(up->document_url_body("https://x/a.pdf"), R"({"url":"https://x/a.pdf"})");
   auto ga = make_upstream(settings("2025-11-01")).value();
-  EXPECT_NE(ga->build_submit("a", "%PDF", "application/pdf").url.find(":analyzeBinary?"),
+  EXPECT_NE(ga->build_submit("a", body("%PDF"), "application/pdf").url.find(":analyzeBinary?"),
             std::string::npos);
-  EXPECT_NE(ga->build_submit("a", "{}", "application/json").url.find(":analyze?"),
+  EXPECT_NE(ga->build_submit("a", body("{}"), "application/json").url.find(":analyze?"),
             std::string::npos);
   EXPECT_EQ(ga->document_url_body("u"), R"({"inputs":[{"url":"u"}]})");
 }

@@ -1,0 +1,55 @@
+#include "base/executor.h"
+
+#include "base/log.h"
+
+namespace lrogate {
+
+BoundedExecutor::BoundedExecutor(std::size_t threads, std::size_t max_queued)
+    : max_queued_(max_queued) {
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, threads); ++i) {
+    threads_.emplace_back([this] { loop(); });
+  }
+}
+
+BoundedExecutor::~BoundedExecutor() { stop(); }
+
+bool BoundedExecutor::try_post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || queue_.size() >= max_queued_) return false;
+    queue_.push_back(std::move(fn));
+  }
+  cv_.notify_one();
+  return true;
+}
+
+void BoundedExecutor::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+  }
+}
+
+void BoundedExecutor::loop() {
+  for (;;) {
+    std::function<void()> fn;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to run
+      fn = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      log::error("background task threw", {{"detail", e.what()}});
+    }
+  }
+}
+
+}  // namespace lrogate

@@ -1,0 +1,62 @@
+// The body check against Boost.JSON's own parser (a differential test):
+// whatever check() accepts, the DOM parser accepts too, with the same
+// members at the top, each member's bytes parsing to the DOM's value; and
+// whatever the DOM parser refuses (within the depth limit), check() refuses.
+#include <boost/json/parse.hpp>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "base/json_check.h"
+
+using namespace lrogate;
+namespace bj = boost::json;
+
+namespace {
+
+// Whether a DOM holds a non-finite number (check() refuses those).
+bool has_infinity(const bj::value& v) {
+  if (v.is_double()) return !std::isfinite(v.get_double());
+  if (v.is_array()) {
+    for (const auto& e : v.get_array()) {
+      if (has_infinity(e)) return true;
+    }
+  }
+  if (v.is_object()) {
+    for (const auto& m : v.get_object()) {
+      if (has_infinity(m.value())) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  json::CheckLimits limits;
+  limits.max_depth = 16;
+  auto refused = json::check(in, limits);
+  bj::parse_options opt;
+  opt.max_depth = 16;
+  boost::system::error_code ec;
+  bj::value dom = bj::parse(in, ec, {}, opt);
+  if (!refused) {
+    if (ec || has_infinity(dom)) __builtin_trap();
+    if (dom.is_object()) {
+      auto members = json::top_level_members(in);
+      // No duplicates passed the check, so the DOM kept every member.
+      if (members.size() != dom.get_object().size()) __builtin_trap();
+      for (const auto& m : members) {
+        const bj::value* v = dom.get_object().if_contains(m.key);
+        if (!v) __builtin_trap();
+        boost::system::error_code mec;
+        bj::value mv = bj::parse(m.value, mec, {}, opt);
+        if (mec || mv != *v) __builtin_trap();
+      }
+    }
+  } else if (std::string(refused->code) == "InvalidJson" && !ec) {
+    __builtin_trap();  // the DOM parser read it: only a check of ours may refuse it
+  }
+  return 0;
+}

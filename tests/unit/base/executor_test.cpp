@@ -1,0 +1,42 @@
+#include "base/executor.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+
+namespace lrogate {
+namespace {
+
+TEST(BoundedExecutor, RunsTasksAndRefusesPastItsQueue) {
+  BoundedExecutor ex(1, 2);
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::promise<void> started;
+  std::atomic<int> ran{0};
+  ASSERT_TRUE(ex.try_post([&] {
+    started.set_value();
+    gate.wait();
+    ++ran;
+  }));
+  started.get_future().wait();  // the one thread is busy now
+  EXPECT_TRUE(ex.try_post([&] { ++ran; }));
+  EXPECT_TRUE(ex.try_post([&] { ++ran; }));
+  EXPECT_FALSE(ex.try_post([&] { ++ran; }));  // two wait already
+  release.set_value();
+  ex.stop();  // runs what was queued
+  EXPECT_EQ(ran.load(), 3);
+  EXPECT_FALSE(ex.try_post([&] { ++ran; }));  // stopped
+}
+
+TEST(BoundedExecutor, AThrowingTaskDoesNotStopIt) {
+  BoundedExecutor ex(2, 8);
+  std::atomic<int> ran{0};
+  ASSERT_TRUE(ex.try_post([] { throw std::runtime_error("boom"); }));
+  ASSERT_TRUE(ex.try_post([&] { ++ran; }));
+  ex.stop();
+  EXPECT_EQ(ran.load(), 1);
+}
+
+}  // namespace
+}  // namespace lrogate
