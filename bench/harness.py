@@ -81,14 +81,14 @@ def cpu_seconds(pid):
 class Procs:
     """The benchmark's processes, with their logs in one temporary folder."""
 
-    def __init__(self):
+    def __init__(self, binary=None):
         self.dir = tempfile.mkdtemp(prefix="lrogate-bench-")
         os.chmod(self.dir, 0o755)
         self.procs = []
         # A copy of the binary: a rebuild during a run must not change (or
         # break) what is being measured.
         self.bin = os.path.join(self.dir, "lrogate")
-        shutil.copy2(BIN, self.bin)
+        shutil.copy2(binary or BIN, self.bin)
 
     def start(self, cmd, name, env=None, cwd=None):
         log = open(os.path.join(self.dir, name + ".log"), "ab")
@@ -103,12 +103,12 @@ class Procs:
         wait_http(f"{url}/healthz")
         return p, url
 
-    def gateway(self, sim_url, *extra, store=None, name="gw", port=None):
+    def gateway(self, sim_url, *extra, store=None, name="gw", port=None, env=None):
         port = port or free_port()
         store = store or f"sqlite:{os.path.join(self.dir, name + '.db')}"
         p = self.start([self.bin, "serve", "--listen", f"127.0.0.1:{port}", "--upstream-endpoint", sim_url,
                         "--store", store, "--log-level", "warn", *extra], name,
-                       env={"AZURE_CU_KEY": KEY})
+                       env={"AZURE_CU_KEY": KEY, **(env or {})})
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/healthz")
         return p, url

@@ -19,7 +19,7 @@ TEST_PACKAGES=(
 
 # The benchmarks' references: wrk, nginx, and what the original design runs on.
 BENCH_PACKAGES=(wrk nginx-light python3 python3-fastapi python3-uvicorn python3-httpx
-  libbenchmark-dev postgresql)
+  libbenchmark-dev postgresql libjemalloc2)
 
 want=("${BUILD_PACKAGES[@]}")
 if [[ "${1:-}" == "--test" ]]; then
