@@ -1,8 +1,11 @@
 // PollLimiter: per-operation client poll limits, kept in this process's
 // memory (a replica-local approximation; nothing is written per poll).
 //
-// Each operation id gets a token bucket (rate/s, small burst) and a counter
-// of "still processing" answers capped at max_polls. Entries idle for 10
+// The original design's rules, exactly: a poll of an operation sooner than
+// 1/rate seconds after the previous poll of it is refused (and, as there,
+// still counts as the previous poll: a client polling too fast keeps being
+// refused until it slows down); no burst. Each operation also counts its
+// "still processing" answers, capped at max_polls. Entries idle for 10
 // minutes are dropped, and the table is capped so random ids cannot grow it
 // without bound. Thread-safe.
 #pragma once
@@ -12,7 +15,6 @@
 #include <unordered_map>
 
 #include "base/clock.h"
-#include "base/token_bucket.h"
 
 namespace lrogate::api {
 
@@ -31,17 +33,18 @@ class PollLimiter {
 
  private:
   struct Entry {
-    TokenBucket bucket;
+    Millis last_poll = -1;  // -1: never polled
     int processing = 0;
   };
   Entry& entry(const std::string& id, Millis now);
 
   const Clock& clock_;
-  double rate_;
-  int max_polls_;
+  const double rate_;
+  const Millis interval_ms_;  // 1000 / rate
+  const int max_polls_;
   std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
-  Millis last_prune_ = 0;
+  std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
+  Millis last_prune_ = 0;                           // guarded by mu_
 };
 
 }  // namespace lrogate::api

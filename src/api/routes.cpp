@@ -57,42 +57,4 @@ http::Router build_router(ApiContext& ctx) {
   return router;
 }
 
-PollLimiter::PollLimiter(const Clock& clock, double rate, int max_polls)
-    : clock_(clock), rate_(rate), max_polls_(max_polls) {}
-
-PollLimiter::Entry& PollLimiter::entry(const std::string& id, Millis now) {
-  constexpr std::size_t kMaxEntries = 200'000;
-  constexpr Millis kIdle = 10 * 60'000;
-  if (now - last_prune_ > 60'000 || entries_.size() >= kMaxEntries) {
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      it = now - it->second.bucket.last_used() > kIdle ? entries_.erase(it) : std::next(it);
-    }
-    if (entries_.size() >= kMaxEntries) entries_.clear();
-    last_prune_ = now;
-  }
-  auto it = entries_.find(id);
-  if (it == entries_.end()) {
-    it = entries_.emplace(id, Entry{TokenBucket(rate_, std::max(2.0, rate_ * 3), now), 0}).first;
-  }
-  return it->second;
-}
-
-Millis PollLimiter::admit(const std::string& id) {
-  if (rate_ <= 0) return 0;
-  Millis now = clock_.now_ms();
-  std::lock_guard lock(mu_);
-  return entry(id, now).bucket.take(now);
-}
-
-bool PollLimiter::count_processing(const std::string& id) {
-  if (max_polls_ <= 0) return true;
-  std::lock_guard lock(mu_);
-  return ++entry(id, clock_.now_ms()).processing <= max_polls_;
-}
-
-void PollLimiter::forget(const std::string& id) {
-  std::lock_guard lock(mu_);
-  entries_.erase(id);
-}
-
 }  // namespace lrogate::api

@@ -147,14 +147,30 @@ def request(base, method, path, body=None, headers=None, timeout=30, https_conte
 
 
 class Gateway(Proc):
+    def pace(self, op_id):
+        """Waits as a well-behaved client does: polls of one operation at
+        least 1 s apart (the default --client-poll-rate; the gateway answers
+        429 to a closer one)."""
+        polled = self.__dict__.setdefault("_polled", {})
+        last = polled.get(op_id)
+        if last is not None:
+            wait = 1.02 - (time.time() - last)
+            if wait > 0:
+                time.sleep(wait)
+        polled[op_id] = time.time()
+
     def submit(self, url="https://docs.example/a.pdf", analyzer="pro-demo", **kw):
         return request(self.base, "POST", f"/pro-mode/content-analyzers/{analyzer}:analyze",
                        body={"url": url}, **kw)
 
-    def results(self, op_id, analyzer="pro-demo", **kw):
+    def results(self, op_id, analyzer="pro-demo", pace=True, **kw):
+        if pace:
+            self.pace(op_id)
         return request(self.base, "GET", f"/pro-mode/content-analyzers/{analyzer}/results/{op_id}", **kw)
 
-    def operation(self, op_id):
+    def operation(self, op_id, pace=True):
+        if pace:
+            self.pace(op_id)
         return request(self.base, "GET", f"/operations/{op_id}")
 
     def wait_final(self, op_id, analyzer="pro-demo", timeout=30):

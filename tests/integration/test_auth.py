@@ -60,6 +60,7 @@ def test_tenants_cannot_see_each_others_operations(procs):
     op_a = gw.submit(url="https://d/a.pdf?sim_duration=1s", headers=A()).json()["operationId"]
     assert gw.wait_status(op_a) == "Succeeded"
     assert gw.results(op_a, headers=B()).status == 404
+    gw.pace(op_a)
     assert request(gw.base, "GET", f"/operations/{op_a}", headers=B()).status == 404
     assert request(gw.base, "DELETE", f"/operations/{op_a}", headers=B()).status == 404
     assert request(gw.base, "GET", "/operations", headers=B()).json()["value"] == []
