@@ -12,6 +12,7 @@ RUN apt-get update \
       g++ cmake ninja-build pkg-config ccache ca-certificates \
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
       libssl-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev \
+      libcjose-dev libjansson-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -27,7 +28,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libboost-json1.81.0 libboost-url1.81.0 libssl3 libsqlite3-0 libpq5 \
-      libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 \
+      libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libcjose0 libjansson4 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/lrogate --create-home lrogate
 COPY --from=build /src/build/lrogate /usr/local/bin/lrogate

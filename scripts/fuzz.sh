@@ -11,7 +11,7 @@ mkdir -p tests/fuzz/corpus/crashes
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 summary=()
-for target in router status_parser duration api_keys framing json_check; do
+for target in router status_parser duration api_keys framing json_check jwt; do
   mkdir -p "$scratch/$target"
   log="$scratch/$target.log"
   if ! ASAN_OPTIONS=detect_leaks=1 "build-fuzz/fuzz_$target" -max_total_time="${FUZZ_SECONDS:-60}" \

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "api/api_keys.h"
+#include "api/oidc.h"
 #include "api/poll_limiter.h"
 #include "base/executor.h"
 #include "core/operation_service.h"
@@ -44,6 +45,7 @@ struct ApiContext {
   // Where large bodies are checked and hashed, off the server's I/O threads
   // (submit.h, with_body_work); null: inline (unit tests).
   BoundedExecutor* body_work = nullptr;
+  OidcVerifier* oidc = nullptr;  // null: no bearer tokens from an issuer
 
   ApiContext(core::OperationService& s, upstream::Caller& c, const Clock& clk, ApiConfig cfg,
              std::function<void()> submitted, After after_fn)
@@ -62,13 +64,23 @@ struct ApiContext {
 
 inline constexpr const char* kDefaultTenant = "default";
 
+// Who owns what a token's bearer creates: the group named by X-Group-ID (one
+// of the token's groups, else 403) within the token's tenant, or without the
+// header the user (oid, else sub) within it. Written "oidc:TENANT:g:GROUP" or
+// "oidc:TENANT:u:USER" ('%' and ':' inside a part percent-encoded), so no
+// owner can be spelled two ways and none is an API-key tenant (those have no ':').
+std::variant<std::string, http::Response> owner_of(const JwtClaims& claims,
+                                                   const OidcSettings& settings,
+                                                   const http::Request& req);
+
 http::Router build_router(ApiContext& ctx);
 
-// The router's guard: with keys configured, every route but /healthz,
-// /readyz and the dashboard's files needs a valid key (401 +
-// WWW-Authenticate otherwise), and so does an unknown route (401 before its
-// 404/405); more than one credential in a request is 400; the key's tenant
-// becomes req.principal. route is null when no route matched.
+// The router's guard: with keys or an OIDC issuer configured, every route
+// but /healthz, /readyz and the dashboard's files needs a valid key or token
+// (401 + WWW-Authenticate otherwise), and so does an unknown route (401
+// before its 404/405); more than one credential in a request is 400. Either
+// admits: a key's tenant, or a token's owner (owner_of), becomes
+// req.principal. route is null when no route matched.
 std::optional<http::Response> authenticate(ApiContext& ctx, http::Request& req,
                                            const http::Route* route);
 

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <future>
 
+#include "api/cors.h"
 #include "api/routes.h"
 #include "app/commands.h"
 #include "base/ids.h"
@@ -101,8 +102,8 @@ int run_serve(const config::ServeConfig& c) {
   ac.poll_interval = c.poll_interval;
   // With client keys the fallback is off unless asked for: an id started
   // elsewhere belongs to no tenant.
-  ac.fallback_lookup =
-      c.fallback_lookup == "on" || (c.fallback_lookup == "auto" && c.api_keys_file.empty());
+  ac.fallback_lookup = c.fallback_lookup == "on" || (c.fallback_lookup == "auto" &&
+                                                     c.api_keys_file.empty() && c.oidc_issuer.empty());
   ac.client_poll_rate = c.client_poll_rate;
   ac.max_polls = c.max_polls;
   ac.max_wait_header = c.max_wait_header;
@@ -124,12 +125,36 @@ int run_serve(const config::ServeConfig& c) {
     log::info("api keys loaded", {{"keys", keys->size()}});
     ctx.keys.replace(std::move(keys).value());
   }
+  std::optional<api::OidcVerifier> oidc;
+  if (!c.oidc_issuer.empty()) {
+    api::OidcSettings os;
+    os.issuer = c.oidc_issuer;
+    os.extra_issuers = split_list(c.oidc_extra_issuers);
+    os.audiences = split_list(c.oidc_audience);
+    os.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(c.oidc_clock_skew);
+    os.required_scope = c.oidc_required_scope;
+    os.required_role = c.oidc_required_role;
+    os.tenant_claim = c.oidc_tenant_claim;
+    os.group_claim = c.oidc_group_claim;
+    os.refresh = c.oidc_jwks_refresh;
+    os.min_refetch = c.oidc_min_refetch;
+    oidc.emplace(std::move(os), *client.value(), clock);
+    ctx.oidc = &*oidc;
+    oidc->start();
+    log::info("oidc bearer tokens accepted", {{"issuer", c.oidc_issuer}});
+  }
   // Large bodies are checked and hashed here, never on a server thread: two
   // at a time (the machine's cores are shared with the I/O threads), a few
   // more waiting, the rest answered 503 (api/submit.h, with_body_work).
   BoundedExecutor body_work(2, 16);
   ctx.body_work = &body_work;
   http::Router router = api::build_router(ctx);
+  auto cors = api::parse_cors_origins(c.cors_origins);
+  if (!cors) {
+    log::error("invalid setting", {{"error", cors.error().message}});
+    return 2;
+  }
+  api::install_cors(router, std::move(cors).value());  // nothing when no origin is listed
 
   http::ServerOptions so;
   so.host = c.host;
@@ -160,7 +185,7 @@ int run_serve(const config::ServeConfig& c) {
                           {"upstream_kind", c.upstream_kind},
                           {"upstream_auth", c.upstream_auth},
                           {"api_version", up.value()->settings().api_version}});
-  if (!ctx.keys.enabled()) {
+  if (!ctx.keys.enabled() && !ctx.oidc) {
     log::warn(
         "no client API keys are configured (--api-keys-file): every caller can use "
         "this gateway; keep it on loopback or behind an authenticating proxy",

@@ -17,6 +17,7 @@ int run_simulate(const config::SimulateConfig& c) {
   opt.result_ttl = c.result_ttl;
   opt.latency = c.latency;
   opt.analyzers = c.analyzers;
+  opt.analyzer_create_duration = c.analyzer_create_duration;
   opt.client_secret = c.client_secret;
   opt.identity_header = c.identity_header;
   opt.token_lifetime = c.token_lifetime;
@@ -29,7 +30,13 @@ int run_simulate(const config::SimulateConfig& c) {
     }
     opt.token_faults.push_back(f.value());
   }
-  sim::Simulator simulator(opt, clock);
+  auto issuer = sim::OidcIssuer::create();
+  if (!issuer) {
+    log::error("cannot make the OIDC issuer's keys",
+               {{"error", issuer.error().message}, {"detail", issuer.error().detail}});
+    return 1;
+  }
+  sim::Simulator simulator(opt, clock, std::move(issuer.value()));
   http::ServerOptions so;
   so.host = c.host;
   so.port = c.port;

@@ -218,6 +218,27 @@ int parse(int argc, char** argv, Config* out) {
       ->check(CLI::IsMember({"auto", "on", "off"}));
   flag(serve, "api-keys-file", &s.api_keys_file,
        "Client keys, one 'tenant:key' or 'tenant:sha256:HEX' a line; reloaded on SIGHUP");
+  flag(serve, "oidc-issuer", &s.oidc_issuer,
+       "Accept bearer tokens from this OpenID Connect issuer (Entra ID: "
+       "https://login.microsoftonline.com/TENANT/v2.0); https, or http on loopback");
+  flag(serve, "oidc-audience", &s.oidc_audience,
+       "Accepted token audiences, comma-separated (the API app's client id, api://...)");
+  flag(serve, "oidc-extra-issuers", &s.oidc_extra_issuers,
+       "More accepted iss values, comma-separated (Entra ID v1 tokens: "
+       "https://sts.windows.net/TENANT/)");
+  duration_flag(serve, &d, &keep, "oidc-clock-skew", &s.oidc_clock_skew,
+                "Clock skew allowed on exp, nbf and iat");
+  flag(serve, "oidc-required-scope", &s.oidc_required_scope, "A scope tokens must carry (scp)");
+  flag(serve, "oidc-required-role", &s.oidc_required_role, "An app role tokens must carry (roles)");
+  flag(serve, "oidc-tenant-claim", &s.oidc_tenant_claim, "Claim naming the caller's tenant");
+  flag(serve, "oidc-group-claim", &s.oidc_group_claim,
+       "Claim listing the caller's groups (X-Group-ID must name one)");
+  duration_flag(serve, &d, &keep, "oidc-jwks-refresh", &s.oidc_jwks_refresh,
+                "How often the issuer's signing keys are fetched again");
+  duration_flag(serve, &d, &keep, "oidc-min-refetch", &s.oidc_min_refetch,
+                "Least time between fetches caused by tokens with unknown key ids");
+  flag(serve, "cors-origins", &s.cors_origins,
+       "Browser origins allowed to call the API (CORS), comma-separated, or *; default none");
   flag(serve, "log-level", &s.log_level, "debug|info|warn|error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
 
@@ -241,6 +262,9 @@ int parse(int argc, char** argv, Config* out) {
   duration_flag(sim, &d, &keep, "result-ttl", &m.result_ttl, "How long results stay readable");
   duration_flag(sim, &d, &keep, "latency", &m.latency, "Delay added to every answer");
   flag(sim, "analyzers", &analyzers, "Known analyzer ids, comma-separated");
+  duration_flag(sim, &d, &keep, "analyzer-create-duration", &m.analyzer_create_duration,
+                "Time a created analyzer takes to be ready (sim_duration= in its description "
+                "overrides)");
   flag(sim, "threads", &m.threads, "Server threads")->check(CLI::Range(1, 64));
   flag(sim, "log-level", &m.log_level, "debug|info|warn|error");
 
@@ -340,6 +364,21 @@ int parse(int argc, char** argv, Config* out) {
       return bad("--lease must exceed --upstream-timeout by at least 1s");
     }
     if (s.max_upstream_connections < 1) return bad("--max-upstream-connections must be at least 1");
+    if (!s.oidc_issuer.empty()) {
+      bool https = s.oidc_issuer.rfind("https://", 0) == 0;
+      bool loopback = s.oidc_issuer.rfind("http://127.0.0.1:", 0) == 0 ||
+                      s.oidc_issuer.rfind("http://localhost:", 0) == 0 ||
+                      s.oidc_issuer.rfind("http://[::1]:", 0) == 0;
+      if ((!https && !loopback) || !valid_base_url(s.oidc_issuer)) {
+        return bad("--oidc-issuer must be an https URL (plain http only on loopback)");
+      }
+      if (split_list(s.oidc_audience).empty()) {
+        return bad("--oidc-audience is required with --oidc-issuer (the API app's client id)");
+      }
+      if (s.oidc_tenant_claim.empty() || s.oidc_group_claim.empty()) {
+        return bad("--oidc-tenant-claim and --oidc-group-claim must name a claim");
+      }
+    }
     if (s.max_json_body < 1024) return bad("--max-json-body must be at least 1KiB");
     if (!s.public_base_url.empty()) {
       while (s.public_base_url.size() > 1 && s.public_base_url.back() == '/') {

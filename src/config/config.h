@@ -71,6 +71,18 @@ struct ServeConfig {
   int threads = 2;
   std::string fallback_lookup = "auto";  // auto: on without api keys, off with them
   std::string api_keys_file;
+  // OIDC bearer tokens (api/oidc.h); issuer "": off.
+  std::string oidc_issuer;
+  std::string oidc_audience;       // comma-separated
+  std::string oidc_extra_issuers;  // comma-separated
+  milliseconds oidc_clock_skew{60'000};
+  std::string oidc_required_scope;
+  std::string oidc_required_role;
+  std::string oidc_tenant_claim = "tid";
+  std::string oidc_group_claim = "groups";
+  milliseconds oidc_jwks_refresh{3'600'000};
+  milliseconds oidc_min_refetch{30'000};
+  std::string cors_origins;  // comma-separated origins or "*"; "": CORS off
   std::string log_level = "info";
 };
 
@@ -90,6 +102,7 @@ struct SimulateConfig {
   milliseconds result_ttl{24 * 3'600'000};
   milliseconds latency{0};
   std::vector<std::string> analyzers;
+  milliseconds analyzer_create_duration{2'000};  // PUT .../analyzers/{id} until ready
   int threads = 2;
   std::string log_level = "info";
 };

@@ -1,5 +1,6 @@
 #include "http/router.h"
 
+#include <algorithm>
 #include <boost/url/params_view.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
@@ -88,6 +89,31 @@ std::size_t Router::body_limit(std::string_view method, std::string_view path) c
   return r && r->max_body ? r->max_body : default_body_limit_;
 }
 
+std::optional<Response> Router::answer_preflight(const Request& req, std::string* templ) const {
+  if (!cross_origin_.preflight || req.method != "OPTIONS" || req.header("origin").empty() ||
+      req.header("access-control-request-method").empty()) {
+    return std::nullopt;
+  }
+  std::vector<std::string_view> served;
+  const Route* first = nullptr;
+  for (const auto& r : routes_) {
+    if (!match(r.path, req.path, nullptr)) continue;
+    if (!first) first = &r;
+    if (std::find(served.begin(), served.end(), r.method) == served.end()) {
+      served.push_back(r.method);
+    }
+  }
+  if (!first) return std::nullopt;
+  std::string methods;
+  for (std::string_view m : served) {
+    if (!methods.empty()) methods += ", ";
+    methods += m;
+  }
+  auto answer = cross_origin_.preflight(req, methods);
+  if (answer) *templ = first->path;
+  return answer;
+}
+
 void Router::dispatch(Request&& req, Responder respond) const {
   auto start = std::chrono::steady_clock::now();
   std::string allow;
@@ -98,8 +124,14 @@ void Router::dispatch(Request&& req, Responder respond) const {
   for (const char* key : {"operationId", "id"}) {
     if (auto it = params.find(key); it != params.end()) op = it->second.substr(0, 128);
   }
-  auto logged = [respond = std::move(respond), method = method_label(req.method), templ, op,
-                 start](Response res) mutable {
+  std::optional<Response> preflight = answer_preflight(req, &templ);
+  // Kept for the answer, which may come after req has gone to the handler;
+  // stays empty (no allocation) without CORS or without an Origin.
+  std::string origin;
+  if (!preflight && cross_origin_.decorate) origin = req.header("origin");
+  auto logged = [respond = std::move(respond), method = method_label(req.method), templ, op, start,
+                 origin = std::move(origin), cors = &cross_origin_](Response res) mutable {
+    if (!origin.empty()) cors->decorate(origin, res);
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     boost::json::object f{{"method", method},
@@ -112,6 +144,10 @@ void Router::dispatch(Request&& req, Responder respond) const {
     metrics::observe_request(templ, method, res.status, ms / 1000.0);
     respond(std::move(res));
   };
+  if (preflight) {
+    logged(std::move(*preflight));
+    return;
+  }
   if (guard_) {
     if (auto refused = guard_(req, route)) {
       logged(std::move(*refused));

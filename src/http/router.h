@@ -6,12 +6,17 @@
 // its route template, never its query or headers, and counted in metrics
 // under labels from closed sets only: the route template (or "(unmatched)"),
 // the method (one of kMethods, else "other") and the status.
+//
+// Threads: configure (add, set_*) before the first dispatch; dispatch is
+// const and may run on many threads at once, and so do the hooks it calls.
+// The router must outlive every answer it dispatched (handlers may answer late).
 #pragma once
 
 #include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/message.h"
@@ -34,6 +39,23 @@ struct Route {
 // itself (e.g. 401).
 using Guard = std::function<std::optional<Response>(Request& req, const Route* route)>;
 
+// Cross-origin resource sharing (the Fetch standard's CORS protocol): the
+// router knows what a preflight is and which methods a path serves; the
+// policy (which origins, which headers) is the caller's, e.g. api/cors.h.
+// Both hooks are called concurrently from server threads.
+struct CrossOrigin {
+  // A preflight (OPTIONS with Origin and Access-Control-Request-Method) to a
+  // path that some route serves: called before the guard, with the methods of
+  // that path's routes (e.g. "GET, DELETE"). Its answer is sent as is (not
+  // decorated) and no handler runs; nullopt: dispatched like any request. A
+  // preflight to a path no route serves is dispatched like any request.
+  std::function<std::optional<Response>(const Request& req, std::string_view methods)> preflight;
+  // Every other answer to a request that sent a non-empty Origin, whoever
+  // made it (a handler, the guard, the router's 404/405), passes through
+  // here before it is sent; origin is that header's value.
+  std::function<void(std::string_view origin, Response& res)> decorate;
+};
+
 // The methods counted under their own name; any other is "other".
 inline constexpr std::string_view kMethods[] = {"GET",    "HEAD",    "POST",   "PUT",
                                                 "DELETE", "OPTIONS", "PATCH"};
@@ -43,6 +65,9 @@ class Router {
  public:
   void add(std::string method, std::string path, std::string summary, RouteHandler handler);
   void set_guard(Guard guard) { guard_ = std::move(guard); }
+  // Without it (the default) the router sends no CORS header and treats
+  // OPTIONS like any other method.
+  void set_cross_origin(CrossOrigin hooks) { cross_origin_ = std::move(hooks); }
   // Sets the body limit of the route added as (method, path).
   void limit_body(std::string_view method, std::string_view path, std::size_t max_body);
   void set_default_body_limit(std::size_t max_body) { default_body_limit_ = max_body; }
@@ -60,9 +85,13 @@ class Router {
  private:
   const Route* find(std::string_view method, std::string_view path, Params* params,
                     std::string* allow) const;
+  // The answer of the preflight hook when req is a preflight to a served
+  // path; *templ becomes the first such route's template.
+  std::optional<Response> answer_preflight(const Request& req, std::string* templ) const;
 
   std::vector<Route> routes_;
   Guard guard_;
+  CrossOrigin cross_origin_;
   std::size_t default_body_limit_ = 1u << 20;
 };
 

@@ -14,11 +14,11 @@
 #include "base/sha256.h"
 #include "base/strings.h"
 #include "http/router.h"
+#include "sim/analyzers.h"
 
 namespace lrogate::sim {
 namespace {
 
-const char* const kVersions[] = {"2025-05-01-preview", "2024-12-01-preview", "2025-11-01"};
 constexpr const char* kGa = "2025-11-01";
 constexpr const char* kDiVersion = "2024-11-30";
 constexpr const char* kScope = "https://cognitiveservices.azure.com/.default";
@@ -91,8 +91,19 @@ struct Simulator::Impl {
   std::map<std::string, Millis, std::less<>> tokens;
   long long token_requests = 0, tokens_issued = 0, bearer_accepted = 0, bearer_rejected = 0;
   int token_inflight = 0, token_max_inflight = 0;
+  std::unique_ptr<OidcIssuer> issuer;  // null: no OIDC routes
+  AnalyzerRegistry analyzer_registry;  // custom analyzers and those of --analyzers
+  RouteContext ctx;                    // for the routes of oidc_issuer.cpp and analyzers.cpp
 
-  Impl(SimOptions o, const Clock& c) : opt(std::move(o)), clock(c) {
+  Impl(SimOptions o, const Clock& c, std::unique_ptr<OidcIssuer> oidc)
+      : opt(std::move(o)),
+        clock(c),
+        issuer(std::move(oidc)),
+        analyzer_registry(opt.analyzer_create_duration, opt.result_ttl) {
+    for (const auto& id : opt.analyzers) analyzer_registry.add_ready(id, clock.now_ms());
+    ctx.reply = [this](http::Responder& done, http::Response res) { reply(done, std::move(res)); };
+    ctx.authorized = [this](const http::Request& r) { return authorized(r); };
+    ctx.clock = &clock;
     router.add("POST", "/contentunderstanding/analyzers/{analyzerId}:analyze", "analyze",
                [this](http::Request&& r, const http::Params& p, http::Responder done) {
                  analyze(std::move(r), p.at("analyzerId"), false, std::move(done));
@@ -156,6 +167,10 @@ struct Simulator::Impl {
                                        {"token_max_inflight", token_max_inflight},
                                        {"bearer_accepted", bearer_accepted},
                                        {"bearer_rejected", bearer_rejected}};
+                 if (issuer) {
+                   o["oidc_discovery_requests"] = issuer->discovery_requests.load();
+                   o["oidc_jwks_requests"] = issuer->jwks_requests.load();
+                 }
                  // ?since=EPOCH_MS: how many operations were polled at or after
                  // that moment (the recovery benchmark's "every one polled again").
                  if (auto since = query_millis(req.query, "since=")) {
@@ -211,6 +226,8 @@ struct Simulator::Impl {
                [](http::Request&&, const http::Params&, http::Responder done) {
                  done(http::json_response(200, R"({"status":"ok"})"));
                });
+    add_analyzer_routes(router, analyzer_registry, ctx);
+    if (issuer) add_oidc_routes(router, *issuer, ctx);
   }
 
   static std::string checksum(const SimOp& op) { return hex(fnv1a(op.analyzer + "|" + op.input)); }
@@ -475,6 +492,24 @@ struct Simulator::Impl {
     return input;
   }
 
+  // Why `analyzer` cannot analyze now, if it cannot: unknown (404), or being
+  // created or failed (409: the resource exists but its state does not allow
+  // the action, as Azure's REST guidelines answer such requests).
+  std::optional<http::Response> refuse_analyzer(const std::string& analyzer) {
+    AnalyzerState state = analyzer_registry.state(analyzer, clock.now_ms());
+    if (state == AnalyzerState::kReady) return std::nullopt;
+    if (state == AnalyzerState::kUnknown) {
+      return az_error(404, "ModelNotFound",
+                      "The requested analyzer '" + analyzer + "' was not found.");
+    }
+    const char* status = state == AnalyzerState::kCreating ? "creating" : "failed";
+    boost::json::object err{
+        {"code", "Conflict"},
+        {"message", "The analyzer '" + analyzer + "' is not ready (status: " + status + ")."},
+        {"innererror", boost::json::object{{"code", "ModelNotReady"}}}};
+    return http::json_response(409, boost::json::serialize(boost::json::object{{"error", err}}));
+  }
+
   void analyze(http::Request&& r, const std::string& analyzer, bool binary_route,
                http::Responder done, Flavor flavor = Flavor::kCu) {
     if (!authorized(r, flavor)) {
@@ -487,10 +522,9 @@ struct Simulator::Impl {
       return;
     }
     std::string version = api_version(r);
-    bool version_ok =
-        flavor == Flavor::kGeneric || (flavor == Flavor::kDi && version == kDiVersion) ||
-        (flavor == Flavor::kCu &&
-         std::find(std::begin(kVersions), std::end(kVersions), version) != std::end(kVersions));
+    bool version_ok = flavor == Flavor::kGeneric ||
+                      (flavor == Flavor::kDi && version == kDiVersion) ||
+                      (flavor == Flavor::kCu && cu_version_served(version));
     if (!version_ok) {
       reply(done, az_error(400, "InvalidRequest",
                            "The api-version query parameter is missing or not supported."));
@@ -501,9 +535,14 @@ struct Simulator::Impl {
             az_error(404, "NotFound", "analyzeBinary is only served by api-version 2025-11-01"));
       return;
     }
-    if (std::find(opt.analyzers.begin(), opt.analyzers.end(), analyzer) == opt.analyzers.end()) {
-      reply(done, az_error(404, "ModelNotFound",
-                           "The requested analyzer '" + analyzer + "' was not found."));
+    if (flavor != Flavor::kCu) {
+      if (std::find(opt.analyzers.begin(), opt.analyzers.end(), analyzer) == opt.analyzers.end()) {
+        reply(done, az_error(404, "ModelNotFound",
+                             "The requested analyzer '" + analyzer + "' was not found."));
+        return;
+      }
+    } else if (auto no = refuse_analyzer(analyzer)) {
+      reply(done, std::move(*no));
       return;
     }
     auto input = read_input(r, flavor, version, binary_route);
@@ -669,8 +708,8 @@ struct Simulator::Impl {
   }
 };
 
-Simulator::Simulator(SimOptions options, const Clock& clock)
-    : impl_(std::make_unique<Impl>(std::move(options), clock)) {}
+Simulator::Simulator(SimOptions options, const Clock& clock, std::unique_ptr<OidcIssuer> issuer)
+    : impl_(std::make_unique<Impl>(std::move(options), clock, std::move(issuer))) {}
 Simulator::~Simulator() = default;
 
 void Simulator::attach(http::Server* server) { impl_->server = server; }

@@ -14,6 +14,11 @@
 // functions of (analyzer, input, result id, creation time), so a test can
 // compare the gateway's answer with the simulator's byte for byte.
 //
+// It also keeps custom analyzers (PUT/GET/DELETE /contentunderstanding/
+// analyzers/{id} and their creation operations: sim/analyzers.h) and, when
+// given one, serves an OpenID Connect issuer under /_sim/oidc whose JWTs the
+// gateway's client authentication can verify (sim/oidc_issuer.h).
+//
 // It also counts what it saw, for tests: GET /_sim/stats and
 // GET /_sim/operations/{id} (polls, their times, overlapping polls).
 // Thread-safe; answers from any thread via the server's timers.
@@ -28,6 +33,7 @@
 #include "http/message.h"
 #include "http/server.h"
 #include "sim/directives.h"
+#include "sim/oidc_issuer.h"
 
 namespace lrogate::sim {
 
@@ -40,13 +46,15 @@ struct SimOptions {
   std::vector<Fault> token_faults;           // answers of the first token requests
   Directives defaults;
   std::chrono::milliseconds result_ttl{24 * 3'600'000};
-  std::chrono::milliseconds latency{0};  // added to every answer
-  std::vector<std::string> analyzers;    // known analyzer ids
+  std::chrono::milliseconds latency{0};                       // added to every answer
+  std::vector<std::string> analyzers;                         // known analyzer ids
+  std::chrono::milliseconds analyzer_create_duration{2'000};  // PUT .../analyzers/{id}
 };
 
 class Simulator {
  public:
-  Simulator(SimOptions options, const Clock& clock);
+  // `issuer` null: no /_sim/oidc routes.
+  Simulator(SimOptions options, const Clock& clock, std::unique_ptr<OidcIssuer> issuer = nullptr);
   ~Simulator();
 
   // The server whose timers delay answers; set before serving.

@@ -65,6 +65,146 @@ TEST(Router, TheGuardRunsBeforeA404Or405) {
   EXPECT_EQ(seen[1], nullptr);
 }
 
+// CORS hooks that record their calls: a preflight is 204, decorate adds one header.
+struct CorsProbe {
+  std::vector<std::string> preflights;  // the methods the router passed
+  std::vector<std::string> decorated;   // the origins
+  CrossOrigin hooks() {
+    return {[this](const Request&, std::string_view methods) -> std::optional<Response> {
+              preflights.emplace_back(methods);
+              Response r;
+              r.status = 204;
+              return r;
+            },
+            [this](std::string_view origin, Response& res) {
+              decorated.emplace_back(origin);
+              res.set("Access-Control-Allow-Origin", std::string(origin));
+            }};
+  }
+};
+
+Request cors_request(std::string method, std::string path, bool preflight) {
+  Request q;
+  q.method = std::move(method);
+  q.path = std::move(path);
+  q.headers.push_back({"origin", "https://app.example"});
+  if (preflight) q.headers.push_back({"access-control-request-method", "DELETE"});
+  return q;
+}
+
+TEST(Router, APreflightIsAnsweredBeforeTheGuardAndNeverReachesAHandler) {
+  Router r;
+  int handled = 0;
+  auto handler = [&](Request&&, const Params&, Responder res) {
+    ++handled;
+    res(json_response(200, "{}"));
+  };
+  r.add("GET", "/operations/{id}", "", handler);
+  r.add("DELETE", "/operations/{id}", "", handler);
+  r.add("GET", "/operations", "", handler);
+  int guarded = 0;
+  r.set_guard([&](Request&, const Route*) -> std::optional<Response> {
+    ++guarded;
+    return json_response(401, "{}");
+  });
+  CorsProbe probe;
+  r.set_cross_origin(probe.hooks());
+  Response got;
+  r.dispatch(cors_request("OPTIONS", "/operations/x", true),
+             [&](Response x) { got = std::move(x); });
+  EXPECT_EQ(got.status, 204);
+  EXPECT_EQ(guarded, 0);
+  EXPECT_EQ(handled, 0);
+  ASSERT_EQ(probe.preflights.size(), 1u);
+  EXPECT_EQ(probe.preflights[0], "GET, DELETE");
+  EXPECT_TRUE(probe.decorated.empty());  // a preflight's answer is sent as is
+  EXPECT_EQ(find_header(got.headers, "access-control-allow-origin"), "");
+
+  // Not a preflight: OPTIONS without Access-Control-Request-Method, or
+  // without Origin, goes to the guard like any request.
+  r.dispatch(cors_request("OPTIONS", "/operations/x", false),
+             [&](Response x) { got = std::move(x); });
+  EXPECT_EQ(got.status, 401);
+  Request plain;
+  plain.method = "OPTIONS";
+  plain.path = "/operations/x";
+  plain.headers.push_back({"access-control-request-method", "GET"});
+  r.dispatch(std::move(plain), [&](Response x) { got = std::move(x); });
+  EXPECT_EQ(got.status, 401);
+  // A preflight to a path no route serves is dispatched like any request.
+  r.dispatch(cors_request("OPTIONS", "/nope", true), [&](Response x) { got = std::move(x); });
+  EXPECT_EQ(got.status, 401);
+  EXPECT_EQ(guarded, 3);
+  EXPECT_EQ(probe.preflights.size(), 1u);
+}
+
+TEST(Router, ThePreflightHookMayDecline) {
+  Router r;
+  r.add("GET", "/a", "",
+        [](Request&&, const Params&, Responder res) { res(json_response(200, "{}")); });
+  r.set_cross_origin({[](const Request&, std::string_view) { return std::optional<Response>(); },
+                      [](std::string_view, Response& res) { res.set("X-Decorated", "1"); }});
+  Response got;
+  r.dispatch(cors_request("OPTIONS", "/a", true), [&](Response x) { got = std::move(x); });
+  EXPECT_EQ(got.status, 405);
+  EXPECT_EQ(find_header(got.headers, "x-decorated"), "1");
+}
+
+TEST(Router, DecorateRunsOnEveryAnswerToARequestWithAnOrigin) {
+  Router r;
+  r.add("GET", "/operations/{id}", "",
+        [](Request&&, const Params&, Responder res) { res(json_response(200, "{}")); });
+  Responder later;  // answered after dispatch returned, as a long poll is
+  r.add("POST", "/async", "",
+        [&](Request&&, const Params&, Responder res) { later = std::move(res); });
+  bool refuse = false;
+  r.set_guard([&](Request&, const Route*) -> std::optional<Response> {
+    if (refuse) return json_response(401, "{}");
+    return std::nullopt;
+  });
+  CorsProbe probe;
+  r.set_cross_origin(probe.hooks());
+  auto status_and_acao = [&](Request q) {
+    Response got;
+    r.dispatch(std::move(q), [&](Response x) { got = std::move(x); });
+    return std::make_pair(got.status,
+                          std::string(find_header(got.headers, "access-control-allow-origin")));
+  };
+  using P = std::pair<int, std::string>;
+  EXPECT_EQ(status_and_acao(cors_request("GET", "/operations/x", false)),
+            P(200, "https://app.example"));
+  Response async;
+  r.dispatch(cors_request("POST", "/async", false), [&](Response x) { async = std::move(x); });
+  ASSERT_TRUE(later);
+  later(json_response(202, "{}"));
+  EXPECT_EQ(async.status, 202);
+  EXPECT_EQ(find_header(async.headers, "access-control-allow-origin"), "https://app.example");
+  EXPECT_EQ(status_and_acao(cors_request("GET", "/nope", false)), P(404, "https://app.example"));
+  EXPECT_EQ(status_and_acao(cors_request("PUT", "/operations/x", false)),
+            P(405, "https://app.example"));
+  refuse = true;
+  EXPECT_EQ(status_and_acao(cors_request("GET", "/operations/x", false)),
+            P(401, "https://app.example"));
+  EXPECT_EQ(probe.decorated.size(), 5u);
+  // Without an Origin, decorate is not called.
+  Request bare;
+  bare.method = "GET";
+  bare.path = "/operations/x";
+  EXPECT_EQ(status_and_acao(std::move(bare)), P(401, ""));
+  EXPECT_EQ(probe.decorated.size(), 5u);
+}
+
+TEST(Router, WithoutCrossOriginHooksOptionsIsAMethodLikeAnyOther) {
+  Router r;
+  r.add("GET", "/a", "",
+        [](Request&&, const Params&, Responder res) { res(json_response(200, "{}")); });
+  Response got;
+  r.dispatch(cors_request("OPTIONS", "/a", true), [&](Response x) { got = std::move(x); });
+  EXPECT_EQ(got.status, 405);
+  EXPECT_EQ(find_header(got.headers, "allow"), "GET");
+  EXPECT_EQ(find_header(got.headers, "access-control-allow-origin"), "");
+}
+
 TEST(Router, MethodLabelsAreAClosedSet) {
   EXPECT_EQ(method_label("GET"), "GET");
   EXPECT_EQ(method_label("OPTIONS"), "OPTIONS");
