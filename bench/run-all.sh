@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the benchmarks' packages, builds (Release-like RelWithDebInfo) and
-# runs the eight benchmarks of bench/RESULTS.md one after another, printing
+# runs the nine benchmarks of bench/RESULTS.md one after another, printing
 # their tables. About 15 minutes on 2 cores; loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,3 +14,4 @@ echo "## 5. completion to client";      /usr/bin/python3 completion_latency.py -
 echo "## 6. recovery after kill -9";    /usr/bin/python3 recovery.py --ops 10000 --rounds 3
 echo "## 7. PostgreSQL progress writes"; bash store_progress.sh --benchmark_repetitions=5 --benchmark_min_time=0.5
 echo "## 8. large JSON bodies";         /usr/bin/python3 body_amplification.py
+echo "## 9. polls with OIDC tokens";     /usr/bin/python3 auth_polls.py --seconds 5 --rounds 3

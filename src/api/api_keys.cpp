@@ -31,7 +31,7 @@ bool valid_tenant(std::string_view t) {
 }
 
 bool valid_key(std::string_view k) {
-  if (k.size() < 8 || k.size() > 512) return false;
+  if (k.size() < 8 || k.size() > kMaxKeySize) return false;
   for (char c : k) {
     if (c < 0x21 || c > 0x7e) return false;
   }

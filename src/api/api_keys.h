@@ -19,6 +19,10 @@
 
 namespace lrogate::api {
 
+// The longest key a keys file may hold: a longer credential is no key (an
+// OIDC token is longer), so it need not be hashed against the ring.
+inline constexpr std::size_t kMaxKeySize = 512;
+
 struct KeyEntry {
   std::string tenant;
   std::string digest;  // 32 raw bytes: SHA-256 of the key

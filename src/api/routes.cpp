@@ -96,7 +96,7 @@ std::optional<http::Response> authenticate(ApiContext& ctx, http::Request& req,
   if (groups > 1) return error_reply(400, "AmbiguousGroup", "send at most one X-Group-ID header");
   std::string key =
       presented_key(req.header("authorization"), req.header("api-key"), req.header("x-api-key"));
-  if (keys_on) {
+  if (keys_on && key.size() <= kMaxKeySize) {
     if (auto tenant = ctx.keys.authenticate(key)) {
       req.principal = *tenant;
       return std::nullopt;

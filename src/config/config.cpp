@@ -218,6 +218,9 @@ int parse(int argc, char** argv, Config* out) {
       ->check(CLI::IsMember({"auto", "on", "off"}));
   flag(serve, "api-keys-file", &s.api_keys_file,
        "Client keys, one 'tenant:key' or 'tenant:sha256:HEX' a line; reloaded on SIGHUP");
+  flag(serve, "tls-cert", &s.tls_cert,
+       "Serve HTTPS with this certificate chain (PEM; with --tls-key); reloaded on SIGHUP");
+  flag(serve, "tls-key", &s.tls_key, "... and this private key (PEM)");
   flag(serve, "oidc-issuer", &s.oidc_issuer,
        "Accept bearer tokens from this OpenID Connect issuer (Entra ID: "
        "https://login.microsoftonline.com/TENANT/v2.0); https, or http on loopback");
@@ -310,6 +313,12 @@ int parse(int argc, char** argv, Config* out) {
   if (*analyze || *status) {
     out->command = *analyze ? "analyze" : "status";
     if (const char* k = std::getenv("LROGATE_API_KEY")) cl.api_key = k;
+    // An OIDC bearer token (e.g. from `az account get-access-token`) goes out
+    // the same way; set one or the other.
+    if (const char* t = std::getenv("LROGATE_TOKEN"); t && *t) {
+      if (!cl.api_key.empty()) return bad("set LROGATE_API_KEY or LROGATE_TOKEN, not both");
+      cl.api_key = t;
+    }
     if (*analyze && cl.url.empty() && cl.file.empty()) return bad("analyze needs --url or --file");
     while (!cl.gateway.empty() && cl.gateway.back() == '/') cl.gateway.pop_back();
     if (cl.gateway.rfind("http://", 0) != 0 && cl.gateway.rfind("https://", 0) != 0) {
@@ -380,6 +389,9 @@ int parse(int argc, char** argv, Config* out) {
       }
     }
     if (s.max_json_body < 1024) return bad("--max-json-body must be at least 1KiB");
+    if (s.tls_cert.empty() != s.tls_key.empty()) {
+      return bad("--tls-cert and --tls-key go together: set both or neither");
+    }
     if (!s.public_base_url.empty()) {
       while (s.public_base_url.size() > 1 && s.public_base_url.back() == '/') {
         s.public_base_url.pop_back();

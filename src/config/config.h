@@ -71,6 +71,9 @@ struct ServeConfig {
   int threads = 2;
   std::string fallback_lookup = "auto";  // auto: on without api keys, off with them
   std::string api_keys_file;
+  // Listener TLS: both set, the listener serves HTTPS; reloaded on SIGHUP.
+  std::string tls_cert;  // PEM certificate chain
+  std::string tls_key;   // PEM private key
   // OIDC bearer tokens (api/oidc.h); issuer "": off.
   std::string oidc_issuer;
   std::string oidc_audience;       // comma-separated
@@ -110,7 +113,7 @@ struct SimulateConfig {
 // `lrogate analyze` and `lrogate status`: the client side.
 struct ClientConfig {
   std::string gateway = "http://127.0.0.1:8080";
-  std::string api_key;  // from LROGATE_API_KEY only (never a flag: ps shows flags)
+  std::string api_key;  // LROGATE_API_KEY or LROGATE_TOKEN only (never a flag: ps shows flags)
   std::string analyzer;
   std::string url;
   std::string file;

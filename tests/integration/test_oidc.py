@@ -221,3 +221,25 @@ def test_idempotency_keys_are_per_owner_and_api_keys_still_work(procs):
     r = request(gw.base, "GET", "/operations", headers={"api-key": api_key})
     assert r.status == 200 and r.json()["value"] == []
     assert request(gw.base, "GET", "/operations").status == 401
+
+
+def test_the_cli_sends_a_bearer_token_from_lrogate_token(procs):
+    import subprocess
+    from conftest import BIN
+    sim, issuer, gw = start(procs)
+    token = issuer.token(oid="cli-user")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LROGATE_TOKEN": token}
+    p = subprocess.run([BIN, "analyze", "--gateway", f"http://{gw.base}", "--analyzer", "pro-demo",
+                        "--url", "https://docs.example/cli.pdf?sim_duration=1s", "--wait"],
+                       capture_output=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert token.encode() not in p.stdout + p.stderr
+    # The operation is the token's user's: listed for them, unknown to another.
+    mine = request(gw.base, "GET", "/operations", headers=bearer(token)).json()["value"]
+    assert len(mine) == 1
+    other = issuer.token(oid="someone-else")
+    assert request(gw.base, "GET", "/operations", headers=bearer(other)).json()["value"] == []
+    both = dict(env, LROGATE_API_KEY="a-key-12345")
+    p = subprocess.run([BIN, "status", "--gateway", f"http://{gw.base}", "x1"],
+                       capture_output=True, env=both, timeout=30)
+    assert p.returncode == 2 and b"not both" in p.stderr
