@@ -169,12 +169,15 @@ int run_serve(const config::ServeConfig& c) {
   so.header_timeout = c.header_timeout;
   so.body_timeout = c.body_timeout;
   so.idle_timeout = c.idle_timeout;
+  so.tls_cert_file = c.tls_cert;
+  so.tls_key_file = c.tls_key;
   auto server = http::Server::create(so, [&router](http::Request&& req, http::Responder r) {
     router.dispatch(std::move(req), std::move(r));
   });
   if (!server) {
     log::error("cannot listen", {{"error", server.error().message}});
-    return 1;
+    // A bad setting (e.g. an unusable TLS file) exits 2 like the others.
+    return server.error().code == ErrorCode::kInvalidArgument ? 2 : 1;
   }
   http::Server& srv = *server.value();
   srv_ptr = &srv;
@@ -184,7 +187,8 @@ int run_serve(const config::ServeConfig& c) {
                           {"upstream", up.value()->settings().endpoint},
                           {"upstream_kind", c.upstream_kind},
                           {"upstream_auth", c.upstream_auth},
-                          {"api_version", up.value()->settings().api_version}});
+                          {"api_version", up.value()->settings().api_version},
+                          {"tls", !c.tls_cert.empty()}});
   if (!ctx.keys.enabled() && !ctx.oidc) {
     log::warn(
         "no client API keys are configured (--api-keys-file): every caller can use "
@@ -198,6 +202,15 @@ int run_serve(const config::ServeConfig& c) {
   bool draining = false;
   srv.on_signal([&](int sig) {
     if (sig == SIGHUP) {
+      if (!c.tls_cert.empty()) {
+        // Two small PEM files read on the signal watcher (http/server.h).
+        if (auto r = srv.reload_tls(); !r) {
+          log::error("listener tls not reloaded; the old certificate stays",
+                     {{"error", r.error().message}});
+        } else {
+          log::info("listener tls reloaded");
+        }
+      }
       if (c.api_keys_file.empty()) return;
       auto keys = api::load_api_keys(c.api_keys_file);
       if (!keys) {

@@ -11,7 +11,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <mutex>
 #include <sstream>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -54,6 +58,46 @@ class ConnectionSlot {
   std::atomic<std::size_t>* open_;
 };
 
+// Names what failed in a TLS file without its contents: `what` and the path,
+// then the reason (OpenSSL's, or the system's when the file cannot be opened).
+Error tls_file_error(std::string_view what, const std::string& path, const std::string& reason) {
+  return make_error(ErrorCode::kInvalidArgument,
+                    "cannot load the TLS " + std::string(what) + " '" + path + "': " + reason);
+}
+
+Result<void> check_readable(std::string_view what, const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return tls_file_error(what, path, std::generic_category().message(errno));
+  std::fclose(f);
+  return {};
+}
+
+// A server context (TLS 1.2+) with the certificate chain and key of these
+// PEM files. Blocks while it reads them.
+Result<std::shared_ptr<asio::ssl::context>> load_tls_context(const std::string& cert_file,
+                                                             const std::string& key_file) {
+  if (auto r = check_readable("certificate", cert_file); !r) return r.error();
+  if (auto r = check_readable("key", key_file); !r) return r.error();
+  std::shared_ptr<asio::ssl::context> ctx;
+  try {
+    ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  } catch (const boost::system::system_error& e) {
+    return make_error(ErrorCode::kInternal, std::string("cannot make a TLS context: ") + e.what());
+  }
+  boost::system::error_code ec;
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1,
+                   ec);
+  if (ec) return make_error(ErrorCode::kInternal, "cannot set TLS options: " + ec.message());
+  ctx->use_certificate_chain_file(cert_file, ec);
+  if (ec) return tls_file_error("certificate", cert_file, ec.message());
+  // Also checks that the key belongs to the certificate ("key values mismatch").
+  ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec);
+  if (ec) return tls_file_error("key", key_file, ec.message());
+  return ctx;
+}
+
 class ServerImpl final : public Server {
  public:
   ServerImpl(const ServerOptions& opt, Handler handler) : opt_(opt), handler_(std::move(handler)) {
@@ -81,18 +125,28 @@ class ServerImpl final : public Server {
           ErrorCode::kUnavailable,
           "cannot listen on " + opt_.host + ":" + std::to_string(opt_.port) + ": " + ec.message());
     }
-    if (!opt_.tls_cert_file.empty() || !opt_.tls_key_file.empty()) {
-      ssl_.emplace(asio::ssl::context::tls_server);
-      ssl_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                        asio::ssl::context::no_tlsv1_1);
-      ssl_->use_certificate_chain_file(opt_.tls_cert_file, ec);
-      if (!ec) ssl_->use_private_key_file(opt_.tls_key_file, asio::ssl::context::pem, ec);
-      if (ec) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          "cannot load the TLS certificate or key: " + ec.message());
-      }
+    if (opt_.tls_cert_file.empty() != opt_.tls_key_file.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "a TLS certificate and key go together: set both or neither");
     }
+    if (!opt_.tls_cert_file.empty()) {
+      auto ctx = load_tls_context(opt_.tls_cert_file, opt_.tls_key_file);
+      if (!ctx) return ctx.error();
+      std::lock_guard lock(mu_);
+      tls_ = std::move(ctx).value();
+    }
+    return {};
+  }
+
+  Result<void> reload_tls() override {
+    if (opt_.tls_cert_file.empty()) {
+      return make_error(ErrorCode::kInvalidArgument, "the listener does not serve TLS");
+    }
+    auto ctx = load_tls_context(opt_.tls_cert_file, opt_.tls_key_file);
+    if (!ctx) return ctx.error();
+    // Connections accepted before keep their own reference to the old one.
+    std::lock_guard lock(mu_);
+    tls_ = std::move(ctx).value();
     return {};
   }
 
@@ -189,8 +243,9 @@ class ServerImpl final : public Server {
     auto ep = sock.remote_endpoint(ec);
     std::string remote = ec ? std::string("?") : ep.address().to_string();
     beast::tcp_stream stream(std::move(sock));
-    if (ssl_) {
-      beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), *ssl_);
+    // Held for the connection's life: a reload does not pull it away.
+    if (std::shared_ptr<asio::ssl::context> ssl = tls_context()) {
+      beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), *ssl);
       beast::get_lowest_layer(tls).expires_after(header_timeout(probe));
       auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::server, kTuple);
       if (hec) co_return;
@@ -198,6 +253,12 @@ class ServerImpl final : public Server {
     } else {
       co_await serve(stream, false, std::move(remote), probe);
     }
+  }
+
+  // The context new connections use; null without TLS.
+  std::shared_ptr<asio::ssl::context> tls_context() {
+    std::lock_guard lock(mu_);
+    return tls_;
   }
 
   std::chrono::milliseconds header_timeout(bool probe) const {
@@ -442,7 +503,8 @@ class ServerImpl final : public Server {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::signal_set> signals_;
-  std::optional<asio::ssl::context> ssl_;
+  std::mutex mu_;
+  std::shared_ptr<asio::ssl::context> tls_;  // guarded by mu_; null without TLS
   std::atomic<std::size_t> connections_{0};
   std::atomic<std::size_t> inflight_{0};
   std::atomic<bool> stopping_{false};

@@ -10,6 +10,11 @@
 // answered 400/501 and the connection closed before any body byte is read.
 // One io_context per thread; the handler may be called concurrently from
 // several threads and may answer from any thread.
+//
+// TLS (tls_cert_file and tls_key_file set): TLS 1.2 and later. reload_tls()
+// reads both files again; new connections use the new certificate, open ones
+// keep the one they were accepted with (each holds its context), and a failed
+// reload changes nothing.
 #pragma once
 
 #include <chrono>
@@ -45,15 +50,18 @@ struct ServerOptions {
   std::chrono::milliseconds body_timeout{60'000};
   std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::milliseconds write_timeout{60'000};
-  std::string tls_cert_file;  // both set: serve HTTPS
-  std::string tls_key_file;
+  std::string tls_cert_file;  // both set: serve HTTPS (PEM chain; create() fails on one alone)
+  std::string tls_key_file;   // PEM private key matching the certificate
 };
 
 class Server {
  public:
   virtual ~Server() = default;
 
-  // Binds and listens; the server does not serve until run().
+  // Binds and listens; the server does not serve until run(). A TLS file
+  // that cannot be read or used, or a key not matching the certificate, is
+  // an error kInvalidArgument naming the file and OpenSSL's reason (never the
+  // file's contents).
   static Result<std::unique_ptr<Server>> create(const ServerOptions& options, Handler handler);
 
   virtual std::uint16_t port() const = 0;
@@ -67,6 +75,13 @@ class Server {
   // Calls fn on every SIGINT, SIGTERM or SIGHUP (from a server thread) until
   // the server stops.
   virtual void on_signal(std::function<void(int)> fn) = 0;
+  // Reads the TLS certificate and key files again and serves new connections
+  // with them; on error the old ones stay (the error says which file and
+  // why). Without TLS: an error kInvalidArgument. Safe from any thread. It
+  // blocks while it reads the two files: `serve` calls it from on_signal's
+  // callback, i.e. on the server's first I/O thread, which is acceptable for
+  // two small local PEM files; never call it from a handler.
+  virtual Result<void> reload_tls() = 0;
 };
 
 }  // namespace lrogate::http
