@@ -41,6 +41,8 @@ void submit(ApiContext& ctx, http::Request&& req, const http::Params& params,
   SubmitInput in;
   in.tenant = req.principal;
   in.analyzer_id = params.at("analyzerId");
+  in.request_id = req.request_id;
+  in.tags = call_tags(req);
   if (auto bad = read_idempotency_key(req, &in.idempotency_key)) return respond(std::move(*bad));
   in.content_type = std::string(req.header("content-type"));
   in.body = std::move(req.body);
@@ -63,8 +65,8 @@ void submit(ApiContext& ctx, http::Request&& req, const http::Params& params,
 
 // The original's fallback: ask the upstream about an id the store does not know.
 void fallback(ApiContext& ctx, const std::string& analyzer, const std::string& id,
-              http::Responder respond) {
-  ctx.caller.lookup(analyzer, id, [respond, &ctx](upstream::PollAnswer a) {
+              upstream::CallTags tags, http::Responder respond) {
+  auto answer = [respond, &ctx](upstream::PollAnswer a) {
     using K = upstream::PollAnswer::Kind;
     if (a.kind == K::kVanished) {
       respond(error_reply(404, "NotFound", "no operation with this id"));
@@ -80,14 +82,17 @@ void fallback(ApiContext& ctx, const std::string& analyzer, const std::string& i
                           "the operation is not known here and the upstream could not be asked: " +
                               a.error_message));
     }
-  });
+  };
+  ctx.caller.lookup(analyzer, id, std::move(answer), std::move(tags));
 }
 
 void answer_results(ApiContext& ctx, const std::string& tenant, const std::string& analyzer,
                     const std::string& id, std::optional<core::Operation> op, Applied applied,
-                    http::Responder respond) {
+                    upstream::CallTags tags, http::Responder respond) {
   respond = with_preference_applied(std::move(respond), applied);
-  if (!op && ctx.config.fallback_lookup) return fallback(ctx, analyzer, id, std::move(respond));
+  if (!op && ctx.config.fallback_lookup) {
+    return fallback(ctx, analyzer, id, std::move(tags), std::move(respond));
+  }
   // Another tenant's operation reads as unknown (and is never looked up upstream).
   if (!op || op->tenant != tenant || op->analyzer_id != analyzer) {
     return respond(error_reply(404, "NotFound", "no operation with this id for this analyzer"));
@@ -121,10 +126,12 @@ void results(ApiContext& ctx, http::Request&& req, const http::Params& params,
     return respond(invalid_operation_id());
   }
   if (auto limited = admit_poll(ctx.limiter, id)) return respond(std::move(*limited));
+  // Only a fallback lookup sends them: a plain poll copies nothing.
+  upstream::CallTags tags = ctx.config.fallback_lookup ? call_tags(req) : upstream::CallTags{};
   read_or_wait(ctx, req, id, respond,
-               [&ctx, tenant = req.principal, analyzer, id, respond](
+               [&ctx, tenant = req.principal, analyzer, id, respond, tags = std::move(tags)](
                    std::optional<core::Operation> op, Applied applied) {
-                 answer_results(ctx, tenant, analyzer, id, std::move(op), applied, respond);
+                 answer_results(ctx, tenant, analyzer, id, std::move(op), applied, tags, respond);
                });
 }
 

@@ -30,7 +30,7 @@ inline constexpr std::string_view kCorsAllowHeaders =
 // Response headers a page may read (Access-Control-Expose-Headers).
 inline constexpr std::string_view kCorsExposeHeaders =
     "Operation-Location, Retry-After, Preference-Applied, Repeatability-Result, x-ms-request-id, "
-    "WWW-Authenticate";
+    "x-ms-client-request-id, WWW-Authenticate";
 // How long a browser may cache a preflight's answer, in seconds.
 inline constexpr int kCorsMaxAgeSeconds = 600;
 

@@ -177,6 +177,8 @@ void create_checked(ApiContext& ctx, std::shared_ptr<http::Request> req, http::R
   SubmitInput in;
   in.tenant = req->principal;
   in.analyzer_id = *n.analyzer_id;
+  in.request_id = req->request_id;
+  in.tags = call_tags(*req);
   in.content_type = "application/json";
   if (n.document_url) {
     // The upstream's own shape for "analyze the document at this URL".

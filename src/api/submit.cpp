@@ -57,6 +57,10 @@ bool printable_key(std::string_view k) {
 
 }  // namespace
 
+upstream::CallTags call_tags(const http::Request& req) {
+  return {req.client_request_id.empty() ? req.request_id : req.client_request_id, req.traceparent};
+}
+
 http::Response json_refused(const json::CheckError& e) { return error_reply(400, e.code, e.message); }
 
 void with_body_work(ApiContext& ctx, std::size_t size, const http::Responder& respond,
@@ -135,16 +139,22 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
   }
   auto shared = std::make_shared<SubmitInput>(std::move(in));
   std::string body = std::move(shared->body);
+  upstream::CallTags tags = std::move(shared->tags);
   ctx.caller.submit(
       shared->analyzer_id, std::move(body), shared->content_type, ctx.config.submit_timeout,
       [&ctx, shared, done = std::move(done)](upstream::SubmitAnswer a) {
         const std::string& key = shared->idempotency_key;
         SubmitOutcome o;
         if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
-          log::warn("submit refused", {{"analyzer_id", shared->analyzer_id},
-                                       {"upstream_status", a.status},
-                                       {"error_code", a.error_code},
-                                       {"error", a.error_message}});
+          boost::json::object refused{{"analyzer_id", shared->analyzer_id},
+                                      {"upstream_status", a.status},
+                                      {"error_code", a.error_code},
+                                      {"error", a.error_message},
+                                      {"request_id", shared->request_id}};
+          if (!a.upstream_request_id.empty()) {
+            refused["upstream_request_id"] = a.upstream_request_id;
+          }
+          log::warn("submit refused", std::move(refused));
           if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
           o.error = submit_failure(a, ctx.config.submit_timeout);
           done(std::move(o));
@@ -165,14 +175,18 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
                       {{"operation_id", a.operation_id}, {"detail", b.error().detail}});
           }
         }
-        log::info("state", {{"operation_id", a.operation_id},
-                            {"analyzer_id", shared->analyzer_id},
-                            {"from", nullptr},
-                            {"to", "NotStarted"}});
+        boost::json::object state{{"operation_id", a.operation_id},
+                                  {"analyzer_id", shared->analyzer_id},
+                                  {"from", nullptr},
+                                  {"to", "NotStarted"},
+                                  {"request_id", shared->request_id}};
+        if (!a.upstream_request_id.empty()) state["upstream_request_id"] = a.upstream_request_id;
+        log::info("state", std::move(state));
         ctx.on_submitted();
         o.operation_id = a.operation_id;
         done(std::move(o));
-      });
+      },
+      std::move(tags));
 }
 
 }  // namespace lrogate::api

@@ -21,6 +21,8 @@ struct SubmitInput {
   std::string content_type;
   std::string idempotency_key;  // empty: none
   bool body_checked = false;    // the body is JSON that json::check() already accepted
+  std::string request_id;       // the gateway's id of the client request, for logs
+  upstream::CallTags tags;      // sent with the upstream submit
 };
 
 struct SubmitOutcome {
@@ -28,6 +30,10 @@ struct SubmitOutcome {
   std::string operation_id;
   bool replay = false;  // an earlier request with the same key was answered
 };
+
+// The correlation headers for an upstream call made for req: its valid
+// client request id (else the gateway's request id) and traceparent.
+upstream::CallTags call_tags(const http::Request& req);
 
 // Reads Idempotency-Key or Repeatability-Request-ID (+ Repeatability-First-Sent)
 // into *key; returns an error answer when they are malformed.

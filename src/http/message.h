@@ -32,6 +32,12 @@ struct Request {
   std::string remote;  // peer address, for logs
   bool tls = false;
   std::string principal;  // who the request acts for (the tenant), set by the router's guard
+  // Correlation, set by the router before the guard: the gateway's id for
+  // this request (answered as x-ms-request-id), and the client's
+  // x-ms-client-request-id and W3C traceparent when valid (else "").
+  std::string request_id;
+  std::string client_request_id;
+  std::string traceparent;
 
   std::string_view header(std::string_view name) const { return find_header(headers, name); }
 };

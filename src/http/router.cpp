@@ -6,6 +6,7 @@
 #include <boost/url/parse_query.hpp>
 #include <chrono>
 
+#include "base/ids.h"
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -26,7 +27,36 @@ std::vector<std::string_view> split_path(std::string_view path) {
   return out;
 }
 
+bool all_hex_not_zero(std::string_view s) {
+  bool nonzero = false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    nonzero = nonzero || c != '0';
+  }
+  return nonzero;
+}
+
 }  // namespace
+
+bool valid_client_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool valid_traceparent(std::string_view tp) {
+  // 00-<trace-id 32>-<parent-id 16>-<flags 2>: 55 characters.
+  if (tp.size() != 55 || tp.substr(0, 3) != "00-" || tp[35] != '-' || tp[52] != '-') return false;
+  std::string_view flags = tp.substr(53, 2);
+  bool flags_hex = std::all_of(flags.begin(), flags.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+  return flags_hex && all_hex_not_zero(tp.substr(3, 32)) && all_hex_not_zero(tp.substr(36, 16));
+}
 
 bool Router::match(std::string_view templ, std::string_view path, Params* params) {
   auto t = split_path(templ);
@@ -116,6 +146,11 @@ std::optional<Response> Router::answer_preflight(const Request& req, std::string
 
 void Router::dispatch(Request&& req, Responder respond) const {
   auto start = std::chrono::steady_clock::now();
+  req.request_id = random_uuid();
+  if (std::string_view v = req.header("x-ms-client-request-id"); valid_client_request_id(v)) {
+    req.client_request_id = v;
+  }
+  if (std::string_view v = req.header("traceparent"); valid_traceparent(v)) req.traceparent = v;
   std::string allow;
   Params params;
   const Route* route = find(req.method, req.path, &params, &allow);
@@ -130,7 +165,9 @@ void Router::dispatch(Request&& req, Responder respond) const {
   std::string origin;
   if (!preflight && cross_origin_.decorate) origin = req.header("origin");
   auto logged = [respond = std::move(respond), method = method_label(req.method), templ, op, start,
-                 origin = std::move(origin), cors = &cross_origin_](Response res) mutable {
+                 origin = std::move(origin), cors = &cross_origin_, request_id = req.request_id,
+                 client_request_id = req.client_request_id,
+                 traceparent = req.traceparent](Response res) mutable {
     if (!origin.empty()) cors->decorate(origin, res);
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -140,7 +177,13 @@ void Router::dispatch(Request&& req, Responder respond) const {
                           {"ms", static_cast<double>(static_cast<long long>(ms * 100)) / 100}};
     if (op.empty()) op = res.log_operation_id;
     if (!op.empty()) f["operation_id"] = op;
+    f["request_id"] = request_id;
+    if (!client_request_id.empty()) f["client_request_id"] = client_request_id;
+    if (!traceparent.empty()) f["traceparent"] = traceparent;
     log::info("request", std::move(f));
+    // Called once per request: the ids move into the answer.
+    res.set("x-ms-request-id", std::move(request_id));
+    if (!client_request_id.empty()) res.set("x-ms-client-request-id", std::move(client_request_id));
     metrics::observe_request(templ, method, res.status, ms / 1000.0);
     respond(std::move(res));
   };

@@ -7,6 +7,12 @@
 // under labels from closed sets only: the route template (or "(unmatched)"),
 // the method (one of kMethods, else "other") and the status.
 //
+// Correlation (Azure style): every answer carries x-ms-request-id, a fresh
+// random id per request, and echoes x-ms-client-request-id when the client
+// sent a valid one; the request log line names request_id, and
+// client_request_id / traceparent when valid. Invalid values are dropped,
+// never echoed or logged. Handlers find all three in the Request.
+//
 // Threads: configure (add, set_*) before the first dispatch; dispatch is
 // const and may run on many threads at once, and so do the hooks it calls.
 // The router must outlive every answer it dispatched (handlers may answer late).
@@ -60,6 +66,13 @@ struct CrossOrigin {
 inline constexpr std::string_view kMethods[] = {"GET",    "HEAD",    "POST",   "PUT",
                                                 "DELETE", "OPTIONS", "PATCH"};
 std::string_view method_label(std::string_view method);
+
+// True iff id is 1-128 characters of [A-Za-z0-9._:-] (an x-ms-client-request-id
+// or an upstream's apim-request-id safe to log and to send on).
+bool valid_client_request_id(std::string_view id);
+// True iff tp is a W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>" (lower-case
+// hex) whose trace id and parent id are not all zeros.
+bool valid_traceparent(std::string_view tp);
 
 class Router {
  public:

@@ -3,12 +3,20 @@
 #include <algorithm>
 
 #include "base/metrics.h"
+#include "http/router.h"
 
 namespace lrogate::upstream {
 namespace {
 
 const char* credential_error_code(const CredentialError& e) {
   return e.refused ? "UpstreamTokenRefused" : "UpstreamTokenUnavailable";
+}
+
+void add_tags(const CallTags& tags, http::ClientRequest& req) {
+  if (!tags.client_request_id.empty()) {
+    req.headers.push_back({"x-ms-client-request-id", tags.client_request_id});
+  }
+  if (!tags.traceparent.empty()) req.headers.push_back({"traceparent", tags.traceparent});
 }
 
 }  // namespace
@@ -59,6 +67,7 @@ struct Caller::SubmitState {
   Millis deadline = 0;
   int attempt = 0;
   std::function<void(SubmitAnswer)> done;
+  CallTags tags;
 };
 
 Caller::Caller(const Upstream& upstream, Credential& credential, http::Client& client,
@@ -100,8 +109,10 @@ void Caller::send_poll(http::ClientRequest req, const char* call,
 }
 
 void Caller::submit(std::string analyzer_id, std::string body, std::string content_type,
-                    std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done) {
+                    std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done,
+                    CallTags tags) {
   auto st = std::make_shared<SubmitState>();
+  st->tags = std::move(tags);
   st->analyzer_id = std::move(analyzer_id);
   st->body = std::make_shared<const std::string>(std::move(body));
   st->content_type = std::move(content_type);
@@ -114,6 +125,7 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
   Millis left = st->deadline - clock_.now_ms();
   http::ClientRequest req = upstream_.build_submit(st->analyzer_id, st->body, st->content_type);
   req.timeout = std::min(req.timeout, std::chrono::milliseconds(std::max<Millis>(left, 1)));
+  add_tags(st->tags, req);
   send(std::move(req), [this, st](http::ClientResult r, const CredentialError* err) {
     SubmitAnswer a;
     if (err) {
@@ -123,6 +135,8 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
       a.error_message = err->message;
     } else {
       a = upstream_.read_submit(r, clock_.now_ms());
+      std::string_view apim = r.response ? r.response->header("apim-request-id") : "";
+      if (http::valid_client_request_id(apim)) a.upstream_request_id = apim;
     }
     metrics::count_upstream_call("submit", submit_kind_name(a.kind));
     using K = SubmitAnswer::Kind;
@@ -148,7 +162,7 @@ void Caller::poll(std::string operation_location, std::function<void(PollAnswer)
 }
 
 void Caller::lookup(std::string analyzer_id, std::string operation_id,
-                    std::function<void(PollAnswer)> done) {
+                    std::function<void(PollAnswer)> done, CallTags tags) {
   auto req = upstream_.build_lookup(analyzer_id, operation_id);
   if (!req) {
     PollAnswer a;
@@ -157,6 +171,7 @@ void Caller::lookup(std::string analyzer_id, std::string operation_id,
     a.error_message = "this upstream cannot be asked about an operation by id";
     return done(std::move(a));
   }
+  add_tags(tags, *req);
   send_poll(std::move(*req), "lookup", std::move(done));
 }
 

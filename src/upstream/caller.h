@@ -6,6 +6,10 @@
 // Submit retries 429s (honouring Retry-After) and transient failures (with
 // jittered exponential backoff) while the budget lasts, then gives up with
 // the last answer. Callbacks run on the client's I/O thread.
+//
+// A submit or lookup made for a client request may carry CallTags: they are
+// sent on every attempt as x-ms-client-request-id and traceparent (each when
+// non-empty; the API validates them first). Polls carry none.
 #pragma once
 
 #include <chrono>
@@ -19,18 +23,25 @@
 
 namespace lrogate::upstream {
 
+// The correlation headers of an upstream call made for a client request.
+struct CallTags {
+  std::string client_request_id;  // sent as x-ms-client-request-id when non-empty
+  std::string traceparent;        // sent as traceparent when non-empty
+};
+
 class Caller {
  public:
   Caller(const Upstream& upstream, Credential& credential, http::Client& client, const Clock& clock,
          Random& random);
 
   void submit(std::string analyzer_id, std::string body, std::string content_type,
-              std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done);
+              std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done,
+              CallTags tags = {});
   void poll(std::string operation_location, std::function<void(PollAnswer)> done);
   // An operation started elsewhere; answers kVanished when the adapter has
   // no status URL for a bare id.
   void lookup(std::string analyzer_id, std::string operation_id,
-              std::function<void(PollAnswer)> done);
+              std::function<void(PollAnswer)> done, CallTags tags = {});
 
   const Upstream& upstream() const { return upstream_; }
   http::Client& client() { return client_; }

@@ -64,6 +64,7 @@ struct SubmitAnswer {
   std::optional<std::chrono::milliseconds> retry_after;
   std::string error_code;
   std::string error_message;
+  std::string upstream_request_id;  // the answer's apim-request-id when valid, for logs
 };
 
 struct PollAnswer {

@@ -1,8 +1,8 @@
 // The token and key readers: a JWKS document, a discovery document and a
 // compact token, from the fuzzer's bytes. Whatever comes in, the readers
-// answer a value or an error (no crash, no UB), and a token is never
-// accepted (the key set holds no key the fuzzer could have signed with),
-// and every refusal says why.
+// answer a value or an error (no crash, no UB), a token is never accepted
+// (the key set holds no key the fuzzer could have signed with), and every
+// refusal says why.
 #include <cstdint>
 #include <string>
 
@@ -12,10 +12,15 @@ using namespace lrogate;
 
 namespace {
 
-// A JWKS with one real RSA public key (2048 bits, e = 65537).
+// A JWKS with one RSA public key (2048 bits, e = 65537).
 constexpr const char* kJwks =
-    R"({"keys":[{"kty":"RSA","kid":"k1","e":"AQAB","n":")"
-    "u1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0_IzW7yWR7QkrmBL7jTKEn5u-qKhbwKfBstIs-bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW_VDL5AaWTg0nLVkjRo9z-40RQzuVaE8AkAFmxZzow3x-VJYKdjykkJ0iT9wCS0DRTXu269V264Vf_3jvredZiKRkgwlL9xNAwxXFg0x_XFw005UWVRIkdgcKWTjpBP2dPwVZ4WWC-9aGVd-Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbcmw"}]})";
+    "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k1\",\"e\":\"AQAB\",\"n\":\""
+    "u1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0_IzW7yWR7QkrmBL"
+    "7jTKEn5u-qKhbwKfBstIs-bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3q"
+    "qGElvW_VDL5AaWTg0nLVkjRo9z-40RQzuVaE8AkAFmxZzow3x-VJYKdjykkJ0iT9wCS0DRTXu269"
+    "V264Vf_3jvredZiKRkgwlL9xNAwxXFg0x_XFw005UWVRIkdgcKWTjpBP2dPwVZ4WWC-9aGVd-Gyn"
+    "1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbcmw"
+    "\"}]}";
 
 }  // namespace
 

@@ -36,7 +36,8 @@ def test_store_flag_reaches_postgres_and_replicas_share_it(procs, pg_url):
     sim = procs.sim()
     a, b, c = replicas(procs, sim, pg_url, 3, "--retrieval-grace", "0")
     assert a.wait_record("listening")["store"] == "postgresql"
-    r = a.submit(url="https://docs.example/x.pdf?sim_duration=2s")
+    # Long enough for two paced polls at each of B and C (1 s apart).
+    r = a.submit(url="https://docs.example/x.pdf?sim_duration=6s")
     assert r.status == 202
     op_id = r.json()["operationId"]
     # Known everywhere at once: B and C answer 202 for an id A just created.

@@ -232,5 +232,68 @@ TEST(Router, QueryParsing) {
   EXPECT_EQ(q[1].second, "a b");
 }
 
+TEST(Router, ValidatesCorrelationHeaders) {
+  EXPECT_TRUE(valid_client_request_id("a"));
+  EXPECT_TRUE(valid_client_request_id("Run-1.2_3:x"));
+  EXPECT_TRUE(valid_client_request_id(std::string(128, 'x')));
+  EXPECT_FALSE(valid_client_request_id(""));
+  EXPECT_FALSE(valid_client_request_id(std::string(129, 'x')));
+  EXPECT_FALSE(valid_client_request_id("a b"));
+  EXPECT_FALSE(valid_client_request_id("a\rb"));
+  EXPECT_FALSE(valid_client_request_id("a\"b"));
+  const std::string trace(32, 'a'), parent(16, 'b');
+  EXPECT_TRUE(valid_traceparent("00-" + trace + "-" + parent + "-01"));
+  EXPECT_FALSE(valid_traceparent("01-" + trace + "-" + parent + "-01"));
+  EXPECT_FALSE(valid_traceparent("00-" + std::string(32, '0') + "-" + parent + "-01"));
+  EXPECT_FALSE(valid_traceparent("00-" + trace + "-" + std::string(16, '0') + "-01"));
+  EXPECT_FALSE(valid_traceparent("00-" + std::string(32, 'A') + "-" + parent + "-01"));
+  EXPECT_FALSE(valid_traceparent("00-" + trace + "-" + parent + "-0g"));
+  EXPECT_FALSE(valid_traceparent("00-" + trace + "-" + parent + "-01-"));
+  EXPECT_FALSE(valid_traceparent("00_" + trace + "-" + parent + "-01"));
+}
+
+TEST(Router, EveryAnswerCarriesARequestIdAndEchoesAValidClientId) {
+  Router r;
+  Request seen;
+  r.add("GET", "/ok", "", [&](Request&& q, const Params&, Responder res) {
+    seen = q;
+    res(json_response(200, "{}"));
+  });
+  r.set_guard([](Request& q, const Route*) -> std::optional<Response> {
+    if (q.path == "/refused") return json_response(401, "{}");
+    return std::nullopt;
+  });
+  const std::string tp = "00-" + std::string(32, 'a') + "-" + std::string(16, 'b') + "-01";
+  auto send = [&](std::string path, Headers h) {
+    Request q;
+    q.method = "GET";
+    q.path = std::move(path);
+    q.headers = std::move(h);
+    Response got;
+    r.dispatch(std::move(q), [&](Response x) { got = std::move(x); });
+    return got;
+  };
+  Response ok = send("/ok", {{"x-ms-client-request-id", "run-7"}, {"traceparent", tp}});
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(find_header(ok.headers, "x-ms-client-request-id"), "run-7");
+  EXPECT_EQ(find_header(ok.headers, "x-ms-request-id"), seen.request_id);
+  EXPECT_EQ(seen.request_id.size(), 36u);
+  EXPECT_EQ(seen.client_request_id, "run-7");
+  EXPECT_EQ(seen.traceparent, tp);
+
+  Response junk = send("/ok", {{"x-ms-client-request-id", "a b"}, {"traceparent", "00-zz"}});
+  EXPECT_EQ(find_header(junk.headers, "x-ms-client-request-id"), "");
+  EXPECT_EQ(seen.client_request_id, "");
+  EXPECT_EQ(seen.traceparent, "");
+  EXPECT_NE(find_header(junk.headers, "x-ms-request-id"),
+            find_header(ok.headers, "x-ms-request-id"));
+
+  for (const char* path : {"/refused", "/nope"}) {
+    Response res = send(path, {{"x-ms-client-request-id", "c1"}});
+    EXPECT_EQ(find_header(res.headers, "x-ms-request-id").size(), 36u) << path;
+    EXPECT_EQ(find_header(res.headers, "x-ms-client-request-id"), "c1") << path;
+  }
+}
+
 }  // namespace
 }  // namespace lrogate::http
