@@ -23,16 +23,6 @@ from status_poll import wrk
 KEY = "bench-client-key-0123456789"
 
 
-def wrk_auth(url, seconds, header):
-    import re
-    import subprocess
-    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-H", header, url],
-                         capture_output=True, text=True, timeout=seconds + 30).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, int(non2xx.group(1)) if non2xx else 0
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
@@ -67,18 +57,17 @@ def main():
         assert get(f"{gw}/operations/{by_token}", {"Authorization": f"Bearer {token}"})[0] == 200
         rows = {"API key": [], "OIDC token": [], "no auth (open gateway)": []}
         for _ in range(args.rounds):
-            rows["API key"].append(wrk_auth(f"{gw}/operations/{by_key}", args.seconds,
-                                            f"api-key: {KEY}"))
-            rows["OIDC token"].append(wrk_auth(f"{gw}/operations/{by_token}", args.seconds,
-                                               f"Authorization: Bearer {token}"))
-            rows["no auth (open gateway)"].append(
-                (wrk(f"{open_gw}/operations/{open_op}", args.seconds)[0], 0))
-        med = {k: statistics.median(r for r, _ in v) for k, v in rows.items()}
+            rows["API key"].append(wrk(f"{gw}/operations/{by_key}", args.seconds,
+                                       [f"api-key: {KEY}"]))
+            rows["OIDC token"].append(wrk(f"{gw}/operations/{by_token}", args.seconds,
+                                          [f"Authorization: Bearer {token}"]))
+            rows["no auth (open gateway)"].append(wrk(f"{open_gw}/operations/{open_op}", args.seconds))
+        med = {k: statistics.median(r for r, _, _ in v) for k, v in rows.items()}
         print(f"wrk -t2 -c64 -d{args.seconds}s, {args.rounds} rounds, medians; GET /operations/{{id}} (running)\n")
         print("| credential | requests/s | non-2xx | vs API key |")
         print("|---|---|---|---|")
         for k, v in rows.items():
-            print(f"| {k} | {med[k]:,.0f} | {sum(n for _, n in v)} | {med[k] / med['API key']:.2f}x |")
+            print(f"| {k} | {med[k]:,.0f} | {sum(n for _, _, n in v)} | {med[k] / med['API key']:.2f}x |")
     finally:
         procs.close()
 

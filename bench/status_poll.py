@@ -25,8 +25,9 @@ SEED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                     "peers", "seed_gateway")
 
 
-def wrk(url, seconds):
-    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", url],
+def wrk(url, seconds, headers=()):
+    extra = [a for h in headers for a in ("-H", h)]
+    out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", *extra, url],
                          capture_output=True, text=True, timeout=seconds + 30).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)

@@ -1,7 +1,6 @@
 #include "api/api_keys.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <cctype>
 #include <fstream>
@@ -9,17 +8,13 @@
 #include <mutex>
 #include <sstream>
 
+#include "base/sha256.h"
 #include "base/strings.h"
 
 namespace lrogate::api {
 namespace {
 
-std::string digest(std::string_view key) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(key.data(), key.size(), md, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<char*>(md), len);
-}
+std::string digest(std::string_view key) { return sha256_digest(key); }
 
 bool valid_tenant(std::string_view t) {
   if (t.empty() || t.size() > 64) return false;

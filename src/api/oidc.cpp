@@ -1,19 +1,11 @@
 #include "api/oidc.h"
 
-#include <openssl/evp.h>
-
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/sha256.h"
 
 namespace lrogate::api {
 namespace {
-
-std::string digest(std::string_view token) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(token.data(), token.size(), md, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<char*>(md), len);
-}
 
 constexpr std::size_t kMaxCached = 10'000;
 constexpr std::size_t kMaxDocument = 1u << 20;
@@ -111,7 +103,7 @@ void OidcVerifier::fetched(Result<KeySet> keys) {
 }
 
 VerifiedToken OidcVerifier::verify(std::string_view token) {
-  std::string key = digest(token);
+  std::string key = sha256_digest(token);
   std::int64_t now_s = clock_.now_ms() / 1000;
   {
     std::lock_guard lock(cache_mu_);

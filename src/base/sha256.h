@@ -8,6 +8,8 @@
 namespace lrogate {
 
 std::string sha256_hex(std::string_view data);
+// The 32 raw bytes (keys and tokens are remembered by them, never as text).
+std::string sha256_digest(std::string_view data);
 // Of the pieces one after another, without joining them first (a submit's
 // key hash covers bodies of tens of MB).
 std::string sha256_hex(std::initializer_list<std::string_view> pieces);
