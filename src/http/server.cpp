@@ -448,7 +448,8 @@ class ServerImpl final : public Server {
   template <class Stream>
   asio::awaitable<bool> write(Stream& stream, const Response& r, bool keep_alive, bool head) {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
-    if (!r.body.empty() || r.status >= 200) {
+    // A response with no type (a 204) gets no Content-Type, not an empty one.
+    if (!r.content_type.empty() && (!r.body.empty() || r.status >= 200)) {
       res.set(bhttp::field::content_type, r.content_type);
     }
     for (const auto& h : r.headers) res.insert(h.name, h.value);

@@ -81,7 +81,8 @@ def test_cancel_stops_polling_and_a_second_delete_purges(procs):
     assert gw.operation(op_id).json()["status"] == "Canceled"
     r = gw.results(op_id)
     assert r.status == 500
-    assert request(gw.base, "DELETE", f"/operations/{op_id}").status == 204
+    purged = request(gw.base, "DELETE", f"/operations/{op_id}")
+    assert purged.status == 204 and purged.header("Content-Type") is None and purged.body == b""
     assert request(gw.base, "DELETE", f"/operations/{op_id}").status == 404
     done = gw.submit(url="https://docs.example/d.pdf?sim_duration=0s").json()["operationId"]
     gw.wait_status(done)
