@@ -94,11 +94,12 @@ void answer_results(ApiContext& ctx, const std::string& tenant, const std::strin
     return fallback(ctx, analyzer, id, std::move(tags), std::move(respond));
   }
   // Another tenant's operation reads as unknown (and is never looked up upstream).
-  if (!op || op->tenant != tenant || op->analyzer_id != analyzer) {
+  if (!op || op->tenant != tenant || op->analyzer_id != analyzer ||
+      op->kind != core::Kind::kAnalysis) {
     return respond(error_reply(404, "NotFound", "no operation with this id for this analyzer"));
   }
   if (!core::is_terminal(op->status)) {
-    if (!ctx.limiter.count_processing(id)) {
+    if (!ctx.limiter.count_processing(poll_key(tenant, id))) {
       return respond(too_many_polls(60'000, "this operation has been polled more than " +
                                                 std::to_string(ctx.limiter.max_polls()) +
                                                 " times (--max-polls)"));
@@ -125,7 +126,9 @@ void results(ApiContext& ctx, http::Request&& req, const http::Params& params,
   if (!valid_operation_id(id)) {
     return respond(invalid_operation_id());
   }
-  if (auto limited = admit_poll(ctx.limiter, id)) return respond(std::move(*limited));
+  if (auto limited = admit_poll(ctx.limiter, poll_key(req.principal, id))) {
+    return respond(std::move(*limited));
+  }
   // Only a fallback lookup sends them: a plain poll copies nothing.
   upstream::CallTags tags = ctx.config.fallback_lookup ? call_tags(req) : upstream::CallTags{};
   read_or_wait(ctx, req, id, respond,
@@ -145,7 +148,8 @@ void add_compat_routes(http::Router& router, ApiContext& ctx) {
              });
   // Only this route takes large bodies: a frontend sends every input file
   // base64-encoded in {"inputs":[{"name","data"}]}.
-  router.limit_body("POST", "/pro-mode/content-analyzers/{analyzerId}:analyze", ctx.config.max_body);
+  router.limit_body("POST", "/pro-mode/content-analyzers/{analyzerId}:analyze",
+                    ctx.config.max_body);
   router.add("GET", "/pro-mode/content-analyzers/{analyzerId}/results/{operationId}",
              "Poll an analysis (compatible route)",
              [&ctx](http::Request&& req, const http::Params& p, http::Responder r) {

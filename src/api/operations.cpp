@@ -31,7 +31,9 @@ void get_operation(ApiContext& ctx, http::Request&& req, const http::Params& par
                    http::Responder respond) {
   const std::string& id = params.at("id");
   if (auto bad = check_id(id)) return respond(std::move(*bad));
-  if (auto limited = admit_poll(ctx.limiter, id)) return respond(std::move(*limited));
+  if (auto limited = admit_poll(ctx.limiter, poll_key(req.principal, id))) {
+    return respond(std::move(*limited));
+  }
   read_or_wait(ctx, req, id, respond,
                [&ctx, id, respond, tenant = req.principal](std::optional<core::Operation> op,
                                                            Applied applied) {
@@ -86,6 +88,7 @@ void list_operations(ApiContext& ctx, http::Request&& req, const http::Params&,
   boost::json::array value;
   for (const auto& op : page->items) {
     boost::json::object o{{"id", op.id},
+                          {"kind", core::kind_name(op.kind)},
                           {"analyzerId", op.analyzer_id},
                           {"status", core::status_name(op.status)},
                           {"createdDateTime", json::iso8601(op.created_at)},

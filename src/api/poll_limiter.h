@@ -1,4 +1,5 @@
-// PollLimiter: per-operation client poll limits, kept in this process's
+// PollLimiter: per-operation client poll limits (keyed by poll_key: one
+// owner's polls of one operation), kept in this process's
 // memory (a replica-local approximation; nothing is written per poll).
 //
 // The original design's rules, exactly: a poll of an operation sooner than
@@ -17,6 +18,13 @@
 #include "base/clock.h"
 
 namespace lrogate::api {
+
+// The limiter's key of an operation as one owner polls it: limits are per
+// (owner, operation), so no caller's polls change another owner's answers
+// (nor tell it, by a 429, that an id it cannot read exists).
+inline std::string poll_key(const std::string& owner, const std::string& id) {
+  return owner + '\n' + id;
+}
 
 class PollLimiter {
  public:

@@ -39,8 +39,8 @@ http::Response too_many_polls(Millis wait_ms, std::string_view message) {
   return r;
 }
 
-std::optional<http::Response> admit_poll(PollLimiter& limiter, const std::string& id) {
-  Millis wait = limiter.admit(id);
+std::optional<http::Response> admit_poll(PollLimiter& limiter, const std::string& key) {
+  Millis wait = limiter.admit(key);
   if (wait <= 0) return std::nullopt;
   return too_many_polls(wait, "too many polls of this operation: the limit is " +
                                   std::to_string(limiter.rate()) + " per second");
@@ -72,6 +72,7 @@ http::Response compat_result(const std::string& body, const std::string& content
 
 http::Response status_monitor(const core::Operation& op, int retry_after_s) {
   boost::json::object o{{"id", op.id},
+                        {"kind", core::kind_name(op.kind)},
                         {"status", core::status_name(op.status)},
                         {"createdDateTime", json::iso8601(op.created_at)},
                         {"lastUpdatedDateTime", json::iso8601(op.updated_at)}};

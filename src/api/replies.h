@@ -23,7 +23,8 @@ http::Response store_unavailable(const Error& e);
 http::Response too_many_polls(Millis wait_ms, std::string_view message);
 // The client poll rate check of both status routes: the 429 when over it.
 class PollLimiter;
-std::optional<http::Response> admit_poll(PollLimiter& limiter, const std::string& id);
+// key: poll_key(owner, id).
+std::optional<http::Response> admit_poll(PollLimiter& limiter, const std::string& key);
 
 // Compatible results route: 202 processing (+Retry-After).
 http::Response compat_processing(double elapsed_seconds, int retry_after_s,

@@ -135,6 +135,7 @@ http::Router build_router(ApiContext& ctx) {
     return authenticate(ctx, req, route);
   });
   add_compat_routes(router, ctx);
+  add_analyzer_routes(router, ctx);
   add_operation_routes(router, ctx);
   add_health_routes(router, ctx);
   add_meta_routes(router, ctx);

@@ -86,6 +86,8 @@ std::optional<http::Response> authenticate(ApiContext& ctx, http::Request& req,
 
 // Route groups, each in its own file.
 void add_compat_routes(http::Router& router, ApiContext& ctx);
+// PUT/GET/DELETE /pro-mode/content-analyzers/{analyzerId} (analyzers.cpp)
+void add_analyzer_routes(http::Router& router, ApiContext& ctx);
 void add_operation_routes(http::Router& router, ApiContext& ctx);
 void add_health_routes(http::Router& router, ApiContext& ctx);
 // /metrics and /openapi.json

@@ -1,5 +1,7 @@
 #include "api/submit.h"
 
+#include <atomic>
+
 #include "api/replies.h"
 #include "base/ids.h"
 #include "base/json_util.h"
@@ -9,9 +11,9 @@
 #include "upstream/retry_after.h"
 
 namespace lrogate::api {
-namespace {
+namespace {}  // namespace
 
-http::Response submit_failure(const upstream::SubmitAnswer& a, std::chrono::milliseconds budget) {
+http::Response upstream_refusal(const upstream::SubmitAnswer& a, std::chrono::milliseconds budget) {
   using K = upstream::SubmitAnswer::Kind;
   switch (a.kind) {
     case K::kRejected: {
@@ -44,8 +46,12 @@ http::Response submit_failure(const upstream::SubmitAnswer& a, std::chrono::mill
     case K::kAccepted:
       break;
   }
+  if (a.error_code == "AnalyzersUnsupported")
+    return error_reply(501, a.error_code, a.error_message);
   return error_reply(502, a.error_code.empty() ? "UpstreamError" : a.error_code, a.error_message);
 }
+
+namespace {
 
 bool printable_key(std::string_view k) {
   if (k.empty() || k.size() > 128) return false;
@@ -61,7 +67,9 @@ upstream::CallTags call_tags(const http::Request& req) {
   return {req.client_request_id.empty() ? req.request_id : req.client_request_id, req.traceparent};
 }
 
-http::Response json_refused(const json::CheckError& e) { return error_reply(400, e.code, e.message); }
+http::Response json_refused(const json::CheckError& e) {
+  return error_reply(400, e.code, e.message);
+}
 
 void with_body_work(ApiContext& ctx, std::size_t size, const http::Responder& respond,
                     std::function<void()> work) {
@@ -93,12 +101,97 @@ std::optional<http::Response> read_idempotency_key(const http::Request& req, std
   return std::nullopt;
 }
 
+namespace {
+
+using SubmitDone = std::function<void(SubmitOutcome)>;
+
+void fail_with(const SubmitDone& done, http::Response r) {
+  SubmitOutcome o;
+  o.error = std::move(r);
+  done(std::move(o));
+}
+
+// The time an analyze keeps for its own upstream call when it first waited
+// for its analyzer's creation: a quarter of the budget, at most 5 s.
+std::chrono::milliseconds submit_reserve(std::chrono::milliseconds budget) {
+  return std::min<std::chrono::milliseconds>(budget / 4, std::chrono::seconds(5));
+}
+
+// The operation id of a creation, for the caller who submitted it only.
+std::string creation_ref(const core::Operation& c, const std::string& tenant) {
+  return c.tenant == tenant ? " (operation " + c.id + ")" : "";
+}
+
+http::Response creation_failed(const core::Operation& c, const std::string& tenant) {
+  return error_reply(409, "AnalyzerCreationFailed",
+                     "the latest creation of analyzer '" + c.analyzer_id + "'" +
+                         creation_ref(c, tenant) +
+                         " failed: " + (c.error_message.empty() ? c.error_code : c.error_message) +
+                         "; create it again before analyzing");
+}
+
+void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
+                    std::chrono::milliseconds budget, SubmitDone done);
+
+// Waits for analyzer creation `c` to end, at most until `deadline`, then
+// submits (it succeeded or was canceled), or answers 409.
+struct CreationWait {
+  std::atomic<bool> done{false};
+  core::Notifier::Token token = 0;
+  std::string creation_id;
+  SubmitInput in;
+  std::string hash;
+  Millis deadline = 0;
+  SubmitDone then;
+};
+
+void creation_over(ApiContext& ctx, const std::shared_ptr<CreationWait>& w) {
+  if (w->done.exchange(true)) return;
+  auto found = ctx.service.find(w->creation_id);
+  if (!found) return fail_with(w->then, store_unavailable(found.error()));
+  const auto& c = found.value();
+  if (c && !core::is_terminal(c->status)) {
+    http::Response r = error_reply(409, "AnalyzerNotReady",
+                                   "analyzer '" + c->analyzer_id + "' is still being created" +
+                                       creation_ref(*c, w->in.tenant) +
+                                       "; retry the analysis when its creation has finished");
+    r.set("Retry-After", std::to_string(ctx.retry_after_s()));
+    return fail_with(w->then, std::move(r));
+  }
+  if (c && c->status == core::Status::kFailed) {
+    return fail_with(w->then, creation_failed(*c, w->in.tenant));
+  }
+  std::chrono::milliseconds left(std::max<Millis>(w->deadline - ctx.clock.now_ms(), 0));
+  left = std::max(left, submit_reserve(ctx.config.submit_timeout));
+  submit_checked(ctx, std::move(w->in), std::move(w->hash), left, std::move(w->then));
+}
+
+void wait_for_creation(ApiContext& ctx, const core::Operation& c, SubmitInput in, std::string hash,
+                       SubmitDone done) {
+  auto w = std::make_shared<CreationWait>();
+  w->creation_id = c.id;
+  w->in = std::move(in);
+  w->hash = std::move(hash);
+  w->then = std::move(done);
+  auto wait = ctx.config.submit_timeout - submit_reserve(ctx.config.submit_timeout);
+  w->deadline = ctx.clock.now_ms() + wait.count();
+  if (!ctx.after || wait.count() <= 0) return creation_over(ctx, w);
+  // Subscribe before reading again: a completion in between still wakes us.
+  w->token = ctx.service.notifier().subscribe(c.id, [&ctx, w] { creation_over(ctx, w); });
+  auto again = ctx.service.find(c.id);
+  if (!again || !again.value() || core::is_terminal(again.value()->status)) {
+    if (ctx.service.notifier().unsubscribe(c.id, w->token)) creation_over(ctx, w);
+    return;
+  }
+  ctx.after(wait, [&ctx, w] {
+    if (ctx.service.notifier().unsubscribe(w->creation_id, w->token)) creation_over(ctx, w);
+  });
+}
+
+}  // namespace
+
 void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(SubmitOutcome)> done) {
-  auto fail = [&done](http::Response r) {
-    SubmitOutcome o;
-    o.error = std::move(r);
-    done(std::move(o));
-  };
+  auto fail = [&done](http::Response r) { fail_with(done, std::move(r)); };
   if (!valid_analyzer_id(in.analyzer_id)) {
     return fail(invalid_analyzer_id());
   }
@@ -110,8 +203,30 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
   if (!in.body_checked && upstream::is_json_type(in.content_type)) {
     if (auto refused = json::check(in.body)) return fail(json_refused(*refused));
   }
+  // Hashed here, where body work may run; the rest may run on another thread.
+  std::string hash;
   if (!in.idempotency_key.empty()) {
-    std::string hash = sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.body});
+    hash = sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.body});
+  }
+  // An analyzer whose creation this gateway follows is not ready until it
+  // has succeeded: the upstream would refuse the analysis (404 or 409).
+  auto creation = ctx.service.latest_creation(in.analyzer_id);
+  if (!creation) return fail(store_unavailable(creation.error()));
+  if (const auto& c = creation.value()) {
+    if (c->status == core::Status::kFailed) return fail(creation_failed(*c, in.tenant));
+    if (!core::is_terminal(c->status)) {
+      return wait_for_creation(ctx, *c, std::move(in), std::move(hash), std::move(done));
+    }
+  }
+  submit_checked(ctx, std::move(in), std::move(hash), ctx.config.submit_timeout, std::move(done));
+}
+
+namespace {
+
+void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
+                    std::chrono::milliseconds budget, SubmitDone done) {
+  auto fail = [&done](http::Response r) { fail_with(done, std::move(r)); };
+  if (!in.idempotency_key.empty()) {
     auto check = ctx.service.check_key(in.tenant, in.idempotency_key, hash);
     if (!check) return fail(store_unavailable(check.error()));
     using K = core::KeyCheck::Kind;
@@ -141,7 +256,7 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
   std::string body = std::move(shared->body);
   upstream::CallTags tags = std::move(shared->tags);
   ctx.caller.submit(
-      shared->analyzer_id, std::move(body), shared->content_type, ctx.config.submit_timeout,
+      shared->analyzer_id, std::move(body), shared->content_type, budget,
       [&ctx, shared, done = std::move(done)](upstream::SubmitAnswer a) {
         const std::string& key = shared->idempotency_key;
         SubmitOutcome o;
@@ -156,7 +271,7 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
           }
           log::warn("submit refused", std::move(refused));
           if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
-          o.error = submit_failure(a, ctx.config.submit_timeout);
+          o.error = upstream_refusal(a, ctx.config.submit_timeout);
           done(std::move(o));
           return;
         }
@@ -188,5 +303,7 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
       },
       std::move(tags));
 }
+
+}  // namespace
 
 }  // namespace lrogate::api

@@ -40,7 +40,12 @@ upstream::CallTags call_tags(const http::Request& req);
 std::optional<http::Response> read_idempotency_key(const http::Request& req, std::string* key);
 
 // Validates (a JSON body with json::check, the same on both submit routes),
-// then submits; done runs once, on any thread. It reads the whole body, so
+// then submits; done runs once, on any thread. An analyze of an analyzer
+// whose latest creation (store::Kind::kAnalyzerCreation) is still running
+// waits for it, at most --submit-timeout less the time kept for the submit
+// itself (a quarter, ≤ 5 s), then submits or answers 409 AnalyzerNotReady
+// with Retry-After; after a failed creation it answers 409
+// AnalyzerCreationFailed. It reads the whole body, so
 // call it where body work may run (with_body_work).
 void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(SubmitOutcome)> done);
 
@@ -50,6 +55,12 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
 // with Retry-After itself, and work is not run.
 void with_body_work(ApiContext& ctx, std::size_t size, const http::Responder& respond,
                     std::function<void()> work);
+
+// The answer to an upstream call that did not go through (submits and
+// analyzer calls): its 4xx passed on, 502 for the gateway's credentials or
+// an unusable answer, 503 + Retry-After when throttled past the budget,
+// 501 when the upstream has no analyzers.
+http::Response upstream_refusal(const upstream::SubmitAnswer& a, std::chrono::milliseconds budget);
 
 // The 400 for a body json::check() refused.
 http::Response json_refused(const json::CheckError& e);

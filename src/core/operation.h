@@ -11,6 +11,8 @@
 namespace lrogate::core {
 
 using store::is_terminal;
+using store::Kind;
+using store::kind_name;
 using store::Operation;
 using store::parse_status;
 using store::Status;

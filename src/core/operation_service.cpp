@@ -30,6 +30,7 @@ Result<Operation> OperationService::record_submitted(const NewOperation& n) {
   op.updated_at = now;
   op.next_poll_at = now + config_.first_poll_delay.count();
   op.idempotency_key = n.idempotency_key;
+  op.kind = n.kind;
   if (auto r = store_.insert(op); !r) return r.error();
   return op;
 }
@@ -40,6 +41,10 @@ Result<std::optional<Operation>> OperationService::find(std::string_view id) {
   auto& op = r.value();
   if (op && op->expires_at && *op->expires_at <= clock_.now_ms()) return std::optional<Operation>();
   return std::move(r).value();
+}
+
+Result<std::optional<Operation>> OperationService::latest_creation(std::string_view analyzer_id) {
+  return store_.latest_of_kind(Kind::kAnalyzerCreation, analyzer_id, clock_.now_ms());
 }
 
 Result<void> OperationService::note_retrieved(const Operation& op) {

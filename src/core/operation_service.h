@@ -32,6 +32,7 @@ struct NewOperation {
   std::string analyzer_id;
   std::string upstream_url;
   std::string idempotency_key;
+  store::Kind kind = store::Kind::kAnalysis;
 };
 
 enum class CancelOutcome { kNotFound, kCanceled, kPurged };
@@ -70,6 +71,10 @@ class OperationService {
   // Called after a client was handed a terminal answer: starts the retrieval
   // grace on the first retrieval, or deletes the record when the grace is 0.
   Result<void> note_retrieved(const Operation& op);
+
+  // The latest creation of analyzer `analyzer_id` this gateway followed, as
+  // a client may see it (not expired), whoever submitted it; nullopt if none.
+  Result<std::optional<Operation>> latest_creation(std::string_view analyzer_id);
 
   // Stops polling a running operation (it ends Canceled) or purges a final one.
   Result<CancelOutcome> cancel(std::string_view id);

@@ -72,7 +72,10 @@ bool Router::match(std::string_view templ, std::string_view path, Params* params
       if (ps.size() <= suffix.size() || ps.substr(ps.size() - suffix.size()) != suffix) {
         return false;
       }
-      found.emplace(std::string(name), std::string(ps.substr(0, ps.size() - suffix.size())));
+      std::string_view value = ps.substr(0, ps.size() - suffix.size());
+      // ':' separates a resource from its action ({id}:analyze): never part of a value.
+      if (value.find(':') != std::string_view::npos) return false;
+      found.emplace(std::string(name), std::string(value));
     } else if (ts != ps) {
       return false;
     }

@@ -1,6 +1,8 @@
 // Router: one table of routes (method, path template, handler), matched in
 // order. A template segment is a literal, or "{name}" optionally followed by
-// a literal suffix, as in "{analyzerId}:analyze". A path that matches no
+// a literal suffix, as in "{analyzerId}:analyze"; a parameter's value never
+// holds ':' (Azure's resource:action separator), so ".../x:analyze" is never
+// the analyzer "x:analyze" of a "{analyzerId}" route. A path that matches no
 // template is 404; one that matches only under another method is 405 with
 // an Allow header. Every dispatched request is logged as one JSON line with
 // its route template, never its query or headers, and counted in metrics

@@ -71,6 +71,11 @@ Decision decide(const core::Operation& op, const upstream::PollAnswer& a, const 
     d.status = to_status(a.phase);
     d.attempts = 0;
     wait = cfg.poll_interval;
+    if (op.kind == core::Kind::kAnalyzerCreation) {
+      // An analyze may be waiting for it: 1 s, 2 s, 4 s, … up to the interval.
+      std::chrono::milliseconds quick(1000LL << std::min(op.poll_count, 16));
+      wait = std::min(wait, quick);
+    }
   } else {
     d.status = op.status;
     d.attempts = op.attempts + 1;

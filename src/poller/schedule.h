@@ -2,6 +2,9 @@
 // poll answered, what happens next. No I/O, no clock: tested without sleeping.
 //
 // - a readable non-final status: next poll at max(poll_interval, Retry-After);
+//   an analyzer's creation, which analyzes may be waiting for, is polled
+//   sooner: 1 s, 2 s, 4 s, … after its 1st, 2nd, 3rd, … poll, up to
+//   poll_interval (Retry-After still honoured);
 // - a transient failure (429, 5xx, timeout, reset, unparsable body): jittered
 //   exponential backoff, at least Retry-After; it never fails the operation;
 // - 404 after accept: Failed "Expired"; another permanent answer: Failed with

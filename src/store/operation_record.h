@@ -13,10 +13,18 @@ namespace lrogate::store {
 
 enum class Status { kNotStarted, kRunning, kSucceeded, kFailed, kCanceled };
 
+// What an operation is: an analysis (the default), or the creation of an
+// analyzer (PUT /pro-mode/content-analyzers/{id}), which the poller follows
+// the same way and an analyze of that analyzer waits for.
+enum class Kind { kAnalysis, kAnalyzerCreation };
+
 const char* status_name(Status s);
 // Case-insensitive; nullopt for anything else.
 std::optional<Status> parse_status(std::string_view name);
 inline bool is_terminal(Status s) { return s != Status::kNotStarted && s != Status::kRunning; }
+// "analysis" / "analyzerCreation" (the store's column and the native API's "kind").
+const char* kind_name(Kind k);
+std::optional<Kind> parse_kind(std::string_view name);
 
 struct Operation {
   std::string id;  // the upstream result id
@@ -39,6 +47,7 @@ struct Operation {
   std::optional<Millis> retrieved_at;
   std::optional<Millis> expires_at;
   std::string idempotency_key;
+  Kind kind = Kind::kAnalysis;
 };
 
 }  // namespace lrogate::store

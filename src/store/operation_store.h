@@ -109,6 +109,12 @@ class OperationStore {
   // Deletes up to `limit` records (and idempotency keys) whose expires_at <=
   // now; returns how many records.
   virtual Result<int> delete_expired(Millis now, int limit) = 0;
+  // The newest record of `kind` for `analyzer_id` that has not expired at
+  // `now` (an analyze asks for the analyzer's latest creation), if any.
+  // Only for kinds other than kAnalysis: analyses are not indexed by
+  // analyzer, and this never finds one.
+  virtual Result<std::optional<Operation>> latest_of_kind(Kind kind, std::string_view analyzer_id,
+                                                          Millis now) = 0;
   // The earliest next_poll_at among claimable records, if any.
   virtual Result<std::optional<Millis>> next_due(Millis now) = 0;
   // Frees the leases of `owner` (all leases when empty); returns how many.

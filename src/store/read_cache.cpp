@@ -108,6 +108,10 @@ class ReadCache final : public OperationStore {
     return inner_->count_by_status();
   }
   Result<std::vector<Operation>> list(const ListQuery& q) override { return inner_->list(q); }
+  Result<std::optional<Operation>> latest_of_kind(Kind kind, std::string_view analyzer_id,
+                                                  Millis now) override {
+    return inner_->latest_of_kind(kind, analyzer_id, now);
+  }
   Result<Reservation> reserve_key(std::string_view tenant, std::string_view key,
                                   std::string_view request_hash, Millis now,
                                   Millis expires_at) override {

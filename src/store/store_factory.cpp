@@ -32,6 +32,16 @@ std::optional<Status> parse_status(std::string_view name) {
   return std::nullopt;
 }
 
+const char* kind_name(Kind k) {
+  return k == Kind::kAnalyzerCreation ? "analyzerCreation" : "analysis";
+}
+
+std::optional<Kind> parse_kind(std::string_view name) {
+  if (name == "analysis") return Kind::kAnalysis;
+  if (name == "analyzerCreation") return Kind::kAnalyzerCreation;
+  return std::nullopt;
+}
+
 Result<std::unique_ptr<OperationStore>> open_store(std::string_view url) {
   if (url.rfind("sqlite:", 0) == 0) {
     std::string_view path = url.substr(7);

@@ -61,9 +61,12 @@ const char* poll_kind_name(PollAnswer::Kind k) {
   return "unknown";
 }
 
+// One submit or analyzer call and its retries: the same request built
+// again for each attempt, read the same way.
 struct Caller::SubmitState {
-  std::string analyzer_id, content_type;
-  std::shared_ptr<const std::string> body;
+  std::function<http::ClientRequest()> build;
+  std::function<SubmitAnswer(const http::ClientResult&, Millis)> read;
+  const char* call = "submit";  // the metric's label
   Millis deadline = 0;
   int attempt = 0;
   std::function<void(SubmitAnswer)> done;
@@ -113,9 +116,43 @@ void Caller::submit(std::string analyzer_id, std::string body, std::string conte
                     CallTags tags) {
   auto st = std::make_shared<SubmitState>();
   st->tags = std::move(tags);
-  st->analyzer_id = std::move(analyzer_id);
-  st->body = std::make_shared<const std::string>(std::move(body));
-  st->content_type = std::move(content_type);
+  auto shared = std::make_shared<const std::string>(std::move(body));
+  st->build = [this, analyzer_id = std::move(analyzer_id), shared,
+               content_type = std::move(content_type)] {
+    return upstream_.build_submit(analyzer_id, shared, content_type);
+  };
+  st->read = [this](const http::ClientResult& r, Millis now) {
+    return upstream_.read_submit(r, now);
+  };
+  st->deadline = clock_.now_ms() + budget.count();
+  st->done = std::move(done);
+  attempt(std::move(st));
+}
+
+void Caller::analyzer(AnalyzerCall call, std::string analyzer_id, std::string body,
+                      bool allow_replace, std::chrono::milliseconds budget,
+                      std::function<void(SubmitAnswer)> done, CallTags tags) {
+  auto shared = std::make_shared<const std::string>(std::move(body));
+  auto first = upstream_.build_analyzer(call, analyzer_id, shared, allow_replace);
+  if (!first) {
+    SubmitAnswer a;
+    a.kind = SubmitAnswer::Kind::kFailed;
+    a.error_code = "AnalyzersUnsupported";
+    a.error_message = "this gateway's upstream (" + upstream_.settings().kind +
+                      ") has no analyzers to create, read or delete";
+    return done(std::move(a));
+  }
+  auto st = std::make_shared<SubmitState>();
+  st->tags = std::move(tags);
+  st->build = [this, call, analyzer_id = std::move(analyzer_id), shared, allow_replace] {
+    return *upstream_.build_analyzer(call, analyzer_id, shared, allow_replace);
+  };
+  st->read = [this, call](const http::ClientResult& r, Millis now) {
+    return upstream_.read_analyzer(call, r, now);
+  };
+  st->call = call == AnalyzerCall::kCreate ? "analyzer_create"
+             : call == AnalyzerCall::kGet  ? "analyzer_get"
+                                           : "analyzer_delete";
   st->deadline = clock_.now_ms() + budget.count();
   st->done = std::move(done);
   attempt(std::move(st));
@@ -123,7 +160,7 @@ void Caller::submit(std::string analyzer_id, std::string body, std::string conte
 
 void Caller::attempt(std::shared_ptr<SubmitState> st) {
   Millis left = st->deadline - clock_.now_ms();
-  http::ClientRequest req = upstream_.build_submit(st->analyzer_id, st->body, st->content_type);
+  http::ClientRequest req = st->build();
   req.timeout = std::min(req.timeout, std::chrono::milliseconds(std::max<Millis>(left, 1)));
   add_tags(st->tags, req);
   send(std::move(req), [this, st](http::ClientResult r, const CredentialError* err) {
@@ -134,11 +171,11 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
       a.error_code = credential_error_code(*err);
       a.error_message = err->message;
     } else {
-      a = upstream_.read_submit(r, clock_.now_ms());
+      a = st->read(r, clock_.now_ms());
       std::string_view apim = r.response ? r.response->header("apim-request-id") : "";
       if (http::valid_client_request_id(apim)) a.upstream_request_id = apim;
     }
-    metrics::count_upstream_call("submit", submit_kind_name(a.kind));
+    metrics::count_upstream_call(st->call, submit_kind_name(a.kind));
     using K = SubmitAnswer::Kind;
     if (a.kind != K::kThrottled && a.kind != K::kTransient) {
       st->done(std::move(a));

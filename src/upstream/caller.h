@@ -3,9 +3,9 @@
 // poll, a lookup. Every call gets its authentication headers from the
 // Credential just before it is sent (adapters never see a key or token).
 //
-// Submit retries 429s (honouring Retry-After) and transient failures (with
-// jittered exponential backoff) while the budget lasts, then gives up with
-// the last answer. Callbacks run on the client's I/O thread.
+// Submits and analyzer calls retry 429s (honouring Retry-After) and
+// transient failures (with jittered exponential backoff) while the budget
+// lasts, then give up with the last answer. Callbacks run on the client's I/O thread.
 //
 // A submit or lookup made for a client request may carry CallTags: they are
 // sent on every attempt as x-ms-client-request-id and traceparent (each when
@@ -37,6 +37,12 @@ class Caller {
   void submit(std::string analyzer_id, std::string body, std::string content_type,
               std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done,
               CallTags tags = {});
+  // An analyzer call for a client (create, read, delete), retried as a
+  // submit is; answers kFailed with AnalyzersUnsupported at once when the
+  // upstream has no analyzers.
+  void analyzer(AnalyzerCall call, std::string analyzer_id, std::string body, bool allow_replace,
+                std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done,
+                CallTags tags = {});
   void poll(std::string operation_location, std::function<void(PollAnswer)> done);
   // An operation started elsewhere; answers kVanished when the adapter has
   // no status URL for a bare id.

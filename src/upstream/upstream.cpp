@@ -26,6 +26,24 @@ bool Upstream::same_origin(std::string_view url) const {
   return a && b && *a == *b;
 }
 
+SubmitAnswer Upstream::read_analyzer(AnalyzerCall call, const http::ClientResult& r,
+                                     Millis now) const {
+  bool read_ok = call != AnalyzerCall::kCreate && r.response && r.response->status >= 200 &&
+                 r.response->status < 300;
+  SubmitAnswer a;
+  if (read_ok) {
+    a.kind = SubmitAnswer::Kind::kAccepted;
+    a.status = r.response->status;
+  } else {
+    a = read_submit(r, now);
+  }
+  if (r.response && a.kind == SubmitAnswer::Kind::kAccepted) {
+    a.body = r.response->body;
+    a.content_type = std::string(r.response->header("content-type"));
+  }
+  return a;
+}
+
 std::string last_path_segment(std::string_view url) {
   url = url.substr(0, url.find_first_of("?#"));
   while (!url.empty() && url.back() == '/') url.remove_suffix(1);

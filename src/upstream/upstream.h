@@ -65,7 +65,15 @@ struct SubmitAnswer {
   std::string error_code;
   std::string error_message;
   std::string upstream_request_id;  // the answer's apim-request-id when valid, for logs
+  // Set by read_analyzer only: what the upstream answered (an analyzer's
+  // JSON), passed on to the client as it came.
+  std::string body;
+  std::string content_type;
 };
+
+// The calls on a service's analyzers (Content Understanding's custom
+// analyzers): create (PUT, itself a long-running operation), read, delete.
+enum class AnalyzerCall { kCreate, kGet, kDelete };
 
 struct PollAnswer {
   enum class Kind {
@@ -100,6 +108,20 @@ class Upstream {
                                                           std::string_view operation_id) const = 0;
   // The JSON body that asks this upstream to analyze the document at url.
   virtual std::string document_url_body(std::string_view url) const = 0;
+  // An analyzer call from a validated id; kCreate sends `body` (the
+  // analyzer, JSON) and, with allow_replace, replaces an existing one.
+  // nullopt when this upstream has no analyzers (the default).
+  virtual std::optional<http::ClientRequest> build_analyzer(AnalyzerCall call,
+                                                            std::string_view analyzer_id,
+                                                            std::shared_ptr<const std::string> body,
+                                                            bool allow_replace) const {
+    (void)call, (void)analyzer_id, (void)body, (void)allow_replace;
+    return std::nullopt;
+  }
+  // Its answer, with body and content_type kept: kCreate reads as a submit
+  // does (accepted only with an Operation-Location to follow); kGet and
+  // kDelete are kAccepted on any 2xx; failures are classified as submits' are.
+  SubmitAnswer read_analyzer(AnalyzerCall call, const http::ClientResult& r, Millis now) const;
 
   // Whether url has the configured endpoint's scheme, host and port.
   bool same_origin(std::string_view url) const;

@@ -24,11 +24,11 @@ constexpr std::chrono::seconds kCheckoutWait{10};
 constexpr const char* kColumns =
     "id, tenant, analyzer_id, upstream_url, status, created_at, updated_at, next_poll_at, "
     "poll_count, attempts, lease_owner, lease_until, result, result_type, error_code, "
-    "error_message, retrieved_at, expires_at, idempotency_key, fence";
+    "error_message, retrieved_at, expires_at, idempotency_key, fence, kind";
 constexpr const char* kListColumns =
     "id, tenant, analyzer_id, upstream_url, status, created_at, updated_at, next_poll_at, "
     "poll_count, attempts, lease_owner, lease_until, NULL::bytea, result_type, error_code, "
-    "error_message, retrieved_at, expires_at, idempotency_key, fence";
+    "error_message, retrieved_at, expires_at, idempotency_key, fence, kind";
 #define LROGATE_ACTIVE "status IN ('NotStarted', 'Running')"
 
 // Versioned migrations; lrogate_schema.version holds how many have run.
@@ -75,6 +75,13 @@ CREATE TABLE idempotency (
 );
 CREATE INDEX idempotency_expiry ON idempotency(expires_at);
 )sql",
+    // v2: what an operation is (store::Kind); analyzer creations are found by
+    // analyzer id, analyses never are (the partial index leaves them out).
+    R"sql(
+ALTER TABLE operations ADD COLUMN kind TEXT NOT NULL DEFAULT 'analysis';
+CREATE INDEX operations_creations ON operations(analyzer_id, created_at DESC)
+  WHERE kind <> 'analysis';
+)sql",
 };
 
 // Every statement the store runs, prepared once per connection. Parameters
@@ -96,6 +103,7 @@ enum Sql {
   kCountActive,
   kCountByStatus,
   kList,
+  kLatestOfKind,
   kKeyExpire,
   kKeyInsert,
   kKeySelect,
@@ -109,7 +117,7 @@ const std::string kStatements[kSqlCount] = {
     /* kInsert */ std::string("INSERT INTO operations (") + kColumns +
         ") VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::bigint,"
         " $8::bigint, $9::int, $10::int, $11::text, $12::bigint, $13::bytea, $14::text,"
-        " $15::text, $16::text, $17::bigint, $18::bigint, $19::text, $20::bigint)",
+        " $15::text, $16::text, $17::bigint, $18::bigint, $19::text, $20::bigint, $21::text)",
     /* kGet */ std::string("SELECT ") + kColumns + " FROM operations WHERE id = $1::text",
     /* kClaim */
     std::string("UPDATE operations SET lease_owner = $1::text, lease_until = $2::bigint,"
@@ -168,6 +176,11 @@ const std::string kStatements[kSqlCount] = {
         " AND ($4::bigint IS NULL OR created_at < $4::bigint"
         " OR (created_at = $4::bigint AND id < $5::text))"
         " ORDER BY created_at DESC, id DESC LIMIT $6::int",
+    /* kLatestOfKind */
+    std::string("SELECT ") + kColumns +
+        " FROM operations WHERE analyzer_id = $1::text AND kind = $2::text"
+        " AND kind <> 'analysis' AND (expires_at IS NULL OR expires_at > $3::bigint)"
+        " ORDER BY created_at DESC, id DESC LIMIT 1",
     /* kKeyExpire */
     "DELETE FROM idempotency WHERE tenant = $1::text AND key = $2::text"
     " AND expires_at <= $3::bigint",
@@ -308,6 +321,7 @@ Operation read_row(const PGresult* r, int row) {
   op.expires_at = get_opt(r, row, 17);
   op.idempotency_key = get_text(r, row, 18);
   op.fence = get_num(r, row, 19);
+  op.kind = parse_kind(get_text(r, row, 20)).value_or(Kind::kAnalysis);
   return op;
 }
 
@@ -389,7 +403,7 @@ class PostgresStore final : public OperationStore {
     p.num(std::int64_t{op.poll_count}).num(std::int64_t{op.attempts}).text(op.lease_owner);
     p.num(op.lease_until).bytes(op.result).text(op.result_type).text(op.error_code);
     p.text(op.error_message).num(op.retrieved_at).num(op.expires_at).text(op.idempotency_key);
-    p.num(op.fence);
+    p.num(op.fence).text(kind_name(op.kind));
     auto r = run(kInsert, p, "insert");
     if (!r) {
       if (r.error().code == ErrorCode::kConflict) {
@@ -529,6 +543,16 @@ class PostgresStore final : public OperationStore {
       out.emplace_back(get_text(r->get(), i, 0), static_cast<int>(get_num(r->get(), i, 1)));
     }
     return out;
+  }
+
+  Result<std::optional<Operation>> latest_of_kind(Kind kind, std::string_view analyzer_id,
+                                                  Millis now) override {
+    metrics::StoreTimer timer("latest_of_kind");
+    auto r = run(kLatestOfKind, Params().text(analyzer_id).text(kind_name(kind)).num(now),
+                 "latest_of_kind");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return std::optional<Operation>();
+    return std::optional<Operation>(read_row(r->get(), 0));
   }
 
   Result<std::vector<Operation>> list(const ListQuery& q) override {

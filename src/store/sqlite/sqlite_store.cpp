@@ -20,7 +20,7 @@ namespace {
 constexpr const char* kColumns =
     "id, tenant, analyzer_id, upstream_url, status, created_at, updated_at, next_poll_at, "
     "poll_count, attempts, lease_owner, lease_until, result, result_type, error_code, "
-    "error_message, retrieved_at, expires_at, idempotency_key, fence";
+    "error_message, retrieved_at, expires_at, idempotency_key, fence, kind";
 
 // Versioned migrations; PRAGMA user_version holds how many have run.
 const char* const kMigrations[] = {
@@ -68,6 +68,13 @@ CREATE INDEX operations_listing ON operations(tenant, created_at DESC, id DESC);
     // v3: the fencing token; every claim increments it.
     R"sql(
 ALTER TABLE operations ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // v4: what an operation is (store::Kind); analyzer creations are found by
+    // analyzer id, analyses never are (the partial index leaves them out).
+    R"sql(
+ALTER TABLE operations ADD COLUMN kind TEXT NOT NULL DEFAULT 'analysis';
+CREATE INDEX operations_creations ON operations(analyzer_id, created_at DESC)
+  WHERE kind <> 'analysis';
 )sql",
 };
 
@@ -156,6 +163,7 @@ Operation read_row(sqlite3_stmt* s) {
   op.expires_at = col_opt(s, 17);
   op.idempotency_key = col_text(s, 18);
   op.fence = sqlite3_column_int64(s, 19);
+  op.kind = parse_kind(col_text(s, 20)).value_or(Kind::kAnalysis);
   return op;
 }
 
@@ -215,7 +223,7 @@ class SqliteStore final : public OperationStore {
     std::lock_guard lock(mu_);
     auto st = prepare(
         std::string("INSERT INTO operations (") + kColumns +
-        ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)");
+        ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)");
     if (!st) return st.error();
     Stmt& s = *st;
     s.bind(1, op.id).bind(2, op.tenant).bind(3, op.analyzer_id).bind(4, op.upstream_url);
@@ -228,7 +236,7 @@ class SqliteStore final : public OperationStore {
     s.bind(11, op.lease_owner).bind(12, op.lease_until).bind_blob(13, op.result);
     s.bind(14, op.result_type).bind(15, op.error_code).bind(16, op.error_message);
     s.bind(17, op.retrieved_at).bind(18, op.expires_at).bind(19, op.idempotency_key);
-    s.bind(20, op.fence);
+    s.bind(20, op.fence).bind(21, std::string_view(kind_name(op.kind)));
     int rc = s.step();
     if (rc == SQLITE_CONSTRAINT) {
       return make_error(ErrorCode::kConflict, "operation already exists", op.id);
@@ -429,6 +437,22 @@ class SqliteStore final : public OperationStore {
     }
     if (rc != SQLITE_DONE) return db_error(db_, "count_by_status");
     return out;
+  }
+
+  Result<std::optional<Operation>> latest_of_kind(Kind kind, std::string_view analyzer_id,
+                                                  Millis now) override {
+    metrics::StoreTimer timer("latest_of_kind");
+    std::lock_guard lock(mu_);
+    auto st = prepare(std::string("SELECT ") + kColumns +
+                      " FROM operations WHERE analyzer_id = ?1 AND kind = ?2"
+                      " AND kind <> 'analysis' AND (expires_at IS NULL OR expires_at > ?3)"
+                      " ORDER BY created_at DESC, id DESC LIMIT 1");
+    if (!st) return st.error();
+    st->bind(1, analyzer_id).bind(2, std::string_view(kind_name(kind))).bind(3, now);
+    int rc = st->step();
+    if (rc == SQLITE_ROW) return std::optional<Operation>(read_row(st->raw()));
+    if (rc != SQLITE_DONE) return db_error(db_, "latest_of_kind");
+    return std::optional<Operation>();
   }
 
   Result<std::vector<Operation>> list(const ListQuery& q) override {

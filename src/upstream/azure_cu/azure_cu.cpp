@@ -30,6 +30,25 @@ class AzureCu final : public OperationLocationUpstream {
                       std::string(operation_id) + "?api-version=" + settings_.api_version);
   }
 
+  std::optional<http::ClientRequest> build_analyzer(AnalyzerCall call, std::string_view analyzer_id,
+                                                    std::shared_ptr<const std::string> body,
+                                                    bool allow_replace) const override {
+    std::string url = settings_.endpoint + "/contentunderstanding/analyzers/" +
+                      std::string(analyzer_id) + "?api-version=" + settings_.api_version;
+    http::ClientRequest r;
+    if (call == AnalyzerCall::kCreate) {
+      r = post(url + (allow_replace ? "&allowReplace=true" : ""), std::move(body),
+               "application/json");
+      r.method = "PUT";
+    } else {
+      r.method = call == AnalyzerCall::kGet ? "GET" : "DELETE";
+      r.url = std::move(url);
+      r.timeout = settings_.timeout;
+    }
+    r.max_body = 4u << 20;  // the answer: an analyzer's definition, not a result
+    return r;
+  }
+
   std::string document_url_body(std::string_view url) const override {
     boost::json::object o;
     if (settings_.api_version == kGaVersion) {

@@ -1,5 +1,6 @@
 // Azure AI Content Understanding: analyze (and GA analyzeBinary) submits,
-// analyzerResults status polls. Default api-version 2025-05-01-preview (the
+// analyzerResults status polls, and custom analyzers: create (PUT, followed
+// through its Operation-Location), get, delete. Default api-version 2025-05-01-preview (the
 // only one with pro mode).
 #pragma once
 

@@ -16,6 +16,10 @@ TEST(Router, MatchesTemplatesWithSuffixes) {
   EXPECT_EQ(p["b"], "y");
   EXPECT_FALSE(Router::match("/r/{a}/results/{b}", "/r/x/results/y/z", &p));
   EXPECT_FALSE(Router::match("/r/{a}", "/r/", &p));
+  // ':' is the action separator, never inside a value.
+  EXPECT_FALSE(Router::match("/a/{id}", "/a/x:analyze", &p));
+  EXPECT_FALSE(Router::match("/a/{id}:analyze", "/a/x:y:analyze", &p));
+  EXPECT_TRUE(Router::match("/a/{id}", "/a/x.y_z-1", &p));
 }
 
 TEST(Router, UnknownRouteIs404AndWrongMethodIs405WithAllow) {

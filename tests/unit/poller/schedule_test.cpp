@@ -40,6 +40,22 @@ TEST(Schedule, RunningPollsAgainAfterTheInterval) {
   EXPECT_EQ(d.attempts, 0);
 }
 
+TEST(Schedule, AnAnalyzerCreationIsPolledSoonerThenBacksOffToTheInterval) {
+  core::Operation c = op();
+  c.kind = core::Kind::kAnalyzerCreation;
+  const Millis want[] = {1000, 2000, 4000, 8000, 10'000, 10'000};
+  for (int n = 0; n < 6; ++n) {
+    c.poll_count = n;
+    auto d = decide(c, status(upstream::Phase::kRunning), cfg(), 5000, 0.5);
+    EXPECT_FALSE(d.finish);
+    EXPECT_EQ(d.next_poll_at, 5000 + want[n]) << "after poll " << n + 1;
+  }
+  c.poll_count = 0;
+  auto a = status(upstream::Phase::kRunning);
+  a.retry_after = milliseconds(3000);
+  EXPECT_EQ(decide(c, a, cfg(), 5000, 0.5).next_poll_at, 8000);
+}
+
 TEST(Schedule, RetryAfterLongerThanTheIntervalIsHonoured) {
   auto a = status(upstream::Phase::kRunning);
   a.retry_after = milliseconds(25'000);

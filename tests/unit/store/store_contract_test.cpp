@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include "store/operation_store.h"
 
@@ -182,8 +183,8 @@ TEST_P(StoreContract, ProgressInABatchIsFencedItemByItem) {
   batch.push_back({it->id, {Status::kRunning, 2100, 0, 500, it->fence - 1}});  // stale fence
   ++it;
   batch.push_back({it->id, {Status::kNotStarted, 2050, 2, 500, it->fence}});  // good
-  batch.push_back({unclaimed, {Status::kRunning, 2200, 0, 500, 0}});  // not this owner's
-  batch.push_back({"missing", {Status::kRunning, 2300, 0, 500, 1}});  // no such record
+  batch.push_back({unclaimed, {Status::kRunning, 2200, 0, 500, 0}});          // not this owner's
+  batch.push_back({"missing", {Status::kRunning, 2300, 0, 500, 1}});          // no such record
   auto r = store_->record_progress_many("n1", batch).value();
   EXPECT_EQ(r, (std::vector<bool>{true, false, true, false, false}));
   auto a = store_->get(batch[0].id).value();
@@ -314,6 +315,48 @@ TEST_P(StoreContract, ListIsNewestFirstAndPagesStably) {
   ListQuery other;
   other.tenant = "someone-else";
   EXPECT_TRUE(store_->list(other).value().empty());
+}
+
+TEST_P(StoreContract, KindRoundTripsAndTheLatestCreationOfAnAnalyzerIsFound) {
+  Operation analysis = op("a1", 300);
+  analysis.analyzer_id = "receipts";
+  ASSERT_TRUE(store_->insert(analysis).ok());
+  for (auto [id, analyzer, created] :
+       {std::tuple{"c1", "receipts", 100}, std::tuple{"c2", "receipts", 200},
+        std::tuple{"c3", "invoices", 400}}) {
+    Operation c = op(id, created);
+    c.analyzer_id = analyzer;
+    c.kind = Kind::kAnalyzerCreation;
+    ASSERT_TRUE(store_->insert(c).ok());
+  }
+  EXPECT_EQ(store_->get("a1").value()->kind, Kind::kAnalysis);
+  EXPECT_EQ(store_->get("c1").value()->kind, Kind::kAnalyzerCreation);
+  auto latest = store_->latest_of_kind(Kind::kAnalyzerCreation, "receipts", 1).value();
+  ASSERT_TRUE(latest);
+  EXPECT_EQ(latest->id, "c2");  // the newest; the analysis a1 is never one
+  EXPECT_FALSE(store_->latest_of_kind(Kind::kAnalyzerCreation, "none", 1).value());
+  // Once the newest has expired, the one before it is the latest.
+  Completion done;
+  done.status = Status::kFailed;
+  done.now = 250;
+  done.expires_at = 500;
+  ASSERT_TRUE(store_->complete("c2", "", done).value());
+  EXPECT_EQ(store_->latest_of_kind(Kind::kAnalyzerCreation, "receipts", 499).value()->id, "c2");
+  EXPECT_EQ(store_->latest_of_kind(Kind::kAnalyzerCreation, "receipts", 500).value()->id, "c1");
+  ListQuery q;
+  q.now = 1;
+  std::map<std::string, Kind> kinds;
+  auto listed = store_->list(q);
+  ASSERT_TRUE(listed.ok());
+  for (const auto& o : listed.value()) kinds[o.id] = o.kind;
+  EXPECT_EQ(kinds["a1"], Kind::kAnalysis);
+  EXPECT_EQ(kinds["c3"], Kind::kAnalyzerCreation);
+  // Claims carry the kind: the poller's schedule reads it.
+  auto claimed = store_->claim_due("p", 5000, 10'000, 10);
+  ASSERT_TRUE(claimed.ok());
+  for (const auto& o : claimed.value()) {
+    EXPECT_EQ(o.kind, o.id[0] == 'c' ? Kind::kAnalyzerCreation : Kind::kAnalysis) << o.id;
+  }
 }
 
 TEST_P(StoreContract, IdempotencyKeysAreReservedOnce) {
