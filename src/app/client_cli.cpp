@@ -2,19 +2,26 @@
 //
 // Exit codes: 0 succeeded (or, for status, found and not failed); 1 the
 // analysis failed, was canceled or timed out; 2 the gateway refused the
-// request (4xx) or the operation is unknown; 3 the gateway could not be
-// reached or answered 5xx; 4 --timeout passed while waiting.
+// request (4xx) or the operation is unknown, or the command cannot run here
+// (its HTTP client cannot start, --file cannot be read, the result cannot be
+// written); 3 the gateway could not be reached or answered 5xx; 4 --timeout
+// passed while waiting.
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <iostream>
 #include <mutex>
-#include <sstream>
+#include <optional>
 #include <thread>
 
 #include "app/commands.h"
@@ -29,13 +36,22 @@ constexpr int kFailed = 1, kRefused = 2, kUnreachable = 3, kTimedOut = 4;
 
 class Session {
  public:
-  explicit Session(const config::ClientConfig& c) : c_(c) {
-    auto client = http::Client::create({});
-    if (client) client_ = std::move(client.value());
+  // Starts the HTTP client; nullptr, after saying why on stderr, when it
+  // cannot start (e.g. OpenSSL cannot make a TLS context: a broken
+  // OPENSSL_CONF).
+  static std::unique_ptr<Session> open(const config::ClientConfig& c) {
+    std::string why;
+    try {
+      auto client = http::Client::create({});
+      if (client) return std::unique_ptr<Session>(new Session(c, std::move(client.value())));
+      why = client.error().message;
+    } catch (const std::exception& e) {  // the TLS context and the I/O thread throw
+      why = e.what();
+    }
+    std::cerr << "lrogate: cannot start the HTTP client: " << why << "\n";
+    return nullptr;
   }
-  ~Session() {
-    if (client_) client_->shutdown();
-  }
+  ~Session() { client_->shutdown(); }
 
   http::ClientResult call(std::string method, const std::string& path, std::string body = {},
                           std::string content_type = {}, http::Headers extra = {},
@@ -56,8 +72,11 @@ class Session {
   }
 
  private:
+  Session(const config::ClientConfig& c, std::unique_ptr<http::Client> client)
+      : c_(c), client_(std::move(client)) {}
+
   const config::ClientConfig& c_;
-  std::unique_ptr<http::Client> client_;
+  std::unique_ptr<http::Client> client_;  // never null
 };
 
 // Prints why a request failed and returns the exit code for it.
@@ -161,12 +180,11 @@ int wait_final(Session& s, const config::ClientConfig& c, const std::string& id,
       return report(r, "status");
     }
     if (r.response->status == 429 || r.response->status == 503) {
-      int wait = 1;
-      try {
-        wait = std::max(1, std::stoi(std::string(r.response->header("retry-after"))));
-      } catch (...) {
-      }
-      std::this_thread::sleep_for(std::chrono::seconds(wait));
+      // Retry-After in seconds (1 when missing or unreadable), never past --timeout.
+      std::chrono::steady_clock::duration wait = std::chrono::seconds(std::max<std::int64_t>(
+          1, parse_digits(r.response->header("retry-after"), 9).value_or(1)));
+      wait = std::min(wait, deadline - std::chrono::steady_clock::now());
+      if (wait > wait.zero()) std::this_thread::sleep_for(wait);
       continue;
     }
     if (r.response->status != 200) {
@@ -192,15 +210,21 @@ int wait_final(Session& s, const config::ClientConfig& c, const std::string& id,
   return kTimedOut;
 }
 
-int write_output(const config::ClientConfig& c, const std::string& body) {
-  if (c.output.empty()) {
-    std::cout << body << (body.empty() || body.back() == '\n' ? "" : "\n");
+// Writes body to the file at path, or to stdout when path is "".
+int write_output(const std::string& path, const std::string& body) {
+  if (path.empty()) {
+    std::cout << body << (body.empty() || body.back() == '\n' ? "" : "\n") << std::flush;
+    if (!std::cout) {
+      std::cerr << "lrogate: cannot write the result to stdout\n";
+      return kRefused;
+    }
     return 0;
   }
-  std::ofstream f(c.output, std::ios::binary);
+  std::ofstream f(path, std::ios::binary);
   f << body;
+  f.close();  // a full disk shows here, not before
   if (!f) {
-    std::cerr << "lrogate: cannot write " << c.output << "\n";
+    std::cerr << "lrogate: cannot write " << path << "\n";
     return kRefused;
   }
   return 0;
@@ -214,23 +238,47 @@ std::string error_text(const boost::json::object& doc) {
          json::get_string(o, "message").value_or("");
 }
 
+// The whole of --file, or nullopt after saying why on stderr. POSIX reads:
+// an ifstream turns a read error (EIO) into a short, successful read.
+std::optional<std::string> read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string body;
+  int err = fd < 0 ? errno : 0;
+  while (err == 0) {
+    char buf[64 << 10];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0)
+      body.append(buf, static_cast<std::size_t>(n));
+    else if (n == 0)
+      break;
+    else if (errno != EINTR)
+      err = errno;
+  }
+  if (fd >= 0) ::close(fd);
+  if (err != 0) {
+    std::cerr << "lrogate: cannot read --file " << path << ": " << std::strerror(err) << "\n";
+    return std::nullopt;
+  }
+  return body;
+}
+
 }  // namespace
 
 int run_analyze(const config::ClientConfig& c) {
-  Session s(c);
+  auto s = Session::open(c);
+  if (!s) return kRefused;
   http::ClientResult r;
   if (!c.file.empty()) {
     // The document itself goes through the compatible route, as its bytes.
-    std::ifstream f(c.file, std::ios::binary);
-    std::ostringstream ss;
-    ss << f.rdbuf();
+    auto body = read_file(c.file);
+    if (!body) return kRefused;
     std::string content_type = c.content_type.empty() ? content_type_for(c.file) : c.content_type;
-    r = s.call("POST", "/pro-mode/content-analyzers/" + c.analyzer + ":analyze", ss.str(),
-               content_type);
+    r = s->call("POST", "/pro-mode/content-analyzers/" + c.analyzer + ":analyze", std::move(*body),
+                content_type);
   } else {
     // A URL goes through the native route, which shapes it for whatever
     // upstream the gateway runs in front of ({"url"}, {"urlSource"}, ...).
-    r = s.call(
+    r = s->call(
         "POST", "/operations",
         json::to_string(boost::json::object{{"analyzerId", c.analyzer}, {"documentUrl", c.url}}),
         "application/json");
@@ -250,35 +298,39 @@ int run_analyze(const config::ClientConfig& c) {
     return 0;
   }
   boost::json::object doc;
-  if (int rc = wait_final(s, c, id, &doc); rc != 0) return rc;
+  if (int rc = wait_final(*s, c, id, &doc); rc != 0) return rc;
   if (json::get_string(doc, "status") != "Succeeded") {
     std::cerr << "lrogate: " << id << " " << json::get_string(doc, "status").value_or("") << ": "
               << error_text(doc) << "\n";
     return kFailed;
   }
   // The result itself, byte for byte, from the compatible route.
-  auto res = s.call("GET", "/pro-mode/content-analyzers/" + c.analyzer + "/results/" + id);
+  auto res = s->call("GET", "/pro-mode/content-analyzers/" + c.analyzer + "/results/" + id);
   for (int tries = 0; res.response && res.response->status == 429 && tries < 5; ++tries) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    res = s.call("GET", "/pro-mode/content-analyzers/" + c.analyzer + "/results/" + id);
+    res = s->call("GET", "/pro-mode/content-analyzers/" + c.analyzer + "/results/" + id);
   }
   if (!res.response || res.response->status != 200) return report(res, "result");
-  return write_output(c, res.response->body);
+  return write_output(c.output, res.response->body);
 }
 
 int run_status(const config::ClientConfig& c) {
-  Session s(c);
+  auto s = Session::open(c);
+  if (!s) return kRefused;
   boost::json::object doc;
   if (c.wait) {
-    if (int rc = wait_final(s, c, c.operation_id, &doc); rc != 0) return rc;
+    if (int rc = wait_final(*s, c, c.operation_id, &doc); rc != 0) return rc;
   } else {
-    auto r = s.call("GET", "/operations/" + c.operation_id);
+    auto r = s->call("GET", "/operations/" + c.operation_id);
     if (!r.response || r.response->status != 200) return report(r, "status");
     auto v = json::parse(r.response->body);
-    if (!v || !v->is_object()) return kUnreachable;
+    if (!v || !v->is_object()) {
+      std::cerr << "lrogate: the gateway sent an unreadable status\n";
+      return kUnreachable;
+    }
     doc = v->as_object();
   }
-  std::cout << boost::json::serialize(doc) << "\n";
+  if (int rc = write_output("", boost::json::serialize(doc)); rc != 0) return rc;
   std::string status = json::get_string(doc, "status").value_or("");
   return status == "Failed" || status == "Canceled" ? kFailed : 0;
 }

@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <cstdint>
-#include <limits>
 
 namespace lrogate {
 
@@ -13,24 +12,20 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   };
   if (text.empty()) return bad("empty");
   if (text.size() > 64) return bad("too long");
+  constexpr std::int64_t kMax = kMaxDuration.count();
+  auto too_large = [&] {
+    return bad("too large (at most " + std::to_string(kMaxDuration / std::chrono::days(1)) + "d)");
+  };
   // A bare number is seconds.
-  bool all_digits = true;
-  for (char c : text) all_digits = all_digits && std::isdigit(static_cast<unsigned char>(c));
+  bool bare = true;
+  for (char c : text) bare = bare && std::isdigit(static_cast<unsigned char>(c));
   std::int64_t total = 0;
-  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max() / 4;
-  if (all_digits) {
-    for (char c : text) {
-      if (total > (kMax / 1000 - (c - '0')) / 10) return bad("too large");  // before it overflows
-      total = total * 10 + (c - '0');
-    }
-    return std::chrono::milliseconds(total * 1000);
-  }
   std::size_t i = 0;
   while (i < text.size()) {
     if (!std::isdigit(static_cast<unsigned char>(text[i]))) return bad("expected a number");
     std::int64_t n = 0;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-      if (n > (kMax - (text[i] - '0')) / 10) return bad("too large");  // before it overflows
+      if (n > (kMax - (text[i] - '0')) / 10) return too_large();  // before it overflows
       n = n * 10 + (text[i] - '0');
       ++i;
     }
@@ -40,7 +35,7 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     std::int64_t mult = 0;
     if (unit == "ms")
       mult = 1;
-    else if (unit == "s")
+    else if (unit == "s" || (unit.empty() && bare))
       mult = 1000;
     else if (unit == "m")
       mult = 60'000;
@@ -50,9 +45,9 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
       mult = 86'400'000;
     else
       return bad(unit.empty() ? "missing unit (ms, s, m, h, d)" : "unknown unit");
-    if (n > kMax / mult) return bad("too large");
+    // total <= kMax here, so neither side overflows.
+    if (n > (kMax - total) / mult) return too_large();
     total += n * mult;
-    if (total > kMax) return bad("too large");
   }
   return std::chrono::milliseconds(total);
 }

@@ -22,8 +22,23 @@ std::string env_name(const std::string& flag) {
 // names the flag.
 struct Deferred {
   std::vector<std::pair<std::string, std::pair<std::string*, milliseconds*>>> durations;
-  std::vector<std::pair<std::string, std::pair<std::string*, std::size_t*>>> sizes;
+  struct Size {
+    std::string* text;
+    std::size_t* value;
+    std::size_t limit;
+  };
+  std::vector<std::pair<std::string, Size>> sizes;
 };
+
+// The shortest exact spelling in parse_size's units: 1GiB, 16KiB, 1000.
+std::string format_size(std::size_t n) {
+  const std::pair<int, const char*> units[] = {{30, "GiB"}, {20, "MiB"}, {10, "KiB"}};
+  for (auto [shift, name] : units) {
+    std::size_t unit = std::size_t{1} << shift;
+    if (n != 0 && n % unit == 0) return std::to_string(n / unit) + name;
+  }
+  return std::to_string(n);
+}
 
 template <class T>
 CLI::Option* flag(CLI::App* app, const std::string& name, T* value, const std::string& help) {
@@ -45,55 +60,150 @@ void duration_flag(CLI::App* app, Deferred* d, std::vector<std::unique_ptr<std::
 }
 
 void size_flag(CLI::App* app, Deferred* d, std::vector<std::unique_ptr<std::string>>* keep,
-               const std::string& name, std::size_t* value, const std::string& help) {
-  keep->push_back(std::make_unique<std::string>(std::to_string(*value)));
+               const std::string& name, std::size_t* value, const std::string& help,
+               std::size_t limit = kMaxSize) {
+  keep->push_back(std::make_unique<std::string>(format_size(*value)));
   std::string* text = keep->back().get();
-  app->add_option("--" + name, *text, help)
+  app->add_option("--" + name, *text,
+                  limit == kMaxSize ? help : help + " (at most " + format_size(limit) + ")")
       ->envname(env_name(name))
       ->capture_default_str()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  d->sizes.push_back({name, {text, value}});
+  d->sizes.push_back({name, {text, value, limit}});
+}
+
+// Counts and rates: plain decimal digits, with a fraction if allowed, leading
+// zeros dropped. CLI11 alone reads integers with strtoll base 0 ("010" is 8,
+// "0x10" 16), floats with strtold ("nan", "inf", "0x1p3", " 5"), and its Range
+// lets NaN through. A transform, so that it runs before Range and the
+// conversion, in the order added.
+CLI::Validator decimal(bool fraction) {
+  return CLI::Validator(
+      [fraction](std::string& text) -> std::string {
+        std::size_t i = 0;
+        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+        bool ok = i > 0 && i <= 12;
+        if (ok && fraction && i < text.size() && text[i] == '.') {
+          std::size_t f = ++i;
+          while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+          ok = i > f && i - f <= 6;
+        }
+        if (ok && i == text.size()) {
+          std::size_t zeros = 0;
+          while (zeros + 1 < text.size() && text[zeros] == '0' &&
+                 std::isdigit(static_cast<unsigned char>(text[zeros + 1]))) {
+            ++zeros;
+          }
+          text.erase(0, zeros);
+          return {};
+        }
+        return "'" + text.substr(0, 32) + "' is not a decimal number" +
+               (fraction ? " (e.g. 2 or 0.5)" : " (e.g. 8)");
+      },
+      fraction ? "DECIMAL" : "INT");
 }
 
 }  // namespace
 
-bool parse_size(const std::string& text, std::size_t* out) {
+Result<std::size_t> parse_size(std::string_view text, std::size_t limit) {
+  auto bad = [&](const std::string& why) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "invalid size '" + std::string(text.substr(0, 64)) + "': " + why);
+  };
   std::size_t i = 0;
-  unsigned long long n = 0;
+  std::size_t n = 0;
+  bool too_large = false;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-    n = n * 10 + static_cast<unsigned>(text[i] - '0');
-    if (n > (1ULL << 40)) return false;
+    // Past the limit, only the rest is checked: "99999999999999999999X" is
+    // an unknown unit before it is too large.
+    auto digit = static_cast<std::size_t>(text[i] - '0');
+    if (n > limit / 10 || digit > limit - n * 10)
+      too_large = true;
+    else
+      n = n * 10 + digit;
     ++i;
   }
-  if (i == 0) return false;
-  std::string unit = text.substr(i);
-  unsigned long long mult = 1;
+  if (i == 0) return bad("expected a number with an optional unit B, KiB, MiB or GiB (e.g. 64MiB)");
+  std::string_view unit = text.substr(i);
+  std::size_t mult = 1;
   if (unit.empty() || unit == "B")
     mult = 1;
   else if (unit == "KiB" || unit == "K" || unit == "KB")
-    mult = 1ULL << 10;
+    mult = std::size_t{1} << 10;
   else if (unit == "MiB" || unit == "M" || unit == "MB")
-    mult = 1ULL << 20;
+    mult = std::size_t{1} << 20;
   else if (unit == "GiB" || unit == "G" || unit == "GB")
-    mult = 1ULL << 30;
+    mult = std::size_t{1} << 30;
   else
-    return false;
-  *out = static_cast<std::size_t>(n * mult);
-  return true;
+    return bad("unknown unit (B, KiB, MiB, GiB; e.g. 64MiB)");
+  if (too_large || n > limit / mult) return bad("too large (at most " + format_size(limit) + ")");
+  return n * mult;
+}
+
+bool parse_size(const std::string& text, std::size_t* out) {
+  auto r = parse_size(std::string_view(text));
+  if (r) *out = r.value();
+  return r.ok();
 }
 
 bool valid_base_url(const std::string& url) {
   std::size_t scheme = url.rfind("https://", 0) == 0 ? 8 : url.rfind("http://", 0) == 0 ? 7 : 0;
   if (scheme == 0 || url.size() == scheme || url.size() > 2048) return false;
-  if (url[scheme] == '/' || url[scheme] == ':' || url[scheme] == '@') return false;
-  for (char c : url) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f || c == '?' || c == '#' || c == '\\' || c == '"' || c == '<' ||
-        c == '>') {
+  // RFC 3986: unreserved, sub-delims, ':' and '/', and %XX. No '@' (user
+  // info), '?' or '#', and nothing the http client's parser would refuse.
+  for (std::size_t i = scheme; i < url.size(); ++i) {
+    auto u = static_cast<unsigned char>(url[i]);
+    if (url[i] == '%') {
+      if (i + 2 >= url.size() || !std::isxdigit(static_cast<unsigned char>(url[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(url[i + 2]))) {
+        return false;
+      }
+      i += 2;
+    } else if (!std::isalnum(u) &&
+               std::string_view("-._~!$&'()*+,;=:/[]").find(url[i]) == std::string_view::npos) {
       return false;
     }
   }
-  return url.find('@', scheme) == std::string::npos;  // no user info
+  std::size_t slash = url.find('/', scheme);
+  std::string_view authority =
+      std::string_view(url).substr(scheme, slash == std::string::npos ? url.npos : slash - scheme);
+  if (std::string_view(url).substr(scheme + authority.size()).find_first_of("[]") !=
+      std::string_view::npos) {
+    return false;  // brackets only around an IPv6 host
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  bool has_port = false;
+  if (!host.empty() && host.front() == '[') {
+    auto close = host.find(']');
+    if (close == std::string_view::npos || close < 3) return false;
+    for (char c : host.substr(1, close - 1)) {
+      if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+    }
+    std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    has_port = !rest.empty();
+    port = has_port ? rest.substr(1) : rest;
+  } else {
+    auto colon = host.find(':');
+    has_port = colon != std::string_view::npos;
+    if (has_port) {
+      port = host.substr(colon + 1);
+      host = host.substr(0, colon);
+    }
+    if (host.empty()) return false;
+    for (char c : host) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_' &&
+          c != '~') {
+        return false;
+      }
+    }
+  }
+  if (has_port) {
+    auto p = parse_digits(port, 5);
+    if (!p || *p < 1 || *p > 65535) return false;
+  }
+  return true;
 }
 
 bool parse_listen(const std::string& text, std::string* host, std::uint16_t* port) {
@@ -190,19 +300,24 @@ int parse(int argc, char** argv, Config* out) {
                 "On SIGTERM, wait this long for requests in flight");
   flag(serve, "client-poll-rate", &s.client_poll_rate,
        "Client polls per second per operation (0: no limit)")
+      ->transform(decimal(true))
       ->check(CLI::Range(0.0, 1e6));
   flag(serve, "max-polls", &s.max_polls, "Processing answers per operation (0: no limit)")
+      ->transform(decimal(false))
       ->check(CLI::Range(0, 1 << 30));
   flag(serve, "max-inflight-polls", &s.max_inflight_polls,
        "Upstream polls in flight at once (0: this replica never polls, it only answers clients)")
+      ->transform(decimal(false))
       ->check(CLI::Range(0, 100000));
   flag(serve, "upstream-rps", &s.upstream_rps, "Upstream polls per second (0: no limit)")
+      ->transform(decimal(true))
       ->check(CLI::Range(0.0, 1e6));
   size_flag(serve, &d, &keep, "max-body", &s.max_body,
             "Largest request body of a forwarded submit (:analyze; 413 beyond)");
   size_flag(serve, &d, &keep, "max-json-body", &s.max_json_body,
             "Largest JSON body whose fields the gateway reads (POST /operations; 413 beyond)");
-  size_flag(serve, &d, &keep, "max-header", &s.max_header, "Largest request header (431 beyond)");
+  size_flag(serve, &d, &keep, "max-header", &s.max_header, "Largest request header (431 beyond)",
+            std::size_t{1} << 30);  // the parser's header limit is 32 bits
   size_flag(serve, &d, &keep, "max-result-size", &s.max_result_size,
             "Largest upstream result accepted");
   size_flag(serve, &d, &keep, "max-connections", &s.max_connections,
@@ -212,7 +327,9 @@ int parse(int argc, char** argv, Config* out) {
   flag(serve, "public-base-url", &s.public_base_url,
        "Base URL clients reach the gateway at (https://host[:port][/prefix]); absolute "
        "Operation-Location and nextLink URLs start with it (default: relative URLs)");
-  flag(serve, "threads", &s.threads, "Server threads")->check(CLI::Range(1, 64));
+  flag(serve, "threads", &s.threads, "Server threads")
+      ->transform(decimal(false))
+      ->check(CLI::Range(1, 64));
   flag(serve, "fallback-lookup", &s.fallback_lookup,
        "Ask the upstream about ids the store does not know (auto: on unless --api-keys-file)")
       ->check(CLI::IsMember({"auto", "on", "off"}));
@@ -268,7 +385,9 @@ int parse(int argc, char** argv, Config* out) {
   duration_flag(sim, &d, &keep, "analyzer-create-duration", &m.analyzer_create_duration,
                 "Time a created analyzer takes to be ready (sim_duration= in its description "
                 "overrides)");
-  flag(sim, "threads", &m.threads, "Server threads")->check(CLI::Range(1, 64));
+  flag(sim, "threads", &m.threads, "Server threads")
+      ->transform(decimal(false))
+      ->check(CLI::Range(1, 64));
   flag(sim, "log-level", &m.log_level, "debug|info|warn|error");
 
   ClientConfig& cl = out->client;
@@ -306,9 +425,10 @@ int parse(int argc, char** argv, Config* out) {
     if (!r) return bad("--" + name + ": " + r.error().message);
     *p.second = r.value();
   }
-  for (auto& [name, p] : d.sizes) {
-    if (!parse_size(*p.first, p.second))
-      return bad("--" + name + ": invalid size '" + *p.first + "' (e.g. 64MiB)");
+  for (auto& [name, size] : d.sizes) {
+    auto r = parse_size(*size.text, size.limit);
+    if (!r) return bad("--" + name + ": " + r.error().message);
+    *size.value = r.value();
   }
   if (*analyze || *status) {
     out->command = *analyze ? "analyze" : "status";
@@ -321,8 +441,11 @@ int parse(int argc, char** argv, Config* out) {
     }
     if (*analyze && cl.url.empty() && cl.file.empty()) return bad("analyze needs --url or --file");
     while (!cl.gateway.empty() && cl.gateway.back() == '/') cl.gateway.pop_back();
-    if (cl.gateway.rfind("http://", 0) != 0 && cl.gateway.rfind("https://", 0) != 0) {
-      return bad("--gateway must be an http:// or https:// URL");
+    if (!valid_base_url(cl.gateway)) {
+      // Not echoed: a URL may carry user info.
+      return bad(
+          "--gateway must be an http:// or https:// URL with a host, an optional port "
+          "(1-65535) and path, and no user info, query or fragment, e.g. http://127.0.0.1:8080");
     }
     return -1;
   }

@@ -7,7 +7,10 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "base/result.h"
 
 namespace lrogate::config {
 
@@ -61,13 +64,13 @@ struct ServeConfig {
   int max_polls = 1000;
   int max_inflight_polls = 64;
   double upstream_rps = 50;
-  std::size_t max_body = 64u << 20;       // bodies that are only forwarded (:analyze)
+  std::size_t max_body = 64u << 20;      // bodies that are only forwarded (:analyze)
   std::size_t max_json_body = 1u << 20;  // JSON bodies whose fields are read (POST /operations)
   std::size_t max_header = 16u << 10;
   std::size_t max_result_size = 64u << 20;
   std::size_t max_connections = 10'000;
   std::size_t max_upstream_connections = 128;  // per upstream origin
-  std::string public_base_url;  // "": Operation-Location and nextLink are relative
+  std::string public_base_url;                 // "": Operation-Location and nextLink are relative
   int threads = 2;
   std::string fallback_lookup = "auto";  // auto: on without api keys, off with them
   std::string api_keys_file;
@@ -135,10 +138,19 @@ struct Config {
 // --help/--version, 2 for a bad setting, after printing why to stderr).
 int parse(int argc, char** argv, Config* out);
 
-// "64MiB", "16KiB", "1024", "2M": bytes.
+// The largest size any size flag takes: 1TiB.
+inline constexpr std::size_t kMaxSize = std::size_t{1} << 40;
+
+// "64MiB", "16KiB", "1024", "2M": bytes (units B, K/KB/KiB, M/MB/MiB,
+// G/GB/GiB, all powers of two). A value over limit, in any unit, is an error
+// that names the limit; so is anything but digits and one of those units.
+Result<std::size_t> parse_size(std::string_view text, std::size_t limit = kMaxSize);
+// The same as a yes or no, at kMaxSize; *out is set only on success.
 bool parse_size(const std::string& text, std::size_t* out);
-// An absolute http(s) base URL: a host, an optional port and path, no user
-// info, query, fragment or spaces (--public-base-url).
+// An absolute http(s) base URL that the http client parses as such: a host
+// (a name, IPv4, or [IPv6]), an optional port 1-65535 and an optional path,
+// no user info, query, fragment, spaces or bad percent-escapes
+// (--public-base-url, --oidc-issuer, --gateway).
 bool valid_base_url(const std::string& url);
 // "127.0.0.1:8080" → host, port.
 bool parse_listen(const std::string& text, std::string* host, std::uint16_t* port);

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 
 from conftest import BIN, free_port
 
@@ -112,3 +113,128 @@ def test_progress_is_a_live_line_on_a_terminal(procs):
     out = p.stdout.decode(errors="replace")
     assert "\r" in out and "\x1b[K" in out  # redrawn in place
     assert "Succeeded after" in out
+
+
+class FakeGateway:
+    """A gateway that answers every GET with one canned reply, every POST with
+    another (a submit accepted as operation x), and counts requests."""
+
+    def __init__(self, status=200, body=b"", headers=(), post_body=b'{"id":"x"}'):
+        self.requests = 0
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def reply(self, status, body, headers):
+                fake.requests += 1
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self.reply(status, body, headers)
+
+            def do_POST(self):
+                self.reply(202, post_body, ())
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.srv.server_port}"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def one_line(stderr):
+    lines = stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_a_client_that_cannot_start_exits_2_with_one_line(procs):
+    # An OpenSSL configuration that activates only the null provider leaves
+    # no ciphers: the TLS context, made for every client (http:// too), fails.
+    conf = procs.tmp / "openssl.cnf"
+    conf.write_text("openssl_conf = init\n[init]\nproviders = prov\n"
+                    "[prov]\nnull = null_sect\n[null_sect]\nactivate = 1\n")
+    with FakeGateway(body=b'{"id":"x","status":"Running"}') as gw:
+        for args in (["status", "--gateway", gw.url, "x"],
+                     ["analyze", "--gateway", gw.url, "--analyzer", "a", "--url", "https://d/x"]):
+            p = cli(*args, env={"OPENSSL_CONF": str(conf), "LROGATE_API_KEY": "client-secret-2"})
+            assert p.returncode == 2, (args, p.returncode, p.stderr)
+            line = one_line(p.stderr)
+            assert line.startswith("lrogate: cannot start the HTTP client: "), line
+            assert b"client-secret-2" not in p.stdout + p.stderr
+        assert gw.requests == 0
+
+
+def test_a_malformed_gateway_url_exits_2_before_any_request(procs):
+    for bad in ["http://127.0.0.1:abc", "http://127.0.0.1:99999", "http://127.0.0.1:0",
+                "http://exa mple", "https://[::1", "http://h/a?b=1", "http://h/#f", "http:///x",
+                "http://h/%zz", "http://h/a|b", "ftp://h", "127.0.0.1:8080",
+                "http://user:pw-secret@127.0.0.1:1"]:
+        p = cli("status", "--gateway", bad, "x")
+        assert p.returncode == 2, (bad, p.returncode, p.stderr)
+        line = one_line(p.stderr)
+        assert line.startswith("lrogate: --gateway must be an http:// or https:// URL"), (bad, line)
+        assert b"pw-secret" not in p.stderr
+    # Still accepted: a path prefix, a trailing slash, an IPv6 literal.
+    for good in [f"http://127.0.0.1:{free_port()}/lro/", f"http://[::1]:{free_port()}"]:
+        p = cli("status", "--gateway", good, "x")
+        assert p.returncode == 3 and b"cannot reach the gateway" in p.stderr, (good, p.stderr)
+
+
+def test_a_file_that_cannot_be_read_exits_2_and_sends_nothing(procs):
+    # /proc/self/mem exists and opens, but reading its start fails (EIO), even
+    # as root, who reads a mode-000 file.
+    with FakeGateway(post_body=b'{"operationId":"x"}') as gw:
+        p = cli("analyze", "--gateway", gw.url, "--analyzer", "a", "--file", "/proc/self/mem")
+        assert p.returncode == 2, p.stderr
+        assert one_line(p.stderr) == ("lrogate: cannot read --file /proc/self/mem: "
+                                      "Input/output error")
+        assert gw.requests == 0
+
+
+def test_a_result_that_cannot_be_written_to_stdout_exits_2(procs):
+    with FakeGateway(body=b'{"id":"x","status":"Running"}') as gw, open("/dev/full", "w") as full:
+        p = subprocess.run([BIN, "status", "--gateway", gw.url, "x"], stdout=full,
+                           stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"}, timeout=30)
+        assert p.returncode == 2, p.stderr
+        assert one_line(p.stderr) == "lrogate: cannot write the result to stdout"
+
+
+def test_an_unreadable_status_exits_3_with_a_message(procs):
+    with FakeGateway(body=b"<html>not json</html>") as gw:
+        p = cli("status", "--gateway", gw.url, "x")
+        assert p.returncode == 3
+        assert one_line(p.stderr) == "lrogate: the gateway sent an unreadable status"
+
+
+def test_retry_after_never_waits_past_the_timeout(procs):
+    with FakeGateway(status=503, headers=[("Retry-After", "3600")]) as gw:
+        t0 = time.monotonic()
+        p = cli("analyze", "--gateway", gw.url, "--analyzer", "a", "--url", "https://d/x",
+                "--wait", "--timeout", "2s", timeout=30)
+        assert p.returncode == 4, p.stderr
+        assert time.monotonic() - t0 < 15
+        assert gw.requests == 2  # the submit, one status poll
+        assert b"still not finished after --timeout" in p.stderr
+
+
+def test_a_timeout_beyond_the_longest_duration_is_refused(procs):
+    # 100000000h is 3.6e20 ns: accepted, it overflowed the deadline.
+    p = cli("analyze", "--analyzer", "a", "--url", "https://d/x", "--wait",
+            "--timeout", "100000000h")
+    assert p.returncode == 2
+    assert one_line(p.stderr) == ("lrogate: --timeout: invalid duration '100000000h': "
+                                  "too large (at most 36500d)")
