@@ -13,6 +13,8 @@ namespace lrogate::sim {
 namespace {
 
 constexpr std::string_view kPrefix = "/_sim/oidc";
+constexpr std::string_view kCorsAllowHeaders = "Content-Type, Authorization";
+constexpr int kPreflightMaxAgeSeconds = 600;  // how long a browser may reuse a preflight
 
 struct JwkRelease {
   void operator()(cjose_jwk_t* k) const { cjose_jwk_release(k); }
@@ -47,6 +49,24 @@ http::Response internal(const Error& e) {
 http::Response unavailable() {
   return http::json_response(
       503, json::error_body("ServiceUnavailable", "The simulated key endpoint is down."));
+}
+
+// As Entra ID's endpoints for single-page apps: any origin may read the
+// answer (no credentials are involved, so "*" is enough).
+http::Response readable_anywhere(http::Response res) {
+  res.set("Access-Control-Allow-Origin", "*");
+  return res;
+}
+
+// The answer to a preflight (or any OPTIONS) of a route serving `methods`.
+http::Response preflight(std::string_view methods) {
+  http::Response res;
+  res.status = 204;
+  res.content_type.clear();
+  res.set("Access-Control-Allow-Methods", std::string(methods) + ", OPTIONS");
+  res.set("Access-Control-Allow-Headers", std::string(kCorsAllowHeaders));
+  res.set("Access-Control-Max-Age", std::to_string(kPreflightMaxAgeSeconds));
+  return readable_anywhere(std::move(res));
 }
 
 }  // namespace
@@ -194,34 +214,48 @@ Result<std::optional<bool>> bool_field(std::string_view body, std::string_view f
 
 void add_oidc_routes(http::Router& router, OidcIssuer& issuer, const RouteContext& ctx) {
   const std::string p(kPrefix);
+  // The routes a browser page reads (discovery, keys, token) answer CORS;
+  // their OPTIONS routes answer preflights without reaching them.
+  auto reply = [&ctx](http::Responder& done, http::Response res) {
+    ctx.reply(done, readable_anywhere(std::move(res)));
+  };
+  auto add_preflight = [&router, &ctx](const std::string& path, std::string_view methods) {
+    router.add("OPTIONS", path, "oidc preflight",
+               [&ctx, methods](http::Request&&, const http::Params&, http::Responder done) {
+                 ctx.reply(done, preflight(methods));
+               });
+  };
   router.add("GET", p + "/.well-known/openid-configuration", "oidc discovery",
-             [&issuer, &ctx](http::Request&& r, const http::Params&, http::Responder done) {
+             [&issuer, reply](http::Request&& r, const http::Params&, http::Responder done) {
                ++issuer.discovery_requests;
-               if (issuer.down()) return ctx.reply(done, unavailable());
-               ctx.reply(done, http::json_response(200, boost::json::serialize(
-                                                            OidcIssuer::discovery(issuer_of(r)))));
+               if (issuer.down()) return reply(done, unavailable());
+               reply(done, http::json_response(
+                               200, boost::json::serialize(OidcIssuer::discovery(issuer_of(r)))));
              });
+  add_preflight(p + "/.well-known/openid-configuration", "GET");
   router.add("GET", p + "/discovery/keys", "oidc keys",
-             [&issuer, &ctx](http::Request&&, const http::Params&, http::Responder done) {
+             [&issuer, reply](http::Request&&, const http::Params&, http::Responder done) {
                ++issuer.jwks_requests;
-               if (issuer.down()) return ctx.reply(done, unavailable());
-               ctx.reply(done, http::json_response(200, boost::json::serialize(issuer.jwks())));
+               if (issuer.down()) return reply(done, unavailable());
+               reply(done, http::json_response(200, boost::json::serialize(issuer.jwks())));
              });
+  add_preflight(p + "/discovery/keys", "GET");
   router.add("POST", p + "/token", "oidc token",
-             [&issuer, &ctx](http::Request&& r, const http::Params&, http::Responder done) {
+             [&issuer, &ctx, reply](http::Request&& r, const http::Params&, http::Responder done) {
                auto req = parse_mint_request(r.body);
                if (!req) {
-                 return ctx.reply(done, oauth_error(400, "invalid_request", req.error().message));
+                 return reply(done, oauth_error(400, "invalid_request", req.error().message));
                }
                auto token = issuer.mint(*req, issuer_of(r), ctx.clock->now_ms() / 1000);
                if (!token) {
-                 return ctx.reply(done, internal(token.error()));
+                 return reply(done, internal(token.error()));
                }
                boost::json::object o{{"access_token", std::move(token.value())},
                                      {"token_type", "Bearer"},
                                      {"expires_in", req->lifetime_s}};
-               ctx.reply(done, http::json_response(200, boost::json::serialize(o)));
+               reply(done, http::json_response(200, boost::json::serialize(o)));
              });
+  add_preflight(p + "/token", "POST");
   router.add("POST", p + "/rotate", "oidc rotate",
              [&issuer, &ctx](http::Request&& r, const http::Params&, http::Responder done) {
                auto drop = bool_field(r.body, "drop_old");

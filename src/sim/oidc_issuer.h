@@ -12,6 +12,12 @@
 //   POST /_sim/oidc/token      claims as JSON → {"access_token","token_type","expires_in"}
 //   POST /_sim/oidc/rotate     {"drop_old"?: bool} → {"kid": new RS256 kid, "kids": [...]}
 //   POST /_sim/oidc/jwks-down  {"down": bool}: while down, discovery and keys answer 503
+// Discovery, keys and token are readable from a browser page on any origin,
+// as Entra ID's endpoints for single-page apps are: every answer carries
+// Access-Control-Allow-Origin: *, and OPTIONS (a CORS preflight) answers 204
+// with Access-Control-Allow-Methods (the route's and OPTIONS),
+// -Allow-Headers: Content-Type, Authorization and -Max-Age. The two control
+// routes, and the simulated Azure routes, send no CORS header.
 // Minted tokens are bearer credentials: nothing here logs one.
 //
 // Thread-safe: any method from any thread.

@@ -109,6 +109,23 @@ class Proc:
         return f"127.0.0.1:{self.port}"
 
 
+UI_DIR = os.path.join(ROOT, "tests", "ui")
+
+
+def browser_ready():
+    """Whether node, Debian's Chromium and tests/ui's playwright-core are here."""
+    return bool(shutil.which("node") and os.path.exists("/usr/bin/chromium")
+                and os.path.isdir(os.path.join(UI_DIR, "node_modules", "playwright-core")))
+
+
+# The test command (scripts/test.sh) sets LROGATE_REQUIRE_BROWSER: there a
+# missing browser is a failure, not a skip.
+needs_browser = pytest.mark.skipif(
+    not browser_ready() and not os.environ.get("LROGATE_REQUIRE_BROWSER"),
+    reason="needs node, /usr/bin/chromium and tests/ui/node_modules "
+    "(scripts/install-deps.sh --test installs them)")
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status

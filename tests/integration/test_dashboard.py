@@ -5,20 +5,11 @@ a document URL, show it go Running → Succeeded and open the result, which
 must be the simulator's final JSON, and cancel a long one. Screenshots are kept in test-artifacts/."""
 import json
 import os
-import shutil
 import subprocess
 
-import pytest
-
-from conftest import ROOT, request
+from conftest import ROOT, UI_DIR, browser_ready, needs_browser, request
 
 CLIENT_KEY = "ui-client-key-0123456789"
-UI_DIR = os.path.join(ROOT, "tests", "ui")
-
-
-def browser_ready():
-    return (shutil.which("node") and os.path.exists("/usr/bin/chromium")
-            and os.path.isdir(os.path.join(UI_DIR, "node_modules", "playwright-core")))
 
 
 def test_dashboard_assets_are_served_with_a_strict_policy(procs, tmp_path):
@@ -43,11 +34,7 @@ def test_dashboard_assets_are_served_with_a_strict_policy(procs, tmp_path):
     assert request(gw.base, "GET", "/operations").status == 401
 
 
-# The test command (scripts/test.sh) sets LROGATE_REQUIRE_BROWSER: there a
-# missing browser is a failure, not a skip.
-@pytest.mark.skipif(not browser_ready() and not os.environ.get("LROGATE_REQUIRE_BROWSER"),
-                    reason="needs node, /usr/bin/chromium and tests/ui/node_modules "
-                    "(scripts/install-deps.sh --test installs them)")
+@needs_browser
 def test_dashboard_in_headless_chromium(procs, tmp_path):
     assert browser_ready(), "node, /usr/bin/chromium or tests/ui/node_modules is missing"
     keys = tmp_path / "keys"

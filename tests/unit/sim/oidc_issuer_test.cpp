@@ -6,7 +6,9 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "base/clock.h"
 #include "base/json_util.h"
+#include "http/router.h"
 
 namespace lrogate::sim {
 namespace {
@@ -124,6 +126,105 @@ TEST(OidcIssuer, DiscoveryNamesItsEndpoints) {
   EXPECT_EQ(d.at("issuer"), "http://h:1/_sim/oidc");
   EXPECT_EQ(d.at("jwks_uri"), "http://h:1/_sim/oidc/discovery/keys");
   EXPECT_EQ(d.at("token_endpoint"), "http://h:1/_sim/oidc/token");
+}
+
+// The issuer's routes on a router of their own, answering at once.
+class IssuerRoutes {
+ public:
+  IssuerRoutes() : issuer_(make_issuer()) {
+    ctx_.reply = [](http::Responder& done, http::Response res) { done(std::move(res)); };
+    ctx_.authorized = [](const http::Request&) { return false; };
+    ctx_.clock = &clock_;
+    add_oidc_routes(router_, *issuer_, ctx_);
+  }
+
+  http::Response call(std::string method, std::string path, http::Headers headers = {},
+                      std::string body = {}) {
+    http::Request req;
+    req.method = std::move(method);
+    req.path = std::move(path);
+    req.target = req.path;
+    req.headers = std::move(headers);
+    req.headers.push_back({"host", "127.0.0.1:9090"});
+    req.body = std::move(body);
+    http::Response out;
+    bool answered = false;
+    router_.dispatch(std::move(req), [&](http::Response res) {
+      out = std::move(res);
+      answered = true;
+    });
+    EXPECT_TRUE(answered);
+    return out;
+  }
+
+  OidcIssuer& issuer() { return *issuer_; }
+
+ private:
+  ManualClock clock_{kNow * 1000};
+  std::unique_ptr<OidcIssuer> issuer_;
+  RouteContext ctx_;
+  http::Router router_;
+};
+
+const http::Headers kPreflight = {{"origin", "http://127.0.0.1:5173"},
+                                  {"access-control-request-method", "POST"},
+                                  {"access-control-request-headers", "content-type"}};
+
+TEST(OidcIssuerRoutes, PreflightsOfThePublicRoutesAnswer204ForAnyOrigin) {
+  IssuerRoutes routes;
+  struct Case {
+    std::string path, methods;
+  } cases[] = {{"/_sim/oidc/token", "POST, OPTIONS"},
+               {"/_sim/oidc/.well-known/openid-configuration", "GET, OPTIONS"},
+               {"/_sim/oidc/discovery/keys", "GET, OPTIONS"}};
+  for (const auto& c : cases) {
+    http::Response res = routes.call("OPTIONS", c.path, kPreflight);
+    EXPECT_EQ(res.status, 204) << c.path;
+    EXPECT_EQ(res.body, "") << c.path;
+    EXPECT_EQ(http::find_header(res.headers, "Access-Control-Allow-Origin"), "*") << c.path;
+    EXPECT_EQ(http::find_header(res.headers, "Access-Control-Allow-Methods"), c.methods) << c.path;
+    EXPECT_EQ(http::find_header(res.headers, "Access-Control-Allow-Headers"),
+              "Content-Type, Authorization")
+        << c.path;
+    EXPECT_NE(http::find_header(res.headers, "Access-Control-Max-Age"), "") << c.path;
+  }
+  // A preflight mints nothing and counts as no key request.
+  EXPECT_EQ(routes.issuer().discovery_requests.load(), 0);
+  EXPECT_EQ(routes.issuer().jwks_requests.load(), 0);
+}
+
+TEST(OidcIssuerRoutes, TheirAnswersAreReadableFromAnyOriginErrorsToo) {
+  IssuerRoutes routes;
+  const http::Headers from_page = {{"origin", "http://127.0.0.1:5173"}};
+  http::Response token = routes.call("POST", "/_sim/oidc/token", from_page, R"({"oid":"alice"})");
+  EXPECT_EQ(token.status, 200);
+  EXPECT_EQ(http::find_header(token.headers, "Access-Control-Allow-Origin"), "*");
+  auto parsed = json::parse(token.body);
+  ASSERT_TRUE(parsed && parsed->is_object());
+  EXPECT_TRUE(parsed->as_object().contains("access_token"));
+  http::Response refused = routes.call("POST", "/_sim/oidc/token", from_page, R"({"oid":7})");
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(http::find_header(refused.headers, "Access-Control-Allow-Origin"), "*");
+  for (const char* path :
+       {"/_sim/oidc/.well-known/openid-configuration", "/_sim/oidc/discovery/keys"}) {
+    http::Response res = routes.call("GET", path, from_page);
+    EXPECT_EQ(res.status, 200) << path;
+    EXPECT_EQ(http::find_header(res.headers, "Access-Control-Allow-Origin"), "*") << path;
+  }
+  routes.issuer().set_down(true);
+  http::Response down = routes.call("GET", "/_sim/oidc/discovery/keys", from_page);
+  EXPECT_EQ(down.status, 503);
+  EXPECT_EQ(http::find_header(down.headers, "Access-Control-Allow-Origin"), "*");
+}
+
+TEST(OidcIssuerRoutes, TheControlRoutesSendNoCorsHeader) {
+  IssuerRoutes routes;
+  http::Response res =
+      routes.call("POST", "/_sim/oidc/jwks-down", {{"origin", "http://a"}}, R"({"down":false})");
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(http::find_header(res.headers, "Access-Control-Allow-Origin"), "");
+  // Their preflight finds no OPTIONS route: the router's 405.
+  EXPECT_EQ(routes.call("OPTIONS", "/_sim/oidc/rotate", kPreflight).status, 405);
 }
 
 }  // namespace
