@@ -166,6 +166,9 @@ int run_serve(const config::ServeConfig& c) {
   so.body_limit = [&router](std::string_view method, std::string_view path) {
     return router.body_limit(method, path);
   };
+  so.decorate_own_answer = [&router](const http::Request& req, http::Response& res) {
+    router.decorate_own_answer(req, res);
+  };
   so.header_timeout = c.header_timeout;
   so.body_timeout = c.body_timeout;
   so.idle_timeout = c.idle_timeout;

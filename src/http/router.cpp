@@ -147,6 +147,18 @@ std::optional<Response> Router::answer_preflight(const Request& req, std::string
   return answer;
 }
 
+void Router::decorate_own_answer(const Request& req, Response& res) const {
+  if (cross_origin_.decorate) {
+    if (std::string_view origin = req.header("origin"); !origin.empty()) {
+      cross_origin_.decorate(origin, res);
+    }
+  }
+  res.set("x-ms-request-id", random_uuid());
+  if (std::string_view v = req.header("x-ms-client-request-id"); valid_client_request_id(v)) {
+    res.set("x-ms-client-request-id", std::string(v));
+  }
+}
+
 void Router::dispatch(Request&& req, Responder respond) const {
   auto start = std::chrono::steady_clock::now();
   req.request_id = random_uuid();

@@ -93,6 +93,10 @@ class Router {
 
   // Finds the route and calls it; answers 404/405 itself.
   void dispatch(Request&& req, Responder respond) const;
+  // What every answer carries, for one the server wrote itself
+  // (ServerOptions::decorate_own_answer): the CORS headers for a listed
+  // Origin, a fresh x-ms-request-id, the client's valid x-ms-client-request-id.
+  void decorate_own_answer(const Request& req, Response& res) const;
 
   // Exposed for tests: the params of `path` under `templ`, or false.
   static bool match(std::string_view templ, std::string_view path, Params* params);

@@ -13,7 +13,6 @@
 #include <boost/beast/ssl.hpp>
 #include <cerrno>
 #include <cstdio>
-#include <mutex>
 #include <sstream>
 #include <system_error>
 #include <thread>
@@ -22,6 +21,7 @@
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "base/thread_annotations.h"
 #include "http/framing.h"
 
 namespace lrogate::http {
@@ -132,7 +132,7 @@ class ServerImpl final : public Server {
     if (!opt_.tls_cert_file.empty()) {
       auto ctx = load_tls_context(opt_.tls_cert_file, opt_.tls_key_file);
       if (!ctx) return ctx.error();
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       tls_ = std::move(ctx).value();
     }
     return {};
@@ -145,7 +145,7 @@ class ServerImpl final : public Server {
     auto ctx = load_tls_context(opt_.tls_cert_file, opt_.tls_key_file);
     if (!ctx) return ctx.error();
     // Connections accepted before keep their own reference to the old one.
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     tls_ = std::move(ctx).value();
     return {};
   }
@@ -257,7 +257,7 @@ class ServerImpl final : public Server {
 
   // The context new connections use; null without TLS.
   std::shared_ptr<asio::ssl::context> tls_context() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return tls_;
   }
 
@@ -271,17 +271,29 @@ class ServerImpl final : public Server {
   }
 
   // Writes the error answer, then closes the connection (lingering).
+  // parser: the request being read, if any (its header decorates the answer).
   template <class Stream>
   asio::awaitable<void> write_error(Stream& stream, int status, std::string_view code,
-                                    std::string_view message) {
+                                    std::string_view message, const Parser* parser = nullptr) {
     Response res = json_response(status, json::error_body(code, message));
     res.close = true;
+    if (parser && opt_.decorate_own_answer) {
+      Request head;
+      head.method = std::string(parser->get().method_string());
+      head.target = std::string(parser->get().target());
+      head.path = head.target.substr(0, head.target.find('?'));
+      for (const auto& f : parser->get()) {
+        head.headers.push_back({to_lower(f.name_string()), std::string(f.value())});
+      }
+      opt_.decorate_own_answer(head, res);
+    }
     if (co_await write(stream, res, false, false)) co_await linger_close(stream);
   }
 
   template <class Stream>
-  asio::awaitable<void> write_error(Stream& stream, const ErrorAnswer& answer) {
-    co_await write_error(stream, answer.status, answer.code, answer.message);
+  asio::awaitable<void> write_error(Stream& stream, const ErrorAnswer& answer,
+                                    const Parser* parser = nullptr) {
+    co_await write_error(stream, answer.status, answer.code, answer.message, parser);
   }
 
   // Half-closes, then reads and drops what the peer still sends until it
@@ -332,13 +344,14 @@ class ServerImpl final : public Server {
       // Before any body byte is read, so a refused request's body never
       // runs as the next request (framing.h).
       if (auto err = check_framing(head_of(parser))) {
-        co_await write_error(stream, answer_for(*err));
+        co_await write_error(stream, answer_for(*err), &parser);
         co_return;
       }
       std::string_view target = parser.get().target();
       std::string_view path = target.substr(0, target.find('?'));
       if (probe && !is_probe_path(path)) {
-        co_await write_error(stream, 503, "ServerBusy", "too many connections; retry later");
+        co_await write_error(stream, 503, "ServerBusy", "too many connections; retry later",
+                             &parser);
         co_return;
       }
       if (!parser.is_done()) {
@@ -417,11 +430,12 @@ class ServerImpl final : public Server {
     if (ec == beast::error::timeout) {
       co_await write_error(
           stream, 408, "RequestTimeout",
-          in_header ? "request header not received in time" : "request body not received in time");
+          in_header ? "request header not received in time" : "request body not received in time",
+          &parser);
       co_return;
     }
     auto answer = answer_for_parse_error(ec, head_of(parser), opt_.max_header, body_limit);
-    if (answer) co_await write_error(stream, *answer);
+    if (answer) co_await write_error(stream, *answer, &parser);
   }
 
   asio::awaitable<Response> call_handler(Request req) {
@@ -504,8 +518,8 @@ class ServerImpl final : public Server {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::signal_set> signals_;
-  std::mutex mu_;
-  std::shared_ptr<asio::ssl::context> tls_;  // guarded by mu_; null without TLS
+  Mutex mu_;
+  std::shared_ptr<asio::ssl::context> tls_ GUARDED_BY(mu_);  // null without TLS
   std::atomic<std::size_t> connections_{0};
   std::atomic<std::size_t> inflight_{0};
   std::atomic<bool> stopping_{false};

@@ -46,6 +46,12 @@ struct ServerOptions {
   // The body limit of one request by its method and path (413 beyond);
   // unset: max_body for every request.
   std::function<std::size_t(std::string_view method, std::string_view path)> body_limit;
+  // Called on the answers the server writes itself, instead of a handler
+  // (framing 400/501, 408, 413, 431, 503 at the probe reserve): req holds
+  // the method, target and header fields read so far (all of them unless the
+  // header itself was refused), no body. The router adds what every answer carries (CORS
+  // headers, x-ms-request-id), so a browser page can read these errors too.
+  std::function<void(const Request& req, Response& res)> decorate_own_answer;
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds body_timeout{60'000};
   std::chrono::milliseconds idle_timeout{60'000};

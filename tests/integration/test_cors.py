@@ -158,3 +158,53 @@ def test_a_bad_origin_is_refused_at_start_by_name(procs):
         assert "--cors-origins" in p.stderr
         named = "*" if bad.endswith("*") else bad
         assert named in p.stderr, p.stderr[-500:]
+
+
+def raw_exchange(gw, data):
+    """Sends raw bytes, returns (status, headers dict lower-cased) of the answer."""
+    import socket
+    host, port = gw.base.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    head = got.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    headers = {}
+    for line in head[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return int(head[0].split()[1]), headers
+
+
+def test_answers_the_server_writes_itself_carry_cors_and_a_request_id(procs):
+    # A browser page must be able to read why its request was refused before
+    # any handler saw it (413, framing), not get an opaque CORS failure.
+    sim = procs.sim()
+    gw = procs.gateway(sim, "--cors-origins", ORIGINS, "--max-body", "1KiB")
+    big = request(gw.base, "POST", ANALYZE, body=b"x" * 4096,
+                  headers={"Origin": SPA, "Content-Type": "application/octet-stream",
+                           "x-ms-client-request-id": "page-req-1"})
+    assert big.status == 413, big.body
+    assert big.header("Access-Control-Allow-Origin") == SPA
+    assert "Operation-Location" in big.header("Access-Control-Expose-Headers")
+    assert "origin" in tokens(big.header("Vary"))
+    assert big.header("x-ms-request-id")
+    assert big.header("x-ms-client-request-id") == "page-req-1"
+    status, headers = raw_exchange(
+        gw, f"POST {ANALYZE} HTTP/1.1\r\nHost: x\r\nOrigin: {SPA}\r\nContent-Length: 3\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode())
+    assert status == 400
+    assert headers.get("access-control-allow-origin") == SPA
+    assert headers.get("x-ms-request-id")
+    # An unlisted origin gets no CORS header here either, but the request id.
+    status, headers = raw_exchange(
+        gw, f"POST {ANALYZE} HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n"
+            "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+    assert status == 400
+    assert not [k for k in headers if k.startswith("access-control-")]
+    assert headers.get("x-ms-request-id")
