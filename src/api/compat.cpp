@@ -1,5 +1,5 @@
 // The compatible routes: an existing frontend of the original design polls
-// these unchanged (DESIGN.md, "The HTTP contract").
+// these unchanged (docs/design.md, "Compatible routes").
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 

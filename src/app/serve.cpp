@@ -1,6 +1,7 @@
-// `lrogate serve`: wires the parts together (DESIGN.md, "The parts") and runs
-// until SIGTERM/SIGINT, then drains: stop claiming polls, finish requests in
-// flight, exit 0.
+// `lrogate serve`: wires the parts together (docs/design.md, "The parts and
+// their directions") and runs until SIGTERM/SIGINT, then drains: stop
+// claiming polls, finish requests in flight, exit 0 (docs/design.md,
+// "Ownership and shutdown").
 #include <csignal>
 #include <future>
 
@@ -126,6 +127,14 @@ int run_serve(const config::ServeConfig& c) {
     ctx.keys.replace(std::move(keys).value());
   }
   std::optional<api::OidcVerifier> oidc;
+  // Whatever way run_serve returns, the client's thread stops before the
+  // objects declared above it (the verifier, the poller, the caller, the
+  // credential), whose callbacks it runs, are destroyed. The normal exit
+  // stops it earlier, explicitly, while the server still exists.
+  struct StopClient {
+    http::Client& client;
+    ~StopClient() { client.shutdown(); }
+  } stop_client{*client.value()};
   if (!c.oidc_issuer.empty()) {
     api::OidcSettings os;
     os.issuer = c.oidc_issuer;

@@ -1,4 +1,5 @@
-// The operation record as the store keeps it (DESIGN.md, "The record").
+// The operation record as the store keeps it (docs/design.md, "The record
+// and its states").
 // Plain data: the rules for changing it live in core/.
 #pragma once
 

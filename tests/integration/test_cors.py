@@ -160,6 +160,23 @@ def test_a_bad_origin_is_refused_at_start_by_name(procs):
         assert named in p.stderr, p.stderr[-500:]
 
 
+def test_a_bad_origin_with_a_key_fetch_in_flight_exits_cleanly(procs):
+    # The OIDC verifier has started its discovery fetch (the issuer answers
+    # slowly) when the bad --cors-origins stops start-up: the client's thread
+    # must stop before the verifier it calls back is destroyed (under the
+    # sanitizers' build, a use after free otherwise).
+    sim = procs.sim("--latency", "300ms")
+    p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--upstream-endpoint",
+                        f"http://{sim.base}", "--store", f"sqlite:{procs.tmp / 'bad.db'}",
+                        "--oidc-issuer", f"http://{sim.base}/_sim/oidc", "--oidc-audience", "api://x",
+                        "--cors-origins", "app.contoso.example"],
+                       env={"AZURE_CU_KEY": "k", "PATH": os.environ.get("PATH", ""),
+                            **{k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")}},
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2, (p.returncode, p.stderr[-1000:])
+    assert "--cors-origins" in p.stderr
+
+
 def raw_exchange(gw, data):
     """Sends raw bytes, returns (status, headers dict lower-cased) of the answer."""
     import socket

@@ -1,5 +1,5 @@
 """The hybrid-polling contract end to end: the original's three scenarios and
-the routes of DESIGN.md's table."""
+the routes of docs/design.md, "The HTTP contract"."""
 import json
 import time
 
