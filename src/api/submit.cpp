@@ -278,6 +278,18 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
         core::NewOperation n{a.operation_id, shared->tenant, shared->analyzer_id,
                              a.operation_location, key};
         auto rec = ctx.service.record_submitted(n);
+        if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
+          // Either this id is recorded already (the upstream answered an id
+          // twice), or an older record still carries the key, whose
+          // reservation has expired (a record that finished late outlives
+          // it): then this is a new operation, recorded without the column
+          // (the reservation, bound below, is what replays read).
+          auto known = ctx.service.find(a.operation_id);
+          if (known && !known.value()) {
+            n.idempotency_key.clear();
+            rec = ctx.service.record_submitted(n);
+          }
+        }
         if (!rec && rec.error().code != ErrorCode::kConflict) {
           if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
           o.error = store_unavailable(rec.error());

@@ -201,6 +201,34 @@ def test_idempotency_survives_a_restart(procs):
     assert sim.stats()["submits"] == 1
 
 
+def test_a_key_reused_after_its_reservation_expired_records_the_new_operation(procs):
+    # The key is held for --max-wait + --result-ttl from its first use; a
+    # record that finished late (here: after a downtime) outlives it. A new
+    # submit with that key is a new operation and must be recorded as one,
+    # not answered with an id the store never kept.
+    sim = procs.sim()
+    store = f"sqlite:{procs.tmp / 'keys.db'}"
+    flags = ["--max-wait", "2s", "--result-ttl", "4s", "--sweep-interval", "1h"]
+    key = {"Idempotency-Key": "reused-after-expiry"}
+    gw = procs.gateway(sim, *flags, store=store, name="gw-a")
+    first = gw.submit(url="https://docs.example/a.pdf?sim_duration=60s", headers=key)
+    assert first.status == 202, first.body
+    gw.stop()
+    time.sleep(6.5)  # the key's 6 s are over; the record has not been finished yet
+    gw2 = procs.gateway(sim, *flags, store=store, name="gw-b")
+    assert gw2.wait_status(first.json()["operationId"]) == "Failed"  # Timeout, just now
+    second = gw2.submit(url="https://docs.example/b.pdf?sim_duration=1s", headers=key)
+    assert second.status == 202, second.body
+    new_id = second.json()["operationId"]
+    assert new_id != first.json()["operationId"]
+    monitor = gw2.operation(new_id)
+    assert monitor.status == 200, monitor.body
+    assert gw2.wait_final(new_id).status == 200
+    # And the key now names the new operation.
+    again = gw2.submit(url="https://docs.example/b.pdf?sim_duration=1s", headers=key)
+    assert again.status == 202 and again.json()["operationId"] == new_id
+
+
 def test_metrics_in_prometheus_text_format(procs):
     sim = procs.sim()
     gw = procs.gateway(sim)
