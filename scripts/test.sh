@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test
 bash scripts/build.sh
+# Clang's thread-safety analysis over src/ (GUARDED_BY, REQUIRES, ...).
+bash scripts/thread-safety.sh
 # One throw-away PostgreSQL server for the whole run (the store contract
 # suite and the replica tests make their own databases on it; the outage
 # test starts a server of its own).

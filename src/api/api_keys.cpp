@@ -4,9 +4,8 @@
 
 #include <cctype>
 #include <fstream>
-#include <unordered_map>
-#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include "base/sha256.h"
 #include "base/strings.h"
@@ -112,19 +111,19 @@ Result<std::vector<KeyEntry>> load_api_keys(const std::string& path) {
 }
 
 bool KeyRing::enabled() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   return enabled_;
 }
 
 void KeyRing::replace(std::vector<KeyEntry> entries) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   entries_ = std::move(entries);
   enabled_ = true;
 }
 
 std::optional<std::string> KeyRing::authenticate(std::string_view presented) const {
   std::string d = digest(presented);
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   const KeyEntry* match = nullptr;
   // Every entry is compared, whatever matched, so timing tells nothing.
   for (const auto& e : entries_) {

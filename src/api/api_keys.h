@@ -10,12 +10,12 @@
 
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/result.h"
+#include "base/thread_annotations.h"
 
 namespace lrogate::api {
 
@@ -40,9 +40,9 @@ class KeyRing {
   std::optional<std::string> authenticate(std::string_view presented) const;
 
  private:
-  mutable std::shared_mutex mu_;
-  bool enabled_ = false;
-  std::vector<KeyEntry> entries_;
+  mutable SharedMutex mu_;
+  bool enabled_ GUARDED_BY(mu_) = false;
+  std::vector<KeyEntry> entries_ GUARDED_BY(mu_);
 };
 
 // The key a request presents: `Authorization: Bearer KEY`, `api-key: KEY` or

@@ -36,7 +36,7 @@ void OidcVerifier::schedule() {
 }
 
 std::size_t OidcVerifier::keys_held() const {
-  std::shared_lock lock(keys_mu_);
+  ReaderLock lock(keys_mu_);
   return keys_ ? keys_->size() : 0;
 }
 
@@ -85,14 +85,14 @@ void OidcVerifier::fetched(Result<KeySet> keys) {
   if (keys) {
     auto held = std::make_shared<const KeySet>(std::move(keys).value());
     log::info("oidc signing keys fetched", {{"issuer", settings_.issuer}, {"keys", held->size()}});
-    std::unique_lock lock(keys_mu_);
+    WriterLock lock(keys_mu_);
     keys_ = std::move(held);
     last_error_.clear();
   } else {
     log::warn("oidc signing keys not fetched; the keys held stay",
               {{"issuer", settings_.issuer}, {"error", keys.error().message}});
     {
-      std::unique_lock lock(keys_mu_);
+      WriterLock lock(keys_mu_);
       last_error_ = keys.error().message;
     }
     // Sooner than the next refresh: the keys held (if any) may be old.
@@ -106,7 +106,7 @@ VerifiedToken OidcVerifier::verify(std::string_view token) {
   std::string key = sha256_digest(token);
   std::int64_t now_s = clock_.now_ms() / 1000;
   {
-    std::lock_guard lock(cache_mu_);
+    MutexLock lock(cache_mu_);
     auto it = cache_.find(key);
     if (it != cache_.end()) {
       if (now_s <= it->second->expires_at + rules_.clock_skew_s) return it->second;
@@ -116,7 +116,7 @@ VerifiedToken OidcVerifier::verify(std::string_view token) {
   std::shared_ptr<const KeySet> keys;
   std::string why_none;
   {
-    std::shared_lock lock(keys_mu_);
+    ReaderLock lock(keys_mu_);
     keys = keys_;
     why_none = last_error_;
   }
@@ -137,7 +137,7 @@ VerifiedToken OidcVerifier::verify(std::string_view token) {
     return std::move(*e);
   }
   auto claims = std::make_shared<const JwtClaims>(std::move(std::get<JwtClaims>(r)));
-  std::lock_guard lock(cache_mu_);
+  MutexLock lock(cache_mu_);
   if (cache_.size() >= kMaxCached) {
     for (auto it = cache_.begin(); it != cache_.end();) {
       it = now_s > it->second->expires_at + rules_.clock_skew_s ? cache_.erase(it) : std::next(it);

@@ -20,8 +20,6 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -29,6 +27,7 @@
 
 #include "api/jwt.h"
 #include "base/clock.h"
+#include "base/thread_annotations.h"
 #include "http/client.h"
 
 namespace lrogate::api {
@@ -73,16 +72,16 @@ class OidcVerifier {
   http::Client& client_;
   const Clock& clock_;
 
-  mutable std::shared_mutex keys_mu_;
-  std::shared_ptr<const KeySet> keys_;  // guarded by keys_mu_
-  std::string last_error_;              // guarded by keys_mu_: why the last fetch failed
+  mutable SharedMutex keys_mu_;
+  std::shared_ptr<const KeySet> keys_ GUARDED_BY(keys_mu_);
+  std::string last_error_ GUARDED_BY(keys_mu_);  // why the last fetch failed
 
   std::atomic<bool> fetching_{false};
   std::atomic<Millis> last_fetch_{0};
 
-  std::mutex cache_mu_;
-  // sha256(token) → claims, guarded by cache_mu_.
-  std::unordered_map<std::string, std::shared_ptr<const JwtClaims>> cache_;
+  Mutex cache_mu_;
+  // sha256(token) → claims.
+  std::unordered_map<std::string, std::shared_ptr<const JwtClaims>> cache_ GUARDED_BY(cache_mu_);
 };
 
 }  // namespace lrogate::api

@@ -26,7 +26,7 @@ PollLimiter::Entry& PollLimiter::entry(const std::string& id, Millis now) {
 Millis PollLimiter::admit(const std::string& id) {
   if (rate_ <= 0) return 0;
   Millis now = clock_.now_ms();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Entry& e = entry(id, now);
   Millis since = e.last_poll < 0 ? interval_ms_ : now - e.last_poll;
   e.last_poll = now;
@@ -35,12 +35,12 @@ Millis PollLimiter::admit(const std::string& id) {
 
 bool PollLimiter::count_processing(const std::string& id) {
   if (max_polls_ <= 0) return true;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return ++entry(id, clock_.now_ms()).processing <= max_polls_;
 }
 
 void PollLimiter::forget(const std::string& id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   entries_.erase(id);
 }
 

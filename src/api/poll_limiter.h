@@ -11,11 +11,11 @@
 // without bound. Thread-safe.
 #pragma once
 
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
 #include "base/clock.h"
+#include "base/thread_annotations.h"
 
 namespace lrogate::api {
 
@@ -44,15 +44,15 @@ class PollLimiter {
     Millis last_poll = -1;  // -1: never polled
     int processing = 0;
   };
-  Entry& entry(const std::string& id, Millis now);
+  Entry& entry(const std::string& id, Millis now) REQUIRES(mu_);
 
   const Clock& clock_;
   const double rate_;
   const Millis interval_ms_;  // 1000 / rate
   const int max_polls_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
-  Millis last_prune_ = 0;                           // guarded by mu_
+  Mutex mu_;
+  std::unordered_map<std::string, Entry> entries_ GUARDED_BY(mu_);
+  Millis last_prune_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace lrogate::api

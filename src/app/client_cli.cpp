@@ -20,13 +20,13 @@
 #include <fstream>
 #include <future>
 #include <iostream>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "app/commands.h"
 #include "base/json_util.h"
 #include "base/strings.h"
+#include "base/thread_annotations.h"
 #include "http/client.h"
 
 namespace lrogate::app {
@@ -124,7 +124,7 @@ class Progress {
   ~Progress() { finish(); }
 
   void set(const std::string& status) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (status == status_) return;
     status_ = status;
     if (!tty_) std::cerr << elapsed() << "s " << status << " " << id_ << "\n";
@@ -133,7 +133,7 @@ class Progress {
     if (stop_.exchange(true)) return;
     if (ticker_.joinable()) ticker_.join();
     if (tty_) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       std::cerr << "\r\033[K" << status_ << " after " << elapsed() << "s  " << id_ << "\n";
     }
   }
@@ -149,7 +149,7 @@ class Progress {
     static const char* kFrames[] = {"|", "/", "-", "\\"};
     for (int i = 0; !stop_; ++i) {
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         std::cerr << "\r\033[K" << kFrames[i % 4] << " " << status_ << "  " << elapsed() << "s  "
                   << id_ << std::flush;
       }
@@ -157,11 +157,11 @@ class Progress {
     }
   }
 
-  std::string id_;
-  bool tty_;
-  std::chrono::steady_clock::time_point start_;
-  std::mutex mu_;
-  std::string status_ = "Submitted";
+  std::string id_;                               // constant after construction
+  bool tty_;                                     // constant after construction
+  std::chrono::steady_clock::time_point start_;  // constant after construction
+  Mutex mu_;                                     // also keeps stderr lines whole
+  std::string status_ GUARDED_BY(mu_) = "Submitted";
   std::atomic<bool> stop_{false};
   std::thread ticker_;
 };

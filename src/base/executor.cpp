@@ -15,7 +15,7 @@ BoundedExecutor::~BoundedExecutor() { stop(); }
 
 bool BoundedExecutor::try_post(std::function<void()> fn) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_ || queue_.size() >= max_queued_) return false;
     queue_.push_back(std::move(fn));
   }
@@ -25,7 +25,7 @@ bool BoundedExecutor::try_post(std::function<void()> fn) {
 
 void BoundedExecutor::stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -38,8 +38,8 @@ void BoundedExecutor::loop() {
   for (;;) {
     std::function<void()> fn;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(mu_);
+      cv_.wait(mu_, [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to run
       fn = std::move(queue_.front());
       queue_.pop_front();

@@ -2,8 +2,9 @@
 // SystemRandom is thread-safe; FixedRandom returns one value (tests).
 #pragma once
 
-#include <mutex>
 #include <random>
+
+#include "base/thread_annotations.h"
 
 namespace lrogate {
 
@@ -17,14 +18,14 @@ class SystemRandom final : public Random {
  public:
   SystemRandom() : gen_(std::random_device{}()) {}
   double uniform() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return dist_(gen_);
   }
 
  private:
-  std::mutex mu_;
-  std::mt19937_64 gen_;
-  std::uniform_real_distribution<double> dist_{0.0, 1.0};
+  Mutex mu_;
+  std::mt19937_64 gen_ GUARDED_BY(mu_);
+  std::uniform_real_distribution<double> dist_ GUARDED_BY(mu_){0.0, 1.0};
 };
 
 class FixedRandom final : public Random {

@@ -5,7 +5,7 @@
 namespace lrogate::core {
 
 Notifier::Token Notifier::subscribe(const std::string& operation_id, std::function<void()> fn) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Token t = next_++;
   waiters_[operation_id].emplace(t, std::move(fn));
   ++count_;
@@ -13,7 +13,7 @@ Notifier::Token Notifier::subscribe(const std::string& operation_id, std::functi
 }
 
 bool Notifier::unsubscribe(const std::string& operation_id, Token token) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = waiters_.find(operation_id);
   if (it == waiters_.end() || it->second.erase(token) == 0) return false;
   --count_;
@@ -24,7 +24,7 @@ bool Notifier::unsubscribe(const std::string& operation_id, Token token) {
 void Notifier::notify(const std::string& operation_id) {
   std::vector<std::function<void()>> fire;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = waiters_.find(operation_id);
     if (it == waiters_.end()) return;
     for (auto& [t, fn] : it->second) fire.push_back(std::move(fn));
@@ -37,7 +37,7 @@ void Notifier::notify(const std::string& operation_id) {
 void Notifier::notify_all() {
   std::vector<std::function<void()>> fire;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [id, m] : waiters_) {
       for (auto& [t, fn] : m) fire.push_back(std::move(fn));
     }
@@ -48,7 +48,7 @@ void Notifier::notify_all() {
 }
 
 std::size_t Notifier::waiters() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return count_;
 }
 

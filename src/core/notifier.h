@@ -9,9 +9,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <unordered_map>
+
+#include "base/thread_annotations.h"
 
 namespace lrogate::core {
 
@@ -28,10 +29,11 @@ class Notifier {
   std::size_t waiters() const;
 
  private:
-  mutable std::mutex mu_;
-  Token next_ = 1;
-  std::size_t count_ = 0;
-  std::unordered_map<std::string, std::unordered_map<Token, std::function<void()>>> waiters_;
+  mutable Mutex mu_;
+  Token next_ GUARDED_BY(mu_) = 1;
+  std::size_t count_ GUARDED_BY(mu_) = 0;
+  std::unordered_map<std::string, std::unordered_map<Token, std::function<void()>>> waiters_
+      GUARDED_BY(mu_);
 };
 
 }  // namespace lrogate::core

@@ -75,7 +75,7 @@ void AnalyzerRegistry::add_ready(const std::string& id, Millis now) {
                                    {"createdAt", json::iso8601(now)},
                                    {"lastModifiedAt", json::iso8601(now)}};
   e.ready_at = now;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   analyzers_.insert_or_assign(id, std::move(e));
 }
 
@@ -103,7 +103,7 @@ Result<AnalyzerRegistry::Created> AnalyzerRegistry::create(const std::string& id
   e.ready_at = now + d->duration.count();
   e.fails = d->outcome == "Failed";
 
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   bool exists = analyzers_.count(id) > 0;
   if (exists && !allow_replace) {
     return make_error(ErrorCode::kConflict, "An analyzer with id '" + id + "' already exists.");
@@ -128,7 +128,7 @@ boost::json::object AnalyzerRegistry::render(const Entry& e, Millis now) {
 }
 
 AnalyzerState AnalyzerRegistry::state(std::string_view id, Millis now) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = analyzers_.find(id);
   if (it == analyzers_.end()) return AnalyzerState::kUnknown;
   if (now < it->second.ready_at) return AnalyzerState::kCreating;
@@ -136,14 +136,14 @@ AnalyzerState AnalyzerRegistry::state(std::string_view id, Millis now) const {
 }
 
 std::optional<boost::json::object> AnalyzerRegistry::get(std::string_view id, Millis now) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = analyzers_.find(id);
   if (it == analyzers_.end()) return std::nullopt;
   return render(it->second, now);
 }
 
 bool AnalyzerRegistry::remove(std::string_view id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = analyzers_.find(id);
   if (it == analyzers_.end()) return false;
   analyzers_.erase(it);
@@ -153,7 +153,7 @@ bool AnalyzerRegistry::remove(std::string_view id) {
 std::optional<boost::json::object> AnalyzerRegistry::operation(std::string_view analyzer_id,
                                                                std::string_view op_id,
                                                                Millis now) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = operations_.find(op_id);
   if (it == operations_.end() || it->second.analyzer_id != analyzer_id ||
       now > it->second.entry.ready_at + operation_ttl_.count()) {

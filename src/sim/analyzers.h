@@ -22,13 +22,13 @@
 #include <boost/json/object.hpp>
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "base/thread_annotations.h"
 #include "http/router.h"
 #include "sim/directives.h"
 #include "sim/route_context.h"
@@ -87,9 +87,9 @@ class AnalyzerRegistry {
 
   const std::chrono::milliseconds create_duration_;  // constant after construction
   const std::chrono::milliseconds operation_ttl_;    // constant after construction
-  mutable std::mutex mu_;
-  std::map<std::string, Entry, std::less<>> analyzers_;       // guarded by mu_
-  std::map<std::string, Operation, std::less<>> operations_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, Entry, std::less<>> analyzers_ GUARDED_BY(mu_);
+  std::map<std::string, Operation, std::less<>> operations_ GUARDED_BY(mu_);
 };
 
 // Adds the routes above; `registry` and `ctx` must outlive `router`.

@@ -118,9 +118,12 @@ Result<std::unique_ptr<OidcIssuer>> OidcIssuer::create() {
   auto es = make_key("ES256");
   if (!es) return es.error();
   std::unique_ptr<OidcIssuer> issuer(new OidcIssuer());
-  issuer->rs256_ = rs.value();
-  issuer->es256_ = es.value();
-  issuer->keys_ = {rs.value(), es.value()};
+  {
+    MutexLock lock(issuer->mu_);  // not shared yet; the lock is for the analysis
+    issuer->rs256_ = rs.value();
+    issuer->es256_ = es.value();
+    issuer->keys_ = {rs.value(), es.value()};
+  }
   return issuer;
 }
 
@@ -141,14 +144,14 @@ boost::json::object OidcIssuer::discovery(std::string_view issuer) {
 
 boost::json::object OidcIssuer::jwks() const {
   boost::json::array keys;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& k : keys_) keys.push_back(k->public_jwk);
   return boost::json::object{{"keys", std::move(keys)}};
 }
 
 std::vector<std::string> OidcIssuer::kids() const {
   std::vector<std::string> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& k : keys_) out.push_back(k->kid);
   return out;
 }
@@ -161,7 +164,7 @@ Result<std::string> OidcIssuer::mint(const MintRequest& request, std::string_vie
   if (!header) return cjose_failed("make a token header", err);
   // cjose is not documented as safe for concurrent use of one key: sign under
   // the lock (an RSA 2048 signature takes about a millisecond).
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const Key& key = request.alg == "ES256" ? *es256_ : *rs256_;
   std::string kid = request.kid.value_or(key.kid);
   if (!cjose_header_set(header.get(), CJOSE_HDR_ALG, key.alg.c_str(), &err) ||
@@ -184,7 +187,7 @@ Result<std::string> OidcIssuer::rotate(bool drop_old) {
   // Key generation takes a while: outside the lock.
   auto fresh = make_key("RS256");
   if (!fresh) return fresh.error();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (drop_old) {
     std::erase_if(keys_, [](const auto& k) { return k->alg == "RS256"; });
   }

@@ -26,12 +26,12 @@
 #include <atomic>
 #include <boost/json/object.hpp>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/result.h"
+#include "base/thread_annotations.h"
 #include "http/router.h"
 #include "sim/oidc_claims.h"
 #include "sim/route_context.h"
@@ -76,10 +76,10 @@ class OidcIssuer {
   // A new key for `alg` (RS256 or ES256) with a random kid.
   static Result<std::shared_ptr<const Key>> make_key(std::string alg);
 
-  mutable std::mutex mu_;
-  std::vector<std::shared_ptr<const Key>> keys_;  // guarded by mu_; JWKS order
-  std::shared_ptr<const Key> rs256_;              // guarded by mu_; signs RS256
-  std::shared_ptr<const Key> es256_;              // guarded by mu_; signs ES256
+  mutable Mutex mu_;
+  std::vector<std::shared_ptr<const Key>> keys_ GUARDED_BY(mu_);  // JWKS order
+  std::shared_ptr<const Key> rs256_ GUARDED_BY(mu_);              // signs RS256
+  std::shared_ptr<const Key> es256_ GUARDED_BY(mu_);              // signs ES256
   std::atomic<bool> down_{false};
 };
 

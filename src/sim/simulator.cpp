@@ -6,13 +6,13 @@
 #include <boost/json/serialize.hpp>
 #include <ctime>
 #include <map>
-#include <mutex>
 #include <optional>
 
 #include "base/ids.h"
 #include "base/json_util.h"
 #include "base/sha256.h"
 #include "base/strings.h"
+#include "base/thread_annotations.h"
 #include "http/router.h"
 #include "sim/analyzers.h"
 
@@ -81,16 +81,25 @@ struct Simulator::Impl {
   const Clock& clock;
   http::Server* server = nullptr;
   http::Router router;
-  std::mutex mu;
-  std::map<std::string, SimOp, std::less<>> ops;
-  std::map<std::uint64_t, std::size_t> submit_attempts;  // by body hash
-  long long submits = 0, polls = 0, overlaps = 0, rejected = 0;
-  int inflight = 0, max_inflight = 0;  // polls being answered, node-wide
+  Mutex mu;
+  std::map<std::string, SimOp, std::less<>> ops GUARDED_BY(mu);
+  std::map<std::uint64_t, std::size_t> submit_attempts GUARDED_BY(mu);  // by body hash
+  long long submits GUARDED_BY(mu) = 0;
+  long long polls GUARDED_BY(mu) = 0;
+  long long overlaps GUARDED_BY(mu) = 0;
+  long long rejected GUARDED_BY(mu) = 0;
+  // Polls being answered, node-wide, and the most at once.
+  int inflight GUARDED_BY(mu) = 0;
+  int max_inflight GUARDED_BY(mu) = 0;
   // Token endpoints: tokens issued and their expiry; requests and how many
   // were being answered at once (the gateway refreshes one at a time).
-  std::map<std::string, Millis, std::less<>> tokens;
-  long long token_requests = 0, tokens_issued = 0, bearer_accepted = 0, bearer_rejected = 0;
-  int token_inflight = 0, token_max_inflight = 0;
+  std::map<std::string, Millis, std::less<>> tokens GUARDED_BY(mu);
+  long long token_requests GUARDED_BY(mu) = 0;
+  long long tokens_issued GUARDED_BY(mu) = 0;
+  long long bearer_accepted GUARDED_BY(mu) = 0;
+  long long bearer_rejected GUARDED_BY(mu) = 0;
+  int token_inflight GUARDED_BY(mu) = 0;
+  int token_max_inflight GUARDED_BY(mu) = 0;
   std::unique_ptr<OidcIssuer> issuer;  // null: no OIDC routes
   AnalyzerRegistry analyzer_registry;  // custom analyzers and those of --analyzers
   RouteContext ctx;                    // for the routes of oidc_issuer.cpp and analyzers.cpp
@@ -145,7 +154,7 @@ struct Simulator::Impl {
     // Revokes every token issued so far (the upstream then answers 401 to them).
     router.add("DELETE", "/_sim/tokens", "revoke tokens",
                [this](http::Request&&, const http::Params&, http::Responder done) {
-                 std::lock_guard lock(mu);
+                 MutexLock lock(mu);
                  tokens.clear();
                  done(http::json_response(200, R"({"revoked":true})"));
                });
@@ -155,7 +164,7 @@ struct Simulator::Impl {
                });
     router.add("GET", "/_sim/stats", "stats",
                [this](http::Request&& req, const http::Params&, http::Responder done) {
-                 std::lock_guard lock(mu);
+                 MutexLock lock(mu);
                  boost::json::object o{{"submits", submits},
                                        {"polls", polls},
                                        {"overlaps", overlaps},
@@ -205,7 +214,7 @@ struct Simulator::Impl {
                });
     router.add("GET", "/_sim/operations/{id}", "operation stats",
                [this](http::Request&&, const http::Params& p, http::Responder done) {
-                 std::lock_guard lock(mu);
+                 MutexLock lock(mu);
                  auto it = ops.find(p.at("id"));
                  if (it == ops.end()) {
                    done(az_error(404, "NotFound", "unknown operation"));
@@ -233,13 +242,13 @@ struct Simulator::Impl {
   static std::string checksum(const SimOp& op) { return hex(fnv1a(op.analyzer + "|" + op.input)); }
 
   // The key (in the flavor's header) or a bearer token this simulator issued
-  // and that has not expired. Takes the lock: call without it.
-  bool authorized(const http::Request& r, Flavor f = Flavor::kCu) {
+  // and that has not expired. Takes the lock.
+  bool authorized(const http::Request& r, Flavor f = Flavor::kCu) EXCLUDES(mu) {
     std::string_view header = f == Flavor::kGeneric ? "x-api-key" : "ocp-apim-subscription-key";
     if (!opt.key.empty() && r.header(header) == opt.key) return true;
     std::string_view auth = r.header("authorization");
     if (auth.substr(0, 7) != "Bearer ") return false;
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     auto it = tokens.find(auth.substr(7));
     if (it == tokens.end() || clock.now_ms() >= it->second) {
       ++bearer_rejected;
@@ -265,14 +274,14 @@ struct Simulator::Impl {
   // Issues a token after checking the request as Entra ID (or the managed
   // identity endpoints) would.
   void token(http::Request&& r, TokenForm form, http::Responder done) {
-    std::unique_lock lock(mu);
+    MutexLock lock(mu);
     ++token_requests;
     std::size_t index = static_cast<std::size_t>(token_requests - 1);
     token_max_inflight = std::max(token_max_inflight, ++token_inflight);
     lock.unlock();
     http::Responder counted = [this, done](http::Response res) {
       {
-        std::lock_guard l(mu);
+        MutexLock l(mu);
         --token_inflight;
       }
       done(std::move(res));
@@ -331,7 +340,7 @@ struct Simulator::Impl {
     Millis life = std::max<Millis>(opt.token_lifetime.count(), 1000);
     Millis expires = now + life;
     {
-      std::lock_guard l(mu);
+      MutexLock l(mu);
       ++tokens_issued;
       // Forget long-expired tokens so the map stays small.
       for (auto it = tokens.begin(); it != tokens.end();) {
@@ -513,7 +522,7 @@ struct Simulator::Impl {
   void analyze(http::Request&& r, const std::string& analyzer, bool binary_route,
                http::Responder done, Flavor flavor = Flavor::kCu) {
     if (!authorized(r, flavor)) {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       ++rejected;
       reply(done, az_error(401, "401",
                            "Access denied due to invalid subscription key or wrong API endpoint. "
@@ -559,7 +568,7 @@ struct Simulator::Impl {
     }
     std::string host(r.header("host"));
     std::string base = std::string(r.tls ? "https://" : "http://") + host;
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     ++submits;
     // Submit faults apply to successive attempts of the same body.
     std::size_t& attempt = submit_attempts[fnv1a(analyzer + "|" + r.body)];
@@ -660,7 +669,7 @@ struct Simulator::Impl {
       reply(done, az_error(401, "401", "Access denied due to invalid subscription key."));
       return;
     }
-    std::unique_lock lock(mu);
+    MutexLock lock(mu);
     auto it = ops.find(id);
     Millis now = clock.now_ms();
     if (it == ops.end() || it->second.flavor != flavor ||
@@ -698,7 +707,7 @@ struct Simulator::Impl {
     lock.unlock();
     http::Responder counted = [this, id, done](http::Response res) {
       {
-        std::lock_guard l(mu);
+        MutexLock l(mu);
         --inflight;
         if (auto it2 = ops.find(id); it2 != ops.end()) --it2->second.inflight;
       }

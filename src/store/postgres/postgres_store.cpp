@@ -6,13 +6,12 @@
 #include <atomic>
 #include <bitset>
 #include <charconv>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <unordered_set>
 
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/thread_annotations.h"
 
 namespace lrogate::store::postgres {
 namespace {
@@ -613,22 +612,25 @@ class PostgresStore final : public OperationStore {
   bool exclusive() const override { return false; }
 
   void set_finished_listener(FinishedListener fn) override {
-    std::lock_guard lock(listener_mu_);
+    MutexLock lock(listener_mu_);
     listener_ = std::move(fn);
   }
 
  private:
   // Takes a pooled connection, waiting for one if all are busy.
   Conn* checkout() {
-    std::unique_lock lock(pool_mu_);
-    if (!pool_cv_.wait_for(lock, kCheckoutWait, [this] { return !free_.empty(); })) return nullptr;
+    MutexLock lock(pool_mu_);
+    if (!pool_cv_.wait_for(pool_mu_, kCheckoutWait,
+                           [this]() REQUIRES(pool_mu_) { return !free_.empty(); })) {
+      return nullptr;
+    }
     Conn* c = free_.back();
     free_.pop_back();
     return c;
   }
   void checkin(Conn* c) {
     {
-      std::lock_guard lock(pool_mu_);
+      MutexLock lock(pool_mu_);
       free_.push_back(c);
     }
     pool_cv_.notify_one();
@@ -761,7 +763,7 @@ class PostgresStore final : public OperationStore {
   }
 
   void deliver(const std::string& id) {
-    std::lock_guard lock(listener_mu_);
+    MutexLock lock(listener_mu_);
     if (listener_) listener_(id);
   }
 
@@ -813,13 +815,13 @@ class PostgresStore final : public OperationStore {
   }
 
   const std::string url_;
-  std::mutex pool_mu_;
-  std::condition_variable pool_cv_;
-  Conn conns_[kPoolSize];
-  std::vector<Conn*> free_;
+  Mutex pool_mu_;
+  CondVar pool_cv_;
+  Conn conns_[kPoolSize];  // each used by whoever checked it out of free_
+  std::vector<Conn*> free_ GUARDED_BY(pool_mu_);
 
-  std::mutex listener_mu_;
-  FinishedListener listener_;
+  Mutex listener_mu_;
+  FinishedListener listener_ GUARDED_BY(listener_mu_);
   std::atomic<bool> stop_{false};
   std::thread listener_thread_;
 };

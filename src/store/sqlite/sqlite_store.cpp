@@ -6,13 +6,12 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/thread_annotations.h"
 
 namespace lrogate::store::sqlite {
 namespace {
@@ -171,7 +170,7 @@ class SqliteStore final : public OperationStore {
  public:
   ~SqliteStore() override {
     {
-      std::lock_guard lock(ckpt_mu_);
+      MutexLock lock(ckpt_mu_);
       ckpt_stop_ = true;
     }
     ckpt_cv_.notify_all();
@@ -187,6 +186,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<void> open(const std::string& path) {
+    MutexLock lock(mu_);  // not shared yet: the lock is for the analysis
     lock_fd_ = ::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock_fd_ < 0) {
       return make_error(ErrorCode::kUnavailable,
@@ -220,7 +220,7 @@ class SqliteStore final : public OperationStore {
 
   Result<void> insert(const Operation& op) override {
     metrics::StoreTimer timer("insert");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare(
         std::string("INSERT INTO operations (") + kColumns +
         ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)");
@@ -251,32 +251,22 @@ class SqliteStore final : public OperationStore {
     metrics::StoreTimer timer("get");
     static std::atomic<unsigned> next{0};
     unsigned start = next.fetch_add(1, std::memory_order_relaxed);
-    Reader* r = nullptr;
-    for (unsigned i = 0; i < kReaders && !r; ++i) {
+    for (unsigned i = 0; i < kReaders; ++i) {
       Reader& cand = readers_[(start + i) % kReaders];
-      if (cand.mu.try_lock()) r = &cand;
+      if (cand.mu.try_lock()) {
+        MutexLock lock(cand.mu, kAdoptLock);
+        return read_one(cand, id);
+      }
     }
-    if (!r) {
-      r = &readers_[start % kReaders];
-      r->mu.lock();
-    }
-    std::lock_guard lock(r->mu, std::adopt_lock);
-    sqlite3_stmt* s = r->get;
-    sqlite3_bind_text(s, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    Result<std::optional<Operation>> out = std::optional<Operation>();
-    if (rc == SQLITE_ROW)
-      out = std::optional<Operation>(read_row(s));
-    else if (rc != SQLITE_DONE)
-      out = db_error(r->db, "get");
-    sqlite3_reset(s);
-    return out;
+    Reader& r = readers_[start % kReaders];
+    MutexLock lock(r.mu);
+    return read_one(r, id);
   }
 
   Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
                                            int limit) override {
     metrics::StoreTimer timer("claim_due");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st =
         prepare(std::string("UPDATE operations SET lease_owner = ?1, lease_until = ?2,"
                             " fence = fence + 1 WHERE id IN ("
@@ -296,13 +286,13 @@ class SqliteStore final : public OperationStore {
   Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
                            Millis lease_until) override {
     metrics::StoreTimer timer("renew_leases");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare(
         "UPDATE operations SET lease_until = ?2 WHERE id = ?3 AND lease_owner = ?1"
         " AND status IN ('NotStarted', 'Running')");
     if (!st) return st.error();
     int renewed = 0;
-    auto r = in_transaction([&]() -> Result<void> {
+    auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
       for (const auto& id : ids) {
         st->bind(1, owner).bind(2, lease_until).bind(3, id);
         int rc = st->step();
@@ -319,19 +309,19 @@ class SqliteStore final : public OperationStore {
   Result<bool> record_progress(std::string_view id, std::string_view owner,
                                const Progress& p) override {
     metrics::StoreTimer timer("record_progress");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return progress_locked(id, owner, p);
   }
 
   Result<std::vector<bool>> record_progress_many(std::string_view owner,
                                                  const std::vector<ProgressItem>& items) override {
     metrics::StoreTimer timer("record_progress_many");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     // One commit for the whole batch: the per-commit cost (WAL frame and
     // index writes, locks) is most of a single-row write.
     std::vector<bool> out;
     out.reserve(items.size());
-    auto r = in_transaction([&]() -> Result<void> {
+    auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
       for (const auto& it : items) {
         auto one = progress_locked(it.id, owner, it.progress);
         if (!one) return one.error();
@@ -345,7 +335,7 @@ class SqliteStore final : public OperationStore {
 
   Result<bool> complete(std::string_view id, std::string_view owner, const Completion& c) override {
     metrics::StoreTimer timer("complete");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare(
         "UPDATE operations SET status = ?3, result = ?4, result_type = ?5, error_code = ?6,"
         " error_message = ?7, updated_at = ?8, expires_at = ?9, next_poll_at = NULL,"
@@ -361,7 +351,7 @@ class SqliteStore final : public OperationStore {
 
   Result<bool> mark_retrieved(std::string_view id, Millis now, Millis expires_at) override {
     metrics::StoreTimer timer("mark_retrieved");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare(
         "UPDATE operations SET retrieved_at = ?2, expires_at = ?3"
         " WHERE id = ?1 AND retrieved_at IS NULL");
@@ -372,7 +362,7 @@ class SqliteStore final : public OperationStore {
 
   Result<bool> remove(std::string_view id) override {
     metrics::StoreTimer timer("remove");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare("DELETE FROM operations WHERE id = ?1");
     if (!st) return st.error();
     st->bind(1, id);
@@ -381,7 +371,7 @@ class SqliteStore final : public OperationStore {
 
   Result<int> delete_expired(Millis now, int limit) override {
     metrics::StoreTimer timer("delete_expired");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare(
         "DELETE FROM operations WHERE id IN (SELECT id FROM operations"
         " WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)");
@@ -397,7 +387,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<std::optional<Millis>> next_due(Millis now) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare(
         "SELECT MIN(next_poll_at) FROM operations WHERE status IN ('NotStarted', 'Running')"
         " AND (lease_until IS NULL OR lease_until <= ?1)");
@@ -408,7 +398,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<int> release_leases(std::string_view owner) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare(
         "UPDATE operations SET lease_owner = NULL, lease_until = NULL"
         " WHERE lease_owner IS NOT NULL AND (?1 IS NULL OR lease_owner = ?1)");
@@ -419,7 +409,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<int> count_active() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare("SELECT COUNT(*) FROM operations WHERE status IN ('NotStarted', 'Running')");
     if (!st) return st.error();
     if (st->step() != SQLITE_ROW) return db_error(db_, "count_active");
@@ -427,7 +417,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<std::vector<std::pair<std::string, int>>> count_by_status() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare("SELECT status, COUNT(*) FROM operations GROUP BY status");
     if (!st) return st.error();
     std::vector<std::pair<std::string, int>> out;
@@ -442,7 +432,7 @@ class SqliteStore final : public OperationStore {
   Result<std::optional<Operation>> latest_of_kind(Kind kind, std::string_view analyzer_id,
                                                   Millis now) override {
     metrics::StoreTimer timer("latest_of_kind");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare(std::string("SELECT ") + kColumns +
                       " FROM operations WHERE analyzer_id = ?1 AND kind = ?2"
                       " AND kind <> 'analysis' AND (expires_at IS NULL OR expires_at > ?3)"
@@ -457,7 +447,7 @@ class SqliteStore final : public OperationStore {
 
   Result<std::vector<Operation>> list(const ListQuery& q) override {
     metrics::StoreTimer timer("list");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::string cols = kColumns;
     cols.replace(cols.find("result, "), 8, "NULL, ");  // no bodies in a listing
     auto st = prepare("SELECT " + cols +
@@ -481,7 +471,7 @@ class SqliteStore final : public OperationStore {
                                   std::string_view request_hash, Millis now,
                                   Millis expires_at) override {
     metrics::StoreTimer timer("reserve_key");
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     {
       // An expired reservation no longer holds its key.
       auto del =
@@ -510,7 +500,7 @@ class SqliteStore final : public OperationStore {
 
   Result<void> bind_key(std::string_view tenant, std::string_view key,
                         std::string_view operation_id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare("UPDATE idempotency SET operation_id = ?3 WHERE tenant = ?1 AND key = ?2");
     if (!st) return st.error();
     st->bind(1, tenant).bind(2, key).bind(3, operation_id);
@@ -519,7 +509,7 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<void> release_key(std::string_view tenant, std::string_view key) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st =
         prepare("DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND operation_id IS NULL");
     if (!st) return st.error();
@@ -531,7 +521,7 @@ class SqliteStore final : public OperationStore {
   bool exclusive() const override { return true; }
 
   Result<void> ping() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto st = prepare("SELECT 1");
     if (!st) return st.error();
     if (st->step() != SQLITE_ROW) return db_error(db_, "ping");
@@ -539,7 +529,8 @@ class SqliteStore final : public OperationStore {
   }
 
  private:
-  Result<bool> progress_locked(std::string_view id, std::string_view owner, const Progress& p) {
+  Result<bool> progress_locked(std::string_view id, std::string_view owner, const Progress& p)
+      REQUIRES(mu_) {
     auto st = prepare(
         "UPDATE operations SET status = ?3, next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
         " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
@@ -554,7 +545,7 @@ class SqliteStore final : public OperationStore {
 
   // Runs fn between BEGIN and COMMIT (ROLLBACK if it fails); mu_ is held.
   template <class Fn>
-  Result<void> in_transaction(Fn fn) {
+  Result<void> in_transaction(Fn fn) REQUIRES(mu_) {
     if (auto r = exec("BEGIN"); !r) return r;
     auto r = fn();
     if (r) r = exec("COMMIT");
@@ -562,7 +553,7 @@ class SqliteStore final : public OperationStore {
     return r;
   }
 
-  Result<void> exec(const char* sql) {
+  Result<void> exec(const char* sql) REQUIRES(mu_) {
     char* err = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
       std::string detail = err ? err : "";
@@ -572,8 +563,7 @@ class SqliteStore final : public OperationStore {
     return {};
   }
 
-  Result<void> migrate() {
-    std::lock_guard lock(mu_);
+  Result<void> migrate() REQUIRES(mu_) {
     sqlite3_stmt* s = nullptr;
     sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &s, nullptr);
     int version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
@@ -595,7 +585,7 @@ class SqliteStore final : public OperationStore {
     return {};
   }
 
-  Result<Stmt> prepare(const std::string& sql) {
+  Result<Stmt> prepare(const std::string& sql) REQUIRES(mu_) {
     auto it = cache_.find(sql);
     if (it == cache_.end()) {
       sqlite3_stmt* s = nullptr;
@@ -608,7 +598,7 @@ class SqliteStore final : public OperationStore {
     return Stmt(db_, it->second);
   }
 
-  Result<bool> changed(Stmt& s, std::string_view what) {
+  Result<bool> changed(Stmt& s, std::string_view what) REQUIRES(mu_) {
     if (s.step() != SQLITE_DONE) return db_error(db_, what);
     return sqlite3_changes(db_) > 0;
   }
@@ -629,10 +619,10 @@ class SqliteStore final : public OperationStore {
                         ckpt_db_ ? sqlite3_errmsg(ckpt_db_) : "");
     }
     ckpt_thread_ = std::thread([this] {
-      std::unique_lock lock(ckpt_mu_);
+      MutexLock lock(ckpt_mu_);
       bool warned = false;
-      while (
-          !ckpt_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return ckpt_stop_; })) {
+      while (!ckpt_cv_.wait_for(ckpt_mu_, std::chrono::milliseconds(200),
+                                [this]() REQUIRES(ckpt_mu_) { return ckpt_stop_; })) {
         // A connection learns that the file is in WAL mode by reading it;
         // until it has, a checkpoint is a silent no-op.
         sqlite3_exec(ckpt_db_, "SELECT 1 FROM sqlite_master LIMIT 1", nullptr, nullptr, nullptr);
@@ -654,24 +644,39 @@ class SqliteStore final : public OperationStore {
     });
     return {};
   }
-  sqlite3* ckpt_db_ = nullptr;
-  std::mutex ckpt_mu_;
-  std::condition_variable ckpt_cv_;
-  bool ckpt_stop_ = false;
+  sqlite3* ckpt_db_ = nullptr;  // the checkpointer thread's alone once it runs
+  Mutex ckpt_mu_;
+  CondVar ckpt_cv_;
+  bool ckpt_stop_ GUARDED_BY(ckpt_mu_) = false;
   std::thread ckpt_thread_;
 
   // Read-only connections for get(): WAL lets them read while the writer
   // writes; each has its own lock and statement.
   static constexpr unsigned kReaders = 4;
   struct Reader {
-    std::mutex mu;
-    sqlite3* db = nullptr;
-    sqlite3_stmt* get = nullptr;
+    Mutex mu;
+    sqlite3* db GUARDED_BY(mu) = nullptr;
+    sqlite3_stmt* get GUARDED_BY(mu) = nullptr;
   };
   Reader readers_[kReaders];
 
+  // One get() on a reader the caller holds.
+  static Result<std::optional<Operation>> read_one(Reader& r, std::string_view id) REQUIRES(r.mu) {
+    sqlite3_stmt* s = r.get;
+    sqlite3_bind_text(s, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    Result<std::optional<Operation>> out = std::optional<Operation>();
+    if (rc == SQLITE_ROW)
+      out = std::optional<Operation>(read_row(s));
+    else if (rc != SQLITE_DONE)
+      out = db_error(r.db, "get");
+    sqlite3_reset(s);
+    return out;
+  }
+
   Result<void> open_readers(const std::string& path) {
     for (auto& r : readers_) {
+      MutexLock lock(r.mu);
       if (sqlite3_open_v2(path.c_str(), &r.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                           nullptr) != SQLITE_OK) {
         return make_error(ErrorCode::kUnavailable, "cannot open the SQLite store " + path,
@@ -685,6 +690,7 @@ class SqliteStore final : public OperationStore {
   Result<void> prepare_readers() {
     std::string sql = std::string("SELECT ") + kColumns + " FROM operations WHERE id = ?1";
     for (auto& r : readers_) {
+      MutexLock lock(r.mu);
       if (sqlite3_prepare_v3(r.db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &r.get, nullptr) !=
           SQLITE_OK) {
         return db_error(r.db, "prepare");
@@ -693,10 +699,11 @@ class SqliteStore final : public OperationStore {
     return {};
   }
 
-  std::mutex mu_;
-  sqlite3* db_ = nullptr;
-  int lock_fd_ = -1;
-  std::map<std::string, sqlite3_stmt*> cache_;
+  Mutex mu_;
+  sqlite3* db_ GUARDED_BY(mu_) = nullptr;  // the writer connection
+  int lock_fd_ = -1;                       // set by open()
+  // db_'s prepared statements.
+  std::map<std::string, sqlite3_stmt*> cache_ GUARDED_BY(mu_);
 };
 
 }  // namespace

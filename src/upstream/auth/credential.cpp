@@ -5,12 +5,12 @@
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <cctype>
-#include <mutex>
 #include <vector>
 
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/strings.h"
+#include "base/thread_annotations.h"
 
 namespace lrogate::upstream {
 namespace {
@@ -70,7 +70,7 @@ class TokenCredential final : public Credential {
       : s_(std::move(s)), client_(client), clock_(clock) {}
 
   void headers(Done done) override {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     Millis now = clock_.now_ms();
     if (!token_.value.empty() && now < usable_until_) {
       http::Headers h{{"authorization", "Bearer " + token_.value}};
@@ -95,7 +95,7 @@ class TokenCredential final : public Credential {
   }
 
   void rejected() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Millis now = clock_.now_ms();
     if (token_.value.empty() || now < last_rejection_refresh_ + 30'000) return;
     last_rejection_refresh_ = now;
@@ -175,7 +175,7 @@ class TokenCredential final : public Credential {
     http::Headers h;
     Millis retry_in = 0;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       fetching_ = false;
       waiters.swap(waiters_);
       if (ok) {
@@ -209,14 +209,16 @@ class TokenCredential final : public Credential {
   const AuthSettings s_;
   http::Client& client_;
   const Clock& clock_;
-  std::mutex mu_;
-  Token token_;
-  Millis refresh_at_ = 0, usable_until_ = 0, retry_at_ = 0;
-  Millis last_rejection_refresh_ = -30'000;
-  int failures_ = 0;
-  bool fetching_ = false;
-  CredentialError last_error_;
-  std::vector<Done> waiters_;
+  Mutex mu_;
+  Token token_ GUARDED_BY(mu_);
+  Millis refresh_at_ GUARDED_BY(mu_) = 0;
+  Millis usable_until_ GUARDED_BY(mu_) = 0;
+  Millis retry_at_ GUARDED_BY(mu_) = 0;
+  Millis last_rejection_refresh_ GUARDED_BY(mu_) = -30'000;
+  int failures_ GUARDED_BY(mu_) = 0;
+  bool fetching_ GUARDED_BY(mu_) = false;  // one token request at a time
+  CredentialError last_error_ GUARDED_BY(mu_);
+  std::vector<Done> waiters_ GUARDED_BY(mu_);
 };
 
 Error bad(std::string message) {
