@@ -87,37 +87,40 @@ void create(ApiContext& ctx, http::Request&& req, const http::Params& params,
     ctx.caller.analyzer(
         upstream::AnalyzerCall::kCreate, analyzer, std::move(body), allow_replace,
         ctx.config.submit_timeout,
-        [&ctx, in, analyzer, respond](upstream::SubmitAnswer a) {
-          if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
-            log_refused("create", analyzer, a, *in);
-            return respond(upstream_refusal(a, ctx.config.submit_timeout));
+        [&ctx, in, analyzer, respond](upstream::SubmitAnswer answer) {
+          if (answer.kind != upstream::SubmitAnswer::Kind::kAccepted) {
+            log_refused("create", analyzer, answer, *in);
+            return respond(upstream_refusal(answer, ctx.config.submit_timeout));
           }
-          core::NewOperation n;
-          n.id = a.operation_id;
-          n.tenant = in->principal;
-          n.analyzer_id = analyzer;
-          n.upstream_url = a.operation_location;
-          n.kind = core::Kind::kAnalyzerCreation;
-          auto rec = ctx.service.record_submitted(n);
-          if (!rec && rec.error().code != ErrorCode::kConflict) {
-            return respond(store_unavailable(rec.error()));
-          }
-          boost::json::object state{{"operation_id", a.operation_id},
-                                    {"analyzer_id", analyzer},
-                                    {"kind", core::kind_name(n.kind)},
-                                    {"from", nullptr},
-                                    {"to", "NotStarted"},
-                                    {"request_id", in->request_id}};
-          if (!a.upstream_request_id.empty()) {
-            state["upstream_request_id"] = a.upstream_request_id;
-          }
-          log::info("state", std::move(state));
-          ctx.on_submitted();
-          http::Response r = passed_on(a);
-          r.set("Operation-Location",
-                public_url(ctx.config.public_base_url, "/operations/" + a.operation_id));
-          r.log_operation_id = a.operation_id;
-          respond(std::move(r));
+          // On the client's thread: the record is written on store_work.
+          store_must(ctx, "record_submitted", [&ctx, in, analyzer, respond, a = std::move(answer)] {
+            core::NewOperation n;
+            n.id = a.operation_id;
+            n.tenant = in->principal;
+            n.analyzer_id = analyzer;
+            n.upstream_url = a.operation_location;
+            n.kind = core::Kind::kAnalyzerCreation;
+            auto rec = ctx.service.record_submitted(n);
+            if (!rec && rec.error().code != ErrorCode::kConflict) {
+              return respond(store_unavailable(rec.error()));
+            }
+            boost::json::object state{{"operation_id", a.operation_id},
+                                      {"analyzer_id", analyzer},
+                                      {"kind", core::kind_name(n.kind)},
+                                      {"from", nullptr},
+                                      {"to", "NotStarted"},
+                                      {"request_id", in->request_id}};
+            if (!a.upstream_request_id.empty()) {
+              state["upstream_request_id"] = a.upstream_request_id;
+            }
+            log::info("state", std::move(state));
+            ctx.on_submitted();
+            http::Response r = passed_on(a);
+            r.set("Operation-Location",
+                  public_url(ctx.config.public_base_url, "/operations/" + a.operation_id));
+            r.log_operation_id = a.operation_id;
+            respond(std::move(r));
+          });
         },
         std::move(tags));
   });

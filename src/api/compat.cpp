@@ -110,10 +110,7 @@ void answer_results(ApiContext& ctx, const std::string& tenant, const std::strin
   http::Response res = op->status == core::Status::kSucceeded
                            ? compat_result(op->result, op->result_type)
                            : compat_failed(op->error_message);
-  if (auto r = ctx.service.note_retrieved(*op); !r) {
-    log::warn("cannot record retrieval", {{"operation_id", id}, {"detail", r.error().detail}});
-  }
-  respond(std::move(res));
+  respond_retrieved(ctx, *op, std::move(res), respond);
 }
 
 void results(ApiContext& ctx, http::Request&& req, const http::Params& params,

@@ -10,12 +10,11 @@ void add_health_routes(http::Router& router, ApiContext& ctx) {
              });
   router.add("GET", "/readyz", "Readiness: the store answers",
              [&ctx](http::Request&&, const http::Params&, http::Responder r) {
-               auto ping = ctx.service.store().ping();
-               if (!ping) {
-                 r(store_unavailable(ping.error()));
-                 return;
-               }
-               r(http::json_response(200, R"({"status":"ready"})"));
+               with_store(ctx, r, [&ctx, r] {
+                 auto ping = ctx.service.store().ping();
+                 if (!ping) return r(store_unavailable(ping.error()));
+                 r(http::json_response(200, R"({"status":"ready"})"));
+               });
              });
 }
 

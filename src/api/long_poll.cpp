@@ -51,6 +51,19 @@ http::Responder with_preference_applied(http::Responder respond, Applied applied
 
 namespace {
 
+using Read = Result<std::optional<core::Operation>>;
+
+// Reads id from the read cache when it holds it (no I/O: fine on an event
+// loop), else on ctx.store_work; `then` runs once, on either thread.
+void read_then(ApiContext& ctx, const std::string& id, std::function<void(Read)> then) {
+  if (auto op = ctx.service.cached(id)) return then(std::optional<core::Operation>(std::move(op)));
+  auto work = [&ctx, id, then] { then(ctx.service.find(id)); };
+  if (!ctx.store_work) return work();
+  if (!ctx.store_work->try_post(work)) {
+    then(make_error(ErrorCode::kUnavailable, "too many store calls are waiting"));
+  }
+}
+
 struct Wait {
   std::atomic<bool> done{false};
   std::chrono::milliseconds wait{0};
@@ -59,15 +72,15 @@ struct Wait {
   http::Responder respond;
 };
 
+// Runs on the notifying thread (the poller's, the PostgreSQL listener's) or
+// the timer's: it reads nothing there itself.
 void finish(ApiContext& ctx, const std::shared_ptr<Wait>& w, const std::string& id) {
   if (w->done.exchange(true)) return;
   metrics::set_long_poll_waiters(static_cast<double>(ctx.service.notifier().waiters()));
-  auto found = ctx.service.find(id);
-  if (!found) {
-    w->respond(store_unavailable(found.error()));
-    return;
-  }
-  w->answer(std::move(found).value(), w->wait);
+  read_then(ctx, id, [w](Read found) {
+    if (!found) return w->respond(store_unavailable(found.error()));
+    w->answer(std::move(found).value(), w->wait);
+  });
 }
 
 }  // namespace
@@ -76,9 +89,10 @@ void read_or_wait(ApiContext& ctx, const http::Request& req, const std::string& 
                   const http::Responder& respond, LongPollAnswer answer) {
   auto wait = prefer_wait(req, ctx.config.max_wait_header);
   if (!wait || wait->count() == 0 || !ctx.after) {
-    auto found = ctx.service.find(id);
-    if (!found) return respond(store_unavailable(found.error()));
-    return answer(std::move(found).value(), wait);
+    return read_then(ctx, id, [respond, answer = std::move(answer), wait](Read found) {
+      if (!found) return respond(store_unavailable(found.error()));
+      answer(std::move(found).value(), wait);
+    });
   }
   auto w = std::make_shared<Wait>();
   w->wait = *wait;
@@ -86,16 +100,17 @@ void read_or_wait(ApiContext& ctx, const http::Request& req, const std::string& 
   w->respond = respond;
   // Subscribe before reading: a completion in between still wakes us.
   w->token = ctx.service.notifier().subscribe(id, [&ctx, w, id] { finish(ctx, w, id); });
-  auto found = ctx.service.find(id);
-  if (!found || !found.value() || core::is_terminal(found.value()->status)) {
-    if (!ctx.service.notifier().unsubscribe(id, w->token)) return;  // notified meanwhile
-    w->done = true;
-    if (!found) return respond(store_unavailable(found.error()));
-    return w->answer(std::move(found).value(), w->wait);
-  }
-  metrics::set_long_poll_waiters(static_cast<double>(ctx.service.notifier().waiters()));
-  ctx.after(*wait, [&ctx, w, id] {
-    if (ctx.service.notifier().unsubscribe(id, w->token)) finish(ctx, w, id);
+  read_then(ctx, id, [&ctx, w, id](Read found) {
+    if (!found || !found.value() || core::is_terminal(found.value()->status)) {
+      if (!ctx.service.notifier().unsubscribe(id, w->token)) return;  // notified meanwhile
+      w->done = true;
+      if (!found) return w->respond(store_unavailable(found.error()));
+      return w->answer(std::move(found).value(), w->wait);
+    }
+    metrics::set_long_poll_waiters(static_cast<double>(ctx.service.notifier().waiters()));
+    ctx.after(w->wait, [&ctx, w, id] {
+      if (ctx.service.notifier().unsubscribe(id, w->token)) finish(ctx, w, id);
+    });
   });
 }
 

@@ -19,7 +19,10 @@ std::optional<std::chrono::milliseconds> prefer_wait(const http::Request& req,
 
 // Reads the operation now, or later as described above, and calls answer once
 // with what it read (nullopt: unknown) and the wait it applied, if any. A store
-// failure answers 503 through `respond` instead.
+// failure answers 503 through `respond` instead. The read comes from the read
+// cache when it holds the record, else from ctx.store_work: `answer` may run
+// on an I/O thread or a store thread, so it must not block on the store
+// itself (store_later for writes).
 using Applied = std::optional<std::chrono::milliseconds>;
 using LongPollAnswer = std::function<void(std::optional<core::Operation>, Applied)>;
 

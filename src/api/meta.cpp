@@ -1,21 +1,36 @@
 // /metrics (Prometheus text format) and /openapi.json.
+#include <atomic>
+#include <memory>
+
 #include "api/replies.h"
 #include "api/routes.h"
 #include "base/metrics.h"
 
 namespace lrogate::api {
 
+constexpr std::chrono::milliseconds kCountsWait{250};
+
 void add_meta_routes(http::Router& router, ApiContext& ctx) {
   router.add(
       "GET", "/metrics", "Prometheus metrics",
       [&ctx](http::Request&&, const http::Params&, http::Responder r) {
-        if (auto counts = ctx.service.store().count_by_status()) {
-          metrics::set_operations(counts.value());
-        }
-        metrics::set_long_poll_waiters(static_cast<double>(ctx.service.notifier().waiters()));
-        http::Response res = http::json_response(200, metrics::render());
-        res.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        r(std::move(res));
+        // The operation counts come from the store, on store_work; a scrape
+        // waits for them at most kCountsWait, then answers with the last ones.
+        auto once = std::make_shared<std::atomic<bool>>(false);
+        auto render = [&ctx, once, r] {
+          if (once->exchange(true)) return;
+          metrics::set_long_poll_waiters(static_cast<double>(ctx.service.notifier().waiters()));
+          http::Response res = http::json_response(200, metrics::render());
+          res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+          r(res);
+        };
+        store_later(ctx, "count_by_status", [&ctx, render] {
+          if (auto counts = ctx.service.store().count_by_status()) {
+            metrics::set_operations(counts.value());
+          }
+          render();
+        });
+        if (ctx.after) ctx.after(kCountsWait, render);
       });
   router.add("GET", "/openapi.json", "This API's OpenAPI 3.1 document",
              [](http::Request&&, const http::Params&, http::Responder r) {

@@ -43,16 +43,11 @@ void get_operation(ApiContext& ctx, http::Request&& req, const http::Params& par
                  }
                  http::Response res = status_monitor(*op, ctx.retry_after_s());
                  res.log_operation_id = id;
-                 if (core::is_terminal(op->status)) {
-                   if (auto r = ctx.service.note_retrieved(*op); !r) {
-                     log::warn("cannot record retrieval",
-                               {{"operation_id", id}, {"detail", r.error().detail}});
-                   }
-                 }
-                 reply(std::move(res));
+                 respond_retrieved(ctx, *op, std::move(res), reply);
                });
 }
 
+// Runs on store_work (both this and delete_operation read and write the store).
 void list_operations(ApiContext& ctx, http::Request&& req, const http::Params&,
                      http::Responder respond) {
   std::optional<core::Status> status;
@@ -234,7 +229,9 @@ void add_operation_routes(http::Router& router, ApiContext& ctx) {
              });
   router.add("GET", "/operations", "List the caller's operations, newest first",
              [&ctx](http::Request&& req, const http::Params& p, http::Responder r) {
-               list_operations(ctx, std::move(req), p, std::move(r));
+               auto shared = std::make_shared<http::Request>(std::move(req));
+               with_store(ctx, r,
+                          [&ctx, shared, p, r] { list_operations(ctx, std::move(*shared), p, r); });
              });
   router.add("GET", "/operations/{id}", "Status monitor of an operation",
              [&ctx](http::Request&& req, const http::Params& p, http::Responder r) {
@@ -242,7 +239,8 @@ void add_operation_routes(http::Router& router, ApiContext& ctx) {
              });
   router.add("DELETE", "/operations/{id}", "Cancel a running operation or purge a final one",
              [&ctx](http::Request&& req, const http::Params& p, http::Responder r) {
-               delete_operation(ctx, req, p, std::move(r));
+               auto shared = std::make_shared<http::Request>(std::move(req));
+               with_store(ctx, r, [&ctx, shared, p, r] { delete_operation(ctx, *shared, p, r); });
              });
 }
 

@@ -45,6 +45,9 @@ struct ApiContext {
   // Where large bodies are checked and hashed, off the server's I/O threads
   // (submit.h, with_body_work); null: inline (unit tests).
   BoundedExecutor* body_work = nullptr;
+  // Where store calls run (docs/design.md, "Threads"): never on a server
+  // I/O thread nor in an http::Client callback; null: inline (unit tests).
+  BoundedExecutor* store_work = nullptr;
   OidcVerifier* oidc = nullptr;  // null: no bearer tokens from an issuer
 
   ApiContext(core::OperationService& s, upstream::Caller& c, const Clock& clk, ApiConfig cfg,
@@ -74,6 +77,22 @@ std::variant<std::string, http::Response> owner_of(const JwtClaims& claims,
                                                    const http::Request& req);
 
 http::Router build_router(ApiContext& ctx);
+
+// Runs work on ctx.store_work, where store calls may block (inline when it
+// is null). When its queue is full, answers 503 ServerBusy with Retry-After
+// through respond instead, and work is not run.
+void with_store(ApiContext& ctx, const http::Responder& respond, std::function<void()> work);
+// The same for work no client waits on: dropped with a warning naming
+// `what` when the queue is full.
+void store_later(ApiContext& ctx, const char* what, std::function<void()> work);
+// The same for work that must run even then (recording what the upstream
+// accepted): past the queue's bound it runs where it is, with a warning.
+void store_must(ApiContext& ctx, const char* what, std::function<void()> work);
+// Answers res for op; a final op's first retrieval is recorded first (its
+// retrieval grace starts, or with grace 0 it is deleted), on store_work, so
+// no later read sees it unretrieved.
+void respond_retrieved(ApiContext& ctx, const core::Operation& op, http::Response res,
+                       const http::Responder& respond);
 
 // The router's guard: with keys or an OIDC issuer configured, every route
 // but /healthz, /readyz and the dashboard's files needs a valid key or token

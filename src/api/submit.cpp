@@ -75,7 +75,8 @@ void with_body_work(ApiContext& ctx, std::size_t size, const http::Responder& re
                     std::function<void()> work) {
   // Checking 64 KiB of JSON costs tens of microseconds: not worth a thread hop.
   constexpr std::size_t kInline = 64u << 10;
-  if (size <= kInline || !ctx.body_work) return work();
+  // Either way off the I/O thread: the submit makes store calls.
+  if (size <= kInline || !ctx.body_work) return with_store(ctx, respond, std::move(work));
   if (ctx.body_work->try_post(std::move(work))) return;
   http::Response r = error_reply(503, "ServerBusy",
                                  "too many large request bodies are being checked; retry shortly");
@@ -135,6 +136,8 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
 
 // Waits for analyzer creation `c` to end, at most until `deadline`, then
 // submits (it succeeded or was canceled), or answers 409.
+struct CreationWait;
+void creation_read(ApiContext& ctx, const std::shared_ptr<CreationWait>& w);
 struct CreationWait {
   std::atomic<bool> done{false};
   core::Notifier::Token token = 0;
@@ -145,8 +148,14 @@ struct CreationWait {
   SubmitDone then;
 };
 
+// Runs on the notifying thread or the timer's: the rest goes to store_work.
 void creation_over(ApiContext& ctx, const std::shared_ptr<CreationWait>& w) {
   if (w->done.exchange(true)) return;
+  auto failed = [w](http::Response r) { fail_with(w->then, std::move(r)); };
+  with_store(ctx, failed, [&ctx, w] { creation_read(ctx, w); });
+}
+
+void creation_read(ApiContext& ctx, const std::shared_ptr<CreationWait>& w) {
   auto found = ctx.service.find(w->creation_id);
   if (!found) return fail_with(w->then, store_unavailable(found.error()));
   const auto& c = found.value();
@@ -257,61 +266,64 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
   upstream::CallTags tags = std::move(shared->tags);
   ctx.caller.submit(
       shared->analyzer_id, std::move(body), shared->content_type, budget,
-      [&ctx, shared, done = std::move(done)](upstream::SubmitAnswer a) {
-        const std::string& key = shared->idempotency_key;
-        SubmitOutcome o;
-        if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
-          boost::json::object refused{{"analyzer_id", shared->analyzer_id},
-                                      {"upstream_status", a.status},
-                                      {"error_code", a.error_code},
-                                      {"error", a.error_message},
-                                      {"request_id", shared->request_id}};
-          if (!a.upstream_request_id.empty()) {
-            refused["upstream_request_id"] = a.upstream_request_id;
+      [&ctx, shared, done = std::move(done)](upstream::SubmitAnswer answer) {
+        // On the client's thread: the writes below go to store_work.
+        store_must(ctx, "record_submitted", [&ctx, shared, done, a = std::move(answer)] {
+          const std::string& key = shared->idempotency_key;
+          SubmitOutcome o;
+          if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
+            boost::json::object refused{{"analyzer_id", shared->analyzer_id},
+                                        {"upstream_status", a.status},
+                                        {"error_code", a.error_code},
+                                        {"error", a.error_message},
+                                        {"request_id", shared->request_id}};
+            if (!a.upstream_request_id.empty()) {
+              refused["upstream_request_id"] = a.upstream_request_id;
+            }
+            log::warn("submit refused", std::move(refused));
+            if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
+            o.error = upstream_refusal(a, ctx.config.submit_timeout);
+            done(std::move(o));
+            return;
           }
-          log::warn("submit refused", std::move(refused));
-          if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
-          o.error = upstream_refusal(a, ctx.config.submit_timeout);
+          core::NewOperation n{a.operation_id, shared->tenant, shared->analyzer_id,
+                               a.operation_location, key};
+          auto rec = ctx.service.record_submitted(n);
+          if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
+            // Either this id is recorded already (the upstream answered an id
+            // twice), or an older record still carries the key, whose
+            // reservation has expired (a record that finished late outlives
+            // it): then this is a new operation, recorded without the column
+            // (the reservation, bound below, is what replays read).
+            auto known = ctx.service.find(a.operation_id);
+            if (known && !known.value()) {
+              n.idempotency_key.clear();
+              rec = ctx.service.record_submitted(n);
+            }
+          }
+          if (!rec && rec.error().code != ErrorCode::kConflict) {
+            if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
+            o.error = store_unavailable(rec.error());
+            done(std::move(o));
+            return;
+          }
+          if (!key.empty()) {
+            if (auto b = ctx.service.bind_key(shared->tenant, key, a.operation_id); !b) {
+              log::warn("cannot bind idempotency key",
+                        {{"operation_id", a.operation_id}, {"detail", b.error().detail}});
+            }
+          }
+          boost::json::object state{{"operation_id", a.operation_id},
+                                    {"analyzer_id", shared->analyzer_id},
+                                    {"from", nullptr},
+                                    {"to", "NotStarted"},
+                                    {"request_id", shared->request_id}};
+          if (!a.upstream_request_id.empty()) state["upstream_request_id"] = a.upstream_request_id;
+          log::info("state", std::move(state));
+          ctx.on_submitted();
+          o.operation_id = a.operation_id;
           done(std::move(o));
-          return;
-        }
-        core::NewOperation n{a.operation_id, shared->tenant, shared->analyzer_id,
-                             a.operation_location, key};
-        auto rec = ctx.service.record_submitted(n);
-        if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
-          // Either this id is recorded already (the upstream answered an id
-          // twice), or an older record still carries the key, whose
-          // reservation has expired (a record that finished late outlives
-          // it): then this is a new operation, recorded without the column
-          // (the reservation, bound below, is what replays read).
-          auto known = ctx.service.find(a.operation_id);
-          if (known && !known.value()) {
-            n.idempotency_key.clear();
-            rec = ctx.service.record_submitted(n);
-          }
-        }
-        if (!rec && rec.error().code != ErrorCode::kConflict) {
-          if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
-          o.error = store_unavailable(rec.error());
-          done(std::move(o));
-          return;
-        }
-        if (!key.empty()) {
-          if (auto b = ctx.service.bind_key(shared->tenant, key, a.operation_id); !b) {
-            log::warn("cannot bind idempotency key",
-                      {{"operation_id", a.operation_id}, {"detail", b.error().detail}});
-          }
-        }
-        boost::json::object state{{"operation_id", a.operation_id},
-                                  {"analyzer_id", shared->analyzer_id},
-                                  {"from", nullptr},
-                                  {"to", "NotStarted"},
-                                  {"request_id", shared->request_id}};
-        if (!a.upstream_request_id.empty()) state["upstream_request_id"] = a.upstream_request_id;
-        log::info("state", std::move(state));
-        ctx.on_submitted();
-        o.operation_id = a.operation_id;
-        done(std::move(o));
+        });
       },
       std::move(tags));
 }

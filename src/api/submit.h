@@ -45,14 +45,15 @@ std::optional<http::Response> read_idempotency_key(const http::Request& req, std
 // waits for it, at most --submit-timeout less the time kept for the submit
 // itself (a quarter, ≤ 5 s), then submits or answers 409 AnalyzerNotReady
 // with Retry-After; after a failed creation it answers 409
-// AnalyzerCreationFailed. It reads the whole body, so
-// call it where body work may run (with_body_work).
+// AnalyzerCreationFailed. It reads the whole body and calls the store, so
+// call it off the I/O threads (with_body_work); its own continuations (the
+// creation wait, the upstream's answer) go back to ctx.store_work.
 void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(SubmitOutcome)> done);
 
-// Runs work where a body of `size` bytes may be parsed or hashed: inline
-// when it is small (a bounded cost on the I/O thread), else on
-// ctx.body_work. When body_work's queue is full it answers 503 ServerBusy
-// with Retry-After itself, and work is not run.
+// Runs work where a body of `size` bytes may be parsed or hashed and the
+// store called: on ctx.store_work when it is small (with_store), else on
+// ctx.body_work (inline when they are null). When the queue is full it
+// answers 503 ServerBusy with Retry-After itself, and work is not run.
 void with_body_work(ApiContext& ctx, std::size_t size, const http::Responder& respond,
                     std::function<void()> work);
 

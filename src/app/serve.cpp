@@ -152,6 +152,13 @@ int run_serve(const config::ServeConfig& c) {
     oidc->start();
     log::info("oidc bearer tokens accepted", {{"issuer", c.oidc_issuer}});
   }
+  // Every store call the API makes runs here, never on a server I/O thread
+  // or in a client callback (docs/design.md, "Threads"): as many threads as
+  // the stores serve at once (PostgreSQL's pool, SQLite's readers); past
+  // 10,000 waiting, requests are answered 503. Declared before body_work,
+  // whose tasks post here, so it stops after it.
+  BoundedExecutor store_work(4, 10'000);
+  ctx.store_work = &store_work;
   // Large bodies are checked and hashed here, never on a server thread: two
   // at a time (the machine's cores are shared with the I/O threads), a few
   // more waiting, the rest answered 503 (api/submit.h, with_body_work).
@@ -241,7 +248,8 @@ int run_serve(const config::ServeConfig& c) {
     service.notifier().notify_all();  // long-polls answer now instead of holding the drain
   });
   srv.run();
-  body_work.stop();  // the checks still queued go on to their upstream calls
+  body_work.stop();   // the checks still queued go on to their upstream calls
+  store_work.stop();  // so do the submits queued behind them; reads answer
   if (poller_stopped.get_future().wait_for(c.drain_timeout) != std::future_status::ready) {
     log::warn("polls still in flight at exit; they resume on the next start");
   }

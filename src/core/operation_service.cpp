@@ -47,6 +47,12 @@ Result<std::optional<Operation>> OperationService::latest_creation(std::string_v
   return store_.latest_of_kind(Kind::kAnalyzerCreation, analyzer_id, clock_.now_ms());
 }
 
+std::optional<Operation> OperationService::cached(std::string_view id) {
+  auto op = store_.cached(id);
+  if (op && op->expires_at && *op->expires_at <= clock_.now_ms()) return std::nullopt;
+  return op;
+}
+
 Result<void> OperationService::note_retrieved(const Operation& op) {
   if (!is_terminal(op.status) || op.retrieved_at) return {};
   Millis now = clock_.now_ms();

@@ -66,6 +66,14 @@ class OperationStore {
 
   virtual Result<void> insert(const Operation& op) = 0;
   virtual Result<std::optional<Operation>> get(std::string_view id) = 0;
+  // The record as get() would read it, when this process holds it in memory
+  // and can answer without any I/O or wait (the read cache); nullopt when
+  // only get() can tell. Safe to call on an event loop; the default has no
+  // memory of records.
+  virtual std::optional<Operation> cached(std::string_view id) {
+    (void)id;
+    return std::nullopt;
+  }
 
   // Leases up to `limit` non-terminal records due at `now` whose lease is
   // free or expired, to `owner` until `lease_until`; returns them. Every

@@ -1,8 +1,8 @@
 #include "store/read_cache.h"
 
-#include <mutex>
-#include <shared_mutex>
 #include <unordered_map>
+
+#include "base/thread_annotations.h"
 
 namespace lrogate::store {
 namespace {
@@ -18,17 +18,24 @@ class ReadCache final : public OperationStore {
     return r;
   }
 
+  std::optional<Operation> cached(std::string_view id) override {
+    ReaderLock lock(mu_);
+    auto it = records_.find(std::string(id));
+    if (it == records_.end()) return std::nullopt;
+    return *it->second;
+  }
+
   Result<std::optional<Operation>> get(std::string_view id) override {
     std::uint64_t gen;
     {
-      std::shared_lock lock(mu_);
+      ReaderLock lock(mu_);
       auto it = records_.find(std::string(id));
       if (it != records_.end()) return std::optional<Operation>(*it->second);
       gen = gen_;
     }
     auto r = inner_->get(id);
     if (r && r.value()) {
-      std::unique_lock lock(mu_);
+      WriterLock lock(mu_);
       if (gen == gen_) {  // no write since the read began: the record is current
         if (records_.size() >= limits_.max_entries ||
             bytes_ + r.value()->result.size() > limits_.max_bytes) {
@@ -132,7 +139,7 @@ class ReadCache final : public OperationStore {
 
  private:
   void drop(std::string_view id) {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     ++gen_;
     auto it = records_.find(std::string(id));
     if (it == records_.end()) return;
@@ -140,18 +147,18 @@ class ReadCache final : public OperationStore {
     records_.erase(it);
   }
   void drop_all() {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     ++gen_;
     records_.clear();
     bytes_ = 0;
   }
 
-  std::unique_ptr<OperationStore> inner_;
-  ReadCacheLimits limits_;
-  std::shared_mutex mu_;
-  std::uint64_t gen_ = 0;  // bumped by every write, under mu_
-  std::size_t bytes_ = 0;
-  std::unordered_map<std::string, std::shared_ptr<const Operation>> records_;
+  std::unique_ptr<OperationStore> inner_;  // constant after construction
+  ReadCacheLimits limits_;                 // constant after construction
+  SharedMutex mu_;
+  std::uint64_t gen_ GUARDED_BY(mu_) = 0;  // bumped by every write
+  std::size_t bytes_ GUARDED_BY(mu_) = 0;
+  std::unordered_map<std::string, std::shared_ptr<const Operation>> records_ GUARDED_BY(mu_);
 };
 
 }  // namespace
