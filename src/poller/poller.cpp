@@ -18,25 +18,38 @@ Poller::Poller(core::OperationService& service, upstream::Caller& caller, const 
 
 Poller::~Poller() { *alive_ = false; }
 
+template <class Work, class Then>
+void Poller::on_store(Work work, Then then) {
+  bool queued = store_.try_post(
+      [this, work = std::move(work), then = std::move(then), alive = alive_]() mutable {
+        auto result = work();
+        client_.post([alive, then = std::move(then), result = std::move(result)]() mutable {
+          if (*alive) then(std::move(result));
+        });
+      });
+  if (!queued) log::error("poller store call dropped: its thread is stopping", {});
+}
+
 void Poller::start() {
-  client_.post([this] {
-    auto freed = service_.resume_all();
-    auto active = service_.store().count_active();
-    boost::json::object f{{"owner", owner_}};
-    if (freed) f["leases_freed"] = freed.value();
-    if (active) f["resumed"] = active.value();
-    if (config_.max_inflight <= 0) {
-      f["polls"] = false;
-      log::warn(
-          "this replica never polls the upstream (--max-inflight-polls 0): another "
-          "replica on the same store must",
-          boost::json::object(f));
-    }
-    log::info("poller started", std::move(f));
-    tick();
-    sweep();
-    heartbeat();
-  });
+  on_store(
+      [this] { return std::make_pair(service_.resume_all(), service_.store().count_active()); },
+      [this](std::pair<Result<int>, Result<int>> r) {
+        auto& [freed, active] = r;
+        boost::json::object f{{"owner", owner_}};
+        if (freed) f["leases_freed"] = freed.value();
+        if (active) f["resumed"] = active.value();
+        if (config_.max_inflight <= 0) {
+          f["polls"] = false;
+          log::warn(
+              "this replica never polls the upstream (--max-inflight-polls 0): another "
+              "replica on the same store must",
+              boost::json::object(f));
+        }
+        log::info("poller started", std::move(f));
+        tick();
+        sweep();
+        heartbeat();
+      });
 }
 
 void Poller::wake(std::chrono::milliseconds due_in) {
@@ -66,12 +79,11 @@ void Poller::stop(std::function<void()> done) {
 
 void Poller::maybe_stopped() {
   if (stopping_ && inflight_ == 0 && on_stopped_) {
-    flush_progress();
-    auto r = service_.store().release_leases(owner_);
-    (void)r;
+    flush_progress();  // queued on the store thread before the release
     auto done = std::move(on_stopped_);
     on_stopped_ = nullptr;
-    done();
+    on_store([this] { return service_.store().release_leases(owner_); },
+             [done = std::move(done)](Result<int>) { done(); });
   }
 }
 
@@ -90,6 +102,10 @@ void Poller::arm(std::chrono::milliseconds delay) {
 
 void Poller::tick() {
   if (stopping_ || config_.max_inflight <= 0) return;  // 0: a replica that only answers clients
+  if (claiming_) {
+    claim_again_ = true;
+    return;
+  }
   // Claim no more than the rate limit lets us start within half a lease, so
   // queued work never outlives its lease.
   int cap = config_.batch;
@@ -98,30 +114,49 @@ void Poller::tick() {
     cap = std::clamp(static_cast<int>(startable), 1, config_.batch);
   }
   int room = cap - static_cast<int>(queue_.size());
-  if (room > 0) {
-    auto claimed = service_.claim_due(owner_, config_.lease, room);
-    if (!claimed) {
-      log::warn("poller cannot claim work",
-                {{"error", claimed.error().message}, {"detail", claimed.error().detail}});
-      arm(config_.idle_recheck);
-      return;
-    }
-    more_due_ = static_cast<int>(claimed.value().size()) >= room;
-    for (auto& op : claimed.value()) {
-      if (held_.insert(op.id).second) queue_.push_back(std::move(op));
-    }
-  }
-  pump();
-  if (queue_.empty()) {
-    // Sleep until the next due time, but no longer than idle_recheck.
-    auto next = service_.next_due();
-    std::chrono::milliseconds delay = config_.idle_recheck;
-    if (next && next.value()) {
-      Millis d = *next.value() - clock_.now_ms();
-      delay = std::chrono::milliseconds(std::clamp<Millis>(d, 0, config_.idle_recheck.count()));
-    }
-    arm(delay);
-  }
+  if (room <= 0) return pump();
+  claiming_ = true;
+  struct Claimed {
+    Result<std::vector<core::Operation>> ops;
+    Result<std::optional<Millis>> next_due;  // asked when the claim was not full
+  };
+  on_store(
+      [this, room] {
+        Claimed c{service_.claim_due(owner_, config_.lease, room), std::optional<Millis>()};
+        if (c.ops && static_cast<int>(c.ops.value().size()) < room)
+          c.next_due = service_.next_due();
+        return c;
+      },
+      [this, room](Claimed c) {
+        claiming_ = false;
+        if (!c.ops) {
+          log::warn("poller cannot claim work",
+                    {{"error", c.ops.error().message}, {"detail", c.ops.error().detail}});
+          arm(config_.idle_recheck);
+          return;
+        }
+        more_due_ = static_cast<int>(c.ops.value().size()) >= room;
+        for (auto& op : c.ops.value()) {
+          if (stopping_) break;  // its lease expires, or stop's release frees it
+          if (held_.insert(op.id).second) queue_.push_back(std::move(op));
+        }
+        pump();
+        if (claim_again_) {
+          claim_again_ = false;
+          return tick();
+        }
+        if (queue_.empty()) {
+          // Sleep until the next due time, but no longer than idle_recheck.
+          std::chrono::milliseconds delay =
+              more_due_ ? std::chrono::milliseconds(0) : config_.idle_recheck;
+          if (!more_due_ && c.next_due && c.next_due.value()) {
+            Millis d = *c.next_due.value() - clock_.now_ms();
+            delay =
+                std::chrono::milliseconds(std::clamp<Millis>(d, 0, config_.idle_recheck.count()));
+          }
+          arm(delay);
+        }
+      });
 }
 
 void Poller::pump() {
@@ -195,25 +230,32 @@ void Poller::on_answer(const core::Operation& op, const upstream::PollAnswer& a)
     if (pending_.size() >= 256) flush_progress();
     return;
   }
-  written(
-      op, d,
-      service_.finish(op, owner_, d.status, a.body, a.content_type, d.error_code, d.error_message));
+  on_store(
+      [this, op, d, body = a.body, type = a.content_type] {
+        return service_.finish(op, owner_, d.status, body, type, d.error_code, d.error_message);
+      },
+      [this, op, d](Result<bool> r) { written(op, d, r); });
 }
 
 void Poller::flush_progress() {
   if (pending_.empty()) return;
-  std::vector<PendingProgress> batch;
-  batch.swap(pending_);
-  std::vector<core::OperationService::ProgressWrite> writes;
-  writes.reserve(batch.size());
-  for (const auto& p : batch) {
-    writes.push_back({&p.op, p.d.status, p.d.next_poll_at, p.d.attempts});
-  }
-  auto r = service_.record_progress_many(owner_, writes);
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    Result<bool> one = r ? Result<bool>(r.value()[i]) : Result<bool>(r.error());
-    written(batch[i].op, batch[i].d, one);
-  }
+  auto batch = std::make_shared<std::vector<PendingProgress>>();
+  batch->swap(pending_);
+  on_store(
+      [this, batch] {
+        std::vector<core::OperationService::ProgressWrite> writes;
+        writes.reserve(batch->size());
+        for (const auto& p : *batch) {
+          writes.push_back({&p.op, p.d.status, p.d.next_poll_at, p.d.attempts});
+        }
+        return service_.record_progress_many(owner_, writes);
+      },
+      [this, batch](Result<std::vector<bool>> r) {
+        for (std::size_t i = 0; i < batch->size(); ++i) {
+          Result<bool> one = r ? Result<bool>(r.value()[i]) : Result<bool>(r.error());
+          written((*batch)[i].op, (*batch)[i].d, one);
+        }
+      });
 }
 
 void Poller::written(const core::Operation& op, const Decision& d, const Result<bool>& r) {
@@ -243,12 +285,17 @@ void Poller::heartbeat() {
   if (stopping_) return;
   if (!held_.empty()) {
     std::vector<std::string> ids(held_.begin(), held_.end());
-    auto renewed = service_.renew_leases(owner_, ids, config_.lease);
-    if (!renewed) {
-      log::warn("cannot renew poll leases", {{"error", renewed.error().message},
-                                             {"detail", renewed.error().detail},
-                                             {"held", ids.size()}});
-    }
+    on_store(
+        [this, ids = std::move(ids)] {
+          auto renewed = service_.renew_leases(owner_, ids, config_.lease);
+          if (!renewed) {
+            log::warn("cannot renew poll leases", {{"error", renewed.error().message},
+                                                   {"detail", renewed.error().detail},
+                                                   {"held", ids.size()}});
+          }
+          return 0;
+        },
+        [](int) {});
   }
   client_.post_after(std::max(config_.lease / 3, std::chrono::milliseconds(100)),
                      [this, alive = alive_] {
@@ -258,20 +305,26 @@ void Poller::heartbeat() {
 
 void Poller::sweep() {
   if (stopping_) return;
-  int total = 0;
-  for (;;) {
-    auto n = service_.sweep(1000);
-    if (!n) {
-      log::warn("sweep failed", {{"error", n.error().message}, {"detail", n.error().detail}});
-      break;
-    }
-    total += n.value();
-    if (n.value() < 1000) break;
-  }
-  if (total > 0) log::info("swept expired operations", {{"count", total}});
-  client_.post_after(config_.sweep_interval, [this, alive = alive_] {
-    if (*alive) sweep();
-  });
+  on_store(
+      [this] {
+        int total = 0;
+        for (;;) {
+          auto n = service_.sweep(1000);
+          if (!n) {
+            log::warn("sweep failed", {{"error", n.error().message}, {"detail", n.error().detail}});
+            break;
+          }
+          total += n.value();
+          if (n.value() < 1000) break;
+        }
+        if (total > 0) log::info("swept expired operations", {{"count", total}});
+        return total;
+      },
+      [this](int) {
+        client_.post_after(config_.sweep_interval, [this, alive = alive_] {
+          if (*alive) sweep();
+        });
+      });
 }
 
 }  // namespace lrogate::poller

@@ -7,8 +7,13 @@
 // transition. While it holds work (queued or in flight) it renews those
 // leases every lease/3 (a heartbeat), so a slow upstream call never lets a
 // live lease lapse; a replica that dies stops renewing and its leases
-// expire. It also sweeps expired records. All of its work runs on the
-// http::Client's I/O thread; wake() and stop() may be called from any thread.
+// expire. It also sweeps expired records.
+//
+// Its state lives on the http::Client's I/O thread, and so do its upstream
+// calls; its store calls run on a thread of its own (one, so they keep their
+// order: a batch of progress is written before the leases are released), and
+// their results come back to the client's thread (docs/design.md, "Threads").
+// wake() and stop() may be called from any thread.
 #pragma once
 
 #include <chrono>
@@ -20,6 +25,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/executor.h"
 #include "base/random.h"
 #include "base/token_bucket.h"
 #include "core/operation_service.h"
@@ -68,6 +74,10 @@ class Poller {
   void flush_progress();
   void written(const core::Operation& op, const Decision& d, const Result<bool>& r);
   void maybe_stopped();
+  // Runs work on the store thread, then then(result) on the client's thread
+  // (dropped once the poller is gone).
+  template <class Work, class Then>
+  void on_store(Work work, Then then);
 
   core::OperationService& service_;
   upstream::Caller& caller_;
@@ -92,11 +102,17 @@ class Poller {
   TokenBucket bucket_;
   std::uint64_t timer_gen_ = 0;
   Millis timer_at_ = 0;
-  bool more_due_ = false;  // the last claim was full: more work may be due now
+  bool more_due_ = false;     // the last claim was full: more work may be due now
+  bool claiming_ = false;     // a claim is on the store thread
+  bool claim_again_ = false;  // tick() was called meanwhile
   bool stopping_ = false;
   std::function<void()> on_stopped_;
   std::shared_ptr<std::atomic<bool>> wake_pending_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+  // Last: destroyed first, it runs what is queued and joins its thread while
+  // everything its work touches still exists. Unbounded in practice: the
+  // poller's own work is bounded by its batches and max_inflight.
+  BoundedExecutor store_{1, 1'000'000};
 };
 
 }  // namespace lrogate::poller

@@ -1,8 +1,10 @@
-"""Store calls run on the store executor, never on a server I/O thread
-(docs/design.md, "Threads"): while the store is stalled from outside, a
-gateway with a single I/O thread still answers liveness, metrics, CORS
-preflights and status reads its read cache holds, and the requests that need
-the store finish once it answers again. Every check is an ordering (answered
+"""Store calls run on store threads, never on a server I/O thread nor on
+the upstream client's (docs/design.md, "Threads"): while the store is
+stalled from outside, a gateway with a single I/O thread still answers
+liveness, metrics, CORS preflights, status reads its read cache holds, and
+calls that only need the upstream (a forwarded analyzer read) while the
+poller's own writes wait; the requests that need the store finish once it
+answers again. Every check is an ordering (answered
 while the stalled request was still waiting), never a timing."""
 import sqlite3
 import subprocess
@@ -38,6 +40,9 @@ def probes_answer(gw, cached_op=None):
         "preflight": request(gw.base, "OPTIONS", "/operations", timeout=10,
                              headers={"Origin": SPA, "Access-Control-Request-Method": "POST"}).status,
         "metrics": request(gw.base, "GET", "/metrics", timeout=10).status,
+        # Through the upstream client, whose thread the poller shares.
+        "upstream": request(gw.base, "GET", "/pro-mode/content-analyzers/prebuilt-layout",
+                            timeout=10).status,
     }
     if cached_op:
         out["cached status"] = gw.operation(cached_op).status
@@ -57,14 +62,17 @@ def test_a_stalled_sqlite_writer_stalls_no_event_loop(procs):
     try:
         stalled = Waiting(lambda: gw.submit(url="https://docs.example/b.pdf",
                                             headers={"Idempotency-Key": "stalled-1"}))
-        time.sleep(0.3)  # let it reach the store; not a pass/fail timing
+        # Let it reach the store, and the poller's next write (polls every
+        # 1 s) wait for it too; not a pass/fail timing.
+        time.sleep(1.5)
         assert not stalled.done.is_set(), "the write lock did not stall the submit"
         statuses = probes_answer(gw, cached_op=op_id)
         answered_while_stalled = not stalled.done.is_set()
     finally:
         locker.execute("COMMIT")
         locker.close()
-    assert statuses == {"healthz": 200, "preflight": 204, "metrics": 200, "cached status": 200}
+    assert statuses == {"healthz": 200, "preflight": 204, "metrics": 200, "upstream": 200,
+                        "cached status": 200}
     assert answered_while_stalled, "a probe waited for the stalled store"
     assert stalled.done.wait(15)
     assert stalled.result.status == 202, stalled.result.body
@@ -84,7 +92,7 @@ def test_a_locked_postgres_table_stalls_no_event_loop(procs, pg_url):
     assert locker.stdout.readline().strip() == "locked"
     try:
         stalled = Waiting(lambda: gw.operation(op_id, pace=False))
-        time.sleep(0.3)
+        time.sleep(1.5)  # the poller's next claim or write waits too
         assert not stalled.done.is_set(), "the table lock did not stall the status read"
         statuses = probes_answer(gw)
         answered_while_stalled = not stalled.done.is_set()
@@ -92,7 +100,7 @@ def test_a_locked_postgres_table_stalls_no_event_loop(procs, pg_url):
         locker.stdin.write("COMMIT;\n\\q\n")
         locker.stdin.flush()
         locker.wait(timeout=15)
-    assert statuses == {"healthz": 200, "preflight": 204, "metrics": 200}
+    assert statuses == {"healthz": 200, "preflight": 204, "metrics": 200, "upstream": 200}
     assert answered_while_stalled, "a probe waited for the stalled store"
     assert stalled.done.wait(15)
     assert stalled.result.status == 200, stalled.result.body
