@@ -9,7 +9,10 @@ client poll limits off on both gateways. Loopback only, bounded in time.
 Prints a Markdown table: medians of ROUNDS runs, ratios against nginx in the
 same run. Needs: wrk nginx-light python3-fastapi python3-uvicorn python3-httpx.
 
-    python3 bench/status_poll.py [--seconds 5] [--rounds 3]
+    python3 bench/status_poll.py [--seconds 5] [--rounds 3] [--reference-bin PATH]
+
+--reference-bin also measures another build (e.g. the commit before) in the
+same rounds, beside this one.
 """
 import argparse
 import os
@@ -40,6 +43,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--reference-bin", help="another lrogate binary, measured in the same rounds")
     args = ap.parse_args()
     procs = Procs()
     tmp = procs.dir
@@ -59,6 +63,19 @@ def main():
         s202, body202 = get(f"{gw}/pro-mode/content-analyzers/pro-demo/results/{running}")
         s200, body200 = get(f"{gw}/pro-mode/content-analyzers/pro-demo/results/{done}")
         assert s202 == 202 and s200 == 200, (s202, s200)
+        if args.reference_bin:
+            ref_procs = Procs(args.reference_bin)
+            procs.procs_extra = ref_procs  # closed with the others
+            _, ref = ref_procs.gateway(sim, "--client-poll-rate", "0", "--max-polls", "0",
+                                       "--retrieval-grace", "50m", "--fallback-lookup", "off",
+                                       "--poll-interval", "1s", name="ref")
+            ref_running = post(f"{ref}/pro-mode/content-analyzers/pro-demo:analyze",
+                               {"url": doc + "?sim_duration=1h"})["operationId"]
+            ref_done = post(f"{ref}/pro-mode/content-analyzers/pro-demo:analyze",
+                            {"url": doc + "?sim_duration=0s&sim_result_bytes=1500"})["operationId"]
+            deadline = time.time() + 15
+            while get(f"{ref}/operations/{ref_done}")[1].find(b'"Succeeded"') < 0 and time.time() < deadline:
+                time.sleep(0.2)
 
         seed_port = free_port()
         seed_ok = os.path.exists(os.path.join(SEED, "seed_gateway.py"))
@@ -102,10 +119,15 @@ http {{
             ("nginx 1 worker, static 202-size file", f"{nginx_urls[1]}/r202.json", "202"),
             ("nginx 2 workers, static 202-size file", f"{nginx_urls[2]}/r202.json", "202"),
             ("lrogate, processing (202)", f"{gw}/pro-mode/content-analyzers/pro-demo/results/{running}", "202"),
+        ] + ([
+            ("lrogate reference build, processing (202)", f"{ref}/pro-mode/content-analyzers/pro-demo/results/{ref_running}", "202"),
+        ] if args.reference_bin else []) + [
             ("nginx 1 worker, static 2 KiB file", f"{nginx_urls[1]}/r200.json", "200"),
             ("nginx 2 workers, static 2 KiB file", f"{nginx_urls[2]}/r200.json", "200"),
             ("lrogate, completed 2 KiB result (200)", f"{gw}/pro-mode/content-analyzers/pro-demo/results/{done}", "200"),
-        ]
+        ] + ([
+            ("lrogate reference build, completed 2 KiB result (200)", f"{ref}/pro-mode/content-analyzers/pro-demo/results/{ref_done}", "200"),
+        ] if args.reference_bin else [])
         if seed_ok:
             targets += [
                 ("original design, processing (202)", f"{seed}/pro-mode/content-analyzers/pro-demo/results/{seed_running}", "202"),
@@ -128,6 +150,8 @@ http {{
             rps, p99, bad = med[name]
             print(f"| {name} | {rps:,.0f} | {p99:.2f} | {bad} | {rps / best:.2f}× |")
     finally:
+        if getattr(procs, "procs_extra", None):
+            procs.procs_extra.close()
         procs.close()
 
 
