@@ -11,9 +11,10 @@
 // at most 5 minutes ahead), one refresh at a time however many calls wait;
 // a call made while a still-valid token is being refreshed uses the old one.
 // A token the upstream answers 401 to is replaced early, at most every 30 s.
-// A failed refresh is retried with backoff (1 s doubling to 30 s) and
-// reported in the log and to the calls that needed it; never with a secret,
-// token or the authority's raw answer.
+// A failed refresh is reported in the log and to the calls that needed it
+// (never with a secret, a token or the authority's raw answer), and not
+// tried again before a backoff (1 s doubling to 30 s) has passed: the first
+// call after that asks again (there is no timer).
 //
 // Thread-safe. `headers` calls back either at once on the caller's thread or,
 // when a token must be fetched first, on the http::Client's I/O thread.

@@ -391,8 +391,8 @@ TEST_P(StoreContract, CountsByStatus) {
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return std::string(info.param.name); });
 
-// The WAL's pages reach the database file (the background checkpointer and
-// the writer's automatic one), and the WAL does not grow without bound.
+// The WAL's pages reach the database file (the background checkpointer: the
+// writer's automatic one is off), and the WAL does not grow without bound.
 TEST(SqliteStore, WalIsCheckpointedInTheBackground) {
   std::string url = temp_sqlite();
   auto s = open_store(url);
