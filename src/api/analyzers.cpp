@@ -39,10 +39,10 @@ http::Response passed_on(const upstream::SubmitAnswer& a) {
 }
 
 void log_refused(const char* what, const std::string& analyzer, const upstream::SubmitAnswer& a,
-                 const http::Request& req) {
+                 const std::string& request_id) {
   boost::json::object o{{"analyzer_id", analyzer},     {"call", what},
                         {"upstream_status", a.status}, {"error_code", a.error_code},
-                        {"error", a.error_message},    {"request_id", req.request_id}};
+                        {"error", a.error_message},    {"request_id", request_id}};
   if (!a.upstream_request_id.empty()) o["upstream_request_id"] = a.upstream_request_id;
   log::warn("analyzer call refused", std::move(o));
 }
@@ -89,7 +89,7 @@ void create(ApiContext& ctx, http::Request&& req, const http::Params& params,
         ctx.config.submit_timeout,
         [&ctx, in, analyzer, respond](upstream::SubmitAnswer answer) {
           if (answer.kind != upstream::SubmitAnswer::Kind::kAccepted) {
-            log_refused("create", analyzer, answer, *in);
+            log_refused("create", analyzer, answer, in->request_id);
             return respond(upstream_refusal(answer, ctx.config.submit_timeout));
           }
           // On the client's thread: the record is written on store_work.
@@ -143,9 +143,7 @@ void forward(ApiContext& ctx, upstream::AnalyzerCall call, const http::Request& 
       call, analyzer, "", false, ctx.config.submit_timeout,
       [&ctx, analyzer, what, request_id = req.request_id, respond](upstream::SubmitAnswer a) {
         if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
-          http::Request shown;
-          shown.request_id = request_id;
-          log_refused(what, analyzer, a, shown);
+          log_refused(what, analyzer, a, request_id);
           return respond(upstream_refusal(a, ctx.config.submit_timeout));
         }
         respond(passed_on(a));

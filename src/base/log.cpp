@@ -49,6 +49,7 @@ const char* level_name(Level l) {
 }  // namespace
 
 void set_level(Level level) { g_level = level; }
+bool enabled(Level level) { return level >= g_level.load(std::memory_order_relaxed); }
 
 bool parse_level(std::string_view name, Level* out) {
   if (name == "debug")

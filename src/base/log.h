@@ -12,6 +12,9 @@ namespace lrogate::log {
 enum class Level { kDebug, kInfo, kWarn, kError };
 
 void set_level(Level level);
+// Whether a line at `level` would be written: callers that build costly
+// fields (the per-request line) ask first.
+bool enabled(Level level);
 bool parse_level(std::string_view name, Level* out);
 void write(Level level, std::string_view msg, boost::json::object fields = {});
 

@@ -186,16 +186,18 @@ void Router::dispatch(Request&& req, Responder respond) const {
     if (!origin.empty()) cors->decorate(origin, res);
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    boost::json::object f{{"method", method},
-                          {"route", templ},
-                          {"status", res.status},
-                          {"ms", static_cast<double>(static_cast<long long>(ms * 100)) / 100}};
-    if (op.empty()) op = res.log_operation_id;
-    if (!op.empty()) f["operation_id"] = op;
-    f["request_id"] = request_id;
-    if (!client_request_id.empty()) f["client_request_id"] = client_request_id;
-    if (!traceparent.empty()) f["traceparent"] = traceparent;
-    log::info("request", std::move(f));
+    if (log::enabled(log::Level::kInfo)) {  // the line's object costs allocations
+      boost::json::object f{{"method", method},
+                            {"route", templ},
+                            {"status", res.status},
+                            {"ms", static_cast<double>(static_cast<long long>(ms * 100)) / 100}};
+      if (op.empty()) op = res.log_operation_id;
+      if (!op.empty()) f["operation_id"] = op;
+      f["request_id"] = request_id;
+      if (!client_request_id.empty()) f["client_request_id"] = client_request_id;
+      if (!traceparent.empty()) f["traceparent"] = traceparent;
+      log::info("request", std::move(f));
+    }
     // Called once per request: the ids move into the answer.
     res.set("x-ms-request-id", std::move(request_id));
     if (!client_request_id.empty()) res.set("x-ms-client-request-id", std::move(client_request_id));
