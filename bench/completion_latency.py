@@ -9,7 +9,12 @@ simulator received the poll that found the operation done (so the poll
 schedule's own delay — how long after completion the next upstream poll
 comes — is taken out). The simulator records every poll's time.
 
-    python3 bench/completion_latency.py [--ops 100]
+    python3 bench/completion_latency.py [--ops 100] [--postgres postgresql://...]
+
+--postgres adds two replicas on that database: A polls the upstream, B
+(`--max-inflight-polls 0`) never does; the client submits to A and
+long-polls B, so every answer it gets is a completion A wrote, heard by B
+through the store's change feed.
 """
 import argparse
 import json
@@ -51,6 +56,7 @@ def run(submit, wait_done, ops, rng):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ops", type=int, default=100)
+    ap.add_argument("--postgres", help="a PostgreSQL URL: also measure replica A → replica B")
     args = ap.parse_args()
     procs = Procs()
     rows = []
@@ -72,6 +78,26 @@ def main():
         ids, held = run(gw_submit, gw_wait, args.ops, random.Random(5))
         lat = [held[i] - done_seen_at(sim, i) for i in ids]
         rows.append(("lrogate, long-poll (Prefer: wait=30)", lat))
+
+        if args.postgres:
+            _, gw_a = procs.gateway(sim, "--poll-interval", "1s", "--upstream-rps", "0",
+                                    "--client-poll-rate", "0", store=args.postgres, name="a")
+            _, gw_b = procs.gateway(sim, "--max-inflight-polls", "0", "--client-poll-rate", "0",
+                                    store=args.postgres, name="b")
+
+            def a_submit(url):
+                return post(f"{gw_a}/pro-mode/content-analyzers/pro-demo:analyze",
+                            {"url": url})["operationId"]
+
+            def b_wait(op_id):
+                while True:
+                    status, body = get(f"{gw_b}/operations/{op_id}", {"Prefer": "wait=30"})
+                    if status == 200 and json.loads(body)["status"] in ("Succeeded", "Failed"):
+                        return
+
+            ids, held = run(a_submit, b_wait, args.ops, random.Random(6))
+            lat = [held[i] - done_seen_at(sim, i) for i in ids]
+            rows.append(("lrogate on PostgreSQL: replica A polls, the client long-polls replica B", lat))
 
         if os.path.exists(os.path.join(SEED, "seed_gateway.py")):
             port = free_port()

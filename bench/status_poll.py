@@ -10,9 +10,12 @@ Prints a Markdown table: medians of ROUNDS runs, ratios against nginx in the
 same run. Needs: wrk nginx-light python3-fastapi python3-uvicorn python3-httpx.
 
     python3 bench/status_poll.py [--seconds 5] [--rounds 3] [--reference-bin PATH]
+                                 [--store postgresql://...]
 
 --reference-bin also measures another build (e.g. the commit before) in the
-same rounds, beside this one.
+same rounds, beside this one. --store puts the gateways on that store instead
+of a SQLite file each (a PostgreSQL database: both builds then share it, as
+replicas do).
 """
 import argparse
 import os
@@ -44,6 +47,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reference-bin", help="another lrogate binary, measured in the same rounds")
+    ap.add_argument("--store", help="a store URL for the gateways (default: a SQLite file each)")
     args = ap.parse_args()
     procs = Procs()
     tmp = procs.dir
@@ -52,7 +56,7 @@ def main():
         _, sim = procs.sim("--duration", "0s")
         _, gw = procs.gateway(sim, "--client-poll-rate", "0", "--max-polls", "0",
                               "--retrieval-grace", "50m", "--fallback-lookup", "off",
-                              "--poll-interval", "1s")
+                              "--poll-interval", "1s", store=args.store)
         doc = "https://docs.example/bench.pdf"
         running = post(f"{gw}/pro-mode/content-analyzers/pro-demo:analyze", {"url": doc + "?sim_duration=1h"})["operationId"]
         done = post(f"{gw}/pro-mode/content-analyzers/pro-demo:analyze",
@@ -68,7 +72,7 @@ def main():
             procs.procs_extra = ref_procs  # closed with the others
             _, ref = ref_procs.gateway(sim, "--client-poll-rate", "0", "--max-polls", "0",
                                        "--retrieval-grace", "50m", "--fallback-lookup", "off",
-                                       "--poll-interval", "1s", name="ref")
+                                       "--poll-interval", "1s", name="ref", store=args.store)
             ref_running = post(f"{ref}/pro-mode/content-analyzers/pro-demo:analyze",
                                {"url": doc + "?sim_duration=1h"})["operationId"]
             ref_done = post(f"{ref}/pro-mode/content-analyzers/pro-demo:analyze",
@@ -142,7 +146,8 @@ http {{
                 raise SystemExit(f"{name}: non-2xx answers, the run measured errors")
         med = {n: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), max(r[2] for r in v))
                for n, v in results.items()}
-        print(f"wrk -t2 -c64 -d{args.seconds}s, {args.rounds} rounds, medians; bodies: 202 = {len(body202)} B, 200 = {len(body200)} B\n")
+        store = "PostgreSQL" if args.store else "SQLite"
+        print(f"wrk -t2 -c64 -d{args.seconds}s, {args.rounds} rounds, medians; store {store}; bodies: 202 = {len(body202)} B, 200 = {len(body200)} B\n")
         print("| target | requests/s | p99 ms | non-2xx | vs best nginx |")
         print("|---|---|---|---|---|")
         for name, _, kind in targets:

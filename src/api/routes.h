@@ -86,7 +86,8 @@ void with_store(ApiContext& ctx, const http::Responder& respond, std::function<v
 // `what` when the queue is full.
 void store_later(ApiContext& ctx, const char* what, std::function<void()> work);
 // The same for work that must run even then (recording what the upstream
-// accepted): past the queue's bound it runs where it is, with a warning.
+// accepted): it queues past the bound (the submits in flight bound it), and
+// runs where it is only once store_work has stopped.
 void store_must(ApiContext& ctx, const char* what, std::function<void()> work);
 // Answers res for op; a final op's first retrieval is recorded first (its
 // retrieval grace starts, or with grace 0 it is deleted), on store_work, so

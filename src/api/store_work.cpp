@@ -24,9 +24,12 @@ void store_later(ApiContext& ctx, const char* what, std::function<void()> work) 
 
 void store_must(ApiContext& ctx, const char* what, std::function<void()> work) {
   if (!ctx.store_work) return work();
-  auto copy = work;  // try_post drops what it refuses
-  if (ctx.store_work->try_post(std::move(work))) return;
-  log::warn("store queue full: running a store call in place", {{"call", what}});
+  // Past the queue's bound too: these are bounded by the submits in flight.
+  auto copy = work;  // post drops what it refuses
+  if (ctx.store_work->post(std::move(work))) return;
+  // Only once store_work has stopped (the end of a drain): nothing else
+  // would record what the upstream accepted.
+  log::warn("store work stopped: running a store call in place", {{"call", what}});
   copy();
 }
 

@@ -214,6 +214,28 @@ int run_serve(const config::ServeConfig& c) {
         "this gateway; keep it on loopback or behind an authenticating proxy",
         {{"address", c.host}});
   }
+  // SIGHUP's file reads (the listener's PEM files, the keys file) run here,
+  // not on the signal watcher's I/O thread; declared after the server and
+  // ctx it uses, so it stops (finishing a reload under way) before them.
+  BoundedExecutor reload_work(1, 1);
+  auto reload = [&] {
+    if (!c.tls_cert.empty()) {
+      if (auto r = srv.reload_tls(); !r) {
+        log::error("listener tls not reloaded; the old certificate stays",
+                   {{"error", r.error().message}});
+      } else {
+        log::info("listener tls reloaded");
+      }
+    }
+    if (c.api_keys_file.empty()) return;
+    auto keys = api::load_api_keys(c.api_keys_file);
+    if (!keys) {
+      log::error("api keys not reloaded; the old ones stay", {{"error", keys.error().message}});
+      return;
+    }
+    log::info("api keys reloaded", {{"keys", keys->size()}});
+    ctx.keys.replace(std::move(keys).value());
+  };
   poller.start();
   // SIGTERM: stop accepting and claiming at once; requests and polls in
   // flight finish (each bounded by --drain-timeout) and record what they got.
@@ -221,23 +243,8 @@ int run_serve(const config::ServeConfig& c) {
   bool draining = false;
   srv.on_signal([&](int sig) {
     if (sig == SIGHUP) {
-      if (!c.tls_cert.empty()) {
-        // Two small PEM files read on the signal watcher (http/server.h).
-        if (auto r = srv.reload_tls(); !r) {
-          log::error("listener tls not reloaded; the old certificate stays",
-                     {{"error", r.error().message}});
-        } else {
-          log::info("listener tls reloaded");
-        }
-      }
-      if (c.api_keys_file.empty()) return;
-      auto keys = api::load_api_keys(c.api_keys_file);
-      if (!keys) {
-        log::error("api keys not reloaded; the old ones stay", {{"error", keys.error().message}});
-        return;
-      }
-      log::info("api keys reloaded", {{"keys", keys->size()}});
-      ctx.keys.replace(std::move(keys).value());
+      // One reload waiting is enough: it reads the files as they are then.
+      if (!reload_work.try_post(reload)) log::info("reload already queued");
       return;
     }
     if (draining) return;

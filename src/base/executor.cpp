@@ -23,6 +23,16 @@ bool BoundedExecutor::try_post(std::function<void()> fn) {
   return true;
 }
 
+bool BoundedExecutor::post(std::function<void()> fn) {
+  {
+    MutexLock lock(mu_);
+    if (stopping_) return false;
+    queue_.push_back(std::move(fn));
+  }
+  cv_.notify_one();
+  return true;
+}
+
 void BoundedExecutor::stop() {
   {
     MutexLock lock(mu_);

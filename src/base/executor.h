@@ -28,6 +28,10 @@ class BoundedExecutor {
   // Queues fn; false (fn dropped, not run) when max_queued already wait or
   // the executor is stopping.
   bool try_post(std::function<void()> fn);
+  // Queues fn past max_queued too: for work that must not be lost (a record
+  // of what the upstream accepted), whose number something else bounds.
+  // False (fn dropped) only when the executor is stopping.
+  bool post(std::function<void()> fn);
   // Runs what is queued, refuses new work, joins the threads. Idempotent.
   void stop();
 

@@ -7,16 +7,17 @@ namespace lrogate::core {
 OperationService::OperationService(store::OperationStore& store, const Clock& clock,
                                    ServiceConfig config)
     : store_(store), clock_(clock), config_(config) {
-  // Completions written by other replicas wake this one's long-polls.
-  store_.set_finished_listener([this](const std::string& id) {
-    if (id.empty())
-      notifier_.notify_all();
-    else
-      notifier_.notify(id);
+  // Completions written by other replicas wake this one's long-polls; when
+  // the feed resumes after a gap, every waiter reads again (some may have
+  // gone by unheard).
+  store_.set_change_listener([this](const store::OperationStore::Change& c) {
+    using Kind = store::OperationStore::Change::Kind;
+    if (c.kind == Kind::kFinished) notifier_.notify(c.id);
+    if (c.kind == Kind::kListening) notifier_.notify_all();
   });
 }
 
-OperationService::~OperationService() { store_.set_finished_listener(nullptr); }
+OperationService::~OperationService() { store_.set_change_listener(nullptr); }
 
 Result<Operation> OperationService::record_submitted(const NewOperation& n) {
   Millis now = clock_.now_ms();

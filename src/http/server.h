@@ -84,9 +84,8 @@ class Server {
   // Reads the TLS certificate and key files again and serves new connections
   // with them; on error the old ones stay (the error says which file and
   // why). Without TLS: an error kInvalidArgument. Safe from any thread. It
-  // blocks while it reads the two files: `serve` calls it from on_signal's
-  // callback, i.e. on the server's first I/O thread, which is acceptable for
-  // two small local PEM files; never call it from a handler.
+  // blocks while it reads the two files: never call it on an I/O thread
+  // (`serve` runs it on a thread of its own, queued by on_signal's callback).
   virtual Result<void> reload_tls() = 0;
 };
 

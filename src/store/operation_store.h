@@ -65,6 +65,11 @@ class OperationStore {
   virtual ~OperationStore() = default;
 
   virtual Result<void> insert(const Operation& op) = 0;
+  // The record. Every write this process made is seen; behind the read
+  // cache of a shared store another process's write is seen once its Change
+  // is heard (milliseconds), and its lease fields (lease_owner, lease_until,
+  // fence: claims notify nothing) may be older. Clients never see those, and
+  // the poller works from what claim_due returns.
   virtual Result<std::optional<Operation>> get(std::string_view id) = 0;
   // The record as get() would read it, when this process holds it in memory
   // and can answer without any I/O or wait (the read cache); nullopt when
@@ -144,13 +149,26 @@ class OperationStore {
   // True when this process is the store's only user (SQLite's file lock):
   // every lease found at start is then a leftover of an earlier run.
   virtual bool exclusive() const = 0;
-  // Calls `fn` with the id of every operation finished by any process
-  // sharing the store, this one included (PostgreSQL LISTEN/NOTIFY), or with
-  // "" when some may have been missed (the listener reconnected). Called on
-  // the store's own thread; `nullptr` stops the calls (and waits for one in
-  // progress). A store no other process writes (SQLite) never calls it.
-  using FinishedListener = std::function<void(const std::string& id)>;
-  virtual void set_finished_listener(FinishedListener fn) { (void)fn; }
+  // What other processes sharing the store wrote (PostgreSQL LISTEN/NOTIFY),
+  // this one's writes included: the feed a read cache stays coherent by and
+  // long-polls are woken by. A store no other process writes (SQLite) never
+  // calls a listener.
+  struct Change {
+    enum class Kind {
+      kFinished,   // `id` reached a final state
+      kChanged,    // `id` changed in a way a client can see (progress,
+                   // retrieval, removal, expiry), not finished
+      kLost,       // the feed stopped: anything may change unheard until kListening
+      kListening,  // the feed runs: every write committed from now on is heard
+    };
+    Kind kind;
+    std::string id;  // kFinished and kChanged only
+  };
+  using ChangeListener = std::function<void(const Change&)>;
+  // Calls `fn` with every Change, on the store's own thread, in the order
+  // heard; when the feed runs already, the first call is kListening.
+  // `nullptr` stops the calls (and waits for one in progress).
+  virtual void set_change_listener(ChangeListener fn) { (void)fn; }
 };
 
 // Opens a store from its URL: "sqlite:PATH" (WAL; created if missing) or

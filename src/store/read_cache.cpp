@@ -10,7 +10,17 @@ namespace {
 class ReadCache final : public OperationStore {
  public:
   ReadCache(std::unique_ptr<OperationStore> inner, ReadCacheLimits limits)
-      : inner_(std::move(inner)), limits_(limits) {}
+      : inner_(std::move(inner)), limits_(limits), shared_(!inner_->exclusive()) {
+    {
+      WriterLock lock(mu_);
+      serving_ = !shared_;  // a shared store's cache waits for its feed
+    }
+    // Outside mu_: a store whose feed runs already calls heard() at once.
+    if (shared_) inner_->set_change_listener([this](const Change& c) { heard(c); });
+  }
+  ~ReadCache() override {
+    if (shared_) inner_->set_change_listener(nullptr);
+  }
 
   Result<void> insert(const Operation& op) override {
     auto r = inner_->insert(op);
@@ -20,32 +30,43 @@ class ReadCache final : public OperationStore {
 
   std::optional<Operation> cached(std::string_view id) override {
     ReaderLock lock(mu_);
+    if (!serving_) return std::nullopt;
     auto it = records_.find(std::string(id));
-    if (it == records_.end()) return std::nullopt;
-    return *it->second;
+    if (it == records_.end() || !it->second.op) return std::nullopt;
+    return *it->second.op;
   }
 
   Result<std::optional<Operation>> get(std::string_view id) override {
-    std::uint64_t gen;
+    if (auto hit = cached(id)) return std::optional<Operation>(std::move(hit));
+    std::string key(id);
+    std::uint64_t token = 0;  // 0: this read will not be kept
     {
-      ReaderLock lock(mu_);
-      auto it = records_.find(std::string(id));
-      if (it != records_.end()) return std::optional<Operation>(*it->second);
-      gen = gen_;
-    }
-    auto r = inner_->get(id);
-    if (r && r.value()) {
       WriterLock lock(mu_);
-      if (gen == gen_) {  // no write since the read began: the record is current
-        if (records_.size() >= limits_.max_entries ||
-            bytes_ + r.value()->result.size() > limits_.max_bytes) {
-          records_.clear();
-          bytes_ = 0;
-        }
-        bytes_ += r.value()->result.size();
-        records_.emplace(std::string(id), std::make_shared<const Operation>(*r.value()));
+      if (serving_) {
+        auto it = records_.find(key);
+        if (it != records_.end() && it->second.op) return std::optional<Operation>(*it->second.op);
+        if (it == records_.end() && records_.size() >= limits_.max_entries) clear();
+        token = ++next_token_;
+        records_[key] = Entry{nullptr, token};  // a pending read: the latest reader's
       }
     }
+    auto r = inner_->get(id);
+    if (token == 0) return r;
+    WriterLock lock(mu_);
+    auto it = records_.find(key);
+    // Gone or another token: a write or a Change came since the read began.
+    if (it == records_.end() || it->second.op || it->second.token != token) return r;
+    if (!r || !r.value()) {
+      records_.erase(it);
+      return r;
+    }
+    std::size_t size = r.value()->result.size();
+    if (bytes_ + size > limits_.max_bytes) {
+      clear();
+      it = records_.emplace(key, Entry{}).first;
+    }
+    bytes_ += size;
+    it->second.op = std::make_shared<const Operation>(*r.value());
     return r;
   }
 
@@ -133,32 +154,74 @@ class ReadCache final : public OperationStore {
   }
   Result<void> ping() override { return inner_->ping(); }
   bool exclusive() const override { return inner_->exclusive(); }
-  void set_finished_listener(FinishedListener fn) override {
-    inner_->set_finished_listener(std::move(fn));
+
+  void set_change_listener(ChangeListener fn) override {
+    MutexLock lock(listener_mu_);
+    listener_ = std::move(fn);
+    if (listener_ && listening_) listener_(Change{Change::Kind::kListening, {}});
   }
 
  private:
+  struct Entry {
+    std::shared_ptr<const Operation> op;  // null: a read is pending
+    std::uint64_t token = 0;              // of that pending read
+  };
+
+  // A Change from the shared store (its listener thread): first the cache,
+  // then whoever listens here, so a woken long-poll reads the new record.
+  void heard(const Change& c) {
+    switch (c.kind) {
+      case Change::Kind::kFinished:
+      case Change::Kind::kChanged:
+        drop(c.id);
+        break;
+      case Change::Kind::kLost: {
+        WriterLock lock(mu_);
+        serving_ = false;
+        clear();
+        break;
+      }
+      case Change::Kind::kListening: {
+        WriterLock lock(mu_);
+        clear();
+        serving_ = true;
+        break;
+      }
+    }
+    MutexLock lock(listener_mu_);
+    if (c.kind == Change::Kind::kLost) listening_ = false;
+    if (c.kind == Change::Kind::kListening) listening_ = true;
+    if (listener_) listener_(c);
+  }
+
   void drop(std::string_view id) {
     WriterLock lock(mu_);
-    ++gen_;
     auto it = records_.find(std::string(id));
     if (it == records_.end()) return;
-    bytes_ -= it->second->result.size();
+    if (it->second.op) bytes_ -= it->second.op->result.size();
     records_.erase(it);
   }
   void drop_all() {
     WriterLock lock(mu_);
-    ++gen_;
+    clear();
+  }
+  void clear() REQUIRES(mu_) {
     records_.clear();
     bytes_ = 0;
   }
 
   std::unique_ptr<OperationStore> inner_;  // constant after construction
-  ReadCacheLimits limits_;                 // constant after construction
+  const ReadCacheLimits limits_;
+  const bool shared_;  // other processes write the store: serve only while its feed runs
   SharedMutex mu_;
-  std::uint64_t gen_ GUARDED_BY(mu_) = 0;  // bumped by every write
+  bool serving_ GUARDED_BY(mu_) = false;
+  std::uint64_t next_token_ GUARDED_BY(mu_) = 0;
   std::size_t bytes_ GUARDED_BY(mu_) = 0;
-  std::unordered_map<std::string, std::shared_ptr<const Operation>> records_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, Entry> records_ GUARDED_BY(mu_);
+
+  Mutex listener_mu_;  // after mu_, never held while taking it
+  ChangeListener listener_ GUARDED_BY(listener_mu_);
+  bool listening_ GUARDED_BY(listener_mu_) = false;
 };
 
 }  // namespace

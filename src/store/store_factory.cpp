@@ -54,7 +54,11 @@ Result<std::unique_ptr<OperationStore>> open_store(std::string_view url) {
     return with_read_cache(std::move(s).value());
   }
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
-    return postgres::open(std::string(url));
+    auto s = postgres::open(std::string(url));
+    if (!s) return s.error();
+    // Other replicas write it too: the cache holds only while the store's
+    // change feed runs, and every change it hears drops the record.
+    return with_read_cache(std::move(s).value());
   }
   return make_error(ErrorCode::kInvalidArgument,
                     "unsupported --store URL: expected sqlite:PATH or postgresql://...");

@@ -114,6 +114,65 @@ def test_long_poll_at_one_replica_wakes_when_another_finishes(procs, pg_url):
                        "delay_ms": sorted(round(d * 1000) for d in woken_elsewhere)}, f)
 
 
+def store_gets(gw):
+    """How many records the replica has read from PostgreSQL (store get calls)."""
+    text = request(gw.base, "GET", "/metrics").body.decode()
+    for line in text.splitlines():
+        if line.startswith('lrogate_store_duration_seconds_count{operation="get"}'):
+            return int(float(line.split()[-1]))
+    return 0
+
+
+def kill_listeners(pg_url):
+    """Cuts every replica's LISTEN connection, as a network failure would."""
+    return psql(pg_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE application_name = 'lrogate-listener'")
+
+
+def test_a_replica_answers_from_memory_what_the_others_write(procs, pg_url):
+    sim = procs.sim()
+    # B never polls the upstream: every change it shows was written by A.
+    a = procs.gateway(sim, *REPLICA_FLAGS, store=pg_url, name="a")
+    b = procs.gateway(sim, *REPLICA_FLAGS, "--max-inflight-polls", "0", store=pg_url, name="b")
+    b.wait_record("store listener listening")
+
+    def follow(op_id):
+        """B's answers to a client polling it every 50 ms, until the 200."""
+        seen = []
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            r = b.results(op_id, pace=False)
+            seen.append(r.status)
+            if r.status == 200:
+                return seen, r
+            time.sleep(0.05)
+        raise AssertionError(f"B never answered 200 for {op_id}: {seen[-5:]}")
+
+    before = store_gets(b)
+    op_id = a.submit(url="https://docs.example/m.pdf?sim_duration=3s").json()["operationId"]
+    seen, final = follow(op_id)
+    assert final.body == sim.final_body(op_id).body
+    # Processing, then the result: B never went back to an older answer.
+    assert set(seen[:-1]) == {202}, seen
+    # Most polls came from B's memory: it read the database once per change
+    # A wrote (submit, progress each second, completion), not once per poll.
+    reads = store_gets(b) - before
+    assert len(seen) >= 30 and reads <= len(seen) // 3, (reads, len(seen))
+
+    # The feed is cut: B stops answering from memory, listens again by
+    # itself, and still follows A.
+    assert kill_listeners(pg_url)
+    b.wait_record("store listener lost its connection")
+    deadline = time.time() + 10
+    while sum(1 for r in b.records() if r.get("msg") == "store listener listening") < 2:
+        assert time.time() < deadline, "B did not listen again"
+        time.sleep(0.1)
+    op2 = a.submit(url="https://docs.example/n.pdf?sim_duration=2s").json()["operationId"]
+    seen, final = follow(op2)
+    assert final.body == sim.final_body(op2).body
+    assert set(seen[:-1]) == {202}, seen
+
+
 def submit_anywhere(alive, key, url, deadline):
     """Round-robin submit with an Idempotency-Key, retried at the next
     replica when one is down."""

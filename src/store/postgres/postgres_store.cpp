@@ -6,6 +6,8 @@
 #include <atomic>
 #include <bitset>
 #include <charconv>
+#include <cstring>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 
@@ -17,7 +19,17 @@ namespace lrogate::store::postgres {
 namespace {
 
 constexpr int kPoolSize = 4;
-constexpr const char* kChannel = "lrogate_finished";
+// The replicas' change feed (OperationStore::Change): final transitions on
+// one channel (what wakes long-polls), every other client-visible write on
+// the other (what keeps read caches coherent); the payload is the id.
+constexpr const char* kFinishedChannel = "lrogate_finished";
+constexpr const char* kChangedChannel = "lrogate_changed";
+// The listener asks its connection for a sign of life after this long
+// without one, and gives the connection up when none comes within the
+// deadline: a silent network partition then costs a cache at most about
+// kProbeAfter + kProbeDeadline of unheard changes.
+constexpr std::chrono::milliseconds kProbeAfter{1000};
+constexpr std::chrono::milliseconds kProbeDeadline{1500};
 constexpr std::chrono::seconds kCheckoutWait{10};
 
 constexpr const char* kColumns =
@@ -128,20 +140,23 @@ const std::string kStatements[kSqlCount] = {
     /* kRenew */
     "UPDATE operations SET lease_until = $2::bigint WHERE lease_owner = $1::text"
     " AND id = ANY($3::text[]) AND " LROGATE_ACTIVE,
-    /* kProgress */
-    "UPDATE operations SET status = $3::text, next_poll_at = $4::bigint, attempts = $5::int,"
-    " updated_at = $6::bigint, poll_count = poll_count + 1, lease_owner = NULL,"
-    " lease_until = NULL WHERE id = $1::text AND lease_owner = $2::text AND fence = $7::bigint"
-    " AND " LROGATE_ACTIVE,
+    /* kProgress: the writes a client can see tell the replicas' caches
+       (lrogate_changed); one row per record written */
+    "WITH done AS (UPDATE operations SET status = $3::text, next_poll_at = $4::bigint,"
+    " attempts = $5::int, updated_at = $6::bigint, poll_count = poll_count + 1,"
+    " lease_owner = NULL, lease_until = NULL WHERE id = $1::text AND lease_owner = $2::text"
+    " AND fence = $7::bigint AND " LROGATE_ACTIVE " RETURNING id)"
+    " SELECT pg_notify('lrogate_changed', id) FROM done",
     /* kProgressMany: a batch of progress writes in one round trip, each row
        fenced as kProgress fences one */
-    "UPDATE operations AS o SET status = v.status, next_poll_at = v.next_poll_at,"
+    "WITH done AS (UPDATE operations AS o SET status = v.status, next_poll_at = v.next_poll_at,"
     " attempts = v.attempts, updated_at = v.now, poll_count = o.poll_count + 1,"
     " lease_owner = NULL, lease_until = NULL"
     " FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[])"
     " AS v(id, status, next_poll_at, attempts, now, fence)"
     " WHERE o.id = v.id AND o.lease_owner = $1::text AND o.fence = v.fence"
-    " AND o.status IN ('NotStarted', 'Running') RETURNING o.id",
+    " AND o.status IN ('NotStarted', 'Running') RETURNING o.id)"
+    " SELECT id, pg_notify('lrogate_changed', id) FROM done",
     /* kComplete: one statement that also tells every replica's listener */
     "WITH done AS (UPDATE operations SET status = $3::text, result = $4::bytea,"
     " result_type = $5::text, error_code = $6::text, error_message = $7::text,"
@@ -153,12 +168,17 @@ const std::string kStatements[kSqlCount] = {
     " AND fence = $10::bigint)) RETURNING id)"
     " SELECT pg_notify('lrogate_finished', id) FROM done",
     /* kRetrieved */
-    "UPDATE operations SET retrieved_at = $2::bigint, expires_at = $3::bigint"
-    " WHERE id = $1::text AND retrieved_at IS NULL",
-    /* kRemove */ "DELETE FROM operations WHERE id = $1::text",
-    /* kDeleteExpired */
-    "DELETE FROM operations WHERE id IN (SELECT id FROM operations WHERE expires_at IS NOT NULL"
-    " AND expires_at <= $1::bigint LIMIT $2::int FOR UPDATE SKIP LOCKED)",
+    "WITH done AS (UPDATE operations SET retrieved_at = $2::bigint, expires_at = $3::bigint"
+    " WHERE id = $1::text AND retrieved_at IS NULL RETURNING id)"
+    " SELECT pg_notify('lrogate_changed', id) FROM done",
+    /* kRemove */
+    "WITH done AS (DELETE FROM operations WHERE id = $1::text RETURNING id)"
+    " SELECT pg_notify('lrogate_changed', id) FROM done",
+    /* kDeleteExpired: expired records read as gone already; the notices keep
+       a replica whose clock lags from answering from memory */
+    "WITH done AS (DELETE FROM operations WHERE id IN (SELECT id FROM operations"
+    " WHERE expires_at IS NOT NULL AND expires_at <= $1::bigint LIMIT $2::int"
+    " FOR UPDATE SKIP LOCKED) RETURNING id) SELECT pg_notify('lrogate_changed', id) FROM done",
     /* kDeleteExpiredKeys */ "DELETE FROM idempotency WHERE expires_at <= $1::bigint",
     /* kNextDue */
     "SELECT MIN(next_poll_at) FROM operations WHERE " LROGATE_ACTIVE
@@ -357,11 +377,11 @@ Error unavailable(std::string detail) {
 // Opens one connection: short connect timeout, keepalives and a statement
 // timeout, so a database that hangs cannot hold a request for long. The
 // user's URL comes last and wins over these defaults.
-PGconn* connect(const std::string& url) {
+PGconn* connect(const std::string& url, const char* application_name = "lrogate") {
   const char* keys[] = {
       "connect_timeout", "keepalives", "keepalives_idle", "application_name", "options",
       "dbname",          nullptr};
-  const char* values[] = {"3",         "1",    "10", "lrogate", "-c statement_timeout=10000",
+  const char* values[] = {"3",         "1",    "10", application_name, "-c statement_timeout=10000",
                           url.c_str(), nullptr};
   return PQconnectdbParams(keys, values, 1);
 }
@@ -449,7 +469,7 @@ class PostgresStore final : public OperationStore {
     p.num(std::int64_t{pr.attempts}).num(pr.now).num(pr.fence);
     auto r = run(kProgress, p, "record_progress");
     if (!r) return r.error();
-    return affected(r->get()) > 0;
+    return PQntuples(r->get()) > 0;
   }
 
   Result<std::vector<bool>> record_progress_many(std::string_view owner,
@@ -497,14 +517,14 @@ class PostgresStore final : public OperationStore {
     metrics::StoreTimer timer("mark_retrieved");
     auto r = run(kRetrieved, Params().text(id).num(now).num(expires_at), "mark_retrieved");
     if (!r) return r.error();
-    return affected(r->get()) > 0;
+    return PQntuples(r->get()) > 0;
   }
 
   Result<bool> remove(std::string_view id) override {
     metrics::StoreTimer timer("remove");
     auto r = run(kRemove, Params().text(id), "remove");
     if (!r) return r.error();
-    return affected(r->get()) > 0;
+    return PQntuples(r->get()) > 0;
   }
 
   Result<int> delete_expired(Millis now, int limit) override {
@@ -513,7 +533,7 @@ class PostgresStore final : public OperationStore {
     if (!r) return r.error();
     auto keys = run(kDeleteExpiredKeys, Params().num(now), "delete_expired");
     if (!keys) return keys.error();
-    return affected(r->get());
+    return PQntuples(r->get());
   }
 
   Result<std::optional<Millis>> next_due(Millis now) override {
@@ -611,9 +631,10 @@ class PostgresStore final : public OperationStore {
 
   bool exclusive() const override { return false; }
 
-  void set_finished_listener(FinishedListener fn) override {
+  void set_change_listener(ChangeListener fn) override {
     MutexLock lock(listener_mu_);
     listener_ = std::move(fn);
+    if (listener_ && listening_) listener_(Change{Change::Kind::kListening, {}});
   }
 
  private:
@@ -762,26 +783,39 @@ class PostgresStore final : public OperationStore {
     return done;
   }
 
-  void deliver(const std::string& id) {
+  void deliver(Change c) {
     MutexLock lock(listener_mu_);
-    if (listener_) listener_(id);
+    if (c.kind == Change::Kind::kListening) listening_ = true;
+    if (c.kind == Change::Kind::kLost) listening_ = false;
+    if (listener_) listener_(c);
   }
 
-  // The listener: one connection that LISTENs and hands every notification
-  // to the FinishedListener. It reconnects on its own; after a reconnect
-  // some completions may have gone by unheard, so it says "" (wake all).
+  // The listener: one connection that LISTENs on both channels and hands
+  // every notification on as a Change. It proves the connection alive with
+  // a probe when it has heard nothing for kProbeAfter, reconnects on its own
+  // (every second while it cannot), and says kLost when it stops hearing and
+  // kListening once LISTEN holds again: what went by in between is unheard.
   void listen_loop() {
+    using Clock = std::chrono::steady_clock;
     PGconn* conn = nullptr;
-    bool heard_before = false;
+    Clock::time_point heard{};
+    std::optional<Clock::time_point> probe_sent;
     auto nap = [this](int ms) {
       for (int i = 0; i < ms / 50 && !stop_; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     };
+    auto lose = [&](const char* what) {
+      log::warn(what, {{"backend", "postgresql"}, {"detail", pg_message(conn)}});
+      PQfinish(conn);
+      conn = nullptr;
+      deliver(Change{Change::Kind::kLost, {}});
+    };
     while (!stop_) {
-      if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        if (conn) PQfinish(conn);
-        conn = connect(url_);
-        PgResult r(PQexec(conn, (std::string("LISTEN ") + kChannel).c_str()), &PQclear);
+      if (!conn) {
+        conn = connect(url_, "lrogate-listener");
+        const std::string sql =
+            std::string("LISTEN ") + kFinishedChannel + "; LISTEN " + kChangedChannel;
+        PgResult r(PQexec(conn, sql.c_str()), &PQclear);
         if (PQstatus(conn) != CONNECTION_OK || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
           log::warn("store listener cannot connect; retrying",
                     {{"backend", "postgresql"}, {"detail", pg_message(conn)}});
@@ -790,25 +824,46 @@ class PostgresStore final : public OperationStore {
           nap(1000);
           continue;
         }
-        if (heard_before) {
-          log::info("store listener reconnected", {{"backend", "postgresql"}});
-          deliver("");
-        }
-        heard_before = true;
+        log::info("store listener listening", {{"backend", "postgresql"}});
+        heard = Clock::now();
+        probe_sent.reset();
+        deliver(Change{Change::Kind::kListening, {}});
       }
       pollfd pfd{PQsocket(conn), POLLIN, 0};
-      if (::poll(&pfd, 1, 200) < 0) continue;
-      if (PQconsumeInput(conn) == 0) {
-        log::warn("store listener lost its connection",
-                  {{"backend", "postgresql"}, {"detail", pg_message(conn)}});
-        PQfinish(conn);
-        conn = nullptr;
-        continue;
+      int ready = ::poll(&pfd, 1, 200);
+      if (ready < 0) continue;
+      if (ready > 0) {
+        if (PQconsumeInput(conn) == 0) {
+          lose("store listener lost its connection");
+          continue;
+        }
+        heard = Clock::now();
+        // The probe's answer, once it is all in.
+        while (probe_sent && !PQisBusy(conn)) {
+          PGresult* res = PQgetResult(conn);
+          if (!res) {
+            probe_sent.reset();
+            break;
+          }
+          PQclear(res);
+        }
       }
       while (PGnotify* n = PQnotifies(conn)) {
-        std::string id = n->extra ? n->extra : "";
+        Change c{std::strcmp(n->relname, kFinishedChannel) == 0 ? Change::Kind::kFinished
+                                                                : Change::Kind::kChanged,
+                 n->extra ? n->extra : ""};
         PQfreemem(n);
-        if (!id.empty()) deliver(id);
+        if (!c.id.empty()) deliver(std::move(c));
+      }
+      auto now = Clock::now();
+      if (probe_sent && now - *probe_sent > kProbeDeadline) {
+        lose("store listener heard nothing from its connection; reconnecting");
+      } else if (!probe_sent && now - heard > kProbeAfter) {
+        if (PQsendQuery(conn, "SELECT 1") == 0) {
+          lose("store listener lost its connection");
+        } else {
+          probe_sent = now;
+        }
       }
     }
     if (conn) PQfinish(conn);
@@ -821,7 +876,8 @@ class PostgresStore final : public OperationStore {
   std::vector<Conn*> free_ GUARDED_BY(pool_mu_);
 
   Mutex listener_mu_;
-  FinishedListener listener_ GUARDED_BY(listener_mu_);
+  ChangeListener listener_ GUARDED_BY(listener_mu_);
+  bool listening_ GUARDED_BY(listener_mu_) = false;
   std::atomic<bool> stop_{false};
   std::thread listener_thread_;
 };

@@ -6,7 +6,8 @@
 // cannot be reached every call fails with kUnavailable. Claims use
 // `FOR UPDATE SKIP LOCKED`, so replicas never claim the same record; every
 // completion NOTIFYs its id, and a listener connection turns those
-// notifications (from every replica) into FinishedListener calls.
+// notifications (from every replica) into Change calls; progress,
+// retrievals and deletions notify on a second channel for the read caches.
 #pragma once
 
 #include <memory>
