@@ -25,6 +25,11 @@ class ReadCache final : public OperationStore {
   Result<void> insert(const Operation& op) override {
     auto r = inner_->insert(op);
     drop(op.id);
+    if (op.kind != Kind::kAnalysis) {
+      WriterLock lock(mu_);
+      ++latest_gen_;
+      latest_.erase(latest_key(op.kind, op.analyzer_id));
+    }
     return r;
   }
 
@@ -115,6 +120,8 @@ class ReadCache final : public OperationStore {
   Result<bool> remove(std::string_view id) override {
     auto r = inner_->remove(id);
     drop(id);
+    WriterLock lock(mu_);
+    forget_latest();
     return r;
   }
 
@@ -136,9 +143,39 @@ class ReadCache final : public OperationStore {
     return inner_->count_by_status();
   }
   Result<std::vector<Operation>> list(const ListQuery& q) override { return inner_->list(q); }
+  // Every analyze asks for its analyzer's latest creation; almost always the
+  // answer is "none" or the same record. With a store only this process
+  // writes, which record is the latest changes only when this process
+  // inserts a creation of that analyzer or deletes records, so the answer
+  // (an id, or none) is remembered until then; the record itself comes from
+  // get(), and an expired one sends the question to the store again.
   Result<std::optional<Operation>> latest_of_kind(Kind kind, std::string_view analyzer_id,
                                                   Millis now) override {
-    return inner_->latest_of_kind(kind, analyzer_id, now);
+    if (shared_) return inner_->latest_of_kind(kind, analyzer_id, now);
+    std::string key = latest_key(kind, analyzer_id);
+    std::uint64_t gen;
+    std::optional<std::string> known_id;
+    {
+      ReaderLock lock(mu_);
+      gen = latest_gen_;
+      auto it = latest_.find(key);
+      if (it != latest_.end()) {
+        if (!it->second) return std::optional<Operation>();
+        known_id = *it->second;
+      }
+    }
+    if (known_id) {
+      auto op = get(*known_id);
+      if (!op) return op.error();
+      if (op.value() && (!op.value()->expires_at || *op.value()->expires_at > now)) return op;
+    }
+    auto r = inner_->latest_of_kind(kind, analyzer_id, now);
+    if (!r) return r;
+    WriterLock lock(mu_);
+    if (gen != latest_gen_) return r;  // a creation or a deletion raced the read
+    if (latest_.size() >= limits_.max_entries) latest_.clear();
+    latest_[key] = r.value() ? std::optional<std::string>(r.value()->id) : std::nullopt;
+    return r;
   }
   Result<Reservation> reserve_key(std::string_view tenant, std::string_view key,
                                   std::string_view request_hash, Millis now,
@@ -204,6 +241,18 @@ class ReadCache final : public OperationStore {
   void drop_all() {
     WriterLock lock(mu_);
     clear();
+    forget_latest();
+  }
+  // A deleted record may have been an analyzer's latest creation.
+  void forget_latest() REQUIRES(mu_) {
+    ++latest_gen_;
+    latest_.clear();
+  }
+  static std::string latest_key(Kind kind, std::string_view analyzer_id) {
+    std::string key = kind_name(kind);
+    key += '/';
+    key += analyzer_id;
+    return key;
   }
   void clear() REQUIRES(mu_) {
     records_.clear();
@@ -218,6 +267,10 @@ class ReadCache final : public OperationStore {
   std::uint64_t next_token_ GUARDED_BY(mu_) = 0;
   std::size_t bytes_ GUARDED_BY(mu_) = 0;
   std::unordered_map<std::string, Entry> records_ GUARDED_BY(mu_);
+  // latest_of_kind's answers ("kind/analyzer" → id, or none), exclusive
+  // stores only; latest_gen_ is bumped by whatever may change one.
+  std::unordered_map<std::string, std::optional<std::string>> latest_ GUARDED_BY(mu_);
+  std::uint64_t latest_gen_ GUARDED_BY(mu_) = 0;
 
   Mutex listener_mu_;  // after mu_, never held while taking it
   ChangeListener listener_ GUARDED_BY(listener_mu_);

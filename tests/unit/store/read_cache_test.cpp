@@ -48,7 +48,8 @@ Operation op(const std::string& id) {
 // in flight, and lets the test speak for "the other replicas".
 class HandFeed final : public OperationStore {
  public:
-  explicit HandFeed(std::unique_ptr<OperationStore> inner) : inner_(std::move(inner)) {}
+  explicit HandFeed(std::unique_ptr<OperationStore> inner, bool exclusive = false)
+      : inner_(std::move(inner)), exclusive_(exclusive) {}
 
   void emit(const Change& c) {
     std::lock_guard lock(mu_);
@@ -70,6 +71,7 @@ class HandFeed final : public OperationStore {
     gate_cv_.notify_all();
   }
   int gets() const { return gets_; }
+  int latest_lookups() const { return latest_lookups_; }
   OperationStore& inner() { return *inner_; }
 
   Result<std::optional<Operation>> get(std::string_view id) override {
@@ -84,7 +86,7 @@ class HandFeed final : public OperationStore {
     }
     return r;
   }
-  bool exclusive() const override { return false; }
+  bool exclusive() const override { return exclusive_; }
   void set_change_listener(ChangeListener fn) override {
     std::lock_guard lock(mu_);
     listener_ = std::move(fn);
@@ -115,6 +117,7 @@ class HandFeed final : public OperationStore {
   }
   Result<std::optional<Operation>> latest_of_kind(store::Kind k, std::string_view a,
                                                   Millis now) override {
+    ++latest_lookups_;
     return inner_->latest_of_kind(k, a, now);
   }
   Result<std::optional<Millis>> next_due(Millis now) override { return inner_->next_due(now); }
@@ -140,6 +143,8 @@ class HandFeed final : public OperationStore {
 
  private:
   std::unique_ptr<OperationStore> inner_;
+  const bool exclusive_;
+  std::atomic<int> latest_lookups_{0};
   std::mutex mu_;
   ChangeListener listener_;
   std::atomic<int> gets_{0};
@@ -274,6 +279,53 @@ TEST(ExclusiveCache, ServesAtOnceAndItsOwnWritesDropTheRecord) {
   EXPECT_FALSE(store.cached("a").has_value());
 }
 
+// An analyze asks for its analyzer's latest creation every time: a store
+// only this process writes answers from memory until a creation of that
+// analyzer is inserted or records are deleted.
+TEST(ExclusiveCache, RemembersAnAnalyzersLatestCreationUntilItCanChange) {
+  auto s = sqlite::open(temp_path());
+  ASSERT_TRUE(s.ok());
+  auto feed = std::make_unique<HandFeed>(std::move(s).value(), /*exclusive=*/true);
+  HandFeed* inner = feed.get();
+  auto cache = with_read_cache(std::move(feed));
+  auto latest = [&] {
+    return cache->latest_of_kind(store::Kind::kAnalyzerCreation, "inv", 100).value();
+  };
+  EXPECT_FALSE(latest().has_value());
+  EXPECT_FALSE(latest().has_value());
+  EXPECT_EQ(inner->latest_lookups(), 1);
+  Operation c = op("c1");
+  c.kind = store::Kind::kAnalyzerCreation;
+  c.analyzer_id = "inv";
+  c.created_at = 50;
+  ASSERT_TRUE(cache->insert(c).ok());
+  ASSERT_TRUE(latest().has_value());
+  EXPECT_EQ(latest()->id, "c1");
+  EXPECT_EQ(inner->latest_lookups(), 2);
+  // Its completion shows (the record comes from get(), which its writes keep current).
+  ASSERT_TRUE(cache->complete("c1", "", {Status::kFailed, "", "", "Bad", "b", 60, 1000, 0}).value());
+  EXPECT_EQ(latest()->status, Status::kFailed);
+  EXPECT_EQ(inner->latest_lookups(), 2);
+  // Another analyzer's creation does not disturb this one's answer.
+  Operation other = c;
+  other.id = "c2";
+  other.analyzer_id = "receipts";
+  ASSERT_TRUE(cache->insert(other).ok());
+  ASSERT_TRUE(latest().has_value());
+  EXPECT_EQ(inner->latest_lookups(), 2);
+  // Expired: asked again, and none is found; later reads know it.
+  auto at_2000 = [&] {
+    return cache->latest_of_kind(store::Kind::kAnalyzerCreation, "inv", 2000).value();
+  };
+  EXPECT_FALSE(at_2000().has_value());
+  EXPECT_FALSE(at_2000().has_value());
+  EXPECT_EQ(inner->latest_lookups(), 3);
+  // A removal may change any analyzer's answer.
+  ASSERT_TRUE(cache->remove("c2").value());
+  EXPECT_FALSE(at_2000().has_value());
+  EXPECT_EQ(inner->latest_lookups(), 4);
+}
+
 // --- two PostgreSQL replicas on one database -------------------------------
 
 std::string temp_postgres() {
@@ -388,6 +440,7 @@ TEST_F(Replicas, WhatAWritesBHearsAndReadsAfresh) {
   EXPECT_FALSE(b_->get("x").value().has_value());
   ASSERT_TRUE(a_->insert(op("y")).ok());
   ASSERT_TRUE(a_->complete("y", "", {Status::kFailed, "", "", "E", "e", 1, 100, 0}).value());
+  ASSERT_TRUE(heard_.wait_for(Kind::kFinished, "y"));  // or it could drop what B reads next
   cache_on_b("y");
   heard_.clear();
   EXPECT_EQ(a_->delete_expired(200, 10).value(), 1);
