@@ -18,17 +18,17 @@ int run_simulate(const config::SimulateConfig& c) {
   opt.latency = c.latency;
   opt.analyzers = c.analyzers;
   opt.analyzer_create_duration = c.analyzer_create_duration;
-  opt.client_secret = c.client_secret;
-  opt.identity_header = c.identity_header;
-  opt.token_lifetime = c.token_lifetime;
-  opt.token_delay = c.token_delay;
+  opt.tokens.client_secret = c.client_secret;
+  opt.tokens.identity_header = c.identity_header;
+  opt.tokens.lifetime = c.token_lifetime;
+  opt.tokens.delay = c.token_delay;
   for (const auto& t : split_list(c.token_faults)) {
     auto f = sim::parse_fault(t);
     if (!f) {
       log::error("bad --token-faults", {{"error", f.error().message}});
       return 2;
     }
-    opt.token_faults.push_back(f.value());
+    opt.tokens.faults.push_back(f.value());
   }
   auto issuer = sim::OidcIssuer::create();
   if (!issuer) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <iterator>
 #include <string>
@@ -29,6 +30,9 @@ inline bool cu_version_served(std::string_view version) {
 struct RouteContext {
   // Answers after the simulator's --latency.
   std::function<void(http::Responder&, http::Response)> reply;
+  // Answers after the simulator's --latency plus `extra`.
+  std::function<void(http::Responder&, http::Response, std::chrono::milliseconds extra)>
+      reply_after;
   // The Content Understanding check: Ocp-Apim-Subscription-Key or a bearer
   // token from the simulator's Entra ID endpoints. Call without locks held.
   std::function<bool(const http::Request&)> authorized;

@@ -19,6 +19,10 @@
 // given one, serves an OpenID Connect issuer under /_sim/oidc whose JWTs the
 // gateway's client authentication can verify (sim/oidc_issuer.h).
 //
+// The files: sim/flavors.* (the three APIs' URLs and bodies), sim/tokens.*
+// (the token endpoints), sim/analyzers.*, sim/oidc_issuer.*, and this one:
+// the operations, their polls and faults, and the control routes.
+//
 // It also counts what it saw, for tests: GET /_sim/stats and
 // GET /_sim/operations/{id} (polls, their times, overlapping polls).
 // Thread-safe; answers from any thread via the server's timers.
@@ -34,16 +38,13 @@
 #include "http/server.h"
 #include "sim/directives.h"
 #include "sim/oidc_issuer.h"
+#include "sim/tokens.h"
 
 namespace lrogate::sim {
 
 struct SimOptions {
-  std::string key;              // required Ocp-Apim-Subscription-Key
-  std::string client_secret;    // the one client secret the AAD endpoint accepts ("": none)
-  std::string identity_header;  // the X-IDENTITY-HEADER the MSI endpoint wants ("": none)
-  std::chrono::milliseconds token_lifetime{3'600'000};
-  std::chrono::milliseconds token_delay{0};  // added to token answers
-  std::vector<Fault> token_faults;           // answers of the first token requests
+  std::string key;      // required Ocp-Apim-Subscription-Key
+  TokenOptions tokens;  // the Entra ID token endpoints (sim/tokens.h)
   Directives defaults;
   std::chrono::milliseconds result_ttl{24 * 3'600'000};
   std::chrono::milliseconds latency{0};                       // added to every answer
