@@ -25,26 +25,13 @@
 #include <variant>
 #include <vector>
 
+#include "api/api_config.h"
 #include "api/jwt.h"
 #include "base/clock.h"
 #include "base/thread_annotations.h"
 #include "http/client.h"
 
 namespace lrogate::api {
-
-struct OidcSettings {
-  std::string issuer;                       // "": OIDC off
-  std::vector<std::string> extra_issuers;   // also accepted as iss (Entra v1: sts.windows.net/{tid}/)
-  std::vector<std::string> audiences;       // the API's client id and/or app id URI
-  std::chrono::seconds clock_skew{60};
-  std::string required_scope;
-  std::string required_role;
-  std::string tenant_claim = "tid";
-  std::string group_claim = "groups";
-  std::chrono::milliseconds refresh{3'600'000};
-  std::chrono::milliseconds min_refetch{30'000};
-  std::chrono::milliseconds timeout{10'000};  // of one discovery or JWKS request
-};
 
 using VerifiedToken = std::variant<std::shared_ptr<const JwtClaims>, JwtError>;
 

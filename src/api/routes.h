@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 
+#include "api/api_config.h"
 #include "api/api_keys.h"
 #include "api/oidc.h"
 #include "api/poll_limiter.h"
@@ -17,18 +18,6 @@
 #include "upstream/caller.h"
 
 namespace lrogate::api {
-
-struct ApiConfig {
-  std::chrono::milliseconds submit_timeout{20'000};
-  std::chrono::milliseconds poll_interval{10'000};  // Retry-After hint for clients
-  bool fallback_lookup = true;
-  double client_poll_rate = 1;
-  int max_polls = 1000;
-  std::chrono::milliseconds max_wait_header{60'000};  // cap of Prefer: wait=N
-  std::string public_base_url;  // "": Operation-Location and nextLink are relative
-  std::size_t max_body = 64u << 20;       // bodies only forwarded (:analyze)
-  std::size_t max_json_body = 1u << 20;   // every other request's body
-};
 
 // Runs fn after a delay on a server thread (long-poll timers).
 using After = std::function<void(std::chrono::milliseconds, std::function<void()>)>;

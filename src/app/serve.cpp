@@ -32,88 +32,30 @@ int run_serve(const config::ServeConfig& c) {
   }
   SystemClock clock;
   SystemRandom random;
-  http::ClientOptions co;
-  co.ca_file = c.upstream_ca_file;
-  co.max_connections_per_origin = c.max_upstream_connections;
-  auto client = http::Client::create(co);
+  auto client = http::Client::create(c.client);
   if (!client) {
     log::error("cannot start the upstream client", {{"error", client.error().message}});
     return 2;
   }
-  upstream::Settings settings;
-  settings.kind = c.upstream_kind;
-  settings.endpoint = c.upstream_endpoint;
-  settings.api_version = c.api_version;
-  settings.timeout = c.upstream_timeout;
-  settings.max_result = c.max_result_size;
-  settings.generic.submit_path = c.generic_submit_path;
-  settings.generic.status_path = c.generic_status_path;
-  settings.generic.url_field = c.generic_url_field;
-  settings.generic.shape.status_field = c.generic_status_field;
-  settings.generic.shape.succeeded = split_list(c.generic_succeeded);
-  settings.generic.shape.failed = split_list(c.generic_failed);
-  settings.generic.shape.canceled = split_list(c.generic_canceled);
-  settings.generic.shape.result_field = c.generic_result_field;
-  settings.generic.shape.error_field = c.generic_error_field;
-  auto up = upstream::make_upstream(settings);
+  auto up = upstream::make_upstream(c.upstream);
   if (!up) {
     log::error("bad upstream settings", {{"error", up.error().message}});
     return 2;
   }
-  upstream::AuthSettings auth;
-  auth.mode = c.upstream_auth;
-  auth.key_header = c.upstream_key_header;
-  auth.key = c.upstream_key;
-  auth.authority = c.authority;
-  auth.tenant_id = c.tenant_id;
-  auth.client_id = c.client_id;
-  auth.client_secret = c.client_secret;
-  auth.scope = c.token_scope;
-  auth.imds_endpoint = c.imds_endpoint;
-  auth.identity_endpoint = c.identity_endpoint;
-  auth.identity_header = c.identity_header;
-  auth.timeout = std::min(c.upstream_timeout, std::chrono::milliseconds(10'000));
-  auto credential = upstream::make_credential(auth, *client.value(), clock);
+  auto credential = upstream::make_credential(c.auth, *client.value(), clock);
   if (!credential) {
     log::error("bad upstream auth settings", {{"error", credential.error().message}});
     return 2;
   }
   upstream::Caller caller(*up.value(), *credential.value(), *client.value(), clock, random);
 
-  core::ServiceConfig sc;
-  sc.max_wait = c.max_wait;
-  sc.result_ttl = c.result_ttl;
-  sc.retrieval_grace = c.retrieval_grace;
-  sc.first_poll_delay = std::min(c.poll_interval, std::chrono::milliseconds(1000));
-  core::OperationService service(*store.value(), clock, sc);
+  core::OperationService service(*store.value(), clock, c.service);
 
-  poller::PollerConfig pc;
-  pc.schedule.poll_interval = c.poll_interval;
-  pc.schedule.max_wait = c.max_wait;
-  pc.schedule.backoff_base = std::min(c.poll_interval, std::chrono::milliseconds(1000));
-  pc.schedule.backoff_cap = std::max(c.max_backoff, pc.schedule.backoff_base);
-  pc.lease = c.lease;
-  pc.max_inflight = c.max_inflight_polls;
-  pc.upstream_rps = c.upstream_rps;
-  pc.sweep_interval = c.sweep_interval;
-  poller::Poller poller(service, caller, clock, random, pc, "node-" + random_uuid());
+  poller::Poller poller(service, caller, clock, random, c.poller, "node-" + random_uuid());
 
-  api::ApiConfig ac;
-  ac.submit_timeout = c.submit_timeout;
-  ac.poll_interval = c.poll_interval;
-  // With client keys the fallback is off unless asked for: an id started
-  // elsewhere belongs to no tenant.
-  ac.fallback_lookup = c.fallback_lookup == "on" || (c.fallback_lookup == "auto" &&
-                                                     c.api_keys_file.empty() && c.oidc_issuer.empty());
-  ac.client_poll_rate = c.client_poll_rate;
-  ac.max_polls = c.max_polls;
-  ac.max_wait_header = c.max_wait_header;
-  ac.public_base_url = c.public_base_url;
-  ac.max_body = c.max_body;
-  ac.max_json_body = c.max_json_body;
   http::Server* srv_ptr = nullptr;  // set once the server exists; timers start after that
   api::ApiContext ctx(
-      service, caller, clock, ac, [&poller, &sc] { poller.wake(sc.first_poll_delay); },
+      service, caller, clock, c.api, [&poller, &c] { poller.wake(c.service.first_poll_delay); },
       [&srv_ptr](std::chrono::milliseconds d, std::function<void()> fn) {
         srv_ptr->post_after(d, std::move(fn));
       });
@@ -135,22 +77,11 @@ int run_serve(const config::ServeConfig& c) {
     http::Client& client;
     ~StopClient() { client.shutdown(); }
   } stop_client{*client.value()};
-  if (!c.oidc_issuer.empty()) {
-    api::OidcSettings os;
-    os.issuer = c.oidc_issuer;
-    os.extra_issuers = split_list(c.oidc_extra_issuers);
-    os.audiences = split_list(c.oidc_audience);
-    os.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(c.oidc_clock_skew);
-    os.required_scope = c.oidc_required_scope;
-    os.required_role = c.oidc_required_role;
-    os.tenant_claim = c.oidc_tenant_claim;
-    os.group_claim = c.oidc_group_claim;
-    os.refresh = c.oidc_jwks_refresh;
-    os.min_refetch = c.oidc_min_refetch;
-    oidc.emplace(std::move(os), *client.value(), clock);
+  if (!c.oidc.issuer.empty()) {
+    oidc.emplace(c.oidc, *client.value(), clock);
     ctx.oidc = &*oidc;
     oidc->start();
-    log::info("oidc bearer tokens accepted", {{"issuer", c.oidc_issuer}});
+    log::info("oidc bearer tokens accepted", {{"issuer", c.oidc.issuer}});
   }
   // Every store call the API makes runs here, never on a server I/O thread
   // or in a client callback (docs/design.md, "Threads"): as many threads as
@@ -172,24 +103,13 @@ int run_serve(const config::ServeConfig& c) {
   }
   api::install_cors(router, std::move(cors).value());  // nothing when no origin is listed
 
-  http::ServerOptions so;
-  so.host = c.host;
-  so.port = c.port;
-  so.threads = c.threads;
-  so.max_body = c.max_body;
-  so.max_header = c.max_header;
-  so.max_connections = c.max_connections;
+  http::ServerOptions so = c.server;
   so.body_limit = [&router](std::string_view method, std::string_view path) {
     return router.body_limit(method, path);
   };
   so.decorate_own_answer = [&router](const http::Request& req, http::Response& res) {
     router.decorate_own_answer(req, res);
   };
-  so.header_timeout = c.header_timeout;
-  so.body_timeout = c.body_timeout;
-  so.idle_timeout = c.idle_timeout;
-  so.tls_cert_file = c.tls_cert;
-  so.tls_key_file = c.tls_key;
   auto server = http::Server::create(so, [&router](http::Request&& req, http::Responder r) {
     router.dispatch(std::move(req), std::move(r));
   });
@@ -200,26 +120,26 @@ int run_serve(const config::ServeConfig& c) {
   }
   http::Server& srv = *server.value();
   srv_ptr = &srv;
-  log::info("listening", {{"address", c.host},
+  log::info("listening", {{"address", c.server.host},
                           {"port", srv.port()},
                           {"store", c.store.substr(0, c.store.find(':'))},
                           {"upstream", up.value()->settings().endpoint},
-                          {"upstream_kind", c.upstream_kind},
-                          {"upstream_auth", c.upstream_auth},
+                          {"upstream_kind", c.upstream.kind},
+                          {"upstream_auth", c.auth.mode},
                           {"api_version", up.value()->settings().api_version},
-                          {"tls", !c.tls_cert.empty()}});
+                          {"tls", !c.server.tls_cert_file.empty()}});
   if (!ctx.keys.enabled() && !ctx.oidc) {
     log::warn(
         "no client API keys are configured (--api-keys-file): every caller can use "
         "this gateway; keep it on loopback or behind an authenticating proxy",
-        {{"address", c.host}});
+        {{"address", c.server.host}});
   }
   // SIGHUP's file reads (the listener's PEM files, the keys file) run here,
   // not on the signal watcher's I/O thread; declared after the server and
   // ctx it uses, so it stops (finishing a reload under way) before them.
   BoundedExecutor reload_work(1, 1);
   auto reload = [&] {
-    if (!c.tls_cert.empty()) {
+    if (!c.server.tls_cert_file.empty()) {
       if (auto r = srv.reload_tls(); !r) {
         log::error("listener tls not reloaded; the old certificate stays",
                    {{"error", r.error().message}});

@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <iostream>
@@ -229,133 +230,144 @@ int parse(int argc, char** argv, Config* out) {
   SimulateConfig& m = out->simulate;
 
   auto* serve = app.add_subcommand("serve", "Run the gateway");
-  std::string serve_listen = s.host + ":" + std::to_string(s.port);
+  s.server.port = 8080;
+  std::string serve_listen = s.server.host + ":" + std::to_string(s.server.port);
+  // Flags that are lists, or that feed a part in another form, are read as
+  // text first (turned into the parts' fields after parsing).
+  std::string generic_succeeded = "Succeeded", generic_failed = "Failed",
+              generic_canceled = "Canceled";
+  s.upstream.generic.shape.result_field = "result";
+  std::string oidc_audience, oidc_extra_issuers;
+  milliseconds oidc_clock_skew = s.oidc.clock_skew;
+  std::string fallback_lookup = "auto";
   flag(serve, "listen", &serve_listen, "Address to listen on (host:port; port 0 picks one)");
-  flag(serve, "upstream-endpoint", &s.upstream_endpoint,
+  flag(serve, "upstream-endpoint", &s.upstream.endpoint,
        "Upstream endpoint, e.g. https://RES.services.ai.azure.com (env AZURE_CU_ENDPOINT too)");
   serve
-      ->add_option("--upstream-key", s.upstream_key,
+      ->add_option("--upstream-key", s.auth.key,
                    "Upstream key (env AZURE_CU_KEY too; prefer the environment)")
       ->envname("LROGATE_UPSTREAM_KEY");
-  flag(serve, "upstream-kind", &s.upstream_kind, "Upstream adapter: azure-cu, azure-di, generic");
-  flag(serve, "api-version", &s.api_version,
+  flag(serve, "upstream-kind", &s.upstream.kind, "Upstream adapter: azure-cu, azure-di, generic");
+  flag(serve, "api-version", &s.upstream.api_version,
        "Upstream api-version (default: azure-cu 2025-05-01-preview, azure-di 2024-11-30)");
-  flag(serve, "upstream-auth", &s.upstream_auth,
+  flag(serve, "upstream-auth", &s.auth.mode,
        "How the gateway authenticates upstream: key, client-credentials (Entra ID app: "
        "AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET) or managed-identity")
       ->check(CLI::IsMember({"key", "client-credentials", "managed-identity"}));
-  flag(serve, "upstream-key-header", &s.upstream_key_header, "Header that carries the key");
-  flag(serve, "tenant-id", &s.tenant_id, "Entra ID tenant (env AZURE_TENANT_ID too)");
-  flag(serve, "client-id", &s.client_id,
+  flag(serve, "upstream-key-header", &s.auth.key_header, "Header that carries the key");
+  flag(serve, "tenant-id", &s.auth.tenant_id, "Entra ID tenant (env AZURE_TENANT_ID too)");
+  flag(serve, "client-id", &s.auth.client_id,
        "Entra ID app id, or a user-assigned identity's client id (env AZURE_CLIENT_ID too)");
-  flag(serve, "authority", &s.authority,
+  flag(serve, "authority", &s.auth.authority,
        "Entra ID authority host (env AZURE_AUTHORITY_HOST too; the token URL is "
        "AUTHORITY/TENANT/oauth2/v2.0/token)");
-  flag(serve, "token-scope", &s.token_scope, "Scope of upstream tokens");
-  flag(serve, "imds-endpoint", &s.imds_endpoint,
+  flag(serve, "token-scope", &s.auth.scope, "Scope of upstream tokens");
+  flag(serve, "imds-endpoint", &s.auth.imds_endpoint,
        "Instance Metadata Service (managed identity without IDENTITY_ENDPOINT)");
-  flag(serve, "generic-submit-path", &s.generic_submit_path,
+  flag(serve, "generic-submit-path", &s.upstream.generic.submit_path,
        "generic: path a submit is POSTed to ({analyzerId}, {apiVersion})");
-  flag(serve, "generic-status-path", &s.generic_status_path,
+  flag(serve, "generic-status-path", &s.upstream.generic.status_path,
        "generic: status path of an operation by id, for fallback lookups ({operationId})");
-  flag(serve, "generic-status-field", &s.generic_status_field,
+  flag(serve, "generic-status-field", &s.upstream.generic.shape.status_field,
        "generic: field of the status (dotted path)");
-  flag(serve, "generic-succeeded", &s.generic_succeeded,
-       "generic: success values, comma-separated");
-  flag(serve, "generic-failed", &s.generic_failed, "generic: failure values, comma-separated");
-  flag(serve, "generic-canceled", &s.generic_canceled, "generic: canceled values, comma-separated");
-  flag(serve, "generic-result-field", &s.generic_result_field,
+  flag(serve, "generic-succeeded", &generic_succeeded, "generic: success values, comma-separated");
+  flag(serve, "generic-failed", &generic_failed, "generic: failure values, comma-separated");
+  flag(serve, "generic-canceled", &generic_canceled, "generic: canceled values, comma-separated");
+  flag(serve, "generic-result-field", &s.upstream.generic.shape.result_field,
        "generic: field a success must carry (dotted path; empty: not checked)");
-  flag(serve, "generic-error-field", &s.generic_error_field,
+  flag(serve, "generic-error-field", &s.upstream.generic.shape.error_field,
        "generic: field of a failure's {code,message} or message");
-  flag(serve, "generic-url-field", &s.generic_url_field,
+  flag(serve, "generic-url-field", &s.upstream.generic.url_field,
        "generic: field a document URL is sent in ({FIELD: URL})");
-  flag(serve, "upstream-ca-file", &s.upstream_ca_file, "Extra CA certificate (PEM) to trust");
+  flag(serve, "upstream-ca-file", &s.client.ca_file, "Extra CA certificate (PEM) to trust");
   flag(serve, "store", &s.store,
        "Operation store: sqlite:PATH (one process) or postgresql://user@host:port/db (replicas)");
-  duration_flag(serve, &d, &keep, "poll-interval", &s.poll_interval, "Upstream poll interval");
-  duration_flag(serve, &d, &keep, "max-wait", &s.max_wait,
+  duration_flag(serve, &d, &keep, "poll-interval", &s.poller.schedule.poll_interval,
+                "Upstream poll interval");
+  duration_flag(serve, &d, &keep, "max-wait", &s.service.max_wait,
                 "Give up (Failed/Timeout) after this long");
-  duration_flag(serve, &d, &keep, "result-ttl", &s.result_ttl,
+  duration_flag(serve, &d, &keep, "result-ttl", &s.service.result_ttl,
                 "Keep unretrieved results this long");
-  duration_flag(serve, &d, &keep, "retrieval-grace", &s.retrieval_grace,
+  duration_flag(serve, &d, &keep, "retrieval-grace", &s.service.retrieval_grace,
                 "Keep a result this long after its first retrieval (0s: delete on read)");
-  duration_flag(serve, &d, &keep, "submit-timeout", &s.submit_timeout,
+  duration_flag(serve, &d, &keep, "submit-timeout", &s.api.submit_timeout,
                 "Budget for starting an analysis upstream, retries included");
-  duration_flag(serve, &d, &keep, "upstream-timeout", &s.upstream_timeout,
+  duration_flag(serve, &d, &keep, "upstream-timeout", &s.upstream.timeout,
                 "Deadline of one upstream call");
-  duration_flag(serve, &d, &keep, "sweep-interval", &s.sweep_interval,
+  duration_flag(serve, &d, &keep, "sweep-interval", &s.poller.sweep_interval,
                 "How often expired records are deleted");
-  duration_flag(serve, &d, &keep, "lease", &s.lease, "Poll lease length");
-  duration_flag(serve, &d, &keep, "max-backoff", &s.max_backoff,
+  duration_flag(serve, &d, &keep, "lease", &s.poller.lease, "Poll lease length");
+  duration_flag(serve, &d, &keep, "max-backoff", &s.poller.schedule.backoff_cap,
                 "Longest wait between polls after upstream faults (Retry-After may ask longer)");
-  duration_flag(serve, &d, &keep, "header-timeout", &s.header_timeout,
+  duration_flag(serve, &d, &keep, "header-timeout", &s.server.header_timeout,
                 "Deadline to receive a request header");
-  duration_flag(serve, &d, &keep, "body-timeout", &s.body_timeout,
+  duration_flag(serve, &d, &keep, "body-timeout", &s.server.body_timeout,
                 "Deadline to receive a request body");
-  duration_flag(serve, &d, &keep, "idle-timeout", &s.idle_timeout, "Keep-alive idle timeout");
-  duration_flag(serve, &d, &keep, "max-wait-header", &s.max_wait_header,
+  duration_flag(serve, &d, &keep, "idle-timeout", &s.server.idle_timeout,
+                "Keep-alive idle timeout");
+  duration_flag(serve, &d, &keep, "max-wait-header", &s.api.max_wait_header,
                 "Longest long-poll a client may ask for with Prefer: wait=N");
   duration_flag(serve, &d, &keep, "drain-timeout", &s.drain_timeout,
                 "On SIGTERM, wait this long for requests in flight");
-  flag(serve, "client-poll-rate", &s.client_poll_rate,
+  flag(serve, "client-poll-rate", &s.api.client_poll_rate,
        "Client polls per second per operation (0: no limit)")
       ->transform(decimal(true))
       ->check(CLI::Range(0.0, 1e6));
-  flag(serve, "max-polls", &s.max_polls, "Processing answers per operation (0: no limit)")
+  flag(serve, "max-polls", &s.api.max_polls, "Processing answers per operation (0: no limit)")
       ->transform(decimal(false))
       ->check(CLI::Range(0, 1 << 30));
-  flag(serve, "max-inflight-polls", &s.max_inflight_polls,
+  flag(serve, "max-inflight-polls", &s.poller.max_inflight,
        "Upstream polls in flight at once (0: this replica never polls, it only answers clients)")
       ->transform(decimal(false))
       ->check(CLI::Range(0, 100000));
-  flag(serve, "upstream-rps", &s.upstream_rps, "Upstream polls per second (0: no limit)")
+  flag(serve, "upstream-rps", &s.poller.upstream_rps, "Upstream polls per second (0: no limit)")
       ->transform(decimal(true))
       ->check(CLI::Range(0.0, 1e6));
-  size_flag(serve, &d, &keep, "max-body", &s.max_body,
+  size_flag(serve, &d, &keep, "max-body", &s.server.max_body,
             "Largest request body of a forwarded submit (:analyze; 413 beyond)");
-  size_flag(serve, &d, &keep, "max-json-body", &s.max_json_body,
+  size_flag(serve, &d, &keep, "max-json-body", &s.api.max_json_body,
             "Largest JSON body whose fields the gateway reads (POST /operations; 413 beyond)");
-  size_flag(serve, &d, &keep, "max-header", &s.max_header, "Largest request header (431 beyond)",
+  size_flag(serve, &d, &keep, "max-header", &s.server.max_header,
+            "Largest request header (431 beyond)",
             std::size_t{1} << 30);  // the parser's header limit is 32 bits
-  size_flag(serve, &d, &keep, "max-result-size", &s.max_result_size,
+  size_flag(serve, &d, &keep, "max-result-size", &s.upstream.max_result,
             "Largest upstream result accepted");
-  size_flag(serve, &d, &keep, "max-connections", &s.max_connections,
+  size_flag(serve, &d, &keep, "max-connections", &s.server.max_connections,
             "Client connections served at once");
-  size_flag(serve, &d, &keep, "max-upstream-connections", &s.max_upstream_connections,
+  size_flag(serve, &d, &keep, "max-upstream-connections", &s.client.max_connections_per_origin,
             "Connections open to one upstream origin at once; further calls wait for one");
-  flag(serve, "public-base-url", &s.public_base_url,
+  flag(serve, "public-base-url", &s.api.public_base_url,
        "Base URL clients reach the gateway at (https://host[:port][/prefix]); absolute "
        "Operation-Location and nextLink URLs start with it (default: relative URLs)");
-  flag(serve, "threads", &s.threads, "Server threads")
+  flag(serve, "threads", &s.server.threads, "Server threads")
       ->transform(decimal(false))
       ->check(CLI::Range(1, 64));
-  flag(serve, "fallback-lookup", &s.fallback_lookup,
+  flag(serve, "fallback-lookup", &fallback_lookup,
        "Ask the upstream about ids the store does not know (auto: on unless --api-keys-file)")
       ->check(CLI::IsMember({"auto", "on", "off"}));
   flag(serve, "api-keys-file", &s.api_keys_file,
        "Client keys, one 'tenant:key' or 'tenant:sha256:HEX' a line; reloaded on SIGHUP");
-  flag(serve, "tls-cert", &s.tls_cert,
+  flag(serve, "tls-cert", &s.server.tls_cert_file,
        "Serve HTTPS with this certificate chain (PEM; with --tls-key); reloaded on SIGHUP");
-  flag(serve, "tls-key", &s.tls_key, "... and this private key (PEM)");
-  flag(serve, "oidc-issuer", &s.oidc_issuer,
+  flag(serve, "tls-key", &s.server.tls_key_file, "... and this private key (PEM)");
+  flag(serve, "oidc-issuer", &s.oidc.issuer,
        "Accept bearer tokens from this OpenID Connect issuer (Entra ID: "
        "https://login.microsoftonline.com/TENANT/v2.0); https, or http on loopback");
-  flag(serve, "oidc-audience", &s.oidc_audience,
+  flag(serve, "oidc-audience", &oidc_audience,
        "Accepted token audiences, comma-separated (the API app's client id, api://...)");
-  flag(serve, "oidc-extra-issuers", &s.oidc_extra_issuers,
+  flag(serve, "oidc-extra-issuers", &oidc_extra_issuers,
        "More accepted iss values, comma-separated (Entra ID v1 tokens: "
        "https://sts.windows.net/TENANT/)");
-  duration_flag(serve, &d, &keep, "oidc-clock-skew", &s.oidc_clock_skew,
+  duration_flag(serve, &d, &keep, "oidc-clock-skew", &oidc_clock_skew,
                 "Clock skew allowed on exp, nbf and iat");
-  flag(serve, "oidc-required-scope", &s.oidc_required_scope, "A scope tokens must carry (scp)");
-  flag(serve, "oidc-required-role", &s.oidc_required_role, "An app role tokens must carry (roles)");
-  flag(serve, "oidc-tenant-claim", &s.oidc_tenant_claim, "Claim naming the caller's tenant");
-  flag(serve, "oidc-group-claim", &s.oidc_group_claim,
+  flag(serve, "oidc-required-scope", &s.oidc.required_scope, "A scope tokens must carry (scp)");
+  flag(serve, "oidc-required-role", &s.oidc.required_role, "An app role tokens must carry (roles)");
+  flag(serve, "oidc-tenant-claim", &s.oidc.tenant_claim, "Claim naming the caller's tenant");
+  flag(serve, "oidc-group-claim", &s.oidc.group_claim,
        "Claim listing the caller's groups (X-Group-ID must name one)");
-  duration_flag(serve, &d, &keep, "oidc-jwks-refresh", &s.oidc_jwks_refresh,
+  duration_flag(serve, &d, &keep, "oidc-jwks-refresh", &s.oidc.refresh,
                 "How often the issuer's signing keys are fetched again");
-  duration_flag(serve, &d, &keep, "oidc-min-refetch", &s.oidc_min_refetch,
+  duration_flag(serve, &d, &keep, "oidc-min-refetch", &s.oidc.min_refetch,
                 "Least time between fetches caused by tokens with unknown key ids");
   flag(serve, "cors-origins", &s.cors_origins,
        "Browser origins allowed to call the API (CORS), comma-separated, or *; default none");
@@ -451,14 +463,16 @@ int parse(int argc, char** argv, Config* out) {
   }
   if (*serve) {
     out->command = "serve";
-    if (!parse_listen(serve_listen, &s.host, &s.port)) return bad("--listen: expected host:port");
-    if (s.upstream_endpoint.empty()) {
-      if (const char* e = std::getenv("AZURE_CU_ENDPOINT")) s.upstream_endpoint = e;
+    if (!parse_listen(serve_listen, &s.server.host, &s.server.port)) {
+      return bad("--listen: expected host:port");
     }
-    if (s.upstream_key.empty()) {
-      if (const char* e = std::getenv("AZURE_CU_KEY")) s.upstream_key = e;
+    if (s.upstream.endpoint.empty()) {
+      if (const char* e = std::getenv("AZURE_CU_ENDPOINT")) s.upstream.endpoint = e;
     }
-    if (s.upstream_endpoint.empty()) {
+    if (s.auth.key.empty()) {
+      if (const char* e = std::getenv("AZURE_CU_KEY")) s.auth.key = e;
+    }
+    if (s.upstream.endpoint.empty()) {
       return bad(
           "no upstream endpoint: set --upstream-endpoint or AZURE_CU_ENDPOINT "
           "(for a local one, run `lrogate simulate --key K`)");
@@ -466,65 +480,88 @@ int parse(int argc, char** argv, Config* out) {
     auto env = [](const char* name, std::string* to) {
       if (const char* e = std::getenv(name); e && to->empty()) *to = e;
     };
-    env("AZURE_TENANT_ID", &s.tenant_id);
-    env("AZURE_CLIENT_ID", &s.client_id);
-    env("AZURE_CLIENT_SECRET", &s.client_secret);
-    env("IDENTITY_ENDPOINT", &s.identity_endpoint);
-    env("IDENTITY_HEADER", &s.identity_header);
+    env("AZURE_TENANT_ID", &s.auth.tenant_id);
+    env("AZURE_CLIENT_ID", &s.auth.client_id);
+    env("AZURE_CLIENT_SECRET", &s.auth.client_secret);
+    env("IDENTITY_ENDPOINT", &s.auth.identity_endpoint);
+    env("IDENTITY_HEADER", &s.auth.identity_header);
     if (const char* e = std::getenv("AZURE_AUTHORITY_HOST");
         e && *e && !serve->get_option("--authority")->count() &&
         !std::getenv("LROGATE_AUTHORITY")) {
-      s.authority = e;
+      s.auth.authority = e;
     }
-    if (s.upstream_auth == "key" && s.upstream_key.empty()) {
+    if (s.auth.mode == "key" && s.auth.key.empty()) {
       return bad("no upstream key: set AZURE_CU_KEY or --upstream-key (or --upstream-auth)");
     }
-    for (char c : s.api_version) {
+    for (char c : s.upstream.api_version) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') {
         return bad("--api-version: letters, digits, '-' and '.' only");
       }
     }
-    if (s.api_version.size() > 32) return bad("--api-version is too long");
-    if (s.poll_interval.count() < 100) return bad("--poll-interval must be at least 100ms");
-    if (s.max_wait.count() < s.poll_interval.count())
+    if (s.upstream.api_version.size() > 32) return bad("--api-version is too long");
+    const milliseconds poll_interval = s.poller.schedule.poll_interval;
+    if (poll_interval.count() < 100) return bad("--poll-interval must be at least 100ms");
+    if (s.service.max_wait < poll_interval)
       return bad("--max-wait must be at least --poll-interval");
-    if (s.result_ttl.count() <= 0) return bad("--result-ttl must be positive");
-    if (s.result_ttl >= std::chrono::hours(24)) {
+    if (s.service.result_ttl.count() <= 0) return bad("--result-ttl must be positive");
+    if (s.service.result_ttl >= std::chrono::hours(24)) {
       return bad("--result-ttl must stay below 24h: the upstream keeps results no longer");
     }
-    if (s.lease.count() < s.upstream_timeout.count() + 1000) {
+    if (s.poller.lease.count() < s.upstream.timeout.count() + 1000) {
       return bad("--lease must exceed --upstream-timeout by at least 1s");
     }
-    if (s.max_upstream_connections < 1) return bad("--max-upstream-connections must be at least 1");
-    if (!s.oidc_issuer.empty()) {
-      bool https = s.oidc_issuer.rfind("https://", 0) == 0;
-      bool loopback = s.oidc_issuer.rfind("http://127.0.0.1:", 0) == 0 ||
-                      s.oidc_issuer.rfind("http://localhost:", 0) == 0 ||
-                      s.oidc_issuer.rfind("http://[::1]:", 0) == 0;
-      if ((!https && !loopback) || !valid_base_url(s.oidc_issuer)) {
+    if (s.client.max_connections_per_origin < 1) {
+      return bad("--max-upstream-connections must be at least 1");
+    }
+    s.oidc.audiences = split_list(oidc_audience);
+    s.oidc.extra_issuers = split_list(oidc_extra_issuers);
+    s.oidc.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(oidc_clock_skew);
+    if (!s.oidc.issuer.empty()) {
+      const std::string& issuer = s.oidc.issuer;
+      bool https = issuer.rfind("https://", 0) == 0;
+      bool loopback = issuer.rfind("http://127.0.0.1:", 0) == 0 ||
+                      issuer.rfind("http://localhost:", 0) == 0 ||
+                      issuer.rfind("http://[::1]:", 0) == 0;
+      if ((!https && !loopback) || !valid_base_url(issuer)) {
         return bad("--oidc-issuer must be an https URL (plain http only on loopback)");
       }
-      if (split_list(s.oidc_audience).empty()) {
+      if (s.oidc.audiences.empty()) {
         return bad("--oidc-audience is required with --oidc-issuer (the API app's client id)");
       }
-      if (s.oidc_tenant_claim.empty() || s.oidc_group_claim.empty()) {
+      if (s.oidc.tenant_claim.empty() || s.oidc.group_claim.empty()) {
         return bad("--oidc-tenant-claim and --oidc-group-claim must name a claim");
       }
     }
-    if (s.max_json_body < 1024) return bad("--max-json-body must be at least 1KiB");
-    if (s.tls_cert.empty() != s.tls_key.empty()) {
+    if (s.api.max_json_body < 1024) return bad("--max-json-body must be at least 1KiB");
+    if (s.server.tls_cert_file.empty() != s.server.tls_key_file.empty()) {
       return bad("--tls-cert and --tls-key go together: set both or neither");
     }
-    if (!s.public_base_url.empty()) {
-      while (s.public_base_url.size() > 1 && s.public_base_url.back() == '/') {
-        s.public_base_url.pop_back();
-      }
-      if (!valid_base_url(s.public_base_url)) {
+    std::string& base = s.api.public_base_url;
+    if (!base.empty()) {
+      while (base.size() > 1 && base.back() == '/') base.pop_back();
+      if (!valid_base_url(base)) {
         return bad(
             "--public-base-url must be an absolute http(s) URL without query or fragment, "
             "e.g. https://lro.contoso.com or https://api.contoso.com/lro");
       }
     }
+    // One flag, several parts.
+    s.upstream.generic.shape.succeeded = split_list(generic_succeeded);
+    s.upstream.generic.shape.failed = split_list(generic_failed);
+    s.upstream.generic.shape.canceled = split_list(generic_canceled);
+    s.auth.timeout = std::min(s.upstream.timeout, milliseconds(10'000));
+    s.service.first_poll_delay = std::min(poll_interval, milliseconds(1000));
+    s.poller.schedule.max_wait = s.service.max_wait;
+    s.poller.schedule.backoff_base = std::min(poll_interval, milliseconds(1000));
+    s.poller.schedule.backoff_cap =
+        std::max(s.poller.schedule.backoff_cap, s.poller.schedule.backoff_base);
+    s.api.poll_interval = poll_interval;
+    s.api.max_body = s.server.max_body;
+    // With client keys the fallback is off unless asked for: an id started
+    // elsewhere belongs to no tenant.
+    s.api.fallback_lookup =
+        fallback_lookup == "on" ||
+        (fallback_lookup == "auto" && s.api_keys_file.empty() && s.oidc.issuer.empty());
   } else {
     out->command = "simulate";
     if (!parse_listen(sim_listen, &m.host, &m.port)) return bad("--listen: expected host:port");

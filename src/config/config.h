@@ -10,85 +10,34 @@
 #include <string_view>
 #include <vector>
 
+#include "api/api_config.h"
 #include "base/result.h"
+#include "core/service_config.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "poller/poller_config.h"
+#include "upstream/settings.h"
 
 namespace lrogate::config {
 
 using std::chrono::milliseconds;
 
+// `lrogate serve`: each part's own settings struct, filled from the flags
+// that name its fields; where one flag feeds several parts (--poll-interval,
+// --max-wait, --upstream-timeout, --max-body) parse() copies it to each.
 struct ServeConfig {
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;
-  std::string upstream_endpoint;
-  std::string upstream_key;  // secret: never logged
-  std::string upstream_kind = "azure-cu";
-  std::string api_version;  // "": the adapter's default
-  std::string upstream_ca_file;
-  // Upstream authentication (upstream/auth/credential.h).
-  std::string upstream_auth = "key";  // key | client-credentials | managed-identity
-  std::string upstream_key_header = "ocp-apim-subscription-key";
-  std::string tenant_id;      // AZURE_TENANT_ID
-  std::string client_id;      // AZURE_CLIENT_ID
-  std::string client_secret;  // AZURE_CLIENT_SECRET only (never a flag): secret
-  std::string authority = "https://login.microsoftonline.com";  // AZURE_AUTHORITY_HOST
-  std::string token_scope = "https://cognitiveservices.azure.com/.default";
-  std::string imds_endpoint = "http://169.254.169.254";
-  std::string identity_endpoint;  // IDENTITY_ENDPOINT
-  std::string identity_header;    // IDENTITY_HEADER only: secret
-  // The generic upstream (--upstream-kind generic).
-  std::string generic_submit_path = "/jobs/{analyzerId}";
-  std::string generic_status_path;
-  std::string generic_status_field = "status";
-  std::string generic_succeeded = "Succeeded";
-  std::string generic_failed = "Failed";
-  std::string generic_canceled = "Canceled";
-  std::string generic_result_field = "result";
-  std::string generic_error_field = "error";
-  std::string generic_url_field = "url";
+  http::ServerOptions server;   // --listen, --threads, limits, timeouts, --tls-cert/--tls-key
+  http::ClientOptions client;   // --upstream-ca-file, --max-upstream-connections
+  upstream::Settings upstream;  // --upstream-kind, --upstream-endpoint, --generic-*, ...
+  upstream::AuthSettings auth;  // --upstream-auth and its secrets (never logged)
+  core::ServiceConfig service;  // --max-wait, --result-ttl, --retrieval-grace
+  poller::PollerConfig poller;  // --poll-interval, --lease, --max-inflight-polls, ...
+  api::ApiConfig api;           // --submit-timeout, client poll limits, --public-base-url, ...
+  api::OidcSettings oidc;       // --oidc-*; issuer "": off
   std::string store = "sqlite:lrogate.db";
-  milliseconds poll_interval{10'000};
-  milliseconds max_wait{30 * 60'000};
-  milliseconds result_ttl{3'600'000};
-  milliseconds retrieval_grace{5 * 60'000};
-  milliseconds submit_timeout{20'000};
-  milliseconds upstream_timeout{30'000};
-  milliseconds sweep_interval{10'000};
-  milliseconds lease{60'000};
-  milliseconds max_backoff{60'000};
-  milliseconds header_timeout{10'000};
-  milliseconds body_timeout{60'000};
-  milliseconds idle_timeout{60'000};
-  milliseconds drain_timeout{10'000};
-  milliseconds max_wait_header{60'000};
-  double client_poll_rate = 1;
-  int max_polls = 1000;
-  int max_inflight_polls = 64;
-  double upstream_rps = 50;
-  std::size_t max_body = 64u << 20;      // bodies that are only forwarded (:analyze)
-  std::size_t max_json_body = 1u << 20;  // JSON bodies whose fields are read (POST /operations)
-  std::size_t max_header = 16u << 10;
-  std::size_t max_result_size = 64u << 20;
-  std::size_t max_connections = 10'000;
-  std::size_t max_upstream_connections = 128;  // per upstream origin
-  std::string public_base_url;                 // "": Operation-Location and nextLink are relative
-  int threads = 2;
-  std::string fallback_lookup = "auto";  // auto: on without api keys, off with them
   std::string api_keys_file;
-  // Listener TLS: both set, the listener serves HTTPS; reloaded on SIGHUP.
-  std::string tls_cert;  // PEM certificate chain
-  std::string tls_key;   // PEM private key
-  // OIDC bearer tokens (api/oidc.h); issuer "": off.
-  std::string oidc_issuer;
-  std::string oidc_audience;       // comma-separated
-  std::string oidc_extra_issuers;  // comma-separated
-  milliseconds oidc_clock_skew{60'000};
-  std::string oidc_required_scope;
-  std::string oidc_required_role;
-  std::string oidc_tenant_claim = "tid";
-  std::string oidc_group_claim = "groups";
-  milliseconds oidc_jwks_refresh{3'600'000};
-  milliseconds oidc_min_refetch{30'000};
   std::string cors_origins;  // comma-separated origins or "*"; "": CORS off
+  milliseconds drain_timeout{10'000};
   std::string log_level = "info";
 };
 

@@ -15,16 +15,10 @@
 #include "base/result.h"
 #include "core/notifier.h"
 #include "core/operation.h"
+#include "core/service_config.h"
 #include "store/operation_store.h"
 
 namespace lrogate::core {
-
-struct ServiceConfig {
-  std::chrono::milliseconds max_wait{30 * 60'000};
-  std::chrono::milliseconds result_ttl{3'600'000};
-  std::chrono::milliseconds retrieval_grace{5 * 60'000};
-  std::chrono::milliseconds first_poll_delay{1'000};
-};
 
 struct NewOperation {
   std::string id;

@@ -29,20 +29,11 @@
 #include "base/random.h"
 #include "base/token_bucket.h"
 #include "core/operation_service.h"
+#include "poller/poller_config.h"
 #include "poller/schedule.h"
 #include "upstream/caller.h"
 
 namespace lrogate::poller {
-
-struct PollerConfig {
-  ScheduleConfig schedule;
-  std::chrono::milliseconds lease{60'000};
-  int batch = 256;
-  int max_inflight = 64;
-  double upstream_rps = 50;  // <= 0: unlimited
-  std::chrono::milliseconds sweep_interval{10'000};
-  std::chrono::milliseconds idle_recheck{1'000};  // longest sleep without a wake()
-};
 
 // Called after a transition was written (for logs and waiters).
 using TransitionObserver =

@@ -17,16 +17,10 @@
 #include <string>
 
 #include "core/operation.h"
+#include "poller/poller_config.h"
 #include "upstream/upstream.h"
 
 namespace lrogate::poller {
-
-struct ScheduleConfig {
-  std::chrono::milliseconds poll_interval{10'000};
-  std::chrono::milliseconds max_wait{30 * 60'000};
-  std::chrono::milliseconds backoff_base{1'000};
-  std::chrono::milliseconds backoff_cap{60'000};
-};
 
 struct Decision {
   bool finish = false;

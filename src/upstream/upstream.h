@@ -26,27 +26,10 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "http/client.h"
+#include "upstream/settings.h"
 #include "upstream/status_parser.h"
 
 namespace lrogate::upstream {
-
-// The generic adapter's description of a service. Templates may use
-// {analyzerId}, {operationId} and {apiVersion}.
-struct GenericSettings {
-  std::string submit_path = "/jobs/{analyzerId}";  // POST here starts an operation
-  std::string status_path;        // GET here reads one by id (fallback lookups); "" = none
-  StatusShape shape;              // where status, result and error live; terminal values
-  std::string url_field = "url";  // {"<url_field>": URL} submits a document URL
-};
-
-struct Settings {
-  std::string kind = "azure-cu";
-  std::string endpoint;     // scheme://host[:port][/base], no trailing slash
-  std::string api_version;  // "" = the adapter's default
-  std::chrono::milliseconds timeout{30'000};
-  std::size_t max_result = 64u << 20;
-  GenericSettings generic;
-};
 
 struct SubmitAnswer {
   enum class Kind {

@@ -28,23 +28,9 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "http/client.h"
+#include "upstream/settings.h"
 
 namespace lrogate::upstream {
-
-struct AuthSettings {
-  std::string mode = "key";  // key | client-credentials | managed-identity
-  std::string key_header = "ocp-apim-subscription-key";
-  std::string key;  // secret
-  std::string authority = "https://login.microsoftonline.com";
-  std::string tenant_id;
-  std::string client_id;      // the app (client credentials) or a user-assigned identity
-  std::string client_secret;  // secret
-  std::string scope = "https://cognitiveservices.azure.com/.default";
-  std::string imds_endpoint = "http://169.254.169.254";
-  std::string identity_endpoint;  // IDENTITY_ENDPOINT
-  std::string identity_header;    // IDENTITY_HEADER (secret)
-  std::chrono::milliseconds timeout{10'000};
-};
 
 // Why a credential could not be had: `refused` when the authority rejected
 // the gateway's own credentials (a configuration fault; retrying the same

@@ -184,11 +184,61 @@ TEST(Config, ServeDefaultsAndFlags) {
                 &c),
             -1);
   EXPECT_EQ(c.command, "serve");
-  EXPECT_EQ(c.serve.poll_interval, std::chrono::seconds(3));
-  EXPECT_EQ(c.serve.max_wait, std::chrono::minutes(30));
-  EXPECT_EQ(c.serve.retrieval_grace, std::chrono::minutes(5));
-  EXPECT_EQ(c.serve.max_body, 1u << 20);
+  EXPECT_EQ(c.serve.poller.schedule.poll_interval, std::chrono::seconds(3));
+  EXPECT_EQ(c.serve.service.max_wait, std::chrono::minutes(30));
+  EXPECT_EQ(c.serve.service.retrieval_grace, std::chrono::minutes(5));
+  EXPECT_EQ(c.serve.server.max_body, 1u << 20);
   EXPECT_EQ(c.serve.store, "sqlite:lrogate.db");
+  // Each part's struct holds what its flags say, and a flag that feeds
+  // several parts reaches each of them.
+  EXPECT_EQ(c.serve.server.port, 8080);
+  EXPECT_EQ(c.serve.api.poll_interval, std::chrono::seconds(3));
+  EXPECT_EQ(c.serve.service.first_poll_delay, std::chrono::seconds(1));
+  EXPECT_EQ(c.serve.poller.schedule.backoff_base, std::chrono::seconds(1));
+  EXPECT_EQ(c.serve.poller.schedule.max_wait, std::chrono::minutes(30));
+  EXPECT_EQ(c.serve.api.max_body, 1u << 20);
+  EXPECT_EQ(c.serve.auth.timeout, std::chrono::seconds(10));
+  EXPECT_TRUE(c.serve.api.fallback_lookup);
+  EXPECT_EQ(c.serve.upstream.generic.shape.succeeded, std::vector<std::string>{"Succeeded"});
+  EXPECT_EQ(c.serve.upstream.generic.shape.result_field, "result");
+}
+
+TEST(Config, ListsAndDerivedSettingsReachTheirParts) {
+  ::unsetenv("AZURE_CU_ENDPOINT");
+  ::unsetenv("AZURE_CU_KEY");
+  Config c;
+  ASSERT_EQ(run({"lrogate",
+                 "serve",
+                 "--upstream-endpoint",
+                 "http://127.0.0.1:1",
+                 "--upstream-key",
+                 "k",
+                 "--poll-interval",
+                 "200ms",
+                 "--upstream-timeout",
+                 "5s",
+                 "--api-keys-file",
+                 "/nonexistent/keys",
+                 "--generic-succeeded",
+                 "done,ok",
+                 "--oidc-issuer",
+                 "http://127.0.0.1:9/o",
+                 "--oidc-audience",
+                 "a1,api://a2",
+                 "--oidc-clock-skew",
+                 "90s",
+                 "--max-backoff",
+                 "100ms"},
+                &c),
+            -1);
+  EXPECT_EQ(c.serve.service.first_poll_delay, std::chrono::milliseconds(200));
+  EXPECT_EQ(c.serve.auth.timeout, std::chrono::seconds(5));
+  EXPECT_FALSE(c.serve.api.fallback_lookup);  // off by default with client keys
+  EXPECT_EQ(c.serve.upstream.generic.shape.succeeded, (std::vector<std::string>{"done", "ok"}));
+  EXPECT_EQ(c.serve.oidc.audiences, (std::vector<std::string>{"a1", "api://a2"}));
+  EXPECT_EQ(c.serve.oidc.clock_skew, std::chrono::seconds(90));
+  // The backoff never caps below its base.
+  EXPECT_EQ(c.serve.poller.schedule.backoff_cap, std::chrono::milliseconds(200));
 }
 
 TEST(Config, EnvironmentFillsAndFlagsWin) {
@@ -197,12 +247,12 @@ TEST(Config, EnvironmentFillsAndFlagsWin) {
   ::setenv("LROGATE_MAX_WAIT", "10m", 1);
   Config c;
   ASSERT_EQ(run({"lrogate", "serve", "--max-wait", "20m"}, &c), -1);
-  EXPECT_EQ(c.serve.upstream_endpoint, "http://127.0.0.1:2");
-  EXPECT_EQ(c.serve.upstream_key, "envkey");
-  EXPECT_EQ(c.serve.max_wait, std::chrono::minutes(20));
+  EXPECT_EQ(c.serve.upstream.endpoint, "http://127.0.0.1:2");
+  EXPECT_EQ(c.serve.auth.key, "envkey");
+  EXPECT_EQ(c.serve.service.max_wait, std::chrono::minutes(20));
   Config d;
   ASSERT_EQ(run({"lrogate", "serve"}, &d), -1);
-  EXPECT_EQ(d.serve.max_wait, std::chrono::minutes(10));
+  EXPECT_EQ(d.serve.service.max_wait, std::chrono::minutes(10));
   ::unsetenv("AZURE_CU_ENDPOINT");
   ::unsetenv("AZURE_CU_KEY");
   ::unsetenv("LROGATE_MAX_WAIT");
@@ -276,8 +326,8 @@ TEST(Config, SizeFlagsNameTheFlagAndTheLimit) {
     EXPECT_EQ(o.code, err.empty() ? -1 : 2) << args[0] << " " << args[1];
     EXPECT_EQ(o.err, err) << args[0] << " " << args[1];
   }
-  EXPECT_EQ(serve_with({"--max-body", "1024GiB"}).config.serve.max_body, kMaxSize);
-  EXPECT_EQ(serve_with({"--max-header", "1GiB"}).config.serve.max_header, kGiB);
+  EXPECT_EQ(serve_with({"--max-body", "1024GiB"}).config.serve.server.max_body, kMaxSize);
+  EXPECT_EQ(serve_with({"--max-header", "1GiB"}).config.serve.server.max_header, kGiB);
 }
 
 TEST(Config, DurationFlagsNameTheFlagAndTheLimit) {
@@ -286,7 +336,7 @@ TEST(Config, DurationFlagsNameTheFlagAndTheLimit) {
   EXPECT_EQ(o.err, "lrogate: --max-wait: invalid duration '36501d': too large (at most 36500d)\n");
   o = serve_with({"--max-wait", "36500d"});
   EXPECT_EQ(o.code, -1) << o.err;
-  EXPECT_EQ(o.config.serve.max_wait, std::chrono::hours(24 * 36'500));
+  EXPECT_EQ(o.config.serve.service.max_wait, std::chrono::hours(24 * 36'500));
 }
 
 // Counts and rates: decimal only; CLI11 alone took "010" as 8 and let NaN past Range.
@@ -339,10 +389,10 @@ TEST(Config, CountsAndRatesAreDecimal) {
       EXPECT_NE(o.err.find(flag), std::string::npos) << o.err;
     }
   }
-  EXPECT_EQ(serve_with({"--threads", "010"}).config.serve.threads, 10);
-  EXPECT_EQ(serve_with({"--max-polls", "0100"}).config.serve.max_polls, 100);
-  EXPECT_EQ(serve_with({"--max-polls", "0"}).config.serve.max_polls, 0);
-  EXPECT_EQ(serve_with({"--upstream-rps", "002.5"}).config.serve.upstream_rps, 2.5);
+  EXPECT_EQ(serve_with({"--threads", "010"}).config.serve.server.threads, 10);
+  EXPECT_EQ(serve_with({"--max-polls", "0100"}).config.serve.api.max_polls, 100);
+  EXPECT_EQ(serve_with({"--max-polls", "0"}).config.serve.api.max_polls, 0);
+  EXPECT_EQ(serve_with({"--upstream-rps", "002.5"}).config.serve.poller.upstream_rps, 2.5);
   auto nan = serve_with({"--upstream-rps", "nan"});
   EXPECT_NE(nan.err.find("'nan' is not a decimal number"), std::string::npos) << nan.err;
 }

@@ -1,0 +1,16 @@
+// The operation service's settings (core/operation_service.h), filled by
+// config/.
+#pragma once
+
+#include <chrono>
+
+namespace lrogate::core {
+
+struct ServiceConfig {
+  std::chrono::milliseconds max_wait{30 * 60'000};
+  std::chrono::milliseconds result_ttl{3'600'000};
+  std::chrono::milliseconds retrieval_grace{5 * 60'000};
+  std::chrono::milliseconds first_poll_delay{1'000};
+};
+
+}  // namespace lrogate::core

@@ -1,0 +1,26 @@
+// The poller's settings (poller/poller.h) and its schedule's
+// (poller/schedule.h), filled by config/.
+#pragma once
+
+#include <chrono>
+
+namespace lrogate::poller {
+
+struct ScheduleConfig {
+  std::chrono::milliseconds poll_interval{10'000};
+  std::chrono::milliseconds max_wait{30 * 60'000};
+  std::chrono::milliseconds backoff_base{1'000};
+  std::chrono::milliseconds backoff_cap{60'000};
+};
+
+struct PollerConfig {
+  ScheduleConfig schedule;
+  std::chrono::milliseconds lease{60'000};
+  int batch = 256;
+  int max_inflight = 64;
+  double upstream_rps = 50;  // <= 0: unlimited
+  std::chrono::milliseconds sweep_interval{10'000};
+  std::chrono::milliseconds idle_recheck{1'000};  // longest sleep without a wake()
+};
+
+}  // namespace lrogate::poller
