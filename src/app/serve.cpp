@@ -21,8 +21,7 @@
 namespace lrogate::app {
 
 int run_serve(const config::ServeConfig& c) {
-  log::Level level;
-  if (log::parse_level(c.log_level, &level)) log::set_level(level);
+  if (auto level = log::parse_level(c.log_level)) log::set_level(*level);
 
   auto store = store::open_store(c.store);
   if (!store) {

@@ -8,8 +8,7 @@
 namespace lrogate::app {
 
 int run_simulate(const config::SimulateConfig& c) {
-  log::Level level;
-  if (log::parse_level(c.log_level, &level)) log::set_level(level);
+  if (auto level = log::parse_level(c.log_level)) log::set_level(*level);
   SystemClock clock;
   sim::SimOptions opt;
   opt.key = c.key;

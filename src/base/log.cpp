@@ -51,18 +51,12 @@ const char* level_name(Level l) {
 void set_level(Level level) { g_level = level; }
 bool enabled(Level level) { return level >= g_level.load(std::memory_order_relaxed); }
 
-bool parse_level(std::string_view name, Level* out) {
-  if (name == "debug")
-    *out = Level::kDebug;
-  else if (name == "info")
-    *out = Level::kInfo;
-  else if (name == "warn")
-    *out = Level::kWarn;
-  else if (name == "error")
-    *out = Level::kError;
-  else
-    return false;
-  return true;
+std::optional<Level> parse_level(std::string_view name) {
+  if (name == "debug") return Level::kDebug;
+  if (name == "info") return Level::kInfo;
+  if (name == "warn") return Level::kWarn;
+  if (name == "error") return Level::kError;
+  return std::nullopt;
 }
 
 void write(Level level, std::string_view msg, boost::json::object fields) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <optional>
 #include <string_view>
 
 namespace lrogate::log {
@@ -15,7 +16,8 @@ void set_level(Level level);
 // Whether a line at `level` would be written: callers that build costly
 // fields (the per-request line) ask first.
 bool enabled(Level level);
-bool parse_level(std::string_view name, Level* out);
+// "debug", "info", "warn", "error"; nullopt for anything else.
+std::optional<Level> parse_level(std::string_view name);
 void write(Level level, std::string_view msg, boost::json::object fields = {});
 
 inline void info(std::string_view msg, boost::json::object fields = {}) {

@@ -141,12 +141,6 @@ Result<std::size_t> parse_size(std::string_view text, std::size_t limit) {
   return n * mult;
 }
 
-bool parse_size(const std::string& text, std::size_t* out) {
-  auto r = parse_size(std::string_view(text));
-  if (r) *out = r.value();
-  return r.ok();
-}
-
 bool valid_base_url(const std::string& url) {
   std::size_t scheme = url.rfind("https://", 0) == 0 ? 8 : url.rfind("http://", 0) == 0 ? 7 : 0;
   if (scheme == 0 || url.size() == scheme || url.size() > 2048) return false;
@@ -207,17 +201,14 @@ bool valid_base_url(const std::string& url) {
   return true;
 }
 
-bool parse_listen(const std::string& text, std::string* host, std::uint16_t* port) {
+std::optional<HostPort> parse_listen(std::string_view text) {
   auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  std::string h = text.substr(0, colon);
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string_view h = text.substr(0, colon);
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  std::string p = text.substr(colon + 1);
-  auto v = parse_digits(p, 5);
-  if (!v || *v > 65535) return false;
-  *host = h;
-  *port = static_cast<std::uint16_t>(*v);
-  return true;
+  auto v = parse_digits(text.substr(colon + 1), 5);
+  if (!v || *v > 65535) return std::nullopt;
+  return HostPort{std::string(h), static_cast<std::uint16_t>(*v)};
 }
 
 int parse(int argc, char** argv, Config* out) {
@@ -463,9 +454,10 @@ int parse(int argc, char** argv, Config* out) {
   }
   if (*serve) {
     out->command = "serve";
-    if (!parse_listen(serve_listen, &s.server.host, &s.server.port)) {
-      return bad("--listen: expected host:port");
-    }
+    auto listen = parse_listen(serve_listen);
+    if (!listen) return bad("--listen: expected host:port");
+    s.server.host = listen->host;
+    s.server.port = listen->port;
     if (s.upstream.endpoint.empty()) {
       if (const char* e = std::getenv("AZURE_CU_ENDPOINT")) s.upstream.endpoint = e;
     }
@@ -564,7 +556,10 @@ int parse(int argc, char** argv, Config* out) {
         (fallback_lookup == "auto" && s.api_keys_file.empty() && s.oidc.issuer.empty());
   } else {
     out->command = "simulate";
-    if (!parse_listen(sim_listen, &m.host, &m.port)) return bad("--listen: expected host:port");
+    auto listen = parse_listen(sim_listen);
+    if (!listen) return bad("--listen: expected host:port");
+    m.host = listen->host;
+    m.port = listen->port;
     if ((m.tls_cert.empty()) != (m.tls_key.empty()))
       return bad("--tls-cert and --tls-key go together");
     if (const char* e = std::getenv("LROGATE_SIM_CLIENT_SECRET")) m.client_secret = e;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,14 +95,16 @@ inline constexpr std::size_t kMaxSize = std::size_t{1} << 40;
 // G/GB/GiB, all powers of two). A value over limit, in any unit, is an error
 // that names the limit; so is anything but digits and one of those units.
 Result<std::size_t> parse_size(std::string_view text, std::size_t limit = kMaxSize);
-// The same as a yes or no, at kMaxSize; *out is set only on success.
-bool parse_size(const std::string& text, std::size_t* out);
 // An absolute http(s) base URL that the http client parses as such: a host
 // (a name, IPv4, or [IPv6]), an optional port 1-65535 and an optional path,
 // no user info, query, fragment, spaces or bad percent-escapes
 // (--public-base-url, --oidc-issuer, --gateway).
 bool valid_base_url(const std::string& url);
-// "127.0.0.1:8080" → host, port.
-bool parse_listen(const std::string& text, std::string* host, std::uint16_t* port);
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+};
+// "127.0.0.1:8080", "[::1]:0" → host, port; nullopt when not host:port.
+std::optional<HostPort> parse_listen(std::string_view text);
 
 }  // namespace lrogate::config

@@ -166,9 +166,10 @@ class TokenCredential final : public Credential {
                     std::string(err.refused ? "refused the gateway's credentials: "
                                             : "could not issue a token: ") +
                     scrub(token_error_reason(st, r.response->body));
-    } else if (!parse_token_answer(r.response->body, now, &t)) {
+    } else if (auto parsed = parse_token_answer(r.response->body, now); !parsed) {
       err.message = "the token authority's answer has no usable access_token/expiry";
     } else {
+      t = std::move(*parsed);
       ok = true;
     }
     std::vector<Done> waiters;
@@ -243,14 +244,14 @@ std::optional<std::string> check_url(std::string url, bool http_anywhere) {
 
 }  // namespace
 
-bool parse_token_answer(std::string_view body, Millis now, Token* out) {
+std::optional<Token> parse_token_answer(std::string_view body, Millis now) {
   boost::system::error_code ec;
   auto v = boost::json::parse(body, ec);
-  if (ec || !v.is_object()) return false;
+  if (ec || !v.is_object()) return std::nullopt;
   const auto& o = v.get_object();
   auto tok = o.find("access_token");
   if (tok == o.end() || !tok->value().is_string() || tok->value().get_string().empty()) {
-    return false;
+    return std::nullopt;
   }
   std::optional<std::int64_t> at;
   if (auto in = o.find("expires_in"); in != o.end()) {
@@ -259,10 +260,8 @@ bool parse_token_answer(std::string_view body, Millis now, Token* out) {
   if (auto on = o.find("expires_on"); !at && on != o.end()) {
     if (auto s = seconds_of(on->value())) at = *s * 1000;
   }
-  if (!at || *at <= now) return false;
-  out->value = std::string(tok->value().get_string());
-  out->expires_at = *at;
-  return true;
+  if (!at || *at <= now) return std::nullopt;
+  return Token{std::string(tok->value().get_string()), *at};
 }
 
 std::string token_error_reason(int status, std::string_view body) {

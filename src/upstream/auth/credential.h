@@ -23,6 +23,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/clock.h"
@@ -61,7 +62,9 @@ struct Token {
   std::string value;
   Millis expires_at = 0;
 };
-bool parse_token_answer(std::string_view body, Millis now, Token* out);
+// The token of an authority's 200 answer (expires_in or expires_on, in the
+// future); nullopt when it holds no usable token.
+std::optional<Token> parse_token_answer(std::string_view body, Millis now);
 
 // The authority's {"error", "error_description"} reduced to a short,
 // printable reason: the error code and the AADSTS number when present.

@@ -16,13 +16,14 @@ int run(std::vector<std::string> args, Config* c) {
 }
 
 TEST(Config, Sizes) {
-  std::size_t n = 0;
-  EXPECT_TRUE(parse_size("64MiB", &n));
-  EXPECT_EQ(n, 64u << 20);
-  EXPECT_TRUE(parse_size("1024", &n));
-  EXPECT_EQ(n, 1024u);
-  EXPECT_FALSE(parse_size("MiB", &n));
-  EXPECT_FALSE(parse_size("12XB", &n));
+  auto n = parse_size("64MiB");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n.value(), 64u << 20);
+  n = parse_size("1024");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n.value(), 1024u);
+  EXPECT_FALSE(parse_size("MiB").ok());
+  EXPECT_FALSE(parse_size("12XB").ok());
 }
 
 constexpr std::size_t kKiB = std::size_t{1} << 10, kMiB = kKiB << 10, kGiB = kMiB << 10;
@@ -164,15 +165,17 @@ TEST(Config, BaseUrls) {
 }
 
 TEST(Config, Listen) {
-  std::string h;
-  std::uint16_t p = 1;
-  EXPECT_TRUE(parse_listen("127.0.0.1:0", &h, &p));
-  EXPECT_EQ(h, "127.0.0.1");
-  EXPECT_EQ(p, 0);
-  EXPECT_TRUE(parse_listen("[::1]:8080", &h, &p));
-  EXPECT_EQ(h, "::1");
-  EXPECT_FALSE(parse_listen("localhost", &h, &p));
-  EXPECT_FALSE(parse_listen("h:70000", &h, &p));
+  auto l = parse_listen("127.0.0.1:0");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->host, "127.0.0.1");
+  EXPECT_EQ(l->port, 0);
+  l = parse_listen("[::1]:8080");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->host, "::1");
+  EXPECT_EQ(l->port, 8080);
+  EXPECT_FALSE(parse_listen("localhost"));
+  EXPECT_FALSE(parse_listen("h:70000"));
+  EXPECT_FALSE(parse_listen(":80"));
 }
 
 TEST(Config, ServeDefaultsAndFlags) {

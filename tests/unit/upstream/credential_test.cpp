@@ -237,22 +237,22 @@ TEST(Credential, ManagedIdentityForms) {
 }
 
 TEST(TokenAnswer, Parsed) {
-  Token t;
-  EXPECT_TRUE(parse_token_answer(R"({"access_token":"a","expires_in":10})", 1000, &t));
-  EXPECT_EQ(t.expires_at, 11'000);
-  EXPECT_FALSE(parse_token_answer(R"({"access_token":"","expires_in":10})", 0, &t));
-  EXPECT_FALSE(parse_token_answer(R"({"access_token":"a"})", 0, &t));
-  EXPECT_FALSE(parse_token_answer(R"({"access_token":"a","expires_on":"1"})", 5000, &t));
-  EXPECT_FALSE(parse_token_answer("not json", 0, &t));
+  auto t = parse_token_answer(R"({"access_token":"a","expires_in":10})", 1000);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->value, "a");
+  EXPECT_EQ(t->expires_at, 11'000);
+  EXPECT_FALSE(parse_token_answer(R"({"access_token":"","expires_in":10})", 0));
+  EXPECT_FALSE(parse_token_answer(R"({"access_token":"a"})", 0));
+  EXPECT_FALSE(parse_token_answer(R"({"access_token":"a","expires_on":"1"})", 5000));
+  EXPECT_FALSE(parse_token_answer("not json", 0));
   // Absurd numbers are refused, never overflowed (a fuzzer's find).
-  EXPECT_FALSE(parse_token_answer(R"({"access_token":"b","expires_in":1e51})", 0, &t));
-  EXPECT_FALSE(parse_token_answer(R"({"access_token":"b","expires_in":-5})", 0, &t));
-  EXPECT_FALSE(
-      parse_token_answer(R"({"access_token":"b","expires_in":18446744073709551615})", 0, &t));
-  EXPECT_FALSE(
-      parse_token_answer(R"({"access_token":"b","expires_on":9223372036854775807})", 0, &t));
-  EXPECT_TRUE(parse_token_answer(R"({"access_token":"b","expires_in":3599.5})", 0, &t));
-  EXPECT_EQ(t.expires_at, 3'599'000);
+  EXPECT_FALSE(parse_token_answer(R"({"access_token":"b","expires_in":1e51})", 0));
+  EXPECT_FALSE(parse_token_answer(R"({"access_token":"b","expires_in":-5})", 0));
+  EXPECT_FALSE(parse_token_answer(R"({"access_token":"b","expires_in":18446744073709551615})", 0));
+  EXPECT_FALSE(parse_token_answer(R"({"access_token":"b","expires_on":9223372036854775807})", 0));
+  t = parse_token_answer(R"({"access_token":"b","expires_in":3599.5})", 0);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->expires_at, 3'599'000);
   EXPECT_EQ(token_error_reason(500, "<html>"), "HTTP 500");
   EXPECT_EQ(token_error_reason(400, R"({"error":{"code":"BadRequest","message":"no identity"}})"),
             "HTTP 400 BadRequest: no identity");
