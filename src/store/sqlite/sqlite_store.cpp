@@ -168,6 +168,7 @@ Operation read_row(sqlite3_stmt* s) {
 
 class SqliteStore final : public OperationStore {
  public:
+  explicit SqliteStore(const Options& options) : group_commit_(options.group_commit) {}
   ~SqliteStore() override {
     {
       MutexLock lock(ckpt_mu_);
@@ -218,9 +219,65 @@ class SqliteStore final : public OperationStore {
     return start_checkpointer(path);
   }
 
+  // Group commit (docs/design.md, "SQLite"): an insert queues its row, then
+  // takes the writer. The first queued insert to get it writes every row
+  // queued by then in one transaction; the others find their answer when
+  // the writer comes to them. So inserts that arrive together (concurrent
+  // submits on the store threads) share one commit instead of one each.
   Result<void> insert(const Operation& op) override {
     metrics::StoreTimer timer("insert");
+    PendingInsert mine{&op, {}, false};
+    if (group_commit_) {
+      MutexLock q(queue_mu_);
+      queue_.push_back(&mine);
+    }
     MutexLock lock(mu_);
+    if (!group_commit_) return insert_row(op);
+    if (mine.done) return std::move(mine.result);  // written by an earlier insert's group
+    std::vector<PendingInsert*> group;
+    {
+      MutexLock q(queue_mu_);
+      group.swap(queue_);
+    }
+    write_group(group);
+    return std::move(mine.result);
+  }
+
+  // What one insert waits for: its row, and its answer once written.
+  struct PendingInsert {
+    const Operation* op;
+    Result<void> result;
+    bool done;  // under mu_
+  };
+
+  // Writes `group` (it holds the caller's own row) in one transaction; a
+  // row's constraint failure is that row's answer alone (SQLite undoes only
+  // the statement); any other failure is every row's.
+  void write_group(const std::vector<PendingInsert*>& group) REQUIRES(mu_) {
+    if (group.size() == 1) {  // alone: autocommit, one statement
+      group[0]->result = insert_row(*group[0]->op);
+      group[0]->done = true;
+      return;
+    }
+    Result<void> all = exec("BEGIN");
+    if (all) {
+      for (PendingInsert* p : group) {
+        p->result = insert_row(*p->op);
+        if (!p->result && p->result.error().code != ErrorCode::kConflict) {
+          all = p->result;
+          break;
+        }
+      }
+      if (all) all = exec("COMMIT");
+      if (!all) (void)exec("ROLLBACK");
+    }
+    for (PendingInsert* p : group) {
+      if (!all) p->result = all.error();
+      p->done = true;
+    }
+  }
+
+  Result<void> insert_row(const Operation& op) REQUIRES(mu_) {
     auto st = prepare(
         std::string("INSERT INTO operations (") + kColumns +
         ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)");
@@ -699,6 +756,10 @@ class SqliteStore final : public OperationStore {
     return {};
   }
 
+  const bool group_commit_;
+  // Inserts waiting for the writer (see insert()); taken under mu_.
+  Mutex queue_mu_ ACQUIRED_AFTER(mu_);
+  std::vector<PendingInsert*> queue_ GUARDED_BY(queue_mu_);
   Mutex mu_;
   sqlite3* db_ GUARDED_BY(mu_) = nullptr;  // the writer connection
   int lock_fd_ = -1;                       // set by open()
@@ -708,8 +769,8 @@ class SqliteStore final : public OperationStore {
 
 }  // namespace
 
-Result<std::unique_ptr<OperationStore>> open(const std::string& path) {
-  auto s = std::make_unique<SqliteStore>();
+Result<std::unique_ptr<OperationStore>> open(const std::string& path, const Options& options) {
+  auto s = std::make_unique<SqliteStore>(options);
   if (auto r = s->open(path); !r) return r.error();
   return std::unique_ptr<OperationStore>(std::move(s));
 }

@@ -10,6 +10,12 @@
 
 namespace lrogate::store::sqlite {
 
-Result<std::unique_ptr<OperationStore>> open(const std::string& path);
+struct Options {
+  // Concurrent inserts share one transaction (see insert() in
+  // sqlite_store.cpp); off only to measure what it buys (bench/store_insert.cpp).
+  bool group_commit = true;
+};
+
+Result<std::unique_ptr<OperationStore>> open(const std::string& path, const Options& options = {});
 
 }  // namespace lrogate::store::sqlite
