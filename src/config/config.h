@@ -64,6 +64,7 @@ struct ServeConfig {
   int max_polls = 1000;
   int max_inflight_polls = 64;
   double upstream_rps = 50;
+  int poller_shards = 0;  // 0: min(2, cores)
   std::size_t max_body = 64u << 20;      // bodies that are only forwarded (:analyze)
   std::size_t max_json_body = 1u << 20;  // JSON bodies whose fields are read (POST /operations)
   std::size_t max_header = 16u << 10;
