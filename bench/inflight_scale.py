@@ -15,13 +15,15 @@ Measured:
 
     python3 bench/inflight_scale.py [--ops 100000] [--rate 2000]
         [--reference-bin PATH] [--gateway-arg=--poller-shards=2 ...]
-        [--skip-follow] [--perf-out DIR]
+        [--variant='--poller-shards 1'] [--skip-follow] [--perf-out DIR]
 
 --reference-bin measures another build (e.g. the commit before) in the same
 invocation, first, with the same settings and its own simulator; the table
 then has one column per build. --gateway-arg adds a flag to the measured
 build only (the reference may not know it). --skip-follow stops after the
 steady window (the poll-budget row then counts only what finished so far).
+--variant adds a run of the measured build with other flags (say
+--variant='--poller-shards 1'), after the others.
 --perf-out records `perf record -e cpu-clock -g` of each gateway during the
 steady window into DIR/<build>.perf.data, and its /metrics at the window's
 end into DIR/<build>.metrics.txt.
@@ -144,6 +146,9 @@ def main():
     ap.add_argument("--gateway-arg", action="append", default=[],
                     help="an extra flag for the measured build's gateway (repeatable; "
                          "write --gateway-arg=--flag=value)")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="one more run of the measured build with these flags (one string, "
+                         "split on spaces; repeatable), e.g. --variant='--poller-shards 1'")
     ap.add_argument("--skip-follow", action="store_true",
                     help="stop after the steady window instead of following every operation")
     ap.add_argument("--perf-out", help="a folder for perf recordings of the steady window")
@@ -152,6 +157,8 @@ def main():
     if args.reference_bin:
         runs.append(("reference", measure(args.reference_bin, "reference", args, [])))
     runs.append(("measured", measure(BIN, "measured", args, args.gateway_arg)))
+    for i, v in enumerate(args.variant):
+        runs.append((f"measured {v}", measure(BIN, f"variant{i + 1}", args, v.split())))
     print(f"{args.ops:,} operations, durations {args.min_duration}-{args.max_duration} s, "
           f"poll interval {INTERVAL_S} s; measured build's extra flags: "
           f"{' '.join(args.gateway_arg) or 'none'}\n")
