@@ -6,22 +6,39 @@ spread over minutes and a 10 s poll interval, then follows them to the end.
 Measured:
   - gateway RSS per operation in flight, beyond the empty process (results
     excluded: measured before the first one finishes);
-  - gateway CPU time per upstream poll, over a steady window;
+  - gateway CPU time per upstream poll, and the simulator's, over a steady
+    window;
   - poll lag p99 from the gateway's own histogram (a poll being due → its
     outcome recorded);
   - the simulator's count of operations that took more than
     ceil(duration / interval) + 1 polls.
 
     python3 bench/inflight_scale.py [--ops 100000] [--rate 2000]
+        [--reference-bin PATH] [--gateway-arg=--poller-shards=2 ...]
+        [--variant='--poller-shards 1'] [--skip-follow] [--perf-out DIR]
+
+--reference-bin measures another build (e.g. the commit before) in the same
+invocation, first, with the same settings and its own simulator; the table
+then has one column per build. --gateway-arg adds a flag to the measured
+build only (the reference may not know it). --skip-follow stops after the
+steady window (the poll-budget row then counts only what finished so far).
+--variant adds a run of the measured build with other flags (say
+--variant='--poller-shards 1'), after the others.
+--perf-out records `perf record -e cpu-clock -g` of each gateway during the
+steady window into DIR/<build>.perf.data, and its /metrics at the window's
+end into DIR/<build>.metrics.txt.
 """
 import argparse
 import json
+import os
 import random
 import re
+import signal
+import subprocess
 import sys
 import time
 
-from harness import Procs, cpu_seconds, get, http_post_bytes, rss_kib, run_open_loop
+from harness import BIN, Procs, cpu_seconds, get, http_post_bytes, rss_kib, run_open_loop
 
 INTERVAL_S = 10
 
@@ -45,19 +62,14 @@ def lag_p99(after, before=None):
     return float("nan"), total
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ops", type=int, default=100_000)
-    ap.add_argument("--rate", type=float, default=2000)
-    ap.add_argument("--min-duration", type=int, default=120)
-    ap.add_argument("--max-duration", type=int, default=300)
-    args = ap.parse_args()
-    procs = Procs()
+def measure(binary, label, args, extra):
+    """One build's run: its own simulator, gateway and store. A dict of figures."""
+    procs = Procs(binary)
     try:
         sim_proc, sim = procs.sim()
         gw_proc, gw = procs.gateway(sim, "--poll-interval", f"{INTERVAL_S}s", "--upstream-rps", "0",
                                     "--max-inflight-polls", "256", "--max-wait", "1h",
-                                    "--client-poll-rate", "0")
+                                    "--client-poll-rate", "0", *extra)
         time.sleep(1)
         rss_empty = rss_kib(gw_proc.pid)
         rng = random.Random(44)
@@ -73,46 +85,105 @@ def main():
         submit_s = time.time() - t_submit
         accepted = sum(1 for r in results if r[1] == 202)
         if accepted != args.ops:
-            raise SystemExit(f"only {accepted} of {args.ops} submits were accepted")
+            raise SystemExit(f"{label}: only {accepted} of {args.ops} submits were accepted")
         time.sleep(2)
         rss_full = rss_kib(gw_proc.pid)
         # A steady window: everything submitted, nothing finished yet.
         window = min(30, max(5, args.min_duration - submit_s - 5))
+        perf = None
+        if args.perf_out:
+            os.makedirs(args.perf_out, exist_ok=True)
+            perf = subprocess.Popen(
+                ["perf", "record", "-e", "cpu-clock", "-g", "-p", str(gw_proc.pid), "-o",
+                 os.path.join(args.perf_out, f"{label}.perf.data")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         polls0 = json.loads(get(f"{sim}/_sim/stats")[1])["polls"]
-        cpu0 = cpu_seconds(gw_proc.pid)
+        cpu0, sim_cpu0 = cpu_seconds(gw_proc.pid), cpu_seconds(sim_proc.pid)
         lag0 = lag_buckets(gw)
         time.sleep(window)
         polls1 = json.loads(get(f"{sim}/_sim/stats")[1])["polls"]
-        cpu1 = cpu_seconds(gw_proc.pid)
+        cpu1, sim_cpu1 = cpu_seconds(gw_proc.pid), cpu_seconds(sim_proc.pid)
         steady_p99, steady_n = lag_p99(lag_buckets(gw), lag0)
-        # Follow every operation to its end.
-        deadline = time.time() + args.max_duration + 120
-        while time.time() < deadline:
-            st = json.loads(get(f"{sim}/_sim/stats?interval={INTERVAL_S * 1000}")[1])
-            if st["finished_seen"] >= args.ops:
-                break
-            time.sleep(2)
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
+            with open(os.path.join(args.perf_out, f"{label}.metrics.txt"), "w") as f:
+                f.write(get(f"{gw}/metrics")[1].decode())
+        if not args.skip_follow:
+            # Follow every operation to its end.
+            deadline = time.time() + args.max_duration + 120
+            while time.time() < deadline:
+                st = json.loads(get(f"{sim}/_sim/stats?interval={INTERVAL_S * 1000}")[1])
+                if st["finished_seen"] >= args.ops:
+                    break
+                time.sleep(2)
         st = json.loads(get(f"{sim}/_sim/stats?interval={INTERVAL_S * 1000}")[1])
         p99, lag_n = lag_p99(lag_buckets(gw))
-        per_op = (rss_full - rss_empty) * 1024 / args.ops
-        per_poll_us = (cpu1 - cpu0) / max(1, polls1 - polls0) * 1e6
-        print(f"{args.ops:,} operations, durations {args.min_duration}-{args.max_duration} s, "
-              f"poll interval {INTERVAL_S} s, submitted at {args.ops / submit_s:,.0f}/s\n")
-        print("| measure | value | goal |")
-        print("|---|---|---|")
-        print(f"| RSS per operation in flight (beyond the empty process: "
-              f"{rss_empty / 1024:.1f} MiB → {rss_full / 1024:.1f} MiB) | {per_op:,.0f} B | ≤ 2,048 B |")
-        print(f"| gateway CPU per upstream poll ({polls1 - polls0:,} polls in {window:.0f} s, "
-              f"{(polls1 - polls0) / window:,.0f}/s) | {per_poll_us:.0f} µs | — |")
-        print(f"| poll lag p99 in the steady window (due → outcome recorded; {steady_n:,} polls) "
-              f"| ≤ {steady_p99 * 1000:.0f} ms (histogram bucket) | ≤ 100 ms |")
-        print(f"| poll lag p99 over the whole run, submit burst included ({lag_n:,} polls) "
-              f"| ≤ {p99 * 1000:.0f} ms (histogram bucket) | — |")
-        print(f"| operations over ceil(duration/interval)+1 polls | {st['over_poll_budget']:,} of "
-              f"{st['finished_seen']:,} (most polls of one: {st['most_polls']}) | 0 |")
-        print(f"| simulator: overlapping polls | {st['overlaps']} | 0 |")
+        polls = max(1, polls1 - polls0)
+        return {
+            "submit_rate": args.ops / submit_s,
+            "rss_empty": rss_empty, "rss_full": rss_full,
+            "per_op": (rss_full - rss_empty) * 1024 / args.ops,
+            "window": window, "polls": polls1 - polls0,
+            "per_poll_us": (cpu1 - cpu0) / polls * 1e6,
+            "sim_per_poll_us": (sim_cpu1 - sim_cpu0) / polls * 1e6,
+            "gw_cores": (cpu1 - cpu0) / window, "sim_cores": (sim_cpu1 - sim_cpu0) / window,
+            "steady_p99": steady_p99, "steady_n": steady_n, "p99": p99, "lag_n": lag_n,
+            "over": st["over_poll_budget"], "finished": st["finished_seen"],
+            "most": st["most_polls"], "overlaps": st["overlaps"],
+        }
     finally:
         procs.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ops", type=int, default=100_000)
+    ap.add_argument("--rate", type=float, default=2000)
+    ap.add_argument("--min-duration", type=int, default=120)
+    ap.add_argument("--max-duration", type=int, default=300)
+    ap.add_argument("--reference-bin", help="another lrogate binary, measured first in this run")
+    ap.add_argument("--gateway-arg", action="append", default=[],
+                    help="an extra flag for the measured build's gateway (repeatable; "
+                         "write --gateway-arg=--flag=value)")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="one more run of the measured build with these flags (one string, "
+                         "split on spaces; repeatable), e.g. --variant='--poller-shards 1'")
+    ap.add_argument("--skip-follow", action="store_true",
+                    help="stop after the steady window instead of following every operation")
+    ap.add_argument("--perf-out", help="a folder for perf recordings of the steady window")
+    args = ap.parse_args()
+    runs = []
+    if args.reference_bin:
+        runs.append(("reference", measure(args.reference_bin, "reference", args, [])))
+    runs.append(("measured", measure(BIN, "measured", args, args.gateway_arg)))
+    for i, v in enumerate(args.variant):
+        runs.append((f"measured {v}", measure(BIN, f"variant{i + 1}", args, v.split())))
+    print(f"{args.ops:,} operations, durations {args.min_duration}-{args.max_duration} s, "
+          f"poll interval {INTERVAL_S} s; measured build's extra flags: "
+          f"{' '.join(args.gateway_arg) or 'none'}\n")
+    print("| measure | " + " | ".join(name for name, _ in runs) + " | goal |")
+    print("|---|" + "---|" * len(runs) + "---|")
+
+    def row(what, fmt, goal="—"):
+        print(f"| {what} | " + " | ".join(fmt(r) for _, r in runs) + f" | {goal} |")
+
+    row("submitted at", lambda r: f"{r['submit_rate']:,.0f}/s")
+    row("RSS per operation in flight (beyond the empty process)",
+        lambda r: f"{r['per_op']:,.0f} B ({r['rss_empty'] / 1024:.1f} → {r['rss_full'] / 1024:.1f} MiB)",
+        "≤ 2,048 B")
+    row("upstream polls in the steady window", lambda r: f"{r['polls']:,} in {r['window']:.0f} s "
+        f"({r['polls'] / r['window']:,.0f}/s)")
+    row("gateway CPU per upstream poll", lambda r: f"{r['per_poll_us']:.0f} µs")
+    row("simulator CPU per upstream poll", lambda r: f"{r['sim_per_poll_us']:.0f} µs")
+    row("cores used: gateway / simulator", lambda r: f"{r['gw_cores']:.2f} / {r['sim_cores']:.2f}")
+    row("poll lag p99 in the steady window (due → outcome recorded; histogram bucket)",
+        lambda r: f"≤ {r['steady_p99'] * 1000:.0f} ms ({r['steady_n']:,} polls)", "≤ 100 ms")
+    row("poll lag p99 over the whole run, submit burst included",
+        lambda r: f"≤ {r['p99'] * 1000:.0f} ms ({r['lag_n']:,} polls)")
+    row("operations over ceil(duration/interval)+1 polls",
+        lambda r: f"{r['over']:,} of {r['finished']:,} finished (most polls: {r['most']})", "0")
+    row("simulator: overlapping polls", lambda r: f"{r['overlaps']}", "0")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 // their directions") and runs until SIGTERM/SIGINT, then drains: stop
 // claiming polls, finish requests in flight, exit 0 (docs/design.md,
 // "Ownership and shutdown").
+#include <algorithm>
 #include <csignal>
 #include <future>
+#include <thread>
+#include <vector>
 
 #include "api/cors.h"
 #include "api/routes.h"
@@ -50,7 +53,33 @@ int run_serve(const config::ServeConfig& c) {
 
   core::OperationService service(*store.value(), clock, c.service);
 
-  poller::Poller poller(service, caller, clock, random, c.poller, "node-" + random_uuid());
+  // Each poller shard polls through a client of its own: its own I/O thread
+  // and keep-alive pool (docs/design.md, "Threads"). They stop before the
+  // poller and callers declared below them are destroyed (StopClient).
+  int shard_count = c.poller_shards > 0
+                        ? c.poller_shards
+                        : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
+  std::vector<std::unique_ptr<http::Client>> shard_clients;
+  std::vector<std::unique_ptr<upstream::Caller>> shard_callers;
+  std::vector<upstream::Caller*> poll_callers;
+  for (int i = 0; i < shard_count && i < std::max(1, c.poller.max_inflight); ++i) {
+    auto sc = http::Client::create(c.client);
+    if (!sc) {
+      log::error("cannot start a poller shard's client", {{"error", sc.error().message}});
+      return 2;
+    }
+    shard_clients.push_back(std::move(sc).value());
+    shard_callers.push_back(std::make_unique<upstream::Caller>(
+        *up.value(), *credential.value(), *shard_clients.back(), clock, random));
+    poll_callers.push_back(shard_callers.back().get());
+  }
+  struct StopClients {
+    std::vector<std::unique_ptr<http::Client>>& clients;
+    ~StopClients() {
+      for (auto& sc : clients) sc->shutdown();
+    }
+  } stop_shard_clients{shard_clients};
+  poller::Poller poller(service, poll_callers, clock, random, c.poller, "node-" + random_uuid());
 
   http::Server* srv_ptr = nullptr;  // set once the server exists; timers start after that
   api::ApiContext ctx(
@@ -125,6 +154,7 @@ int run_serve(const config::ServeConfig& c) {
                           {"upstream", up.value()->settings().endpoint},
                           {"upstream_kind", c.upstream.kind},
                           {"upstream_auth", c.auth.mode},
+                          {"poller_shards", poller.shards()},
                           {"api_version", up.value()->settings().api_version},
                           {"tls", !c.server.tls_cert_file.empty()}});
   if (!ctx.keys.enabled() && !ctx.oidc) {
@@ -179,6 +209,7 @@ int run_serve(const config::ServeConfig& c) {
   if (poller_stopped.get_future().wait_for(c.drain_timeout) != std::future_status::ready) {
     log::warn("polls still in flight at exit; they resume on the next start");
   }
+  for (auto& sc : shard_clients) sc->shutdown();
   client.value()->shutdown();
   log::info("stopped");
   return 0;

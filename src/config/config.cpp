@@ -311,6 +311,11 @@ int parse(int argc, char** argv, Config* out) {
        "Upstream polls in flight at once (0: this replica never polls, it only answers clients)")
       ->transform(decimal(false))
       ->check(CLI::Range(0, 100000));
+  flag(serve, "poller-shards", &s.poller_shards,
+       "Poller shards, each with its own I/O thread, upstream connections and store thread "
+       "(0: min(2, cores))")
+      ->transform(decimal(false))
+      ->check(CLI::Range(0, 64));
   flag(serve, "upstream-rps", &s.poller.upstream_rps, "Upstream polls per second (0: no limit)")
       ->transform(decimal(true))
       ->check(CLI::Range(0.0, 1e6));

@@ -36,6 +36,9 @@ struct ServeConfig {
   api::ApiConfig api;           // --submit-timeout, client poll limits, --public-base-url, ...
   api::OidcSettings oidc;       // --oidc-*; issuer "": off
   std::string store = "sqlite:lrogate.db";
+  // Poller shards, each with a client (I/O thread, keep-alive pool) of its
+  // own, which serve.cpp creates; 0: min(2, cores).
+  int poller_shards = 0;
   std::string api_keys_file;
   std::string cors_origins;  // comma-separated origins or "*"; "": CORS off
   milliseconds drain_timeout{10'000};

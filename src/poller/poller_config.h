@@ -17,8 +17,8 @@ struct PollerConfig {
   ScheduleConfig schedule;
   std::chrono::milliseconds lease{60'000};
   int batch = 256;
-  int max_inflight = 64;
-  double upstream_rps = 50;  // <= 0: unlimited
+  int max_inflight = 64;     // over all shards
+  double upstream_rps = 50;  // over all shards; <= 0: unlimited
   std::chrono::milliseconds sweep_interval{10'000};
   std::chrono::milliseconds idle_recheck{1'000};  // longest sleep without a wake()
 };

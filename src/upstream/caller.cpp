@@ -85,7 +85,12 @@ void Caller::send(http::ClientRequest req,
                   std::function<void(http::ClientResult, const CredentialError*)> done) {
   credential_.headers([this, req = std::move(req), done = std::move(done)](
                           http::Headers auth, const CredentialError* err) mutable {
-    if (err) return done(http::ClientResult{}, err);
+    if (err) {
+      // headers() may answer on the credential's own client thread (a token
+      // fetch failed): the caller's callbacks always run on its client's.
+      client_.post([done = std::move(done), e = *err]() mutable { done(http::ClientResult{}, &e); });
+      return;
+    }
     for (auto& h : auth) req.headers.push_back(std::move(h));
     client_.send(std::move(req), [this, done = std::move(done)](http::ClientResult r) {
       if (r.response && r.response->status == 401) credential_.rejected();

@@ -5,7 +5,9 @@
 //
 // Submits and analyzer calls retry 429s (honouring Retry-After) and
 // transient failures (with jittered exponential backoff) while the budget
-// lasts, then give up with the last answer. Callbacks run on the client's I/O thread.
+// lasts, then give up with the last answer. Callbacks run on the client's I/O
+// thread (this Caller's client, even when the Credential fetches its tokens
+// through another one).
 //
 // A submit or lookup made for a client request may carry CallTags: they are
 // sent on every attempt as x-ms-client-request-id and traceparent (each when

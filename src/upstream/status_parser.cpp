@@ -1,5 +1,6 @@
 #include "upstream/status_parser.h"
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <cctype>
 
@@ -74,15 +75,210 @@ Phase parse_phase(std::string_view name) {
   return Phase::kUnknown;
 }
 
+namespace {
+
+// Reads a status body in one pass (Boost.JSON's SAX parser) without building
+// a document: it keeps only the status, whether the result field is there,
+// and the error's code and message. The dotted path of the value being read
+// is kept in a fixed buffer; a key too long for it, a key holding a dot, or
+// anything inside an array matches no field (find_path never enters arrays
+// either). Nothing is allocated for an Azure "Running" body: its status fits
+// a short string's own storage.
+class StatusHandler {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  StatusHandler(const StatusShape& shape, StatusBody& out) : shape_(shape), out_(out) {
+    code_path_ = join(shape.error_field, "code", code_buf_);
+    message_path_ = join(shape.error_field, "message", message_buf_);
+  }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code& ec) {
+    if (depth_ >= kMaxDepth) {
+      ec = boost::json::error::too_deep;
+      return false;
+    }
+    // Keys of this object extend the path of the key that holds it.
+    std::size_t base = kNoPath;
+    if (depth_ == 0 && arrays_ == 0) {
+      top_object_ = true;
+      base = 0;
+    } else {
+      value_here();
+      if (matchable()) base = len_;
+    }
+    base_[depth_++] = base;
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) {
+    if (depth_ > 0) value_here();
+    ++arrays_;
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    --arrays_;
+    return true;
+  }
+  bool on_key_part(std::string_view s, std::size_t, boost::system::error_code&) {
+    key_part(s);
+    return true;
+  }
+  bool on_key(std::string_view s, std::size_t, boost::system::error_code&) {
+    key_part(s);
+    key_open_ = false;
+    return true;
+  }
+  bool on_string_part(std::string_view s, std::size_t, boost::system::error_code&) {
+    string_part(s);
+    return true;
+  }
+  bool on_string(std::string_view s, std::size_t, boost::system::error_code&) {
+    string_part(s);
+    if (target_ == Target::kStatus) status_read_ = true;
+    target_ = Target::kNone;
+    string_open_ = false;
+    return true;
+  }
+  bool on_number_part(std::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, std::string_view, boost::system::error_code&) { return scalar(); }
+  bool on_uint64(std::uint64_t, std::string_view, boost::system::error_code&) { return scalar(); }
+  bool on_double(double, std::string_view, boost::system::error_code&) { return scalar(); }
+  bool on_bool(bool, boost::system::error_code&) { return scalar(); }
+  bool on_null(boost::system::error_code&) { return scalar(); }
+  bool on_comment_part(std::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(std::string_view, boost::system::error_code&) { return true; }
+
+  bool top_object() const { return top_object_; }
+  bool status_read() const { return status_read_; }
+  const std::string& status() const { return status_; }
+
+ private:
+  static constexpr std::size_t kNoPath = std::size_t(-1);
+  static constexpr int kMaxDepth = 64;
+  enum class Target { kNone, kStatus, kMessage, kCode };
+
+  static std::string_view join(std::string_view a, std::string_view b, std::string& buf) {
+    if (a.empty()) return {};
+    buf.assign(a).append(".").append(b);
+    return buf;
+  }
+
+  bool matchable() const { return arrays_ == 0 && len_ != kNoPath && top_object_; }
+  std::string_view path() const { return {path_, len_}; }
+
+  void key_part(std::string_view s) {
+    if (!key_open_) {
+      key_open_ = true;
+      std::size_t base = depth_ > 0 ? base_[depth_ - 1] : kNoPath;
+      len_ = arrays_ > 0 ? kNoPath : base;
+      if (len_ == kNoPath) return;
+      if (base > 0) {
+        if (base + 1 > sizeof(path_)) return void(len_ = kNoPath);
+        path_[len_++] = '.';
+      }
+    }
+    if (len_ == kNoPath) return;
+    if (s.find('.') != std::string_view::npos || len_ + s.size() > sizeof(path_)) {
+      len_ = kNoPath;
+      return;
+    }
+    s.copy(path_ + len_, s.size());
+    len_ += s.size();
+  }
+
+  // A value (of any type) starts at the current path.
+  void value_here() {
+    if (!matchable()) return;
+    if (!shape_.result_field.empty() && path() == shape_.result_field) out_.result_present = true;
+  }
+
+  bool scalar() {
+    if (top_object_) value_here();
+    return true;
+  }
+
+  void string_part(std::string_view s) {
+    if (!string_open_) {
+      string_open_ = true;
+      target_ = Target::kNone;
+      if (!top_object_ || !matchable()) return;
+      value_here();
+      std::string_view p = path();
+      if (p == shape_.status_field) {
+        target_ = Target::kStatus;
+        status_.clear();
+      } else if (!shape_.error_field.empty() && p == shape_.error_field) {
+        target_ = Target::kMessage;
+        out_.error_message.clear();
+      } else if (!message_path_.empty() && p == message_path_) {
+        target_ = Target::kMessage;
+        out_.error_message.clear();
+      } else if (!code_path_.empty() && p == code_path_) {
+        target_ = Target::kCode;
+        out_.error_code.clear();
+      }
+    }
+    switch (target_) {
+      case Target::kStatus:
+        status_.append(s);  // compared whole, kept truncated
+        break;
+      case Target::kMessage:
+        append_capped(out_.error_message, s, 2048);
+        break;
+      case Target::kCode:
+        append_capped(out_.error_code, s, 128);
+        break;
+      case Target::kNone:
+        break;
+    }
+  }
+
+  static void append_capped(std::string& to, std::string_view s, std::size_t cap) {
+    if (to.size() < cap) to.append(s.substr(0, cap - to.size()));
+  }
+
+  const StatusShape& shape_;
+  StatusBody& out_;
+  std::string code_buf_, message_buf_;
+  std::string_view code_path_, message_path_;
+  char path_[256];
+  std::size_t len_ = kNoPath;
+  std::size_t base_[kMaxDepth] = {};
+  int depth_ = 0;
+  int arrays_ = 0;
+  bool top_object_ = false;
+  bool key_open_ = false;
+  bool string_open_ = false;
+  bool status_read_ = false;
+  Target target_ = Target::kNone;
+  std::string status_;
+};
+
+}  // namespace
+
 StatusBody parse_status_body(std::string_view body, const StatusShape& shape) {
   StatusBody out;
+  out.result_present = shape.result_field.empty();
+  boost::json::parse_options opt;
+  opt.max_depth = 64;
+  boost::json::basic_parser<StatusHandler> p(opt, shape, out);
   boost::system::error_code ec;
-  auto v = boost::json::parse(body, ec);
-  if (ec || !v.is_object()) return out;
+  std::size_t n = p.write_some(false, body.data(), body.size(), ec);
+  if (ec || n != body.size() || !p.done() || !p.handler().top_object()) {
+    return StatusBody{};
+  }
   out.json = true;
-  const auto& obj = v.get_object();
-  if (const auto* st = find_path(obj, shape.status_field); st && st->is_string()) {
-    std::string_view name = st->get_string();
+  if (p.handler().status_read()) {
+    std::string_view name = p.handler().status();
     out.status = truncate(name, 64);
     if (shape.succeeded.empty() && shape.failed.empty() && shape.canceled.empty()) {
       out.phase = parse_phase(name);
@@ -98,8 +294,6 @@ StatusBody parse_status_body(std::string_view body, const StatusShape& shape) {
       out.phase = Phase::kRunning;
     }
   }
-  out.result_present = shape.result_field.empty() || find_path(obj, shape.result_field);
-  read_error(obj, &out.error_code, &out.error_message, shape.error_field);
   return out;
 }
 

@@ -242,6 +242,11 @@ def procs(tmp_path):
             store = store or f"sqlite:{tmp_path / (name + '.db')}"
             args = ["serve", "--listen", "127.0.0.1:0", "--upstream-endpoint", endpoint,
                     "--store", store, "--poll-interval", "1s", *extra]
+            # LROGATE_TEST_POLLER_SHARDS=N runs every gateway that does not
+            # choose with --poller-shards N (the default is min(2, cores)).
+            shards = os.environ.get("LROGATE_TEST_POLLER_SHARDS")
+            if shards and "--poller-shards" not in extra:
+                args += ["--poller-shards", shards]
             env = dict(env or {})
             if key is not None:
                 env["AZURE_CU_KEY"] = key

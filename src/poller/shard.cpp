@@ -1,0 +1,354 @@
+#include "poller/shard.h"
+
+#include "base/log.h"
+#include "base/metrics.h"
+
+namespace lrogate::poller {
+
+Shard::Shard(core::OperationService& service, upstream::Caller& caller, const Clock& clock,
+             Random& random, PollerConfig config, std::string owner, ShardShared& shared,
+             int index, bool lead)
+    : service_(service),
+      caller_(caller),
+      client_(caller.client()),
+      clock_(clock),
+      random_(random),
+      config_(config),
+      owner_(std::move(owner)),
+      shared_(shared),
+      index_(index),
+      lead_(lead) {}
+
+Shard::~Shard() { *alive_ = false; }
+
+template <class Work, class Then>
+void Shard::on_store(Work work, Then then) {
+  bool queued = store_.try_post(
+      [this, work = std::move(work), then = std::move(then), alive = alive_]() mutable {
+        auto result = work();
+        client_.post([alive, then = std::move(then), result = std::move(result)]() mutable {
+          if (*alive) then(std::move(result));
+        });
+      });
+  if (!queued) log::error("poller store call dropped: its thread is stopping", {});
+}
+
+void Shard::start(std::function<void()> started) {
+  if (!lead_) {
+    client_.post([this, started = std::move(started), alive = alive_] {
+      if (!*alive) return;
+      tick();
+      heartbeat();
+      started();
+    });
+    return;
+  }
+  on_store(
+      [this] { return std::make_pair(service_.resume_all(), service_.store().count_active()); },
+      [this, started = std::move(started)](std::pair<Result<int>, Result<int>> r) {
+        auto& [freed, active] = r;
+        boost::json::object f{{"owner", owner_}};
+        if (freed) f["leases_freed"] = freed.value();
+        if (active) f["resumed"] = active.value();
+        if (config_.max_inflight <= 0) {
+          f["polls"] = false;
+          log::warn(
+              "this replica never polls the upstream (--max-inflight-polls 0): another "
+              "replica on the same store must",
+              boost::json::object(f));
+        }
+        log::info("poller started", std::move(f));
+        tick();
+        sweep();
+        heartbeat();
+        started();
+      });
+}
+
+void Shard::wake(std::chrono::milliseconds due_in) {
+  if (wake_pending_->exchange(true)) return;
+  client_.post([this, due_in, alive = alive_] {
+    if (!*alive) return;
+    wake_pending_->store(false);
+    if (due_in.count() > 0) {
+      arm(due_in);  // no claim now: nothing new is due before then
+    } else {
+      tick();
+    }
+  });
+}
+
+void Shard::stop(std::function<void()> done) {
+  client_.post([this, done = std::move(done), alive = alive_] {
+    if (!*alive) return;
+    stopping_ = true;
+    on_stopped_ = std::move(done);
+    // Queued operations keep their leases until they expire; the Poller
+    // frees them once every shard has stopped, so another replica (or the
+    // next start) takes them at once.
+    for (const auto& op : queue_) held_.erase(op->id);
+    queue_.clear();
+    maybe_stopped();
+  });
+}
+
+void Shard::maybe_stopped() {
+  if (stopping_ && inflight_ == 0 && on_stopped_) {
+    flush_progress();  // queued on the store thread before the barrier below
+    auto done = std::move(on_stopped_);
+    on_stopped_ = nullptr;
+    on_store([] { return 0; }, [done = std::move(done)](int) { done(); });
+  }
+}
+
+void Shard::release_leases(std::function<void()> done) {
+  on_store([this] { return service_.store().release_leases(owner_); },
+           [done = std::move(done)](Result<int>) { done(); });
+}
+
+void Shard::arm(std::chrono::milliseconds delay) {
+  Millis at = clock_.now_ms() + delay.count();
+  // Keep the earlier of two timers; a later one would only delay work.
+  if (timer_at_ != 0 && timer_at_ <= at && timer_at_ > clock_.now_ms()) return;
+  timer_at_ = at;
+  std::uint64_t gen = ++timer_gen_;
+  client_.post_after(delay, [this, gen, alive = alive_] {
+    if (!*alive || gen != timer_gen_) return;
+    timer_at_ = 0;
+    tick();
+  });
+}
+
+void Shard::tick() {
+  if (stopping_ || config_.max_inflight <= 0) return;  // 0: a replica that only answers clients
+  if (claiming_) {
+    claim_again_ = true;
+    return;
+  }
+  // Claim no more than this shard's share of the rate limit lets it start
+  // within half a lease, so queued work never outlives its lease.
+  int cap = config_.batch;
+  if (config_.upstream_rps > 0) {
+    double startable = config_.upstream_rps * static_cast<double>(config_.lease.count()) / 2000.0;
+    cap = std::clamp(static_cast<int>(startable), 1, config_.batch);
+  }
+  int room = cap - static_cast<int>(queue_.size());
+  if (room <= 0) return pump();
+  claiming_ = true;
+  struct Claimed {
+    Result<std::vector<core::Operation>> ops;
+    Result<std::optional<Millis>> next_due;  // asked when the claim was not full
+  };
+  on_store(
+      [this, room] {
+        Claimed c{service_.claim_due(owner_, config_.lease, room), std::optional<Millis>()};
+        if (c.ops && static_cast<int>(c.ops.value().size()) < room)
+          c.next_due = service_.next_due();
+        return c;
+      },
+      [this, room](Claimed c) {
+        claiming_ = false;
+        if (!c.ops) {
+          log::warn("poller cannot claim work", {{"error", c.ops.error().message},
+                                                 {"detail", c.ops.error().detail},
+                                                 {"shard", index_}});
+          arm(config_.idle_recheck);
+          return;
+        }
+        more_due_ = static_cast<int>(c.ops.value().size()) >= room;
+        for (auto& op : c.ops.value()) {
+          if (stopping_) break;  // its lease expires, or stop's release frees it
+          if (held_.insert(op.id).second) {
+            queue_.push_back(std::make_shared<const core::Operation>(std::move(op)));
+          }
+        }
+        pump();
+        if (claim_again_) {
+          claim_again_ = false;
+          return tick();
+        }
+        if (queue_.empty()) {
+          // Sleep until the next due time, but no longer than idle_recheck.
+          std::chrono::milliseconds delay =
+              more_due_ ? std::chrono::milliseconds(0) : config_.idle_recheck;
+          if (!more_due_ && c.next_due && c.next_due.value()) {
+            Millis d = *c.next_due.value() - clock_.now_ms();
+            delay =
+                std::chrono::milliseconds(std::clamp<Millis>(d, 0, config_.idle_recheck.count()));
+          }
+          arm(delay);
+        }
+      });
+}
+
+void Shard::pump() {
+  while (!queue_.empty() && inflight_ < config_.max_inflight && !stopping_) {
+    Millis wait = config_.upstream_rps > 0 ? shared_.take(clock_.now_ms()) : 0;
+    if (wait > 0) {
+      arm(std::chrono::milliseconds(wait));
+      return;
+    }
+    OpPtr op = std::move(queue_.front());
+    queue_.pop_front();
+    poll_one(std::move(op));
+  }
+}
+
+void Shard::poll_one(OpPtr op) {
+  // The SSRF guard, again at poll time: a stored Operation-Location that is
+  // not on the configured endpoint (say the endpoint changed) is never called.
+  if (!caller_.upstream().same_origin(op->upstream_url)) {
+    upstream::PollAnswer refuse;
+    refuse.kind = upstream::PollAnswer::Kind::kPermanent;
+    refuse.error_code = "ForeignOperationLocation";
+    refuse.error_message =
+        "the operation's Operation-Location is not on the configured upstream endpoint";
+    on_answer(op, std::move(refuse));
+    held_.erase(op->id);
+    return;
+  }
+  ++inflight_;
+  metrics::set_inflight_polls(shared_.add_inflight(1));
+  caller_.poll(op->upstream_url, [this, op, alive = alive_](upstream::PollAnswer a) {
+    if (!*alive) return;
+    --inflight_;
+    metrics::set_inflight_polls(shared_.add_inflight(-1));
+    on_answer(op, std::move(a));
+    if (op->next_poll_at) {
+      metrics::observe_poll_lag(static_cast<double>(clock_.now_ms() - *op->next_poll_at) /
+                                1000.0);
+    }
+    held_.erase(op->id);
+    if (stopping_) {
+      maybe_stopped();
+      return;
+    }
+    pump();
+    // Claim again only when the last claim was full (more is due now) or no
+    // timer is waiting for the next due time: a claim per answer would cost
+    // two queries per poll when little is due.
+    if (queue_.empty() && (more_due_ || timer_at_ == 0)) tick();
+  });
+}
+
+void Shard::on_answer(const OpPtr& op, upstream::PollAnswer a) {
+  Decision d = decide(*op, a, config_.schedule, clock_.now_ms(), random_.uniform());
+  if (!d.finish) {
+    if (a.kind != upstream::PollAnswer::Kind::kStatus) {
+      log::warn("poll failed; will retry", {{"operation_id", op->id},
+                                            {"error_code", a.error_code},
+                                            {"error", a.error_message},
+                                            {"attempt", d.attempts},
+                                            {"retry_in_ms", d.next_poll_at - clock_.now_ms()}});
+    }
+    // Progress is batched: answers that arrive together share one commit.
+    if (pending_.empty()) {
+      client_.post([this, alive = alive_] {
+        if (*alive) flush_progress();
+      });
+    }
+    pending_.push_back({op, std::move(d)});
+    if (pending_.size() >= 256) flush_progress();
+    return;
+  }
+  auto shared_d = std::make_shared<const Decision>(std::move(d));
+  on_store(
+      [this, op, d = shared_d, body = std::move(a.body), type = std::move(a.content_type)]() mutable {
+        return service_.finish(*op, owner_, d->status, std::move(body), std::move(type),
+                               d->error_code, d->error_message);
+      },
+      [this, op, d = shared_d](Result<bool> r) { written(*op, *d, r); });
+}
+
+void Shard::flush_progress() {
+  if (pending_.empty()) return;
+  auto batch = std::make_shared<std::vector<PendingProgress>>();
+  batch->swap(pending_);
+  on_store(
+      [this, batch] {
+        std::vector<core::OperationService::ProgressWrite> writes;
+        writes.reserve(batch->size());
+        for (const auto& p : *batch) {
+          writes.push_back({p.op.get(), p.d.status, p.d.next_poll_at, p.d.attempts});
+        }
+        return service_.record_progress_many(owner_, writes);
+      },
+      [this, batch](Result<std::vector<bool>> r) {
+        for (std::size_t i = 0; i < batch->size(); ++i) {
+          Result<bool> one = r ? Result<bool>(r.value()[i]) : Result<bool>(r.error());
+          written(*(*batch)[i].op, (*batch)[i].d, one);
+        }
+      });
+}
+
+void Shard::written(const core::Operation& op, const Decision& d, const Result<bool>& r) {
+  if (!r) {
+    log::error(
+        "cannot record poll outcome",
+        {{"operation_id", op.id}, {"error", r.error().message}, {"detail", r.error().detail}});
+    return;
+  }
+  if (!r.value()) {
+    log::warn("poll outcome not recorded: lease lost or operation already final",
+              {{"operation_id", op.id}});
+    return;
+  }
+  core::Status after = d.status;
+  if (after != op.status || d.finish) {
+    boost::json::object f{{"operation_id", op.id},
+                          {"from", core::status_name(op.status)},
+                          {"to", core::status_name(after)}};
+    if (!d.error_code.empty()) f["error_code"] = d.error_code;
+    log::info("state", std::move(f));
+  }
+  if (observer_) observer_(op, after, d);
+}
+
+void Shard::heartbeat() {
+  if (stopping_) return;
+  if (!held_.empty()) {
+    std::vector<std::string> ids(held_.begin(), held_.end());
+    on_store(
+        [this, ids = std::move(ids)] {
+          auto renewed = service_.renew_leases(owner_, ids, config_.lease);
+          if (!renewed) {
+            log::warn("cannot renew poll leases", {{"error", renewed.error().message},
+                                                   {"detail", renewed.error().detail},
+                                                   {"held", ids.size()},
+                                                   {"shard", index_}});
+          }
+          return 0;
+        },
+        [](int) {});
+  }
+  client_.post_after(std::max(config_.lease / 3, std::chrono::milliseconds(100)),
+                     [this, alive = alive_] {
+                       if (*alive) heartbeat();
+                     });
+}
+
+void Shard::sweep() {
+  if (stopping_) return;
+  on_store(
+      [this] {
+        int total = 0;
+        for (;;) {
+          auto n = service_.sweep(1000);
+          if (!n) {
+            log::warn("sweep failed", {{"error", n.error().message}, {"detail", n.error().detail}});
+            break;
+          }
+          total += n.value();
+          if (n.value() < 1000) break;
+        }
+        if (total > 0) log::info("swept expired operations", {{"count", total}});
+        return total;
+      },
+      [this](int) {
+        client_.post_after(config_.sweep_interval, [this, alive = alive_] {
+          if (*alive) sweep();
+        });
+      });
+}
+
+}  // namespace lrogate::poller

@@ -1,0 +1,141 @@
+// Shard: one of the Poller's shards (docs/design.md, "Threads"). Each shard
+// claims due operations from the store under the replica's owner id, polls
+// them through its own Caller (its own http::Client: one I/O thread and one
+// keep-alive pool) and writes each outcome as one conditional transition on
+// a store thread of its own. The store's lease is what keeps an operation on
+// one shard: a claim takes only records with no live lease, and the shard
+// holds the lease from its claim until its outcome write releases it (its
+// heartbeat renews it meanwhile), so no two shards ever poll one operation
+// at once, exactly as no two replicas do.
+//
+// State lives on the shard's client thread; store calls run in order on its
+// store thread, and their results come back to the client thread. Public
+// methods may be called from any thread. What shards share (the upstream
+// rate's token bucket, the count of polls in flight) is in ShardShared.
+//
+// Internal to the poller part: serve.cpp and tests use poller::Poller.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/executor.h"
+#include "base/random.h"
+#include "base/thread_annotations.h"
+#include "base/token_bucket.h"
+#include "core/operation_service.h"
+#include "poller/poller_config.h"
+#include "poller/schedule.h"
+#include "upstream/caller.h"
+
+namespace lrogate::poller {
+
+// Called after a transition was written (for logs and waiters), on the
+// client thread of the shard that wrote it.
+using TransitionObserver =
+    std::function<void(const core::Operation& before, core::Status after, const Decision& d)>;
+
+// What the shards of one Poller share. Thread-safe.
+class ShardShared {
+ public:
+  ShardShared(double rps, Millis now) : bucket_(rps, std::max(1.0, rps), now) {}
+  // 0, or the ms until the upstream rate allows the next poll.
+  Millis take(Millis now) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    return bucket_.take(now);
+  }
+  // The polls in flight over all shards, after adding delta.
+  int add_inflight(int delta) { return inflight_.fetch_add(delta) + delta; }
+
+ private:
+  Mutex mu_;
+  TokenBucket bucket_ GUARDED_BY(mu_);
+  std::atomic<int> inflight_{0};
+};
+
+class Shard {
+ public:
+  using OpPtr = std::shared_ptr<const core::Operation>;
+
+  // config.max_inflight and config.batch are this shard's share; `lead`
+  // makes it the one that frees leftover leases at start and sweeps.
+  Shard(core::OperationService& service, upstream::Caller& caller, const Clock& clock,
+        Random& random, PollerConfig config, std::string owner, ShardShared& shared, int index,
+        bool lead);
+  ~Shard();
+
+  void set_observer(TransitionObserver observer) { observer_ = std::move(observer); }
+  // Starts claiming, sweeping (lead) and renewing leases. The lead first
+  // frees leases left by an earlier run, then calls started (on its client
+  // thread); the others call it at once.
+  void start(std::function<void()> started);
+  void wake(std::chrono::milliseconds due_in);
+  // Stops claiming and drops the queue; once the polls in flight have ended
+  // and their outcomes are written, calls done on the client thread.
+  void stop(std::function<void()> done);
+  // release_leases(owner) on this shard's store thread, then done (on the
+  // client thread). Called by the Poller once every shard has stopped.
+  void release_leases(std::function<void()> done);
+
+ private:
+  void tick();
+  void arm(std::chrono::milliseconds delay);
+  void pump();
+  void poll_one(OpPtr op);
+  void on_answer(const OpPtr& op, upstream::PollAnswer answer);
+  void sweep();
+  void heartbeat();
+  void flush_progress();
+  void written(const core::Operation& op, const Decision& d, const Result<bool>& r);
+  void maybe_stopped();
+  // Runs work on the store thread, then then(result) on the client's thread
+  // (dropped once the shard is gone).
+  template <class Work, class Then>
+  void on_store(Work work, Then then);
+
+  core::OperationService& service_;
+  upstream::Caller& caller_;
+  http::Client& client_;
+  const Clock& clock_;
+  Random& random_;
+  PollerConfig config_;
+  std::string owner_;
+  ShardShared& shared_;
+  int index_;
+  bool lead_;
+  TransitionObserver observer_;
+
+  // Touched only on the client's thread.
+  std::deque<OpPtr> queue_;
+  std::unordered_set<std::string> held_;  // queued or in flight
+  // Non-final outcomes waiting to be written in one transaction: flushed
+  // after the answers that arrived together were handled (or at 256).
+  struct PendingProgress {
+    OpPtr op;
+    Decision d;
+  };
+  std::vector<PendingProgress> pending_;
+  int inflight_ = 0;
+  std::uint64_t timer_gen_ = 0;
+  Millis timer_at_ = 0;
+  bool more_due_ = false;     // the last claim was full: more work may be due now
+  bool claiming_ = false;     // a claim is on the store thread
+  bool claim_again_ = false;  // tick() was called meanwhile
+  bool stopping_ = false;
+  std::function<void()> on_stopped_;
+  std::shared_ptr<std::atomic<bool>> wake_pending_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+  // Last: destroyed first, it runs what is queued and joins its thread while
+  // everything its work touches still exists. Unbounded in practice: the
+  // shard's own work is bounded by its batches and max_inflight.
+  BoundedExecutor store_{1, 1'000'000};
+};
+
+}  // namespace lrogate::poller
