@@ -1,7 +1,13 @@
 // `lrogate serve`: wires the parts together (docs/design.md, "The parts and
 // their directions") and runs until SIGTERM/SIGINT, then drains: stop
-// claiming polls, finish requests in flight, exit 0 (docs/design.md,
-// "Ownership and shutdown").
+// claiming polls, finish requests in flight, exit 0.
+//
+// One Gateway owns every part (docs/design.md, "Ownership and shutdown"):
+// its members are declared in the order they are built, each from those
+// above it, and its destructor stops every thread (stop_threads) before any
+// member is destroyed, on every way out of run_serve. So no callback can
+// reach a part that is gone, and what is left for C++'s reverse order is
+// only that each part outlives the parts built from it.
 #include <algorithm>
 #include <csignal>
 #include <future>
@@ -22,197 +28,248 @@
 #include "upstream/caller.h"
 
 namespace lrogate::app {
+namespace {
 
-int run_serve(const config::ServeConfig& c) {
-  if (auto level = log::parse_level(c.log_level)) log::set_level(*level);
+class Gateway {
+ public:
+  explicit Gateway(const config::ServeConfig& c) : c_(c) {}
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+  ~Gateway() { stop_threads(); }
 
-  auto store = store::open_store(c.store);
+  // Builds every part, in the order of the members; an exit code when one
+  // cannot be built (2: a bad setting, 1: the store or the listener).
+  std::optional<int> open();
+  // Serves until SIGTERM/SIGINT, then drains; the exit code.
+  int run();
+
+ private:
+  // Every thread the parts run, stopped in this order; each step is a no-op
+  // when its part was never built or already stopped:
+  // 1. reload_work_ (a reload under way finishes);
+  // 2. body_work_, then store_work_: their queued tasks run (submits go on
+  //    to their upstream calls, reads answer into a stopped server);
+  // 3. the shards' clients, then client_: no upstream callback runs after.
+  // The server's threads are run()'s own and have returned; the poller's
+  // store threads and the store's own threads (checkpointer, listener) stop
+  // in their destructors, with nothing left to call into them.
+  void stop_threads();
+  void reload();
+
+  const config::ServeConfig& c_;
+  SystemClock clock_;
+  SystemRandom random_;
+  std::unique_ptr<store::OperationStore> store_;
+  std::unique_ptr<http::Client> client_;  // submits, token fetches, OIDC keys
+  std::unique_ptr<upstream::Upstream> up_;
+  std::unique_ptr<upstream::Credential> credential_;
+  std::optional<upstream::Caller> caller_;
+  std::optional<core::OperationService> service_;
+  // Each poller shard polls through a client of its own: its own I/O thread
+  // and keep-alive pool (docs/design.md, "Threads").
+  std::vector<std::unique_ptr<http::Client>> shard_clients_;
+  std::vector<std::unique_ptr<upstream::Caller>> shard_callers_;
+  std::optional<poller::Poller> poller_;
+  std::optional<api::ApiContext> ctx_;
+  std::optional<api::OidcVerifier> oidc_;
+  // Every store call the API makes runs here, never on a server I/O thread
+  // or in a client callback (docs/design.md, "Threads"): as many threads as
+  // the stores serve at once (PostgreSQL's pool, SQLite's readers); past
+  // 10,000 waiting, requests are answered 503.
+  std::optional<BoundedExecutor> store_work_;
+  // Large bodies are checked and hashed here, never on a server thread: two
+  // at a time (the machine's cores are shared with the I/O threads), a few
+  // more waiting, the rest answered 503 (api/submit.h, with_body_work).
+  std::optional<BoundedExecutor> body_work_;
+  std::optional<http::Router> router_;
+  std::unique_ptr<http::Server> server_;
+  // SIGHUP's file reads (the listener's PEM files, the keys file) run here,
+  // not on the signal watcher's I/O thread.
+  std::optional<BoundedExecutor> reload_work_;
+};
+
+std::optional<int> Gateway::open() {
+  auto store = store::open_store(c_.store);
   if (!store) {
     log::error("cannot open the store",
                {{"error", store.error().message}, {"detail", store.error().detail}});
     return 1;
   }
-  SystemClock clock;
-  SystemRandom random;
-  auto client = http::Client::create(c.client);
+  store_ = std::move(store).value();
+  auto client = http::Client::create(c_.client);
   if (!client) {
     log::error("cannot start the upstream client", {{"error", client.error().message}});
     return 2;
   }
-  auto up = upstream::make_upstream(c.upstream);
+  client_ = std::move(client).value();
+  auto up = upstream::make_upstream(c_.upstream);
   if (!up) {
     log::error("bad upstream settings", {{"error", up.error().message}});
     return 2;
   }
-  auto credential = upstream::make_credential(c.auth, *client.value(), clock);
+  up_ = std::move(up).value();
+  auto credential = upstream::make_credential(c_.auth, *client_, clock_);
   if (!credential) {
     log::error("bad upstream auth settings", {{"error", credential.error().message}});
     return 2;
   }
-  upstream::Caller caller(*up.value(), *credential.value(), *client.value(), clock, random);
+  credential_ = std::move(credential).value();
+  caller_.emplace(*up_, *credential_, *client_, clock_, random_);
+  service_.emplace(*store_, clock_, c_.service);
 
-  core::OperationService service(*store.value(), clock, c.service);
-
-  // Each poller shard polls through a client of its own: its own I/O thread
-  // and keep-alive pool (docs/design.md, "Threads"). They stop before the
-  // poller and callers declared below them are destroyed (StopClient).
-  int shard_count = c.poller_shards > 0
-                        ? c.poller_shards
+  int shard_count = c_.poller_shards > 0
+                        ? c_.poller_shards
                         : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
-  std::vector<std::unique_ptr<http::Client>> shard_clients;
-  std::vector<std::unique_ptr<upstream::Caller>> shard_callers;
   std::vector<upstream::Caller*> poll_callers;
-  for (int i = 0; i < shard_count && i < std::max(1, c.poller.max_inflight); ++i) {
-    auto sc = http::Client::create(c.client);
+  for (int i = 0; i < shard_count && i < std::max(1, c_.poller.max_inflight); ++i) {
+    auto sc = http::Client::create(c_.client);
     if (!sc) {
       log::error("cannot start a poller shard's client", {{"error", sc.error().message}});
       return 2;
     }
-    shard_clients.push_back(std::move(sc).value());
-    shard_callers.push_back(std::make_unique<upstream::Caller>(
-        *up.value(), *credential.value(), *shard_clients.back(), clock, random));
-    poll_callers.push_back(shard_callers.back().get());
+    shard_clients_.push_back(std::move(sc).value());
+    shard_callers_.push_back(std::make_unique<upstream::Caller>(
+        *up_, *credential_, *shard_clients_.back(), clock_, random_));
+    poll_callers.push_back(shard_callers_.back().get());
   }
-  struct StopClients {
-    std::vector<std::unique_ptr<http::Client>>& clients;
-    ~StopClients() {
-      for (auto& sc : clients) sc->shutdown();
-    }
-  } stop_shard_clients{shard_clients};
-  poller::Poller poller(service, poll_callers, clock, random, c.poller, "node-" + random_uuid());
+  poller_.emplace(*service_, poll_callers, clock_, random_, c_.poller, "node-" + random_uuid());
 
-  http::Server* srv_ptr = nullptr;  // set once the server exists; timers start after that
-  api::ApiContext ctx(
-      service, caller, clock, c.api, [&poller, &c] { poller.wake(c.service.first_poll_delay); },
-      [&srv_ptr](std::chrono::milliseconds d, std::function<void()> fn) {
-        srv_ptr->post_after(d, std::move(fn));
+  ctx_.emplace(
+      *service_, *caller_, clock_, c_.api, [this] { poller_->wake(c_.service.first_poll_delay); },
+      // Long-poll timers start only once the server exists.
+      [this](std::chrono::milliseconds d, std::function<void()> fn) {
+        server_->post_after(d, std::move(fn));
       });
-  if (!c.api_keys_file.empty()) {
-    auto keys = api::load_api_keys(c.api_keys_file);
+  if (!c_.api_keys_file.empty()) {
+    auto keys = api::load_api_keys(c_.api_keys_file);
     if (!keys) {
       log::error("cannot load the api keys", {{"error", keys.error().message}});
       return 2;
     }
     log::info("api keys loaded", {{"keys", keys->size()}});
-    ctx.keys.replace(std::move(keys).value());
+    ctx_->keys.replace(std::move(keys).value());
   }
-  std::optional<api::OidcVerifier> oidc;
-  // Whatever way run_serve returns, the client's thread stops before the
-  // objects declared above it (the verifier, the poller, the caller, the
-  // credential), whose callbacks it runs, are destroyed. The normal exit
-  // stops it earlier, explicitly, while the server still exists.
-  struct StopClient {
-    http::Client& client;
-    ~StopClient() { client.shutdown(); }
-  } stop_client{*client.value()};
-  if (!c.oidc.issuer.empty()) {
-    oidc.emplace(c.oidc, *client.value(), clock);
-    ctx.oidc = &*oidc;
-    oidc->start();
-    log::info("oidc bearer tokens accepted", {{"issuer", c.oidc.issuer}});
+  if (!c_.oidc.issuer.empty()) {
+    oidc_.emplace(c_.oidc, *client_, clock_);
+    ctx_->oidc = &*oidc_;
+    oidc_->start();
+    log::info("oidc bearer tokens accepted", {{"issuer", c_.oidc.issuer}});
   }
-  // Every store call the API makes runs here, never on a server I/O thread
-  // or in a client callback (docs/design.md, "Threads"): as many threads as
-  // the stores serve at once (PostgreSQL's pool, SQLite's readers); past
-  // 10,000 waiting, requests are answered 503. Declared before body_work,
-  // whose tasks post here, so it stops after it.
-  BoundedExecutor store_work(4, 10'000);
-  ctx.store_work = &store_work;
-  // Large bodies are checked and hashed here, never on a server thread: two
-  // at a time (the machine's cores are shared with the I/O threads), a few
-  // more waiting, the rest answered 503 (api/submit.h, with_body_work).
-  BoundedExecutor body_work(2, 16);
-  ctx.body_work = &body_work;
-  http::Router router = api::build_router(ctx);
-  auto cors = api::parse_cors_origins(c.cors_origins);
+  store_work_.emplace(4, 10'000);
+  ctx_->store_work = &*store_work_;
+  body_work_.emplace(2, 16);
+  ctx_->body_work = &*body_work_;
+  router_.emplace(api::build_router(*ctx_));
+  auto cors = api::parse_cors_origins(c_.cors_origins);
   if (!cors) {
     log::error("invalid setting", {{"error", cors.error().message}});
     return 2;
   }
-  api::install_cors(router, std::move(cors).value());  // nothing when no origin is listed
+  api::install_cors(*router_, std::move(cors).value());  // nothing when no origin is listed
 
-  http::ServerOptions so = c.server;
-  so.body_limit = [&router](std::string_view method, std::string_view path) {
-    return router.body_limit(method, path);
+  http::ServerOptions so = c_.server;
+  so.body_limit = [this](std::string_view method, std::string_view path) {
+    return router_->body_limit(method, path);
   };
-  so.decorate_own_answer = [&router](const http::Request& req, http::Response& res) {
-    router.decorate_own_answer(req, res);
+  so.decorate_own_answer = [this](const http::Request& req, http::Response& res) {
+    router_->decorate_own_answer(req, res);
   };
-  auto server = http::Server::create(so, [&router](http::Request&& req, http::Responder r) {
-    router.dispatch(std::move(req), std::move(r));
+  auto server = http::Server::create(so, [this](http::Request&& req, http::Responder r) {
+    router_->dispatch(std::move(req), std::move(r));
   });
   if (!server) {
     log::error("cannot listen", {{"error", server.error().message}});
     // A bad setting (e.g. an unusable TLS file) exits 2 like the others.
     return server.error().code == ErrorCode::kInvalidArgument ? 2 : 1;
   }
-  http::Server& srv = *server.value();
-  srv_ptr = &srv;
-  log::info("listening", {{"address", c.server.host},
-                          {"port", srv.port()},
-                          {"store", c.store.substr(0, c.store.find(':'))},
-                          {"upstream", up.value()->settings().endpoint},
-                          {"upstream_kind", c.upstream.kind},
-                          {"upstream_auth", c.auth.mode},
-                          {"poller_shards", poller.shards()},
-                          {"api_version", up.value()->settings().api_version},
-                          {"tls", !c.server.tls_cert_file.empty()}});
-  if (!ctx.keys.enabled() && !ctx.oidc) {
+  server_ = std::move(server).value();
+  reload_work_.emplace(1, 1);
+  return std::nullopt;
+}
+
+void Gateway::reload() {
+  if (!c_.server.tls_cert_file.empty()) {
+    if (auto r = server_->reload_tls(); !r) {
+      log::error("listener tls not reloaded; the old certificate stays",
+                 {{"error", r.error().message}});
+    } else {
+      log::info("listener tls reloaded");
+    }
+  }
+  if (c_.api_keys_file.empty()) return;
+  auto keys = api::load_api_keys(c_.api_keys_file);
+  if (!keys) {
+    log::error("api keys not reloaded; the old ones stay", {{"error", keys.error().message}});
+    return;
+  }
+  log::info("api keys reloaded", {{"keys", keys->size()}});
+  ctx_->keys.replace(std::move(keys).value());
+}
+
+int Gateway::run() {
+  log::info("listening", {{"address", c_.server.host},
+                          {"port", server_->port()},
+                          {"store", c_.store.substr(0, c_.store.find(':'))},
+                          {"upstream", up_->settings().endpoint},
+                          {"upstream_kind", c_.upstream.kind},
+                          {"upstream_auth", c_.auth.mode},
+                          {"poller_shards", poller_->shards()},
+                          {"api_version", up_->settings().api_version},
+                          {"tls", !c_.server.tls_cert_file.empty()}});
+  if (!ctx_->keys.enabled() && !ctx_->oidc) {
     log::warn(
         "no client API keys are configured (--api-keys-file): every caller can use "
         "this gateway; keep it on loopback or behind an authenticating proxy",
-        {{"address", c.server.host}});
+        {{"address", c_.server.host}});
   }
-  // SIGHUP's file reads (the listener's PEM files, the keys file) run here,
-  // not on the signal watcher's I/O thread; declared after the server and
-  // ctx it uses, so it stops (finishing a reload under way) before them.
-  BoundedExecutor reload_work(1, 1);
-  auto reload = [&] {
-    if (!c.server.tls_cert_file.empty()) {
-      if (auto r = srv.reload_tls(); !r) {
-        log::error("listener tls not reloaded; the old certificate stays",
-                   {{"error", r.error().message}});
-      } else {
-        log::info("listener tls reloaded");
-      }
-    }
-    if (c.api_keys_file.empty()) return;
-    auto keys = api::load_api_keys(c.api_keys_file);
-    if (!keys) {
-      log::error("api keys not reloaded; the old ones stay", {{"error", keys.error().message}});
-      return;
-    }
-    log::info("api keys reloaded", {{"keys", keys->size()}});
-    ctx.keys.replace(std::move(keys).value());
-  };
-  poller.start();
+  poller_->start();
   // SIGTERM: stop accepting and claiming at once; requests and polls in
   // flight finish (each bounded by --drain-timeout) and record what they got.
-  std::promise<void> poller_stopped;
+  auto poller_stopped = std::make_shared<std::promise<void>>();
+  auto stopped = poller_stopped->get_future();
   bool draining = false;
-  srv.on_signal([&](int sig) {
+  server_->on_signal([this, poller_stopped, &draining](int sig) {
     if (sig == SIGHUP) {
       // One reload waiting is enough: it reads the files as they are then.
-      if (!reload_work.try_post(reload)) log::info("reload already queued");
+      if (!reload_work_->try_post([this] { reload(); })) log::info("reload already queued");
       return;
     }
     if (draining) return;
     draining = true;
     log::info("draining", {{"signal", sig}});
-    poller.stop([&poller_stopped] { poller_stopped.set_value(); });
-    srv.stop(c.drain_timeout);
-    service.notifier().notify_all();  // long-polls answer now instead of holding the drain
+    poller_->stop([poller_stopped] { poller_stopped->set_value(); });
+    server_->stop(c_.drain_timeout);
+    service_->notifier().notify_all();  // long-polls answer now instead of holding the drain
   });
-  srv.run();
-  body_work.stop();   // the checks still queued go on to their upstream calls
-  store_work.stop();  // so do the submits queued behind them; reads answer
-  if (poller_stopped.get_future().wait_for(c.drain_timeout) != std::future_status::ready) {
+  server_->run();
+  // The drain: the executors run what they hold, then the polls in flight
+  // get the rest of --drain-timeout to record their outcomes.
+  reload_work_->stop();
+  body_work_->stop();
+  store_work_->stop();
+  if (stopped.wait_for(c_.drain_timeout) != std::future_status::ready) {
     log::warn("polls still in flight at exit; they resume on the next start");
   }
-  for (auto& sc : shard_clients) sc->shutdown();
-  client.value()->shutdown();
+  stop_threads();
   log::info("stopped");
   return 0;
+}
+
+void Gateway::stop_threads() {
+  if (reload_work_) reload_work_->stop();
+  if (body_work_) body_work_->stop();
+  if (store_work_) store_work_->stop();
+  for (auto& sc : shard_clients_) sc->shutdown();
+  if (client_) client_->shutdown();
+}
+
+}  // namespace
+
+int run_serve(const config::ServeConfig& c) {
+  if (auto level = log::parse_level(c.log_level)) log::set_level(*level);
+  Gateway gateway(c);
+  if (auto failed = gateway.open()) return *failed;
+  return gateway.run();
 }
 
 }  // namespace lrogate::app
