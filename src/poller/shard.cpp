@@ -37,6 +37,7 @@ void Shard::start(std::function<void()> started) {
   if (!lead_) {
     client_.post([this, started = std::move(started), alive = alive_] {
       if (!*alive) return;
+      started_ = true;
       tick();
       heartbeat();
       started();
@@ -58,6 +59,7 @@ void Shard::start(std::function<void()> started) {
               boost::json::object(f));
         }
         log::info("poller started", std::move(f));
+        started_ = true;
         tick();
         sweep();
         heartbeat();
@@ -120,7 +122,8 @@ void Shard::arm(std::chrono::milliseconds delay) {
 }
 
 void Shard::tick() {
-  if (stopping_ || config_.max_inflight <= 0) return;  // 0: a replica that only answers clients
+  // Not before start(): the lead may still be freeing an earlier run's leases.
+  if (!started_ || stopping_ || config_.max_inflight <= 0) return;  // 0: only answers clients
   if (claiming_) {
     claim_again_ = true;
     return;

@@ -128,6 +128,7 @@ class Shard {
   bool more_due_ = false;     // the last claim was full: more work may be due now
   bool claiming_ = false;     // a claim is on the store thread
   bool claim_again_ = false;  // tick() was called meanwhile
+  bool started_ = false;  // start() ran: claims may begin
   bool stopping_ = false;
   std::function<void()> on_stopped_;
   std::shared_ptr<std::atomic<bool>> wake_pending_ = std::make_shared<std::atomic<bool>>(false);

@@ -143,7 +143,9 @@ def test_many_waiting_clients_cost_no_thread_each(procs):
         time.sleep(0.2)
     threads = len(os.listdir(f"/proc/{gw.p.pid}/task"))
     assert waiting == n, waiting
-    assert threads < 16, threads
+    # The fixed threads (docs/design.md, "Threads"; two poller shards each
+    # add a client and a store thread), nowhere near one per waiter.
+    assert threads < 20, threads
     ok = 0
     for s in socks:
         data = b""
