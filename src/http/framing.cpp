@@ -269,13 +269,10 @@ void append_response_head(const Response& r, bool keep_alive, std::string& out) 
     }
   }
   if (!keep_alive) field("Connection", "close");
-  bool bodiless = r.status / 100 == 1 || r.status == 204 || r.status == 304;
-  if (!bodiless) {
-    out.append("Content-Length: ");
-    out.append(digits, std::to_chars(digits, digits + sizeof digits, r.body.size()).ptr);
-    out.append("\r\n");
-  }
-  out.append("\r\n");
+  // Every answer, a 204 too (as Beast 1.81's prepare_payload sized them).
+  out.append("Content-Length: ");
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, r.body.size()).ptr);
+  out.append("\r\n\r\n");
 }
 
 }  // namespace lrogate::http

@@ -143,8 +143,8 @@ Framed frame_requests(std::string_view bytes, const FramerLimits& limits);
 // (when r has one, and the status is not 1xx), r.headers in order (a field
 // named like an earlier one follows that one's last sibling, as Beast orders
 // them), `Connection: close` unless keep_alive, and Content-Length of r.body
-// (none for 1xx, 204, 304), then the blank line. The body is not included;
-// for HEAD the caller writes the head alone.
+// (on every answer, a 204 too, as Beast wrote it), then the blank line. The
+// body is not included; for HEAD the caller writes the head alone.
 void append_response_head(const Response& r, bool keep_alive, std::string& out);
 
 }  // namespace lrogate::http

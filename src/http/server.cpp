@@ -499,9 +499,7 @@ class ServerImpl final : public Server {
                               std::string& buf) {
     buf.clear();
     append_response_head(r, keep_alive, buf);
-    // A 1xx, 204 or 304 has no body on the wire (nor a Content-Length).
-    bool bodiless = head || r.status / 100 == 1 || r.status == 204 || r.status == 304;
-    std::string_view body = bodiless ? std::string_view() : std::string_view(r.body);
+    std::string_view body = head ? std::string_view() : std::string_view(r.body);
     auto& low = beast::get_lowest_layer(stream);
     low.expires_after(opt_.write_timeout);
     if (r.fault.trickle.count() > 0 || r.fault.cut_after > 0) {

@@ -282,7 +282,7 @@ TEST(AppendResponseHead, WritesWhatBeastWrote) {
             "x-ms-request-id: abc\r\nContent-Length: 23\r\n\r\n");
 }
 
-TEST(AppendResponseHead, ClosesGroupsSiblingsAndLeavesBodilessUnsized) {
+TEST(AppendResponseHead, ClosesGroupsSiblingsAndSizesEveryAnswer) {
   Response r = json_response(200, "");
   r.set("Vary", "Origin");
   r.set("X-A", "1");
@@ -297,7 +297,7 @@ TEST(AppendResponseHead, ClosesGroupsSiblingsAndLeavesBodilessUnsized) {
   none.content_type.clear();
   out.clear();
   append_response_head(none, true, out);
-  EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\n\r\n");
+  EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
 }
 
 }  // namespace
