@@ -133,8 +133,8 @@ void results(ApiContext& ctx, http::Request&& req, const http::Params& params,
   read_or_wait(ctx, req, id, std::move(respond),
                [&ctx, tenant = req.principal, analyzer, id, tags = std::move(tags)](
                    Found op, Applied applied, http::Responder respond) mutable {
-                 answer_results(ctx, tenant, analyzer, id, std::move(op), applied,
-                                std::move(tags), std::move(respond));
+                 answer_results(ctx, tenant, analyzer, id, std::move(op), applied, std::move(tags),
+                                std::move(respond));
                });
 }
 

@@ -66,9 +66,8 @@ void read_then(ApiContext& ctx, const std::string& id, Then then) {
   if (Found op = ctx.service.cached(id)) return then(Read(std::move(op)));
   if (!ctx.store_work) return then(found_of(ctx.service.find(id)));
   auto shared = std::make_shared<Then>(std::move(then));
-  bool queued = ctx.store_work->try_post([&ctx, id, shared] {
-    (*shared)(found_of(ctx.service.find(id)));
-  });
+  bool queued =
+      ctx.store_work->try_post([&ctx, id, shared] { (*shared)(found_of(ctx.service.find(id))); });
   if (!queued) (*shared)(make_error(ErrorCode::kUnavailable, "too many store calls are waiting"));
 }
 
@@ -97,11 +96,12 @@ void read_or_wait(ApiContext& ctx, const http::Request& req, const std::string& 
                   http::Responder respond, LongPollAnswer answer) {
   auto wait = prefer_wait(req, ctx.config.max_wait_header);
   if (!wait || wait->count() == 0 || !ctx.after) {
-    return read_then(ctx, id, [respond = std::move(respond), answer = std::move(answer),
-                               wait](Read found) mutable {
-      if (!found) return respond(store_unavailable(found.error()));
-      answer(std::move(found).value(), wait, std::move(respond));
-    });
+    return read_then(
+        ctx, id,
+        [respond = std::move(respond), answer = std::move(answer), wait](Read found) mutable {
+          if (!found) return respond(store_unavailable(found.error()));
+          answer(std::move(found).value(), wait, std::move(respond));
+        });
   }
   auto w = std::make_shared<Wait>();
   w->wait = *wait;

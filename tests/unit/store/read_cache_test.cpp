@@ -234,8 +234,8 @@ TEST_F(SharedCache, AReadThatRacedAChangeIsNotKept) {
   feed_->release();
   reader.join();
   ASSERT_TRUE(raced.has_value());
-  EXPECT_EQ(raced->status, Status::kNotStarted);  // what it read, answered once
-  EXPECT_FALSE((cache_->cached("a") != nullptr));   // but not kept
+  EXPECT_EQ(raced->status, Status::kNotStarted);   // what it read, answered once
+  EXPECT_FALSE((cache_->cached("a") != nullptr));  // but not kept
   EXPECT_EQ(cache_->get("a").value()->status, Status::kSucceeded);
 }
 
