@@ -87,8 +87,8 @@ void fallback(ApiContext& ctx, const std::string& analyzer, const std::string& i
 }
 
 void answer_results(ApiContext& ctx, const std::string& tenant, const std::string& analyzer,
-                    const std::string& id, std::optional<core::Operation> op, Applied applied,
-                    upstream::CallTags tags, http::Responder respond) {
+                    const std::string& id, Found op, Applied applied, upstream::CallTags tags,
+                    http::Responder respond) {
   respond = with_preference_applied(std::move(respond), applied);
   if (!op && ctx.config.fallback_lookup) {
     return fallback(ctx, analyzer, id, std::move(tags), std::move(respond));
@@ -99,7 +99,7 @@ void answer_results(ApiContext& ctx, const std::string& tenant, const std::strin
     return respond(error_reply(404, "NotFound", "no operation with this id for this analyzer"));
   }
   if (!core::is_terminal(op->status)) {
-    if (!ctx.limiter.count_processing(poll_key(tenant, id))) {
+    if (ctx.limiter.max_polls() > 0 && !ctx.limiter.count_processing(poll_key(tenant, id))) {
       return respond(too_many_polls(60'000, "this operation has been polled more than " +
                                                 std::to_string(ctx.limiter.max_polls()) +
                                                 " times (--max-polls)"));
@@ -123,15 +123,18 @@ void results(ApiContext& ctx, http::Request&& req, const http::Params& params,
   if (!valid_operation_id(id)) {
     return respond(invalid_operation_id());
   }
-  if (auto limited = admit_poll(ctx.limiter, poll_key(req.principal, id))) {
-    return respond(std::move(*limited));
+  if (ctx.limiter.rate() > 0) {
+    if (auto limited = admit_poll(ctx.limiter, poll_key(req.principal, id))) {
+      return respond(std::move(*limited));
+    }
   }
   // Only a fallback lookup sends them: a plain poll copies nothing.
   upstream::CallTags tags = ctx.config.fallback_lookup ? call_tags(req) : upstream::CallTags{};
-  read_or_wait(ctx, req, id, respond,
-               [&ctx, tenant = req.principal, analyzer, id, respond, tags = std::move(tags)](
-                   std::optional<core::Operation> op, Applied applied) {
-                 answer_results(ctx, tenant, analyzer, id, std::move(op), applied, tags, respond);
+  read_or_wait(ctx, req, id, std::move(respond),
+               [&ctx, tenant = req.principal, analyzer, id, tags = std::move(tags)](
+                   Found op, Applied applied, http::Responder respond) mutable {
+                 answer_results(ctx, tenant, analyzer, id, std::move(op), applied, std::move(tags),
+                                std::move(respond));
                });
 }
 

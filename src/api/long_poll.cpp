@@ -51,17 +51,24 @@ http::Responder with_preference_applied(http::Responder respond, Applied applied
 
 namespace {
 
-using Read = Result<std::optional<core::Operation>>;
+using Read = Result<Found>;
+
+Read found_of(Result<std::optional<core::Operation>> r) {
+  if (!r) return r.error();
+  if (!r.value()) return Found();
+  return Found(std::make_shared<const core::Operation>(std::move(*r.value())));
+}
 
 // Reads id from the read cache when it holds it (no I/O: fine on an event
 // loop), else on ctx.store_work; `then` runs once, on either thread.
-void read_then(ApiContext& ctx, const std::string& id, std::function<void(Read)> then) {
-  if (auto op = ctx.service.cached(id)) return then(std::optional<core::Operation>(std::move(op)));
-  auto work = [&ctx, id, then] { then(ctx.service.find(id)); };
-  if (!ctx.store_work) return work();
-  if (!ctx.store_work->try_post(work)) {
-    then(make_error(ErrorCode::kUnavailable, "too many store calls are waiting"));
-  }
+template <class Then>
+void read_then(ApiContext& ctx, const std::string& id, Then then) {
+  if (Found op = ctx.service.cached(id)) return then(Read(std::move(op)));
+  if (!ctx.store_work) return then(found_of(ctx.service.find(id)));
+  auto shared = std::make_shared<Then>(std::move(then));
+  bool queued =
+      ctx.store_work->try_post([&ctx, id, shared] { (*shared)(found_of(ctx.service.find(id))); });
+  if (!queued) (*shared)(make_error(ErrorCode::kUnavailable, "too many store calls are waiting"));
 }
 
 struct Wait {
@@ -79,25 +86,27 @@ void finish(ApiContext& ctx, const std::shared_ptr<Wait>& w, const std::string& 
   metrics::set_long_poll_waiters(static_cast<double>(ctx.service.notifier().waiters()));
   read_then(ctx, id, [w](Read found) {
     if (!found) return w->respond(store_unavailable(found.error()));
-    w->answer(std::move(found).value(), w->wait);
+    w->answer(std::move(found).value(), w->wait, std::move(w->respond));
   });
 }
 
 }  // namespace
 
 void read_or_wait(ApiContext& ctx, const http::Request& req, const std::string& id,
-                  const http::Responder& respond, LongPollAnswer answer) {
+                  http::Responder respond, LongPollAnswer answer) {
   auto wait = prefer_wait(req, ctx.config.max_wait_header);
   if (!wait || wait->count() == 0 || !ctx.after) {
-    return read_then(ctx, id, [respond, answer = std::move(answer), wait](Read found) {
-      if (!found) return respond(store_unavailable(found.error()));
-      answer(std::move(found).value(), wait);
-    });
+    return read_then(
+        ctx, id,
+        [respond = std::move(respond), answer = std::move(answer), wait](Read found) mutable {
+          if (!found) return respond(store_unavailable(found.error()));
+          answer(std::move(found).value(), wait, std::move(respond));
+        });
   }
   auto w = std::make_shared<Wait>();
   w->wait = *wait;
   w->answer = std::move(answer);
-  w->respond = respond;
+  w->respond = std::move(respond);
   // Subscribe before reading: a completion in between still wakes us.
   w->token = ctx.service.notifier().subscribe(id, [&ctx, w, id] { finish(ctx, w, id); });
   read_then(ctx, id, [&ctx, w, id](Read found) {
@@ -105,7 +114,7 @@ void read_or_wait(ApiContext& ctx, const http::Request& req, const std::string& 
       if (!ctx.service.notifier().unsubscribe(id, w->token)) return;  // notified meanwhile
       w->done = true;
       if (!found) return w->respond(store_unavailable(found.error()));
-      return w->answer(std::move(found).value(), w->wait);
+      return w->answer(std::move(found).value(), w->wait, std::move(w->respond));
     }
     metrics::set_long_poll_waiters(static_cast<double>(ctx.service.notifier().waiters()));
     ctx.after(w->wait, [&ctx, w, id] {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -18,17 +19,19 @@ std::optional<std::chrono::milliseconds> prefer_wait(const http::Request& req,
                                                      std::chrono::milliseconds cap);
 
 // Reads the operation now, or later as described above, and calls answer once
-// with what it read (nullopt: unknown) and the wait it applied, if any. A store
-// failure answers 503 through `respond` instead. The read comes from the read
-// cache when it holds the record, else from ctx.store_work: `answer` may run
-// on an I/O thread or a store thread, so it must not block on the store
-// itself (store_later for writes).
+// with what it read (null: unknown; the read cache's record is shared, not
+// copied), the wait it applied, if any, and `respond`. A store failure
+// answers 503 through `respond` instead. The read comes from the read cache
+// when it holds the record, else from ctx.store_work: `answer` may run on an
+// I/O thread or a store thread, so it must not block on the store itself
+// (store_later for writes).
 using Applied = std::optional<std::chrono::milliseconds>;
-using LongPollAnswer = std::function<void(std::optional<core::Operation>, Applied)>;
+using Found = std::shared_ptr<const core::Operation>;
+using LongPollAnswer = std::function<void(Found, Applied, http::Responder)>;
 
 // Adds Preference-Applied: wait=N when a wait was applied (RFC 7240).
 http::Responder with_preference_applied(http::Responder respond, Applied applied);
 void read_or_wait(ApiContext& ctx, const http::Request& req, const std::string& id,
-                  const http::Responder& respond, LongPollAnswer answer);
+                  http::Responder respond, LongPollAnswer answer);
 
 }  // namespace lrogate::api

@@ -31,20 +31,22 @@ void get_operation(ApiContext& ctx, http::Request&& req, const http::Params& par
                    http::Responder respond) {
   const std::string& id = params.at("id");
   if (auto bad = check_id(id)) return respond(std::move(*bad));
-  if (auto limited = admit_poll(ctx.limiter, poll_key(req.principal, id))) {
-    return respond(std::move(*limited));
+  if (ctx.limiter.rate() > 0) {
+    if (auto limited = admit_poll(ctx.limiter, poll_key(req.principal, id))) {
+      return respond(std::move(*limited));
+    }
   }
-  read_or_wait(ctx, req, id, respond,
-               [&ctx, id, respond, tenant = req.principal](std::optional<core::Operation> op,
-                                                           Applied applied) {
-                 auto reply = with_preference_applied(respond, applied);
-                 if (!op || op->tenant != tenant) {
-                   return reply(error_reply(404, "NotFound", "no operation with this id"));
-                 }
-                 http::Response res = status_monitor(*op, ctx.retry_after_s());
-                 res.log_operation_id = id;
-                 respond_retrieved(ctx, *op, std::move(res), reply);
-               });
+  read_or_wait(
+      ctx, req, id, std::move(respond),
+      [&ctx, id, tenant = req.principal](Found op, Applied applied, http::Responder respond) {
+        auto reply = with_preference_applied(std::move(respond), applied);
+        if (!op || op->tenant != tenant) {
+          return reply(error_reply(404, "NotFound", "no operation with this id"));
+        }
+        http::Response res = status_monitor(*op, ctx.retry_after_s());
+        res.log_operation_id = id;
+        respond_retrieved(ctx, *op, std::move(res), reply);
+      });
 }
 
 // Runs on store_work (both this and delete_operation read and write the store).

@@ -50,10 +50,16 @@ http::Response compat_processing(double elapsed_seconds, int retry_after_s,
                                  std::string_view message) {
   // elapsed_seconds with one decimal, as the original wrote it (round(x, 1)).
   char elapsed[32];
-  std::snprintf(elapsed, sizeof elapsed, "%.1f", std::max(0.0, elapsed_seconds));
-  std::string body = R"({"status":"processing","message":)" +
-                     boost::json::serialize(boost::json::string(message)) +
-                     R"(,"elapsed_seconds":)" + elapsed + "}";
+  std::size_t n = static_cast<std::size_t>(
+      std::snprintf(elapsed, sizeof elapsed, "%.1f", std::max(0.0, elapsed_seconds)));
+  // One buffer, sized once: this is every processing poll's body.
+  constexpr std::string_view kHead = R"({"status":"processing","message":)";
+  constexpr std::string_view kMid = R"(,"elapsed_seconds":)";
+  std::string body;
+  body.reserve(kHead.size() + message.size() + 8 + kMid.size() + n + 1);
+  body.append(kHead);
+  json::append_quoted(body, message);
+  body.append(kMid).append(elapsed, std::min(n, sizeof elapsed - 1)).append("}");
   http::Response r = http::json_response(202, std::move(body));
   r.set("Retry-After", std::to_string(std::max(1, retry_after_s)));
   return r;

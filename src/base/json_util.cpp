@@ -21,6 +21,20 @@ std::optional<std::string> get_string(const boost::json::object& obj, std::strin
 
 std::string to_string(const boost::json::value& v) { return boost::json::serialize(v); }
 
+void append_quoted(std::string& out, std::string_view s) {
+  bool plain = true;
+  for (char c : s) {
+    plain = plain && c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
+  }
+  if (!plain) {  // rare: Boost.JSON's own escaping
+    out += boost::json::serialize(boost::json::string(s));
+    return;
+  }
+  out.push_back('"');
+  out.append(s);
+  out.push_back('"');
+}
+
 std::string error_body(std::string_view code, std::string_view message) {
   boost::json::object err{{"code", code}, {"message", message}};
   return boost::json::serialize(boost::json::object{{"error", std::move(err)}});

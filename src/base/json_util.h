@@ -17,6 +17,10 @@ std::optional<std::string> get_string(const boost::json::object& obj, std::strin
 
 std::string to_string(const boost::json::value& v);
 
+// Appends s as a JSON string (quotes included) to out, escaped exactly as
+// boost::json::serialize escapes it.
+void append_quoted(std::string& out, std::string_view s);
+
 // {"error":{"code":code,"message":message}}
 std::string error_body(std::string_view code, std::string_view message);
 

@@ -48,9 +48,9 @@ Result<std::optional<Operation>> OperationService::latest_creation(std::string_v
   return store_.latest_of_kind(Kind::kAnalyzerCreation, analyzer_id, clock_.now_ms());
 }
 
-std::optional<Operation> OperationService::cached(std::string_view id) {
+std::shared_ptr<const Operation> OperationService::cached(std::string_view id) {
   auto op = store_.cached(id);
-  if (op && op->expires_at && *op->expires_at <= clock_.now_ms()) return std::nullopt;
+  if (op && op->expires_at && *op->expires_at <= clock_.now_ms()) return nullptr;
   return op;
 }
 

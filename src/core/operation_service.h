@@ -62,9 +62,10 @@ class OperationService {
   // (an expired record reads as gone even before the sweep deletes it).
   Result<std::optional<Operation>> find(std::string_view id);
   // What find() would answer, when the store can tell from memory without
-  // I/O (store::OperationStore::cached); nullopt: call find() where blocking
-  // is allowed. An expired record is a miss here (find() reads it as gone).
-  std::optional<Operation> cached(std::string_view id);
+  // I/O (store::OperationStore::cached), shared and not copied; null: call
+  // find() where blocking is allowed. An expired record is a miss here
+  // (find() reads it as gone).
+  std::shared_ptr<const Operation> cached(std::string_view id);
 
   // Called after a client was handed a terminal answer: starts the retrieval
   // grace on the first retrieval, or deletes the record when the grace is 0.

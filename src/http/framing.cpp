@@ -2,6 +2,7 @@
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
 #include <limits>
 
 #include "base/strings.h"
@@ -242,6 +243,36 @@ Framed frame_requests(std::string_view bytes, const FramerLimits& limits) {
     if (!keep_alive) break;
   }
   return out;
+}
+
+void append_response_head(const Response& r, bool keep_alive, std::string& out) {
+  auto field = [&out](std::string_view name, std::string_view value) {
+    out.append(name).append(": ").append(value).append("\r\n");
+  };
+  char digits[24];
+  out.append("HTTP/1.1 ");
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, r.status).ptr);
+  out.append(" ").append(bhttp::obsolete_reason(static_cast<bhttp::status>(r.status)));
+  out.append("\r\n");
+  // A response with no type (a 204) gets no Content-Type, not an empty one.
+  if (!r.content_type.empty() && (!r.body.empty() || r.status >= 200)) {
+    field("Content-Type", r.content_type);
+  }
+  const Headers& hs = r.headers;
+  for (std::size_t i = 0; i < hs.size(); ++i) {
+    bool seen = false;
+    for (std::size_t j = 0; j < i && !seen; ++j) seen = iequals(hs[j].name, hs[i].name);
+    if (seen) continue;  // written with its first sibling
+    field(hs[i].name, hs[i].value);
+    for (std::size_t j = i + 1; j < hs.size(); ++j) {
+      if (iequals(hs[j].name, hs[i].name)) field(hs[j].name, hs[j].value);
+    }
+  }
+  if (!keep_alive) field("Connection", "close");
+  // Every answer, a 204 too (as Beast 1.81's prepare_payload sized them).
+  out.append("Content-Length: ");
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, r.body.size()).ptr);
+  out.append("\r\n\r\n");
 }
 
 }  // namespace lrogate::http

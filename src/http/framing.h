@@ -18,6 +18,10 @@
 // frame_requests() frames a byte string the way the server does, without
 // sockets, for the unit tests and the fuzzer.
 //
+// append_response_head() writes an answer's status line and fields, the bytes
+// Beast's serializer wrote before (the same fields in the same order), into a
+// buffer the caller reuses, so that a response costs no allocation.
+//
 // Pure functions over plain values; no Beast types here (framing.cpp and
 // server.cpp speak Beast). Thread-safe: no shared state.
 #pragma once
@@ -28,6 +32,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "http/message.h"
 
 namespace boost::system {
 class error_code;
@@ -132,5 +138,13 @@ struct Framed {
 // Like the server, stops at the first error and after a request that does
 // not keep the connection alive.
 Framed frame_requests(std::string_view bytes, const FramerLimits& limits);
+
+// Appends the HTTP/1.1 head of `r` to `out`: the status line, Content-Type
+// (when r has one, and the status is not 1xx), r.headers in order (a field
+// named like an earlier one follows that one's last sibling, as Beast orders
+// them), `Connection: close` unless keep_alive, and Content-Length of r.body
+// (on every answer, a 204 too, as Beast wrote it), then the blank line. The
+// body is not included; for HEAD the caller writes the head alone.
+void append_response_head(const Response& r, bool keep_alive, std::string& out);
 
 }  // namespace lrogate::http

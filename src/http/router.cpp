@@ -14,17 +14,60 @@
 namespace lrogate::http {
 namespace {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  if (!path.empty() && path[0] == '/') i = 1;
-  while (i <= path.size()) {
-    std::size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    out.push_back(path.substr(i, j - i));
-    i = j + 1;
+// The segments of a path, one by one, without allocating: "/a/b" gives
+// "a", "b"; "/" gives one empty segment, as does the end of "/a/".
+class Segments {
+ public:
+  explicit Segments(std::string_view path) : rest_(path) {
+    if (!rest_.empty() && rest_[0] == '/') rest_.remove_prefix(1);
   }
-  return out;
+  // False once every segment was given.
+  bool next(std::string_view* out) {
+    if (done_) return false;
+    std::size_t j = rest_.find('/');
+    *out = rest_.substr(0, j);
+    if (j == std::string_view::npos) {
+      done_ = true;
+    } else {
+      rest_.remove_prefix(j + 1);
+    }
+    return true;
+  }
+
+ private:
+  std::string_view rest_;
+  bool done_ = false;
+};
+
+// Whether path matches templ; each parameter's name and value go to `found`
+// (when given) as they are met. Allocates nothing itself.
+template <class Found>
+bool match_segments(std::string_view templ, std::string_view path, Found found) {
+  Segments t(templ), p(path);
+  std::string_view ts, ps;
+  for (;;) {
+    bool more_t = t.next(&ts), more_p = p.next(&ps);
+    if (more_t != more_p) return false;
+    if (!more_t) return true;
+    if (!ts.empty() && ts.front() == '{') {
+      std::size_t close = ts.find('}');
+      std::string_view name = ts.substr(1, close - 1);
+      std::string_view suffix = ts.substr(close + 1);
+      if (ps.size() <= suffix.size() || ps.substr(ps.size() - suffix.size()) != suffix) {
+        return false;
+      }
+      std::string_view value = ps.substr(0, ps.size() - suffix.size());
+      // ':' separates a resource from its action ({id}:analyze): never part of a value.
+      if (value.find(':') != std::string_view::npos) return false;
+      found(name, value);
+    } else if (ts != ps) {
+      return false;
+    }
+  }
+}
+
+bool matches(std::string_view templ, std::string_view path) {
+  return match_segments(templ, path, [](std::string_view, std::string_view) {});
 }
 
 bool all_hex_not_zero(std::string_view s) {
@@ -59,28 +102,13 @@ bool valid_traceparent(std::string_view tp) {
 }
 
 bool Router::match(std::string_view templ, std::string_view path, Params* params) {
-  auto t = split_path(templ);
-  auto p = split_path(path);
-  if (t.size() != p.size()) return false;
-  Params found;
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    std::string_view ts = t[i], ps = p[i];
-    if (!ts.empty() && ts.front() == '{') {
-      std::size_t close = ts.find('}');
-      std::string_view name = ts.substr(1, close - 1);
-      std::string_view suffix = ts.substr(close + 1);
-      if (ps.size() <= suffix.size() || ps.substr(ps.size() - suffix.size()) != suffix) {
-        return false;
-      }
-      std::string_view value = ps.substr(0, ps.size() - suffix.size());
-      // ':' separates a resource from its action ({id}:analyze): never part of a value.
-      if (value.find(':') != std::string_view::npos) return false;
-      found.emplace(std::string(name), std::string(value));
-    } else if (ts != ps) {
-      return false;
-    }
+  if (!matches(templ, path)) return false;
+  if (params) {
+    params->clear();
+    match_segments(templ, path, [params](std::string_view name, std::string_view value) {
+      params->emplace(std::string(name), std::string(value));
+    });
   }
-  if (params) *params = std::move(found);
   return true;
 }
 
@@ -104,14 +132,14 @@ void Router::limit_body(std::string_view method, std::string_view path, std::siz
 const Route* Router::find(std::string_view method, std::string_view path, Params* params,
                           std::string* allow) const {
   for (const auto& r : routes_) {
-    Params p;
-    if (!match(r.path, path, &p)) continue;
+    if (!matches(r.path, path)) continue;
     if (r.method == method || (method == "HEAD" && r.method == "GET")) {
-      if (params) *params = std::move(p);
+      if (params) match(r.path, path, params);
       return &r;
     }
     if (allow && allow->find(r.method) == std::string::npos) {
-      *allow += (allow->empty() ? "" : ", ") + r.method;
+      if (!allow->empty()) *allow += ", ";
+      *allow += r.method;
     }
   }
   return nullptr;
@@ -122,7 +150,8 @@ std::size_t Router::body_limit(std::string_view method, std::string_view path) c
   return r && r->max_body ? r->max_body : default_body_limit_;
 }
 
-std::optional<Response> Router::answer_preflight(const Request& req, std::string* templ) const {
+std::optional<Response> Router::answer_preflight(const Request& req,
+                                                 std::string_view* templ) const {
   if (!cross_origin_.preflight || req.method != "OPTIONS" || req.header("origin").empty() ||
       req.header("access-control-request-method").empty()) {
     return std::nullopt;
@@ -130,7 +159,7 @@ std::optional<Response> Router::answer_preflight(const Request& req, std::string
   std::vector<std::string_view> served;
   const Route* first = nullptr;
   for (const auto& r : routes_) {
-    if (!match(r.path, req.path, nullptr)) continue;
+    if (!matches(r.path, req.path)) continue;
     if (!first) first = &r;
     if (std::find(served.begin(), served.end(), r.method) == served.end()) {
       served.push_back(r.method);
@@ -169,24 +198,28 @@ void Router::dispatch(Request&& req, Responder respond) const {
   std::string allow;
   Params params;
   const Route* route = find(req.method, req.path, &params, &allow);
-  std::string templ = route ? route->path : std::string("(unmatched)");
-  std::string op;
-  for (const char* key : {"operationId", "id"}) {
-    if (auto it = params.find(key); it != params.end()) op = it->second.substr(0, 128);
+  // The route's template lives as long as the router, which outlives the answer.
+  std::string_view templ = route ? std::string_view(route->path) : "(unmatched)";
+  const bool log_info = log::enabled(log::Level::kInfo);
+  std::string op;  // for the log line only
+  if (log_info) {
+    for (const char* key : {"operationId", "id"}) {
+      if (auto it = params.find(key); it != params.end()) op = it->second.substr(0, 128);
+    }
   }
   std::optional<Response> preflight = answer_preflight(req, &templ);
   // Kept for the answer, which may come after req has gone to the handler;
   // stays empty (no allocation) without CORS or without an Origin.
   std::string origin;
   if (!preflight && cross_origin_.decorate) origin = req.header("origin");
-  auto logged = [respond = std::move(respond), method = method_label(req.method), templ, op, start,
-                 origin = std::move(origin), cors = &cross_origin_, request_id = req.request_id,
-                 client_request_id = req.client_request_id,
-                 traceparent = req.traceparent](Response res) mutable {
+  auto logged = [respond = std::move(respond), method = method_label(req.method), templ, log_info,
+                 op = std::move(op), start, origin = std::move(origin), cors = &cross_origin_,
+                 request_id = req.request_id, client_request_id = req.client_request_id,
+                 traceparent = log_info ? req.traceparent : std::string()](Response res) mutable {
     if (!origin.empty()) cors->decorate(origin, res);
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (log::enabled(log::Level::kInfo)) {  // the line's object costs allocations
+    if (log_info) {  // the line's object costs allocations
       boost::json::object f{{"method", method},
                             {"route", templ},
                             {"status", res.status},

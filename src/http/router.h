@@ -106,7 +106,7 @@ class Router {
                     std::string* allow) const;
   // The answer of the preflight hook when req is a preflight to a served
   // path; *templ becomes the first such route's template.
-  std::optional<Response> answer_preflight(const Request& req, std::string* templ) const;
+  std::optional<Response> answer_preflight(const Request& req, std::string_view* templ) const;
 
   std::vector<Route> routes_;
   Guard guard_;

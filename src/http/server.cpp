@@ -13,7 +13,6 @@
 #include <boost/beast/ssl.hpp>
 #include <cerrno>
 #include <cstdio>
-#include <sstream>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -287,7 +286,8 @@ class ServerImpl final : public Server {
       }
       opt_.decorate_own_answer(head, res);
     }
-    if (co_await write(stream, res, false, false)) co_await linger_close(stream);
+    std::string buf;
+    if (co_await write(stream, res, false, false, buf)) co_await linger_close(stream);
   }
 
   template <class Stream>
@@ -320,6 +320,10 @@ class ServerImpl final : public Server {
   template <class Stream>
   asio::awaitable<void> serve(Stream& stream, bool tls, std::string remote, bool probe) {
     beast::flat_buffer buf;
+    // Reused from request to request (cleared, capacity kept): a keep-alive
+    // connection's polls allocate no new request or response head.
+    Request req;
+    std::string out;
     auto& low = beast::get_lowest_layer(stream);
     const auto head_timeout = header_timeout(probe);
     bool first = true;
@@ -359,16 +363,7 @@ class ServerImpl final : public Server {
         if (!read) co_return;
       }
       auto breq = parser.release();
-      Request req;
-      req.method = std::string(breq.method_string());
-      req.target = std::string(breq.target());
-      auto q = req.target.find('?');
-      req.path = req.target.substr(0, q);
-      if (q != std::string::npos) req.query = req.target.substr(q + 1);
-      for (const auto& f : breq) {
-        req.headers.push_back({to_lower(f.name_string()), std::string(f.value())});
-      }
-      req.body = std::move(breq.body());
+      fill_request(breq, req);
       req.remote = remote;
       req.tls = tls;
       bool keep_alive = breq.keep_alive() && !probe;
@@ -381,9 +376,9 @@ class ServerImpl final : public Server {
           std::atomic<std::size_t>& n;
           ~Dec() { --n; }
         } dec{inflight_};
-        Response res = co_await call_handler(std::move(req));
+        Response res = co_await call_handler(req);
         keep_alive = keep_alive && !res.close && !stopping_;
-        ok = co_await write(stream, res, keep_alive, head);
+        ok = co_await write(stream, res, keep_alive, head, out);
       }
       if (!ok) co_return;
       if (!keep_alive) {
@@ -438,16 +433,53 @@ class ServerImpl final : public Server {
     if (answer) co_await write_error(stream, *answer, &parser);
   }
 
-  asio::awaitable<Response> call_handler(Request req) {
+  // Copies a parsed request into `req`, reusing its strings' capacity. The
+  // body is moved, not copied.
+  template <class Message>
+  static void fill_request(Message& breq, Request& req) {
+    req.method.assign(breq.method_string());
+    req.target.assign(breq.target());
+    std::string_view target = req.target;
+    auto q = target.find('?');
+    req.path.assign(target.substr(0, q));
+    req.query.assign(q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
+    std::size_t n = 0;
+    for (const auto& f : breq) {
+      if (n == req.headers.size()) req.headers.emplace_back();
+      Header& h = req.headers[n++];
+      std::string_view name = f.name_string();
+      h.name.resize(name.size());
+      std::transform(name.begin(), name.end(), h.name.begin(), [](char c) {
+        return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+      });
+      h.value.assign(f.value());
+    }
+    req.headers.resize(n);
+    req.body = std::move(breq.body());
+    req.principal.clear();
+    req.request_id.clear();
+    req.client_request_id.clear();
+    req.traceparent.clear();
+  }
+
+  // Calls the handler with req (which stays alive, in the connection's frame,
+  // until the answer is written) and resumes with its answer, on this
+  // connection's executor, whichever thread answered.
+  asio::awaitable<Response> call_handler(Request& req) {
     auto ex = co_await asio::this_coro::executor;
     co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
         [this, &req, ex](auto handler) {
           using H = decltype(handler);
-          auto h = std::make_shared<H>(std::move(handler));
-          auto once = std::make_shared<std::atomic<bool>>(false);
-          Responder respond = [h, ex, once](Response res) {
-            if (once->exchange(true)) return;
-            asio::post(ex, [h, res = std::move(res)]() mutable { (*h)(std::move(res)); });
+          // One allocation holds the completion and its once-flag.
+          struct Pending {
+            explicit Pending(H&& h) : handler(std::move(h)) {}
+            H handler;
+            std::atomic<bool> done{false};
+          };
+          auto p = std::make_shared<Pending>(std::move(handler));
+          Responder respond = [p, ex](Response res) {
+            if (p->done.exchange(true)) return;
+            asio::post(ex, [p, res = std::move(res)]() mutable { p->handler(std::move(res)); });
           };
           try {
             handler_(std::move(req), respond);
@@ -459,38 +491,29 @@ class ServerImpl final : public Server {
         asio::use_awaitable);
   }
 
+  // Writes r's head (serialized into `buf`, which the connection reuses) and
+  // body in one gathered write. Both stay alive in the caller's frame until
+  // the write completes.
   template <class Stream>
-  asio::awaitable<bool> write(Stream& stream, const Response& r, bool keep_alive, bool head) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
-    // A response with no type (a 204) gets no Content-Type, not an empty one.
-    if (!r.content_type.empty() && (!r.body.empty() || r.status >= 200)) {
-      res.set(bhttp::field::content_type, r.content_type);
-    }
-    for (const auto& h : r.headers) res.insert(h.name, h.value);
-    res.keep_alive(keep_alive);
-    res.body() = r.body;
-    res.prepare_payload();
-    if (head) res.body().clear();
+  asio::awaitable<bool> write(Stream& stream, const Response& r, bool keep_alive, bool head,
+                              std::string& buf) {
+    buf.clear();
+    append_response_head(r, keep_alive, buf);
+    std::string_view body = head ? std::string_view() : std::string_view(r.body);
     auto& low = beast::get_lowest_layer(stream);
     low.expires_after(opt_.write_timeout);
     if (r.fault.trickle.count() > 0 || r.fault.cut_after > 0) {
-      co_return co_await write_with_fault(stream, res, r.fault);
+      buf.append(body);
+      co_return co_await write_with_fault(stream, buf, r.fault);
     }
-    if (head) {
-      bhttp::response_serializer<bhttp::string_body> sr{res};
-      auto [ec, n] = co_await bhttp::async_write_header(stream, sr, kTuple);
-      co_return !ec;
-    }
-    auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
+    std::array<asio::const_buffer, 2> parts{asio::buffer(buf), asio::buffer(body)};
+    auto [ec, n] = co_await asio::async_write(stream, parts, kTuple);
     co_return !ec;
   }
 
   template <class Stream>
-  asio::awaitable<bool> write_with_fault(Stream& stream, bhttp::response<bhttp::string_body>& res,
+  asio::awaitable<bool> write_with_fault(Stream& stream, const std::string& raw,
                                          const WriteFault& fault) {
-    std::ostringstream os;
-    os << res;
-    std::string raw = os.str();
     std::size_t limit = fault.cut_after > 0 ? std::min(fault.cut_after, raw.size()) : raw.size();
     std::size_t piece = fault.trickle.count() > 0 ? 16 : limit;
     auto& low = beast::get_lowest_layer(stream);

@@ -72,12 +72,13 @@ class OperationStore {
   // the poller works from what claim_due returns.
   virtual Result<std::optional<Operation>> get(std::string_view id) = 0;
   // The record as get() would read it, when this process holds it in memory
-  // and can answer without any I/O or wait (the read cache); nullopt when
-  // only get() can tell. Safe to call on an event loop; the default has no
+  // and can answer without any I/O or wait (the read cache); null when only
+  // get() can tell. The record is shared, never copied, and never changes
+  // (a write replaces it). Safe to call on an event loop; the default has no
   // memory of records.
-  virtual std::optional<Operation> cached(std::string_view id) {
+  virtual std::shared_ptr<const Operation> cached(std::string_view id) {
     (void)id;
-    return std::nullopt;
+    return nullptr;
   }
 
   // Leases up to `limit` non-terminal records due at `now` whose lease is

@@ -33,16 +33,16 @@ class ReadCache final : public OperationStore {
     return r;
   }
 
-  std::optional<Operation> cached(std::string_view id) override {
+  std::shared_ptr<const Operation> cached(std::string_view id) override {
     ReaderLock lock(mu_);
-    if (!serving_) return std::nullopt;
-    auto it = records_.find(std::string(id));
-    if (it == records_.end() || !it->second.op) return std::nullopt;
-    return *it->second.op;
+    if (!serving_) return nullptr;
+    auto it = records_.find(id);
+    if (it == records_.end()) return nullptr;
+    return it->second.op;
   }
 
   Result<std::optional<Operation>> get(std::string_view id) override {
-    if (auto hit = cached(id)) return std::optional<Operation>(std::move(hit));
+    if (auto hit = cached(id)) return std::optional<Operation>(*hit);
     std::string key(id);
     std::uint64_t token = 0;  // 0: this read will not be kept
     {
@@ -233,7 +233,7 @@ class ReadCache final : public OperationStore {
 
   void drop(std::string_view id) {
     WriterLock lock(mu_);
-    auto it = records_.find(std::string(id));
+    auto it = records_.find(id);
     if (it == records_.end()) return;
     if (it->second.op) bytes_ -= it->second.op->result.size();
     records_.erase(it);
@@ -266,7 +266,12 @@ class ReadCache final : public OperationStore {
   bool serving_ GUARDED_BY(mu_) = false;
   std::uint64_t next_token_ GUARDED_BY(mu_) = 0;
   std::size_t bytes_ GUARDED_BY(mu_) = 0;
-  std::unordered_map<std::string, Entry> records_ GUARDED_BY(mu_);
+  // Transparent: a lookup by string_view builds no std::string.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> records_ GUARDED_BY(mu_);
   // latest_of_kind's answers ("kind/analyzer" → id, or none), exclusive
   // stores only; latest_gen_ is bumped by whatever may change one.
   std::unordered_map<std::string, std::optional<std::string>> latest_ GUARDED_BY(mu_);

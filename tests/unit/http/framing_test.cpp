@@ -266,3 +266,39 @@ TEST(FrameRequests, HeaderLimitAndGarbage) {
 
 }  // namespace
 }  // namespace lrogate::http
+
+namespace lrogate::http {
+namespace {
+
+TEST(AppendResponseHead, WritesWhatBeastWrote) {
+  Response r = json_response(202, R"({"status":"processing"})");
+  r.set("Retry-After", "5");
+  r.set("x-ms-request-id", "abc");
+  std::string out = "stale";
+  out.clear();
+  append_response_head(r, true, out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nRetry-After: 5\r\n"
+            "x-ms-request-id: abc\r\nContent-Length: 23\r\n\r\n");
+}
+
+TEST(AppendResponseHead, ClosesGroupsSiblingsAndSizesEveryAnswer) {
+  Response r = json_response(200, "");
+  r.set("Vary", "Origin");
+  r.set("X-A", "1");
+  r.set("vary", "Accept");
+  std::string out;
+  append_response_head(r, false, out);
+  EXPECT_EQ(out,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nVary: Origin\r\nvary: Accept\r\n"
+            "X-A: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+  Response none;
+  none.status = 204;
+  none.content_type.clear();
+  out.clear();
+  append_response_head(none, true, out);
+  EXPECT_EQ(out, "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+}
+
+}  // namespace
+}  // namespace lrogate::http
