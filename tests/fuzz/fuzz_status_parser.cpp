@@ -25,8 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto g = upstream::parse_status_body(in, shape);
   if (g.status.size() > 64 || g.error_message.size() > 2048) __builtin_trap();
   if (g.json && !g.status.empty() && g.phase == upstream::Phase::kUnknown) __builtin_trap();
-  upstream::Token t;
-  if (upstream::parse_token_answer(in, 1'000'000, &t) && (t.value.empty() || t.expires_at <= 1'000'000)) {
+  if (auto t = upstream::parse_token_answer(in, 1'000'000);
+      t && (t->value.empty() || t->expires_at <= 1'000'000)) {
     __builtin_trap();
   }
   if (upstream::token_error_reason(401, in).size() > 400) __builtin_trap();
