@@ -76,19 +76,17 @@ CREATE INDEX operations_creations ON operations(analyzer_id, created_at DESC)
   WHERE kind <> 'analysis';
 )sql",
     // v5: costs that stay flat with millions of records. The counts per
-    // status are kept by triggers (count_by_status read the whole table);
-    // a status write fires them only when the status changes. A listing by
-    // status has its own index (it scanned the tenant's records for rows of
-    // that status).
+    // status are kept (count_by_status read the whole table): by triggers
+    // on insert and on a status that changes, and by the store's deletes
+    // themselves (uncount(): one UPDATE per status a sweep removed, where a
+    // trigger would run one per row). A listing by status has its own index
+    // (it scanned the tenant's records for rows of that status).
     R"sql(
 CREATE TABLE operation_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO operation_counts SELECT status, COUNT(*) FROM operations GROUP BY status;
 CREATE TRIGGER operations_counted_insert AFTER INSERT ON operations BEGIN
   INSERT INTO operation_counts VALUES (NEW.status, 1)
     ON CONFLICT (status) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER operations_counted_delete AFTER DELETE ON operations BEGIN
-  UPDATE operation_counts SET n = n - 1 WHERE status = OLD.status;
 END;
 CREATE TRIGGER operations_counted_status AFTER UPDATE OF status ON operations
   WHEN OLD.status <> NEW.status BEGIN
@@ -392,29 +390,41 @@ class SqliteStore final : public OperationStore {
   Result<bool> remove(std::string_view id) override {
     metrics::StoreTimer timer("remove");
     MutexLock lock(mu_);
-    auto st = prepare("DELETE FROM operations WHERE id = ?1");
-    if (!st) return st.error();
-    st->bind(1, id);
-    return changed(*st, "remove");
+    int deleted = 0;
+    auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
+      auto st = prepare("DELETE FROM operations WHERE id = ?1 RETURNING status");
+      if (!st) return st.error();
+      st->bind(1, id);
+      auto gone = deleted_statuses(*st, "remove", &deleted);
+      if (!gone) return gone.error();
+      return uncount(gone.value());
+    });
+    if (!r) return r.error();
+    return deleted > 0;
   }
 
   Result<int> delete_expired(Millis now, int limit) override {
     metrics::StoreTimer timer("delete_expired");
     MutexLock lock(mu_);
-    // By rowid: the expiry index holds it, so each row is found without a
-    // lookup of its id (that saving pays for the count trigger and the
-    // listing-by-status index that a delete also updates).
-    auto st = prepare(
-        "DELETE FROM operations WHERE rowid IN (SELECT rowid FROM operations"
-        " WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)");
-    if (!st) return st.error();
-    st->bind(1, now).bind(2, std::int64_t{limit});
-    if (st->step() != SQLITE_DONE) return db_error(db_, "delete_expired");
-    int deleted = sqlite3_changes(db_);
-    auto keys = prepare("DELETE FROM idempotency WHERE expires_at <= ?1");
-    if (!keys) return keys.error();
-    keys->bind(1, now);
-    if (keys->step() != SQLITE_DONE) return db_error(db_, "delete_expired");
+    int deleted = 0;
+    auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
+      // By rowid: the expiry index holds it, so each row is found without a
+      // lookup of its id.
+      auto st = prepare(
+          "DELETE FROM operations WHERE rowid IN (SELECT rowid FROM operations"
+          " WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2) RETURNING status");
+      if (!st) return st.error();
+      st->bind(1, now).bind(2, std::int64_t{limit});
+      auto gone = deleted_statuses(*st, "delete_expired", &deleted);
+      if (!gone) return gone.error();
+      if (auto u = uncount(gone.value()); !u) return u;
+      auto keys = prepare("DELETE FROM idempotency WHERE expires_at <= ?1");
+      if (!keys) return keys.error();
+      keys->bind(1, now);
+      if (keys->step() != SQLITE_DONE) return db_error(db_, "delete_expired");
+      return {};
+    });
+    if (!r) return r.error();
     return deleted;
   }
 
@@ -599,6 +609,32 @@ class SqliteStore final : public OperationStore {
     st->bind(4, p.next_poll_at).bind(5, std::int64_t{p.attempts}).bind(6, p.now);
     st->bind(7, p.fence);
     return changed(*st, "record_progress");
+  }
+
+  // Runs a DELETE ... RETURNING status; how many rows of each status it
+  // deleted, their sum in *total.
+  Result<std::map<std::string, int>> deleted_statuses(Stmt& st, std::string_view what, int* total)
+      REQUIRES(mu_) {
+    std::map<std::string, int> gone;
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW) {
+      ++gone[col_text(st.raw(), 0)];
+      ++*total;
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, what);
+    return gone;
+  }
+
+  // Takes deleted records off the kept counts (migration v5), in the
+  // deleting transaction.
+  Result<void> uncount(const std::map<std::string, int>& gone) REQUIRES(mu_) {
+    for (const auto& [status, n] : gone) {
+      auto st = prepare("UPDATE operation_counts SET n = n - ?2 WHERE status = ?1");
+      if (!st) return st.error();
+      st->bind(1, status).bind(2, std::int64_t{n});
+      if (st->step() != SQLITE_DONE) return db_error(db_, "uncount");
+    }
+    return {};
   }
 
   // Runs fn between BEGIN and COMMIT (ROLLBACK if it fails); mu_ is held.

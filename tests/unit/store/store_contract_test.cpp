@@ -545,7 +545,6 @@ TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
   ASSERT_EQ(sqlite3_open(url.substr(7).c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TRIGGER operations_counted_insert;"
-                         " DROP TRIGGER operations_counted_delete;"
                          " DROP TRIGGER operations_counted_status;"
                          " DROP TABLE operation_counts; DROP INDEX operations_listing_status;"
                          " PRAGMA user_version = 4;"
