@@ -41,6 +41,8 @@ constexpr const char* kListColumns =
     "poll_count, attempts, lease_owner, lease_until, NULL::bytea, result_type, error_code, "
     "error_message, retrieved_at, expires_at, idempotency_key, fence, kind";
 #define LROGATE_ACTIVE "status IN ('NotStarted', 'Running')"
+// What the due index (operations_due_at, migration v3) holds.
+#define LROGATE_DUE_AT "CASE WHEN status IN ('NotStarted', 'Running') THEN next_poll_at END"
 
 // Versioned migrations; lrogate_schema.version holds how many have run.
 // Ids compare bytewise (COLLATE "C"), as in SQLite, so listing pages are
@@ -93,6 +95,50 @@ ALTER TABLE operations ADD COLUMN kind TEXT NOT NULL DEFAULT 'analysis';
 CREATE INDEX operations_creations ON operations(analyzer_id, created_at DESC)
   WHERE kind <> 'analysis';
 )sql",
+    // v3: costs that stay flat with millions of records. The counts per
+    // status were a scan of the whole table. Now every write that changes
+    // them appends its difference to operation_count_changes (one row per
+    // status an INSERT or DELETE statement touched, two per status change:
+    // no shared row that writers would queue on), and a roll-up (kCountByStatus, the sweep,
+    // under an advisory try-lock so replicas never wait for each other)
+    // folds the changes into operation_counts; a count is the sum of both.
+    // A listing by status has its own index. The due index is on an
+    // expression (LROGATE_DUE_AT, next_poll_at while active) for its
+    // statistics: the planner multiplied the selectivity of the status by
+    // that of next_poll_at (NULL once finished, so the two go together) and,
+    // expecting a few dozen due records, sorted all of them instead of
+    // walking the index for the first few; the expression's own statistics
+    // count them right.
+    R"sql(
+CREATE TABLE operation_counts (status TEXT PRIMARY KEY, n BIGINT NOT NULL);
+CREATE TABLE operation_count_changes (status TEXT NOT NULL, delta BIGINT NOT NULL);
+INSERT INTO operation_counts SELECT status, COUNT(*) FROM operations GROUP BY status;
+CREATE FUNCTION lrogate_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO operation_count_changes SELECT status, COUNT(*) FROM inserted GROUP BY status;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION lrogate_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO operation_count_changes SELECT status, -COUNT(*) FROM deleted GROUP BY status;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION lrogate_count_status() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO operation_count_changes VALUES (OLD.status, -1), (NEW.status, 1);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER operations_counted_insert AFTER INSERT ON operations
+  REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION lrogate_count_inserted();
+CREATE TRIGGER operations_counted_delete AFTER DELETE ON operations
+  REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION lrogate_count_deleted();
+CREATE TRIGGER operations_counted_status AFTER UPDATE OF status ON operations
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+  EXECUTE FUNCTION lrogate_count_status();
+CREATE INDEX operations_listing_status ON operations(tenant, status, created_at DESC, id DESC);
+DROP INDEX operations_due;
+)sql"
+    "CREATE INDEX operations_due_at ON operations ((" LROGATE_DUE_AT ")) WHERE " LROGATE_ACTIVE ";",
 };
 
 // Every statement the store runs, prepared once per connection. Parameters
@@ -114,6 +160,9 @@ enum Sql {
   kCountActive,
   kCountByStatus,
   kList,
+  kListAfter,
+  kListStatus,
+  kListStatusAfter,
   kLatestOfKind,
   kKeyExpire,
   kKeyInsert,
@@ -131,11 +180,13 @@ const std::string kStatements[kSqlCount] = {
         " $15::text, $16::text, $17::bigint, $18::bigint, $19::text, $20::bigint, $21::text)",
     /* kGet */ std::string("SELECT ") + kColumns + " FROM operations WHERE id = $1::text",
     /* kClaim */
+    /* the ids first, as an array: as "id IN (subquery)" the planner may
+       join against the whole table (see kDeleteExpired) */
     std::string("UPDATE operations SET lease_owner = $1::text, lease_until = $2::bigint,"
-                " fence = fence + 1 WHERE id IN (SELECT id FROM operations WHERE " LROGATE_ACTIVE
-                " AND next_poll_at <= $3::bigint AND (lease_until IS NULL OR lease_until <= "
-                "$3::bigint) ORDER BY next_poll_at LIMIT $4::int FOR UPDATE SKIP LOCKED)"
-                " RETURNING ") +
+                " fence = fence + 1 WHERE id = ANY(ARRAY(SELECT id FROM operations WHERE "
+                LROGATE_ACTIVE " AND " LROGATE_DUE_AT " <= $3::bigint AND (lease_until IS NULL OR"
+                " lease_until <= $3::bigint) ORDER BY " LROGATE_DUE_AT " LIMIT $4::int"
+                " FOR UPDATE SKIP LOCKED)) RETURNING ") +
         kColumns,
     /* kRenew */
     "UPDATE operations SET lease_until = $2::bigint WHERE lease_owner = $1::text"
@@ -175,26 +226,61 @@ const std::string kStatements[kSqlCount] = {
     "WITH done AS (DELETE FROM operations WHERE id = $1::text RETURNING id)"
     " SELECT pg_notify('lrogate_changed', id) FROM done",
     /* kDeleteExpired: expired records read as gone already; the notices keep
-       a replica whose clock lags from answering from memory */
-    "WITH done AS (DELETE FROM operations WHERE id IN (SELECT id FROM operations"
-    " WHERE expires_at IS NOT NULL AND expires_at <= $1::bigint LIMIT $2::int"
-    " FOR UPDATE SKIP LOCKED) RETURNING id) SELECT pg_notify('lrogate_changed', id) FROM done",
-    /* kDeleteExpiredKeys */ "DELETE FROM idempotency WHERE expires_at <= $1::bigint",
+       a replica whose clock lags from answering from memory. The ids are
+       picked first (an array, then deleted by primary key): as "id IN
+       (subquery)" the planner may join against the whole table. SKIP LOCKED:
+       replicas sweeping at once take different records. */
+    "WITH done AS (DELETE FROM operations WHERE id = ANY(ARRAY(SELECT id FROM operations"
+    " WHERE expires_at IS NOT NULL AND expires_at <= $1::bigint ORDER BY expires_at"
+    " LIMIT $2::int FOR UPDATE SKIP LOCKED)) RETURNING id)"
+    " SELECT pg_notify('lrogate_changed', id) FROM done",
+    /* kDeleteExpiredKeys: and the counts' roll-up (as in kCountByStatus),
+       in the same round trip, so that the changes stay few when nobody asks
+       for counts */
+    "WITH keys AS (DELETE FROM idempotency WHERE expires_at <= $1::bigint),"
+    " moved AS (DELETE FROM operation_count_changes"
+    " WHERE (SELECT pg_try_advisory_xact_lock(7405572)) RETURNING status, delta)"
+    " INSERT INTO operation_counts (status, n) SELECT status, SUM(delta) FROM moved"
+    " GROUP BY status ON CONFLICT (status) DO UPDATE SET n = operation_counts.n + EXCLUDED.n",
     /* kNextDue */
-    "SELECT MIN(next_poll_at) FROM operations WHERE " LROGATE_ACTIVE
+    "SELECT MIN(" LROGATE_DUE_AT ") FROM operations WHERE " LROGATE_ACTIVE
     " AND (lease_until IS NULL OR lease_until <= $1::bigint)",
     /* kRelease */
     "UPDATE operations SET lease_owner = NULL, lease_until = NULL"
     " WHERE lease_owner IS NOT NULL AND ($1::text IS NULL OR lease_owner = $1::text)",
-    /* kCountActive */ "SELECT COUNT(*) FROM operations WHERE " LROGATE_ACTIVE,
-    /* kCountByStatus */ "SELECT status, COUNT(*) FROM operations GROUP BY status",
-    /* kList */
+    /* kCountActive: the kept counts (see migration v3) */
+    "SELECT COALESCE(SUM(n), 0)::bigint FROM (SELECT status, n FROM operation_counts UNION ALL"
+    " SELECT status, delta FROM operation_count_changes) AS c WHERE " LROGATE_ACTIVE,
+    /* kCountByStatus: rolls the changes up when no other replica does at the
+       moment (the try-lock), and counts. Every part of one statement reads
+       one snapshot, so the sum is right whether the roll-up ran or not. */
+    "WITH locked AS (SELECT pg_try_advisory_xact_lock(7405572) AS ok),"
+    " moved AS (DELETE FROM operation_count_changes WHERE (SELECT ok FROM locked)"
+    " RETURNING status, delta),"
+    " rolled AS (INSERT INTO operation_counts (status, n) SELECT status, SUM(delta) FROM moved"
+    " GROUP BY status ON CONFLICT (status) DO UPDATE SET n = operation_counts.n + EXCLUDED.n)"
+    " SELECT status, SUM(n)::bigint FROM (SELECT status, n FROM operation_counts UNION ALL"
+    " SELECT status, delta FROM operation_count_changes) AS c"
+    " GROUP BY status HAVING SUM(n) <> 0 ORDER BY status",
+    /* kList, kListAfter, kListStatus, kListStatusAfter: one statement per
+       shape, so the index is entered at the cursor (a seek at any depth) and
+       by status when one is asked */
     std::string("SELECT ") + kListColumns +
-        " FROM operations WHERE tenant = $1::text AND ($2::text IS NULL OR status = $2::text)"
-        " AND (expires_at IS NULL OR expires_at > $3::bigint)"
-        " AND ($4::bigint IS NULL OR created_at < $4::bigint"
-        " OR (created_at = $4::bigint AND id < $5::text))"
-        " ORDER BY created_at DESC, id DESC LIMIT $6::int",
+        " FROM operations WHERE tenant = $1::text AND (expires_at IS NULL OR expires_at > "
+        "$2::bigint) ORDER BY created_at DESC, id DESC LIMIT $3::int",
+    std::string("SELECT ") + kListColumns +
+        " FROM operations WHERE tenant = $1::text AND (created_at, id) < ($4::bigint, $5::text)"
+        " AND (expires_at IS NULL OR expires_at > $2::bigint)"
+        " ORDER BY created_at DESC, id DESC LIMIT $3::int",
+    std::string("SELECT ") + kListColumns +
+        " FROM operations WHERE tenant = $1::text AND status = $4::text"
+        " AND (expires_at IS NULL OR expires_at > $2::bigint)"
+        " ORDER BY created_at DESC, id DESC LIMIT $3::int",
+    std::string("SELECT ") + kListColumns +
+        " FROM operations WHERE tenant = $1::text AND status = $4::text"
+        " AND (created_at, id) < ($5::bigint, $6::text)"
+        " AND (expires_at IS NULL OR expires_at > $2::bigint)"
+        " ORDER BY created_at DESC, id DESC LIMIT $3::int",
     /* kLatestOfKind */
     std::string("SELECT ") + kColumns +
         " FROM operations WHERE analyzer_id = $1::text AND kind = $2::text"
@@ -227,6 +313,8 @@ class Params {
     if (v.empty()) return null();
     return add(std::string(v), 0);
   }
+  // Text as given, the empty string too (text() makes it NULL).
+  Params& text_or_empty(std::string_view v) { return add(std::string(v), 0); }
   Params& bytes(std::string_view v) {
     if (v.empty()) return null();
     return add(std::string(v), 1);
@@ -577,10 +665,14 @@ class PostgresStore final : public OperationStore {
   Result<std::vector<Operation>> list(const ListQuery& q) override {
     metrics::StoreTimer timer("list");
     Params p;
-    p.text(q.tenant);
-    p.text(q.status ? std::string_view(status_name(*q.status)) : std::string_view());
-    p.num(q.now).num(q.after_created).text(q.after_id).num(std::int64_t{q.limit});
-    auto r = run(kList, p, "list");
+    p.text(q.tenant).num(q.now).num(std::int64_t{q.limit});
+    if (q.status) p.text(status_name(*q.status));
+    // An empty id sorts before every other: (created, "") pages like "older
+    // than created" did.
+    if (q.after_created) p.num(*q.after_created).text_or_empty(q.after_id);
+    Sql which = q.status ? (q.after_created ? kListStatusAfter : kListStatus)
+                         : (q.after_created ? kListAfter : kList);
+    auto r = run(which, p, "list");
     if (!r) return r.error();
     return read_rows(r->get());
   }

@@ -75,6 +75,27 @@ ALTER TABLE operations ADD COLUMN kind TEXT NOT NULL DEFAULT 'analysis';
 CREATE INDEX operations_creations ON operations(analyzer_id, created_at DESC)
   WHERE kind <> 'analysis';
 )sql",
+    // v5: costs that stay flat with millions of records. The counts per
+    // status are kept (count_by_status read the whole table): by triggers
+    // on insert and on a status that changes, and by the store's deletes
+    // themselves (uncount(): one UPDATE per status a sweep removed, where a
+    // trigger would run one per row). A listing by status has its own index
+    // (it scanned the tenant's records for rows of that status).
+    R"sql(
+CREATE TABLE operation_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO operation_counts SELECT status, COUNT(*) FROM operations GROUP BY status;
+CREATE TRIGGER operations_counted_insert AFTER INSERT ON operations BEGIN
+  INSERT INTO operation_counts VALUES (NEW.status, 1)
+    ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER operations_counted_status AFTER UPDATE OF status ON operations
+  WHEN OLD.status <> NEW.status BEGIN
+  UPDATE operation_counts SET n = n - 1 WHERE status = OLD.status;
+  INSERT INTO operation_counts VALUES (NEW.status, 1)
+    ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE INDEX operations_listing_status ON operations(tenant, status, created_at DESC, id DESC);
+)sql",
 };
 
 Error db_error(sqlite3* db, std::string_view what) {
@@ -100,6 +121,12 @@ class Stmt {
       sqlite3_bind_null(s_, i);
     else
       sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  // Text as given, the empty string too (bind() makes it NULL).
+  Stmt& bind_text(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()),
+                      SQLITE_TRANSIENT);
     return *this;
   }
   Stmt& bind_blob(int i, std::string_view v) {
@@ -420,26 +447,41 @@ class SqliteStore final : public OperationStore {
   Result<bool> remove(std::string_view id) override {
     metrics::StoreTimer timer("remove");
     MutexLock lock(mu_);
-    auto st = prepare("DELETE FROM operations WHERE id = ?1");
-    if (!st) return st.error();
-    st->bind(1, id);
-    return changed(*st, "remove");
+    int deleted = 0;
+    auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
+      auto st = prepare("DELETE FROM operations WHERE id = ?1 RETURNING status");
+      if (!st) return st.error();
+      st->bind(1, id);
+      auto gone = deleted_statuses(*st, "remove", &deleted);
+      if (!gone) return gone.error();
+      return uncount(gone.value());
+    });
+    if (!r) return r.error();
+    return deleted > 0;
   }
 
   Result<int> delete_expired(Millis now, int limit) override {
     metrics::StoreTimer timer("delete_expired");
     MutexLock lock(mu_);
-    auto st = prepare(
-        "DELETE FROM operations WHERE id IN (SELECT id FROM operations"
-        " WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)");
-    if (!st) return st.error();
-    st->bind(1, now).bind(2, std::int64_t{limit});
-    if (st->step() != SQLITE_DONE) return db_error(db_, "delete_expired");
-    int deleted = sqlite3_changes(db_);
-    auto keys = prepare("DELETE FROM idempotency WHERE expires_at <= ?1");
-    if (!keys) return keys.error();
-    keys->bind(1, now);
-    if (keys->step() != SQLITE_DONE) return db_error(db_, "delete_expired");
+    int deleted = 0;
+    auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
+      // By rowid: the expiry index holds it, so each row is found without a
+      // lookup of its id.
+      auto st = prepare(
+          "DELETE FROM operations WHERE rowid IN (SELECT rowid FROM operations"
+          " WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2) RETURNING status");
+      if (!st) return st.error();
+      st->bind(1, now).bind(2, std::int64_t{limit});
+      auto gone = deleted_statuses(*st, "delete_expired", &deleted);
+      if (!gone) return gone.error();
+      if (auto u = uncount(gone.value()); !u) return u;
+      auto keys = prepare("DELETE FROM idempotency WHERE expires_at <= ?1");
+      if (!keys) return keys.error();
+      keys->bind(1, now);
+      if (keys->step() != SQLITE_DONE) return db_error(db_, "delete_expired");
+      return {};
+    });
+    if (!r) return r.error();
     return deleted;
   }
 
@@ -467,7 +509,9 @@ class SqliteStore final : public OperationStore {
 
   Result<int> count_active() override {
     MutexLock lock(mu_);
-    auto st = prepare("SELECT COUNT(*) FROM operations WHERE status IN ('NotStarted', 'Running')");
+    auto st = prepare(
+        "SELECT COALESCE(SUM(n), 0) FROM operation_counts"
+        " WHERE status IN ('NotStarted', 'Running')");
     if (!st) return st.error();
     if (st->step() != SQLITE_ROW) return db_error(db_, "count_active");
     return sqlite3_column_int(st->raw(), 0);
@@ -475,7 +519,7 @@ class SqliteStore final : public OperationStore {
 
   Result<std::vector<std::pair<std::string, int>>> count_by_status() override {
     MutexLock lock(mu_);
-    auto st = prepare("SELECT status, COUNT(*) FROM operations GROUP BY status");
+    auto st = prepare("SELECT status, n FROM operation_counts WHERE n > 0 ORDER BY status");
     if (!st) return st.error();
     std::vector<std::pair<std::string, int>> out;
     int rc;
@@ -507,15 +551,21 @@ class SqliteStore final : public OperationStore {
     MutexLock lock(mu_);
     std::string cols = kColumns;
     cols.replace(cols.find("result, "), 8, "NULL, ");  // no bodies in a listing
-    auto st = prepare("SELECT " + cols +
-                      " FROM operations WHERE tenant = ?1 AND (?2 IS NULL OR status = ?2)"
-                      " AND (expires_at IS NULL OR expires_at > ?3)"
-                      " AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))"
-                      " ORDER BY created_at DESC, id DESC LIMIT ?6");
+    // Each shape its own statement, so that the index is entered at the
+    // cursor (a seek, whatever the page's depth) and by status when one is
+    // asked: "?2 IS NULL OR ..." conditions would make SQLite scan instead.
+    std::string sql = "SELECT " + cols + " FROM operations WHERE tenant = ?1";
+    if (q.status) sql += " AND status = ?2";
+    if (q.after_created) sql += " AND (created_at, id) < (?4, ?5)";
+    sql += " AND (expires_at IS NULL OR expires_at > ?3) ORDER BY created_at DESC, id DESC LIMIT ?6";
+    auto st = prepare(sql);
     if (!st) return st.error();
     st->bind(1, q.tenant);
-    st->bind(2, q.status ? std::string_view(status_name(*q.status)) : std::string_view());
-    st->bind(3, q.now).bind(4, q.after_created).bind(5, q.after_id);
+    if (q.status) st->bind(2, std::string_view(status_name(*q.status)));
+    st->bind(3, q.now);
+    // An empty id sorts before every other: (created, "") pages like "older
+    // than created" did.
+    if (q.after_created) st->bind(4, *q.after_created).bind_text(5, q.after_id);
     st->bind(6, std::int64_t{q.limit});
     std::vector<Operation> out;
     int rc;
@@ -586,8 +636,26 @@ class SqliteStore final : public OperationStore {
   }
 
  private:
+  // The status is written only when it changes (rarely: NotStarted to
+  // Running): SQLite rewrites every index holding a column the UPDATE sets,
+  // whatever the value, so setting it on each poll would rewrite the
+  // listing-by-status index each time. The first statement matches only an
+  // unchanged status; the second, for a change, runs when it did not.
   Result<bool> progress_locked(std::string_view id, std::string_view owner, const Progress& p)
       REQUIRES(mu_) {
+    {
+      auto same = prepare(
+          "UPDATE operations SET next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
+          " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
+          " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?7 AND status = ?3"
+          " AND status IN ('NotStarted', 'Running')");
+      if (!same) return same.error();
+      same->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(p.status)));
+      same->bind(4, p.next_poll_at).bind(5, std::int64_t{p.attempts}).bind(6, p.now);
+      same->bind(7, p.fence);
+      auto r = changed(*same, "record_progress");
+      if (!r || r.value()) return r;
+    }
     auto st = prepare(
         "UPDATE operations SET status = ?3, next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
         " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
@@ -598,6 +666,32 @@ class SqliteStore final : public OperationStore {
     st->bind(4, p.next_poll_at).bind(5, std::int64_t{p.attempts}).bind(6, p.now);
     st->bind(7, p.fence);
     return changed(*st, "record_progress");
+  }
+
+  // Runs a DELETE ... RETURNING status; how many rows of each status it
+  // deleted, their sum in *total.
+  Result<std::map<std::string, int>> deleted_statuses(Stmt& st, std::string_view what, int* total)
+      REQUIRES(mu_) {
+    std::map<std::string, int> gone;
+    int rc;
+    while ((rc = st.step()) == SQLITE_ROW) {
+      ++gone[col_text(st.raw(), 0)];
+      ++*total;
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, what);
+    return gone;
+  }
+
+  // Takes deleted records off the kept counts (migration v5), in the
+  // deleting transaction.
+  Result<void> uncount(const std::map<std::string, int>& gone) REQUIRES(mu_) {
+    for (const auto& [status, n] : gone) {
+      auto st = prepare("UPDATE operation_counts SET n = n - ?2 WHERE status = ?1");
+      if (!st) return st.error();
+      st->bind(1, status).bind(2, std::int64_t{n});
+      if (st->step() != SQLITE_DONE) return db_error(db_, "uncount");
+    }
+    return {};
   }
 
   // Runs fn between BEGIN and COMMIT (ROLLBACK if it fails); mu_ is held.

@@ -2,6 +2,7 @@
 // unchanged. Backends are listed in kBackends.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -388,6 +389,87 @@ TEST_P(StoreContract, CountsByStatus) {
   EXPECT_EQ(counts[0].second, 2);
 }
 
+// The kept counts (count_by_status, count_active) follow inserts, status
+// changes, progress that keeps the status, completions, removals and sweeps.
+TEST_P(StoreContract, CountsFollowEveryWrite) {
+  using Counts = std::vector<std::pair<std::string, int>>;
+  for (const char* id : {"a", "b", "c", "d"}) ASSERT_TRUE(store_->insert(op(id, 0, 0)).ok());
+  EXPECT_EQ(store_->count_by_status().value(), (Counts{{"NotStarted", 4}}));
+  auto claimed = store_->claim_due("n1", 0, 60'000, 4).value();
+  ASSERT_EQ(claimed.size(), 4u);
+  std::map<std::string, std::int64_t> fence;
+  for (const auto& o : claimed) fence[o.id] = o.fence;
+  auto r = store_->record_progress_many(
+      "n1", {{"a", {Status::kRunning, 10, 0, 5, fence["a"]}},
+             {"b", {Status::kNotStarted, 10, 0, 5, fence["b"]}},
+             {"c", {Status::kRunning, 10, 0, 5, fence["c"] - 1}}});  // refused: no change
+  EXPECT_EQ(r.value(), (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(store_->count_by_status().value(), (Counts{{"NotStarted", 3}, {"Running", 1}}));
+  Completion done{Status::kFailed, "", "", "Boom", "no", 20, 100, fence["c"]};
+  EXPECT_TRUE(store_->complete("c", "n1", done).value());
+  Completion cancel{Status::kCanceled, "", "", "", "", 20, 100, 0};
+  EXPECT_TRUE(store_->complete("d", "", cancel).value());
+  EXPECT_FALSE(store_->complete("d", "", cancel).value());  // final: counted once
+  EXPECT_EQ(store_->count_by_status().value(),
+            (Counts{{"Canceled", 1}, {"Failed", 1}, {"NotStarted", 1}, {"Running", 1}}));
+  EXPECT_EQ(store_->count_active().value(), 2);
+  // Running stays Running: counted as it was.
+  auto again = store_->claim_due("n1", 10, 60'000, 4).value();
+  ASSERT_EQ(again.size(), 2u);
+  for (const auto& o : again) {
+    ASSERT_TRUE(store_->record_progress(o.id, "n1", {o.status, 20, 0, 15, o.fence}).value());
+  }
+  EXPECT_EQ(store_->count_active().value(), 2);
+  EXPECT_EQ(store_->delete_expired(100, 10).value(), 2);  // c and d
+  EXPECT_TRUE(store_->remove("b").value());
+  EXPECT_EQ(store_->count_by_status().value(), (Counts{{"Running", 1}}));
+  EXPECT_EQ(store_->count_active().value(), 1);
+  EXPECT_EQ(store_->count_by_status().value(), (Counts{{"Running", 1}}));  // rolled up: same
+}
+
+// Pages by status, and pages behind a cursor, whatever the shape of the
+// query (each has its own statement).
+TEST_P(StoreContract, ListByStatusPagesBehindTheCursor) {
+  for (int i = 0; i < 12; ++i) {
+    Operation o = op("r" + std::to_string(10 + i), 100 + i, 0);
+    if (i % 3 == 0) o.status = Status::kRunning;
+    ASSERT_TRUE(store_->insert(o).ok());
+  }
+  ASSERT_TRUE(store_->insert(op("r99", 111, 0)).ok());  // same time as r21, higher id
+  ListQuery q;
+  q.status = Status::kRunning;
+  q.limit = 3;
+  auto p1 = store_->list(q).value();
+  ASSERT_EQ(p1.size(), 3u);
+  EXPECT_EQ(p1[0].id, "r19");
+  EXPECT_EQ(p1[2].id, "r13");
+  q.after_created = p1.back().created_at;
+  q.after_id = p1.back().id;
+  auto p2 = store_->list(q).value();
+  ASSERT_EQ(p2.size(), 1u);
+  EXPECT_EQ(p2[0].id, "r10");
+  EXPECT_TRUE(p2[0].result.empty());
+  // Without a status: the cursor's tie on created_at is broken by id.
+  ListQuery all;
+  all.limit = 2;
+  auto first = store_->list(all).value();
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].id, "r99");
+  EXPECT_EQ(first[1].id, "r21");
+  all.after_created = 111;
+  all.after_id = "r99";
+  EXPECT_EQ(store_->list(all).value()[0].id, "r21");
+  // An empty id after a time: everything older than that time.
+  all.after_id = "";
+  EXPECT_EQ(store_->list(all).value()[0].id, "r20");
+  // Expired records are not listed, by status or not.
+  ASSERT_TRUE(store_->mark_retrieved("r19", 0, 50).value());
+  ListQuery later;
+  later.status = Status::kRunning;
+  later.now = 60;
+  EXPECT_EQ(store_->list(later).value()[0].id, "r16");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return std::string(info.param.name); });
 
@@ -439,6 +521,103 @@ TEST(SqliteStore, SecondProcessOnOneFileIsRefusedClearly) {
   auto b = open_store(url);
   ASSERT_FALSE(b.ok());
   EXPECT_NE(b.error().message.find("in use"), std::string::npos);
+}
+
+// A store written by the build before the kept counts (SQLite schema v4)
+// upgrades in place: its records are counted and listed by status. The
+// older schema is made by taking v5's objects away again.
+TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
+  std::string url = temp_sqlite();
+  {
+    auto s = open_store(url);
+    ASSERT_TRUE(s.ok());
+    Operation o;
+    o.analyzer_id = "pro-demo";
+    o.upstream_url = "http://127.0.0.1:1/x";
+    for (int i = 0; i < 5; ++i) {
+      o.id = "u" + std::to_string(i);
+      o.created_at = i;
+      o.status = i < 2 ? Status::kRunning : Status::kSucceeded;
+      ASSERT_TRUE(s.value()->insert(o).ok());
+    }
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(url.substr(7).c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TRIGGER operations_counted_insert;"
+                         " DROP TRIGGER operations_counted_status;"
+                         " DROP TABLE operation_counts; DROP INDEX operations_listing_status;"
+                         " PRAGMA user_version = 4;"
+                         " INSERT INTO operations (id, tenant, analyzer_id, upstream_url, status,"
+                         " created_at, updated_at) VALUES ('old', 'default', 'a', 'u', 'Failed',"
+                         " 9, 9)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  auto s = open_store(url);
+  ASSERT_TRUE(s.ok()) << s.error().detail;
+  using Counts = std::vector<std::pair<std::string, int>>;
+  EXPECT_EQ(s.value()->count_by_status().value(),
+            (Counts{{"Failed", 1}, {"Running", 2}, {"Succeeded", 3}}));
+  ListQuery q;
+  q.status = Status::kRunning;
+  auto running = s.value()->list(q).value();
+  ASSERT_EQ(running.size(), 2u);
+  EXPECT_EQ(running[0].id, "u1");
+  ASSERT_TRUE(s.value()->remove("old").value());
+  EXPECT_EQ(s.value()->count_active().value(), 2);
+  EXPECT_EQ(s.value()->count_by_status().value(), (Counts{{"Running", 2}, {"Succeeded", 3}}));
+}
+
+// The same on PostgreSQL (schema v2 before the kept counts).
+TEST(PostgresStore, StoreOfSchemaTwoUpgradesInPlace) {
+  std::string url = temp_postgres();
+  if (url.empty()) GTEST_SKIP() << "no PostgreSQL: set LROGATE_TEST_POSTGRES_URL";
+  {
+    auto s = open_store(url);
+    ASSERT_TRUE(s.ok());
+    Operation o;
+    o.analyzer_id = "pro-demo";
+    o.upstream_url = "http://127.0.0.1:1/x";
+    for (int i = 0; i < 5; ++i) {
+      o.id = "u" + std::to_string(i);
+      o.created_at = i;
+      o.status = i < 2 ? Status::kRunning : Status::kSucceeded;
+      ASSERT_TRUE(s.value()->insert(o).ok());
+    }
+  }
+  PGconn* c = PQconnectdb(url.c_str());
+  PGresult* r = PQexec(c,
+                       "SET client_min_messages = warning;"
+                       " DROP TRIGGER operations_counted_insert ON operations;"
+                       " DROP TRIGGER operations_counted_delete ON operations;"
+                       " DROP TRIGGER operations_counted_status ON operations;"
+                       " DROP FUNCTION lrogate_count_inserted(); DROP FUNCTION lrogate_count_deleted();"
+                       " DROP FUNCTION lrogate_count_status();"
+                       " DROP TABLE operation_counts; DROP TABLE operation_count_changes;"
+                       " DROP INDEX operations_listing_status; DROP INDEX operations_due_at;"
+                       " CREATE INDEX operations_due ON operations(next_poll_at)"
+                       " WHERE status IN ('NotStarted', 'Running');"
+                       " UPDATE lrogate_schema SET version = 2;"
+                       " INSERT INTO operations (id, tenant, analyzer_id, upstream_url, status,"
+                       " created_at, updated_at) VALUES ('old', 'default', 'a', 'u', 'Failed', 9, 9)");
+  ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(c);
+  PQclear(r);
+  PQfinish(c);
+  auto s = open_store(url);
+  ASSERT_TRUE(s.ok()) << s.error().detail;
+  using Counts = std::vector<std::pair<std::string, int>>;
+  EXPECT_EQ(s.value()->count_by_status().value(),
+            (Counts{{"Failed", 1}, {"Running", 2}, {"Succeeded", 3}}));
+  ListQuery q;
+  q.status = Status::kRunning;
+  auto running = s.value()->list(q).value();
+  ASSERT_EQ(running.size(), 2u);
+  EXPECT_EQ(running[0].id, "u1");
+  ASSERT_TRUE(s.value()->remove("old").value());
+  EXPECT_EQ(s.value()->count_active().value(), 2);
+  EXPECT_EQ(s.value()->count_by_status().value(), (Counts{{"Running", 2}, {"Succeeded", 3}}));
 }
 
 TEST(StoreFactory, UnknownUrlIsAClearError) {
