@@ -14,7 +14,7 @@ TEST_PACKAGES=(
   libgtest-dev libgmock-dev openssl curl
   python3 python3-pytest python3-pytest-xdist
   clang-14 libclang-rt-14-dev
-  postgresql
+  postgresql faketime
   chromium
 )
 

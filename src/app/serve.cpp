@@ -57,7 +57,10 @@ class Gateway {
   void reload();
 
   const config::ServeConfig& c_;
-  SystemClock clock_;
+  SystemClock host_clock_;
+  // Every part's clock: the host's, set to the shared store's by the
+  // service (docs/design.md, "One clock for the cluster").
+  ClusterClock clock_{host_clock_};
   SystemRandom random_;
   std::unique_ptr<store::OperationStore> store_;
   std::unique_ptr<http::Client> client_;  // submits, token fetches, OIDC keys
@@ -116,6 +119,12 @@ std::optional<int> Gateway::open() {
   credential_ = std::move(credential).value();
   caller_.emplace(*up_, *credential_, *client_, clock_, random_);
   service_.emplace(*store_, clock_, c_.service);
+  // Before anything judges a time: the offset from the store's clock (the
+  // poller's heartbeat measures it again while serving).
+  if (auto synced = service_->sync_clock(); !synced) {
+    log::warn("cannot read the database's clock; this host's clock is used until it can",
+              {{"error", synced.error().message}, {"detail", synced.error().detail}});
+  }
 
   int shard_count = c_.poller_shards > 0
                         ? c_.poller_shards

@@ -1,5 +1,8 @@
 #include "core/operation_service.h"
 
+#include <cstdlib>
+
+#include "base/log.h"
 #include "base/strings.h"
 
 namespace lrogate::core {
@@ -15,6 +18,12 @@ OperationService::OperationService(store::OperationStore& store, const Clock& cl
     if (c.kind == Kind::kFinished) notifier_.notify(c.id);
     if (c.kind == Kind::kListening) notifier_.notify_all();
   });
+}
+
+OperationService::OperationService(store::OperationStore& store, ClusterClock& clock,
+                                   ServiceConfig config)
+    : OperationService(store, static_cast<const Clock&>(clock), config) {
+  cluster_ = &clock;
 }
 
 OperationService::~OperationService() { store_.set_change_listener(nullptr); }
@@ -240,6 +249,28 @@ Result<int> OperationService::renew_leases(std::string_view owner,
 
 Result<int> OperationService::sweep(int limit) {
   return store_.delete_expired(clock_.now_ms(), limit);
+}
+
+Result<void> OperationService::sync_clock() {
+  if (!cluster_) return {};
+  Millis sent = cluster_->local().now_ms();
+  auto t = store_.database_time();
+  Millis received = cluster_->local().now_ms();
+  if (!t) return t.error();
+  if (!t.value()) return {};  // no clock shared with other processes
+  Millis before = cluster_->offset_ms();
+  if (cluster_->observe(sent, *t.value(), received)) {
+    Millis offset = cluster_->offset_ms();
+    boost::json::object f{{"offset_ms", offset}, {"was_ms", before}, {"round_trip_ms", received - sent}};
+    // A second or more: this host's clock is off, and the operator should
+    // know (every time is judged by the database's clock regardless).
+    if (std::llabs(offset) >= 1'000) {
+      log::warn("clock offset from the database", std::move(f));
+    } else {
+      log::info("clock offset from the database", std::move(f));
+    }
+  }
+  return {};
 }
 
 }  // namespace lrogate::core

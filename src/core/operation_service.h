@@ -50,6 +50,8 @@ struct Page {
 class OperationService {
  public:
   OperationService(store::OperationStore& store, const Clock& clock, ServiceConfig config);
+  // With the cluster's clock, which sync_clock() keeps on the store's.
+  OperationService(store::OperationStore& store, ClusterClock& clock, ServiceConfig config);
   ~OperationService();
   OperationService(const OperationService&) = delete;
   OperationService& operator=(const OperationService&) = delete;
@@ -121,6 +123,10 @@ class OperationService {
   Result<int> resume_all();
   // Deletes expired records; returns how many.
   Result<int> sweep(int limit);
+  // Measures the cluster clock's offset from the store's clock again (a
+  // store call: on a store thread, or before serving). Nothing without a
+  // cluster clock or with a store that has no shared clock (SQLite).
+  Result<void> sync_clock();
 
   Millis now() const { return clock_.now_ms(); }
   const ServiceConfig& config() const { return config_; }
@@ -129,6 +135,7 @@ class OperationService {
  private:
   store::OperationStore& store_;
   const Clock& clock_;
+  ClusterClock* cluster_ = nullptr;  // the same clock, when it is the cluster's
   ServiceConfig config_;
   Notifier notifier_;
 };

@@ -146,6 +146,11 @@ class OperationStore {
                                 std::string_view operation_id) = 0;
   virtual Result<void> release_key(std::string_view tenant, std::string_view key) = 0;
   virtual Result<void> ping() = 0;
+  // The time on the clock every process sharing the store is judged by
+  // (PostgreSQL's), ms since the epoch; none for a store only this process
+  // uses (SQLite), whose own clock is the one. See docs/design.md, "One
+  // clock for the cluster".
+  virtual Result<std::optional<Millis>> database_time() { return std::optional<Millis>(); }
 
   // True when this process is the store's only user (SQLite's file lock):
   // every lease found at start is then a leftover of an earlier run.

@@ -190,6 +190,7 @@ class ReadCache final : public OperationStore {
     return inner_->release_key(tenant, key);
   }
   Result<void> ping() override { return inner_->ping(); }
+  Result<std::optional<Millis>> database_time() override { return inner_->database_time(); }
   bool exclusive() const override { return inner_->exclusive(); }
 
   void set_change_listener(ChangeListener fn) override {

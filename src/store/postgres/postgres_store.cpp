@@ -170,6 +170,7 @@ enum Sql {
   kKeyBind,
   kKeyRelease,
   kPing,
+  kClock,
   kSqlCount
 };
 
@@ -301,6 +302,9 @@ const std::string kStatements[kSqlCount] = {
     "DELETE FROM idempotency WHERE tenant = $1::text AND key = $2::text"
     " AND operation_id IS NULL",
     /* kPing */ "SELECT 1",
+    /* kClock: the database's time, ms since the epoch (clock_timestamp():
+       now, not the transaction's start) */
+    "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
 };
 
 using PgResult = std::unique_ptr<PGresult, decltype(&PQclear)>;
@@ -719,6 +723,12 @@ class PostgresStore final : public OperationStore {
     auto r = run(kPing, Params(), "ping");
     if (!r) return r.error();
     return {};
+  }
+
+  Result<std::optional<Millis>> database_time() override {
+    auto r = run(kClock, Params(), "database_time");
+    if (!r) return r.error();
+    return std::optional<Millis>(get_num(r->get(), 0, 0));
   }
 
   bool exclusive() const override { return false; }

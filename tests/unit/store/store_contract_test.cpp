@@ -11,6 +11,7 @@
 #include <thread>
 #include <tuple>
 
+#include "base/clock.h"
 #include "store/operation_store.h"
 
 namespace lrogate::store {
@@ -468,6 +469,20 @@ TEST_P(StoreContract, ListByStatusPagesBehindTheCursor) {
   later.status = Status::kRunning;
   later.now = 60;
   EXPECT_EQ(store_->list(later).value()[0].id, "r16");
+}
+
+// The shared clock: PostgreSQL's (the test server runs on this host, so it
+// reads within a few seconds of this process's clock); SQLite has none.
+TEST_P(StoreContract, TellsTheClockEveryProcessSharingItIsJudgedBy) {
+  auto t = store_->database_time();
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  if (store_->exclusive()) {
+    EXPECT_FALSE(t.value().has_value());
+    return;
+  }
+  ASSERT_TRUE(t.value().has_value());
+  Millis here = SystemClock().now_ms();
+  EXPECT_LT(std::llabs(*t.value() - here), 5'000) << *t.value() << " vs " << here;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
