@@ -10,12 +10,13 @@ Prints a Markdown table: medians of ROUNDS runs, ratios against nginx in the
 same run. Needs: wrk nginx-light python3-fastapi python3-uvicorn python3-httpx.
 
     python3 bench/status_poll.py [--seconds 5] [--rounds 3] [--reference-bin PATH]
-                                 [--store postgresql://...]
+                                 [--store postgresql://...] [--reference-store URL]
 
 --reference-bin also measures another build (e.g. the commit before) in the
 same rounds, beside this one. --store puts the gateways on that store instead
 of a SQLite file each (a PostgreSQL database: both builds then share it, as
-replicas do).
+replicas do); --reference-store gives the reference a database of its own,
+for a reference built before a schema migration (it refuses a newer schema).
 """
 import argparse
 import os
@@ -48,6 +49,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--reference-bin", help="another lrogate binary, measured in the same rounds")
     ap.add_argument("--store", help="a store URL for the gateways (default: a SQLite file each)")
+    ap.add_argument("--reference-store",
+                    help="the reference's own store URL (default: --store); needed when this "
+                         "build migrated --store to a schema the reference refuses")
     args = ap.parse_args()
     procs = Procs()
     tmp = procs.dir
@@ -72,7 +76,8 @@ def main():
             procs.procs_extra = ref_procs  # closed with the others
             _, ref = ref_procs.gateway(sim, "--client-poll-rate", "0", "--max-polls", "0",
                                        "--retrieval-grace", "50m", "--fallback-lookup", "off",
-                                       "--poll-interval", "1s", name="ref", store=args.store)
+                                       "--poll-interval", "1s", name="ref",
+                                       store=args.reference_store or args.store)
             ref_running = post(f"{ref}/pro-mode/content-analyzers/pro-demo:analyze",
                                {"url": doc + "?sim_duration=1h"})["operationId"]
             ref_done = post(f"{ref}/pro-mode/content-analyzers/pro-demo:analyze",
