@@ -1,7 +1,7 @@
 // Result<T>: a value or an Error, passed between parts instead of exceptions.
 // This is the one error vocabulary of the parts: a function that can fail
-// returns a Result (or std::optional when "none" needs no reason), never a
-// bool with an out-parameter or a -1.
+// returns a Result (or std::optional when "none" needs no reason); it does
+// not report the failure as a bool with an out-parameter or a -1.
 //
 // Error::message is safe to show a client; Error::detail is for the log only
 // (it may name files, addresses or library errors, never a secret). Neither
