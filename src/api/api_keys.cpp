@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 
@@ -32,11 +33,11 @@ bool valid_key(std::string_view k) {
   return true;
 }
 
-int hex_value(char c) {
+std::optional<int> hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -75,9 +76,9 @@ Result<std::vector<KeyEntry>> parse_api_keys(std::string_view text) {
       std::string_view hex = rest.substr(7);
       if (hex.size() != 64) return bad("sha256: needs 64 hex digits");
       for (std::size_t i = 0; i < 64; i += 2) {
-        int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
-        if (hi < 0 || lo < 0) return bad("sha256: needs 64 hex digits");
-        e.digest += static_cast<char>(hi * 16 + lo);
+        auto hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+        if (!hi || !lo) return bad("sha256: needs 64 hex digits");
+        e.digest += static_cast<char>(*hi * 16 + *lo);
       }
     } else {
       if (!valid_key(rest)) return bad("the key must be 8-512 printable characters without spaces");

@@ -67,7 +67,7 @@ struct JwsReleaser {
   void operator()(cjose_jws_t* j) const { cjose_jws_release(j); }
 };
 
-JwtError refused(std::string m) { return JwtError{JwtFailure::kRefused, std::move(m)}; }
+Error refused(std::string m) { return make_error(ErrorCode::kUnauthenticated, std::move(m)); }
 
 }  // namespace
 
@@ -127,10 +127,11 @@ Result<std::string> parse_discovery(std::string_view json, std::string_view issu
   return *uri;
 }
 
-std::variant<JwtClaims, JwtError> verify_jwt(std::string_view token, const KeySet& keys,
-                                             const JwtRules& rules, std::int64_t now_s,
-                                             std::string_view group_claim) {
-  auto malformed = [](std::string m) { return JwtError{JwtFailure::kMalformed, std::move(m)}; };
+Result<JwtClaims> verify_jwt(std::string_view token, const KeySet& keys, const JwtRules& rules,
+                             std::int64_t now_s, std::string_view group_claim) {
+  auto malformed = [](std::string m) {
+    return make_error(ErrorCode::kInvalidArgument, std::move(m));
+  };
   if (token.size() > rules.max_token_size) return malformed("the token is too large");
   std::size_t d1 = token.find('.');
   std::size_t d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
@@ -157,8 +158,8 @@ std::variant<JwtClaims, JwtError> verify_jwt(std::string_view token, const KeySe
   if (!kid || !*kid) return refused("the token names no signing key (kid)");
   const KeySet::Key* key = keys.find(kid);
   if (!key) {
-    return JwtError{JwtFailure::kUnknownKey,
-                    "the token's signing key is not one of the issuer's known keys"};
+    return make_error(ErrorCode::kNotFound,
+                      "the token's signing key is not one of the issuer's known keys");
   }
   if (key->rsa != (a == "RS256")) return refused("the token's algorithm does not match its key");
   if (!cjose_jws_verify(jws.get(), key->jwk, &err)) return refused("the token's signature is invalid");

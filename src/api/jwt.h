@@ -19,7 +19,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "base/result.h"
@@ -69,21 +68,14 @@ struct JwtClaims {
   std::int64_t expires_at = 0;                              // exp, seconds since the epoch
 };
 
-enum class JwtFailure {
-  kMalformed,   // not a compact JWS, or its parts do not decode
-  kUnknownKey,  // its kid is not in the key set (the issuer may have rotated)
-  kRefused,     // algorithm, signature or a claim refused
-};
-
-struct JwtError {
-  JwtFailure failure;
-  std::string message;  // safe for a client (error_description)
-};
-
 // Verifies `token` (compact serialization) and returns its claims. The
-// group claim's name is `group_claim` (Entra ID: "groups").
-std::variant<JwtClaims, JwtError> verify_jwt(std::string_view token, const KeySet& keys,
-                                             const JwtRules& rules, std::int64_t now_s,
-                                             std::string_view group_claim = "groups");
+// group claim's name is `group_claim` (Entra ID: "groups"). A refusal's code
+// says why:
+//   kInvalidArgument  not a compact JWS, or its parts do not decode
+//   kNotFound         its kid is not in the key set (the issuer may have rotated)
+//   kUnauthenticated  algorithm, signature or a claim refused
+// and its message is safe for a client (error_description).
+Result<JwtClaims> verify_jwt(std::string_view token, const KeySet& keys, const JwtRules& rules,
+                             std::int64_t now_s, std::string_view group_claim = "groups");
 
 }  // namespace lrogate::api

@@ -121,22 +121,23 @@ VerifiedToken OidcVerifier::verify(std::string_view token) {
     why_none = last_error_;
   }
   if (!keys) {
-    return JwtError{JwtFailure::kUnknownKey,
-                    "the issuer's signing keys are not available yet" +
-                        (why_none.empty() ? std::string() : ": " + why_none)};
+    return make_error(ErrorCode::kNotFound,
+                      "the issuer's signing keys are not available yet" +
+                          (why_none.empty() ? std::string() : ": " + why_none));
   }
   auto r = verify_jwt(token, *keys, rules_, now_s, settings_.group_claim);
-  if (auto* e = std::get_if<JwtError>(&r)) {
-    if (e->failure == JwtFailure::kUnknownKey) {
+  if (!r) {
+    Error e = r.error();
+    if (e.code == ErrorCode::kNotFound) {
       // Maybe rotated: fetch again, at most once per min_refetch.
       if (clock_.now_ms() - last_fetch_.load() >= settings_.min_refetch.count()) {
         client_.post([this] { fetch(); });
       }
-      if (!why_none.empty()) e->message += " (the keys could not be refreshed: " + why_none + ")";
+      if (!why_none.empty()) e.message += " (the keys could not be refreshed: " + why_none + ")";
     }
-    return std::move(*e);
+    return e;
   }
-  auto claims = std::make_shared<const JwtClaims>(std::move(std::get<JwtClaims>(r)));
+  auto claims = std::make_shared<const JwtClaims>(std::move(r).value());
   MutexLock lock(cache_mu_);
   if (cache_.size() >= kMaxCached) {
     for (auto it = cache_.begin(); it != cache_.end();) {

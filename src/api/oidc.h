@@ -22,7 +22,6 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <variant>
 #include <vector>
 
 #include "api/api_config.h"
@@ -33,7 +32,8 @@
 
 namespace lrogate::api {
 
-using VerifiedToken = std::variant<std::shared_ptr<const JwtClaims>, JwtError>;
+// The claims, or why the token is refused (verify_jwt's codes).
+using VerifiedToken = Result<std::shared_ptr<const JwtClaims>>;
 
 class OidcVerifier {
  public:

@@ -78,7 +78,7 @@ void list_operations(ApiContext& ctx, http::Request&& req, const http::Params&,
   auto page = ctx.service.list(req.principal, status, top, skip);
   if (!page) {
     if (page.error().code == ErrorCode::kInvalidArgument) {
-      return respond(error_reply(400, "InvalidSkipToken", page.error().message));
+      return respond(error_reply(page.error(), "InvalidSkipToken"));
     }
     return respond(store_unavailable(page.error()));
   }

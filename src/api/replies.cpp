@@ -11,8 +11,35 @@
 
 namespace lrogate::api {
 
+ErrorStatus error_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return {400, "InvalidRequest"};
+    case ErrorCode::kNotFound:
+      return {404, "NotFound"};
+    case ErrorCode::kConflict:
+      return {409, "Conflict"};
+    case ErrorCode::kUnavailable:
+      // The API meets this code from the store only: the upstream's failures
+      // come as SubmitAnswer/PollAnswer (upstream_refusal, 502/503).
+      return {503, "StoreUnavailable", 2};
+    case ErrorCode::kUnauthenticated:
+      return {401, "Unauthorized"};
+    case ErrorCode::kInternal:
+      break;
+  }
+  return {500, "InternalError"};
+}
+
 http::Response error_reply(int status, std::string_view code, std::string_view message) {
   return http::json_response(status, json::error_body(code, message));
+}
+
+http::Response error_reply(const Error& e, std::string_view code) {
+  ErrorStatus s = error_status(e.code);
+  http::Response r = error_reply(s.status, code.empty() ? s.code : code, e.message);
+  if (s.retry_after_s > 0) r.set("Retry-After", std::to_string(s.retry_after_s));
+  return r;
 }
 
 http::Response invalid_analyzer_id() {
@@ -27,10 +54,10 @@ http::Response invalid_operation_id() {
 
 http::Response store_unavailable(const Error& e) {
   log::error("store failed", {{"error", e.message}, {"detail", e.detail}});
-  http::Response r =
-      error_reply(503, "StoreUnavailable", "the operation store is unavailable; retry shortly");
-  r.set("Retry-After", "2");
-  return r;
+  // Whatever the store's code (kInternal, an unexpected kConflict), the
+  // client can only retry: it hears that the store cannot answer now.
+  return error_reply(
+      make_error(ErrorCode::kUnavailable, "the operation store is unavailable; retry shortly"));
 }
 
 http::Response too_many_polls(Millis wait_ms, std::string_view message) {

@@ -12,12 +12,28 @@
 
 namespace lrogate::api {
 
-// {"error":{"code","message"}} with the given status.
+// How an Error reads to a client: the one table from ErrorCode to an HTTP
+// status and the public code of the error body (every ErrorCode has an
+// entry), with the Retry-After it carries (0: none).
+struct ErrorStatus {
+  int status;
+  std::string_view code;  // a literal
+  int retry_after_s = 0;
+};
+ErrorStatus error_status(ErrorCode code);
+
+// {"error":{"code","message"}} with the given status: a handler's own answer.
 http::Response error_reply(int status, std::string_view code, std::string_view message);
+// The answer to an Error: error_status(e.code)'s status and Retry-After, and
+// e.message (never e.detail, which is for the log). `code`, when given, names
+// the failure more precisely than the table's code (InvalidSkipToken,
+// JsonTooDeep); the status stays the table's.
+http::Response error_reply(const Error& e, std::string_view code = {});
 // 400 for an id that is not of its format (the message shows the format).
 http::Response invalid_analyzer_id();
 http::Response invalid_operation_id();
-// 503 for a store failure (the detail goes to the log, not the client).
+// The answer to a store call that failed (logged, with its detail): the
+// table's kUnavailable, 503 StoreUnavailable + Retry-After, whatever e.code.
 http::Response store_unavailable(const Error& e);
 // 429 with Retry-After (seconds, rounded up).
 http::Response too_many_polls(Millis wait_ms, std::string_view message);

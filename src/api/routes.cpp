@@ -35,7 +35,9 @@ std::string header_safe(std::string_view s) {
 }
 
 http::Response unauthorized(std::string_view message, std::string_view token_error) {
-  http::Response r = error_reply(401, "Unauthorized", message);
+  // Whatever was wrong with the token (malformed, unknown key, refused), RFC
+  // 6750 answers 401 invalid_token.
+  http::Response r = error_reply(make_error(ErrorCode::kUnauthenticated, std::string(message)));
   if (token_error.empty()) {
     r.set("WWW-Authenticate", "Bearer realm=\"lrogate\"");
   } else {
@@ -107,15 +109,15 @@ std::optional<http::Response> authenticate(ApiContext& ctx, http::Request& req,
   bool bearer = authorization.size() > 7 && iequals(authorization.substr(0, 7), "bearer ");
   if (ctx.oidc && bearer && !key.empty()) {
     auto verified = ctx.oidc->verify(key);
-    if (auto* claims = std::get_if<std::shared_ptr<const JwtClaims>>(&verified)) {
-      auto owner = owner_of(**claims, ctx.oidc->settings(), req);
+    if (verified) {
+      auto owner = owner_of(*verified.value(), ctx.oidc->settings(), req);
       if (auto* principal = std::get_if<std::string>(&owner)) {
         req.principal = std::move(*principal);
         return std::nullopt;
       }
       return std::get<http::Response>(std::move(owner));
     }
-    token_error = std::get<JwtError>(verified).message;
+    token_error = verified.error().message;
   }
   log::warn("unauthenticated request refused",
             {{"route", route ? route->path : std::string("(unmatched)")},

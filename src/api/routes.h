@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <variant>
 
 #include "api/api_config.h"
 #include "api/api_keys.h"

@@ -68,7 +68,7 @@ upstream::CallTags call_tags(const http::Request& req) {
 }
 
 http::Response json_refused(const json::CheckError& e) {
-  return error_reply(400, e.code, e.message);
+  return error_reply(make_error(ErrorCode::kInvalidArgument, e.message), e.code);
 }
 
 void with_body_work(ApiContext& ctx, std::size_t size, const http::Responder& respond,

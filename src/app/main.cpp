@@ -7,8 +7,7 @@
 int main(int argc, char** argv) {
   try {
     lrogate::config::Config config;
-    int code = lrogate::config::parse(argc, argv, &config);
-    if (code >= 0) return code;
+    if (auto code = lrogate::config::parse(argc, argv, &config)) return *code;
     if (config.command == "serve") return lrogate::app::run_serve(config.serve);
     if (config.command == "analyze") return lrogate::app::run_analyze(config.client);
     if (config.command == "status") return lrogate::app::run_status(config.client);

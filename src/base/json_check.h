@@ -30,7 +30,10 @@ struct CheckLimits {
 };
 
 // Why a body was refused: a code for the client's error body and a message
-// safe to show it.
+// safe to show it. Not an Error: it is always ErrorCode::kInvalidArgument
+// (400), and what it adds is the public code naming the check that failed,
+// which an Error has no field for (api::json_refused answers it through the
+// ErrorCode table with this code).
 struct CheckError {
   // InvalidJson, JsonTooDeep, JsonTooWide, JsonKeyTooLong (64 KiB), DuplicateJsonKey,
   // JsonNumberOutOfRange

@@ -1,7 +1,14 @@
 // Result<T>: a value or an Error, passed between parts instead of exceptions.
+// This is the one error vocabulary of the parts: a function that can fail
+// returns a Result (or std::optional when "none" needs no reason); it does
+// not report the failure as a bool with an out-parameter or a -1.
 //
 // Error::message is safe to show a client; Error::detail is for the log only
-// (it may name files, addresses or library errors, never a secret).
+// (it may name files, addresses or library errors, never a secret). Neither
+// ever holds a secret, a token or an authority's raw answer.
+//
+// The API answers an Error with the status and public code of one table,
+// api::error_status (src/api/replies.h); docs/design.md, "The HTTP contract".
 #pragma once
 
 #include <optional>
@@ -16,7 +23,10 @@ enum class ErrorCode {
   kNotFound,
   kConflict,     // uniqueness or precondition failed
   kUnavailable,  // a dependency (store, upstream) cannot answer now; retry later
-  kInternal,
+  // Credentials refused: a client's bearer token, or the gateway's own at its
+  // token authority (a configuration fault; retrying soon will not help).
+  kUnauthenticated,
+  kInternal,  // keep last: tests walk every code up to it
 };
 
 struct Error {

@@ -211,7 +211,7 @@ std::optional<HostPort> parse_listen(std::string_view text) {
   return HostPort{std::string(h), static_cast<std::uint16_t>(*v)};
 }
 
-int parse(int argc, char** argv, Config* out) {
+std::optional<int> parse(int argc, char** argv, Config* out) {
   CLI::App app{"lrogate: a gateway for long-running upstream operations (hybrid polling)"};
   app.set_version_flag("--version", "lrogate 0.1.0");
   app.require_subcommand(1);
@@ -455,7 +455,7 @@ int parse(int argc, char** argv, Config* out) {
           "--gateway must be an http:// or https:// URL with a host, an optional port "
           "(1-65535) and path, and no user info, query or fragment, e.g. http://127.0.0.1:8080");
     }
-    return -1;
+    return std::nullopt;
   }
   if (*serve) {
     out->command = "serve";
@@ -571,7 +571,7 @@ int parse(int argc, char** argv, Config* out) {
     if (const char* e = std::getenv("LROGATE_SIM_IDENTITY_HEADER")) m.identity_header = e;
     m.analyzers = split_list(analyzers);
   }
-  return -1;
+  return std::nullopt;
 }
 
 }  // namespace lrogate::config

@@ -87,9 +87,11 @@ struct Config {
   ClientConfig client;
 };
 
-// Parses argv. Returns -1 with *out filled to go on, or an exit code (0 for
-// --help/--version, 2 for a bad setting, after printing why to stderr).
-int parse(int argc, char** argv, Config* out);
+// Parses argv into *out. Returns nullopt to go on, or the exit code to stop
+// with (0 for --help/--version, 2 for a bad setting, after printing why to
+// stderr). *out is an out-parameter because CLI11 binds each flag to its
+// field while it parses.
+std::optional<int> parse(int argc, char** argv, Config* out);
 
 // The largest size any size flag takes: 1TiB.
 inline constexpr std::size_t kMaxSize = std::size_t{1} << 40;

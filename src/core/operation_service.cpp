@@ -164,14 +164,20 @@ namespace {
 // skipToken: "<created_at>.<id>" — both already URL-safe.
 std::string make_token(const Operation& op) { return std::to_string(op.created_at) + "." + op.id; }
 
-bool read_token(std::string_view t, Millis* created, std::string* id) {
+struct Cursor {
+  Millis created_at;
+  std::string id;
+};
+
+// make_token's inverse; nullopt when t is not of its form.
+std::optional<Cursor> read_token(std::string_view t) {
   auto dot = t.find('.');
-  if (dot == std::string_view::npos || dot == 0 || dot > 19 || dot + 1 >= t.size()) return false;
+  if (dot == std::string_view::npos || dot == 0 || dot > 19 || dot + 1 >= t.size()) {
+    return std::nullopt;
+  }
   auto v = parse_digits(t.substr(0, dot), 18);
-  if (!v) return false;
-  *created = *v;
-  *id = std::string(t.substr(dot + 1));
-  return true;
+  if (!v) return std::nullopt;
+  return Cursor{*v, std::string(t.substr(dot + 1))};
 }
 
 }  // namespace
@@ -184,11 +190,10 @@ Result<Page> OperationService::list(const std::string& tenant, std::optional<Sta
   q.limit = top + 1;  // one more tells whether a next page exists
   q.now = clock_.now_ms();
   if (!skip_token.empty()) {
-    Millis created = 0;
-    if (!read_token(skip_token, &created, &q.after_id)) {
-      return make_error(ErrorCode::kInvalidArgument, "invalid skipToken");
-    }
-    q.after_created = created;
+    auto cursor = read_token(skip_token);
+    if (!cursor) return make_error(ErrorCode::kInvalidArgument, "invalid skipToken");
+    q.after_created = cursor->created_at;
+    q.after_id = std::move(cursor->id);
   }
   auto rows = store_.list(q);
   if (!rows) return rows.error();

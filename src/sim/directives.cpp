@@ -2,16 +2,20 @@
 
 #include <boost/url/parse.hpp>
 #include <charconv>
+#include <optional>
 
 #include "base/duration.h"
 
 namespace lrogate::sim {
 namespace {
 
-bool to_int(std::string_view s, int* out) {
-  if (s.empty() || s.size() > 9) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size() && *out >= 0;
+// A non-negative int of at most 9 characters, or nullopt.
+std::optional<int> to_int(std::string_view s) {
+  if (s.empty() || s.size() > 9) return std::nullopt;
+  int n = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc() || p != s.data() + s.size() || n < 0) return std::nullopt;
+  return n;
 }
 
 Error bad(std::string_view what) {
@@ -50,9 +54,9 @@ Result<Fault> parse_fault(std::string_view tok) {
     f.kind = Fault::Kind::kUnknownStatus;
   else {
     auto colon = tok.find(':');
-    if (!to_int(tok.substr(0, colon), &f.status) || f.status < 100 || f.status > 599) {
-      return bad(tok);
-    }
+    auto status = to_int(tok.substr(0, colon));
+    if (!status || *status < 100 || *status > 599) return bad(tok);
+    f.status = *status;
     if (colon != std::string_view::npos) {
       auto arg = tok.substr(colon + 1);
       if (arg.rfind("date", 0) == 0) {
@@ -64,7 +68,9 @@ Result<Fault> parse_fault(std::string_view tok) {
       } else {
         f.after = Fault::After::kSeconds;
       }
-      if (!to_int(arg, &f.after_value)) return bad(tok);
+      auto after = to_int(arg);
+      if (!after) return bad(tok);
+      f.after_value = *after;
     }
   }
   return f;
@@ -94,11 +100,13 @@ Result<Directives> parse_directives(std::string_view url, const Directives& defa
       if (!f) return f.error();
       d.submit_faults = f.value();
     } else if (k == "sim_retry_after") {
-      if (!to_int(v, &d.retry_after_s)) return bad(v);
+      auto s = to_int(v);
+      if (!s) return bad(v);
+      d.retry_after_s = *s;
     } else if (k == "sim_result_bytes") {
-      int n = 0;
-      if (!to_int(v, &n)) return bad(v);
-      d.result_bytes = static_cast<std::size_t>(n);
+      auto n = to_int(v);
+      if (!n) return bad(v);
+      d.result_bytes = static_cast<std::size_t>(*n);
     } else if (k == "sim_location") {
       if (v != "foreign") return bad(v);
       d.foreign_location = true;

@@ -8,8 +8,10 @@
 namespace lrogate::upstream {
 namespace {
 
-const char* credential_error_code(const CredentialError& e) {
-  return e.refused ? "UpstreamTokenRefused" : "UpstreamTokenUnavailable";
+// The public code of a Credential's Error (Credential::headers).
+const char* credential_error_code(const Error& e) {
+  return e.code == ErrorCode::kUnauthenticated ? "UpstreamTokenRefused"
+                                               : "UpstreamTokenUnavailable";
 }
 
 void add_tags(const CallTags& tags, http::ClientRequest& req) {
@@ -81,39 +83,37 @@ Caller::Caller(const Upstream& upstream, Credential& credential, http::Client& c
       clock_(clock),
       random_(random) {}
 
-void Caller::send(http::ClientRequest req,
-                  std::function<void(http::ClientResult, const CredentialError*)> done) {
-  credential_.headers([this, req = std::move(req), done = std::move(done)](
-                          http::Headers auth, const CredentialError* err) mutable {
-    if (err) {
+void Caller::send(http::ClientRequest req, std::function<void(Result<http::ClientResult>)> done) {
+  credential_.headers([this, req = std::move(req),
+                       done = std::move(done)](Result<http::Headers> auth) mutable {
+    if (!auth) {
       // headers() may answer on the credential's own client thread (a token
       // fetch failed): the caller's callbacks always run on its client's.
-      client_.post([done = std::move(done), e = *err]() mutable { done(http::ClientResult{}, &e); });
+      client_.post([done = std::move(done), e = auth.error()]() mutable { done(std::move(e)); });
       return;
     }
-    for (auto& h : auth) req.headers.push_back(std::move(h));
+    for (auto& h : auth.value()) req.headers.push_back(std::move(h));
     client_.send(std::move(req), [this, done = std::move(done)](http::ClientResult r) {
       if (r.response && r.response->status == 401) credential_.rejected();
-      done(std::move(r), nullptr);
+      done(std::move(r));
     });
   });
 }
 
 void Caller::send_poll(http::ClientRequest req, const char* call,
                        std::function<void(PollAnswer)> done) {
-  send(std::move(req),
-       [this, call, done = std::move(done)](http::ClientResult r, const CredentialError* err) {
-         PollAnswer a;
-         if (err) {
-           a.kind = PollAnswer::Kind::kTransient;
-           a.error_code = credential_error_code(*err);
-           a.error_message = err->message;
-         } else {
-           a = upstream_.read_poll(r, clock_.now_ms());
-         }
-         metrics::count_upstream_call(call, poll_kind_name(a.kind));
-         done(std::move(a));
-       });
+  send(std::move(req), [this, call, done = std::move(done)](Result<http::ClientResult> r) {
+    PollAnswer a;
+    if (!r) {
+      a.kind = PollAnswer::Kind::kTransient;
+      a.error_code = credential_error_code(r.error());
+      a.error_message = r.error().message;
+    } else {
+      a = upstream_.read_poll(r.value(), clock_.now_ms());
+    }
+    metrics::count_upstream_call(call, poll_kind_name(a.kind));
+    done(std::move(a));
+  });
 }
 
 void Caller::submit(std::string analyzer_id, std::string body, std::string content_type,
@@ -168,16 +168,17 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
   http::ClientRequest req = st->build();
   req.timeout = std::min(req.timeout, std::chrono::milliseconds(std::max<Millis>(left, 1)));
   add_tags(st->tags, req);
-  send(std::move(req), [this, st](http::ClientResult r, const CredentialError* err) {
+  send(std::move(req), [this, st](Result<http::ClientResult> r) {
     SubmitAnswer a;
-    if (err) {
+    if (!r) {
       // Refused: the gateway's own identity is wrong; no retry will fix it soon.
-      a.kind = err->refused ? SubmitAnswer::Kind::kAuthRefused : SubmitAnswer::Kind::kTransient;
-      a.error_code = credential_error_code(*err);
-      a.error_message = err->message;
+      a.kind = r.error().code == ErrorCode::kUnauthenticated ? SubmitAnswer::Kind::kAuthRefused
+                                                             : SubmitAnswer::Kind::kTransient;
+      a.error_code = credential_error_code(r.error());
+      a.error_message = r.error().message;
     } else {
-      a = st->read(r, clock_.now_ms());
-      std::string_view apim = r.response ? r.response->header("apim-request-id") : "";
+      a = st->read(r.value(), clock_.now_ms());
+      std::string_view apim = r->response ? r->response->header("apim-request-id") : "";
       if (http::valid_client_request_id(apim)) a.upstream_request_id = apim;
     }
     metrics::count_upstream_call(st->call, submit_kind_name(a.kind));

@@ -57,10 +57,10 @@ class Caller {
  private:
   struct SubmitState;
   void attempt(std::shared_ptr<SubmitState> st);
-  // Adds the credential's headers and sends; err is set (and the result
-  // empty) when no credential could be had.
-  void send(http::ClientRequest req,
-            std::function<void(http::ClientResult, const CredentialError*)> done);
+  // Adds the credential's headers and sends: the client's result (which may
+  // itself be a transport failure), or the Credential's Error when no
+  // credential could be had.
+  void send(http::ClientRequest req, std::function<void(Result<http::ClientResult>)> done);
   // A poll or lookup GET: sent with credentials, read, counted as `call`.
   void send_poll(http::ClientRequest req, const char* call, std::function<void(PollAnswer)> done);
 

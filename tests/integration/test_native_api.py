@@ -59,7 +59,9 @@ def test_list_is_newest_first_with_stable_paging_and_filters(procs):
     assert sorted(o["id"] for o in running + not_started) == sorted(ids[2:])
     assert request(gw.base, "GET", "/operations?top=0").status == 400
     assert request(gw.base, "GET", "/operations?status=Weird").status == 400
-    assert request(gw.base, "GET", "/operations?skipToken=garbage").status == 400
+    bad_token = request(gw.base, "GET", "/operations?skipToken=garbage")
+    assert bad_token.status == 400
+    assert bad_token.json() == {"error": {"code": "InvalidSkipToken", "message": "invalid skipToken"}}
     # A 19-digit time would overflow; it is refused, not wrapped.
     assert request(gw.base, "GET", "/operations?skipToken=9999999999999999999.abc").status == 400
     assert request(gw.base, "GET", "/operations?top=%2B5").status == 400

@@ -15,7 +15,7 @@
 namespace lrogate::upstream {
 namespace {
 
-using Done = std::function<void(http::Headers, const CredentialError*)>;
+using Done = std::function<void(Result<http::Headers>)>;
 
 std::string enc(std::string_view s) {
   return boost::urls::encode(s, boost::urls::unreserved_chars);
@@ -58,7 +58,7 @@ class KeyCredential final : public Credential {
  public:
   KeyCredential(std::string header, std::string key)
       : headers_{{std::move(header), std::move(key)}} {}
-  void headers(Done done) override { done(headers_, nullptr); }
+  void headers(Done done) override { done(headers_); }
 
  private:
   http::Headers headers_;
@@ -78,13 +78,13 @@ class TokenCredential final : public Credential {
       if (refresh) fetching_ = true;
       lock.unlock();
       if (refresh) fetch();
-      done(std::move(h), nullptr);
+      done(std::move(h));
       return;
     }
     if (!fetching_ && now < retry_at_) {
-      CredentialError e = last_error_;
+      Error e = last_error_;
       lock.unlock();
-      done({}, &e);
+      done(std::move(e));
       return;
     }
     waiters_.push_back(std::move(done));
@@ -153,7 +153,7 @@ class TokenCredential final : public Credential {
   void on_answer(http::ClientResult r) {
     Millis now = clock_.now_ms();
     Token t;
-    CredentialError err;
+    Error err{ErrorCode::kUnavailable, {}, {}};
     bool ok = false;
     if (!r.response) {
       err.message = std::string("the token authority could not be reached: ") + r.error;
@@ -161,10 +161,11 @@ class TokenCredential final : public Credential {
       int st = r.response->status;
       // 400/401/403 name the gateway's own settings (client, secret, tenant,
       // identity); 408/429/5xx are the authority's trouble.
-      err.refused = st == 400 || st == 401 || st == 403 || st == 404;
+      bool refused = st == 400 || st == 401 || st == 403 || st == 404;
+      if (refused) err.code = ErrorCode::kUnauthenticated;
       err.message = "the token authority " +
-                    std::string(err.refused ? "refused the gateway's credentials: "
-                                            : "could not issue a token: ") +
+                    std::string(refused ? "refused the gateway's credentials: "
+                                        : "could not issue a token: ") +
                     scrub(token_error_reason(st, r.response->body));
     } else if (auto parsed = parse_token_answer(r.response->body, now); !parsed) {
       err.message = "the token authority's answer has no usable access_token/expiry";
@@ -198,13 +199,14 @@ class TokenCredential final : public Credential {
       metrics::count_upstream_call("token", "ok");
       log::info("upstream token obtained",
                 {{"auth", s_.mode}, {"expires_in_s", (t.expires_at - now) / 1000}});
-      for (auto& w : waiters) w(h, nullptr);
+      for (auto& w : waiters) w(h);
       return;
     }
-    metrics::count_upstream_call("token", err.refused ? "refused" : "unavailable");
+    bool refused = err.code == ErrorCode::kUnauthenticated;
+    metrics::count_upstream_call("token", refused ? "refused" : "unavailable");
     log::warn("upstream token refresh failed",
               {{"auth", s_.mode}, {"reason", err.message}, {"retry_in_ms", retry_in}});
-    for (auto& w : waiters) w({}, &err);
+    for (auto& w : waiters) w(err);
   }
 
   const AuthSettings s_;
@@ -218,7 +220,7 @@ class TokenCredential final : public Credential {
   Millis last_rejection_refresh_ GUARDED_BY(mu_) = -30'000;
   int failures_ GUARDED_BY(mu_) = 0;
   bool fetching_ GUARDED_BY(mu_) = false;  // one token request at a time
-  CredentialError last_error_ GUARDED_BY(mu_);
+  Error last_error_ GUARDED_BY(mu_);
   std::vector<Done> waiters_ GUARDED_BY(mu_);
 };
 

@@ -33,19 +33,16 @@
 
 namespace lrogate::upstream {
 
-// Why a credential could not be had: `refused` when the authority rejected
-// the gateway's own credentials (a configuration fault; retrying the same
-// request will not help soon), otherwise the authority could not be reached.
-struct CredentialError {
-  bool refused = false;
-  std::string message;  // safe for clients and logs
-};
-
 class Credential {
  public:
   virtual ~Credential() = default;
-  // The headers that authenticate one upstream call, or why there are none.
-  virtual void headers(std::function<void(http::Headers, const CredentialError*)> done) = 0;
+  // The headers that authenticate one upstream call, or why there are none:
+  // kUnauthenticated when the authority refused the gateway's own
+  // credentials (a configuration fault; retrying the same request will not
+  // help soon), kUnavailable when it could not be reached or gave no usable
+  // token. The Error's message is safe for clients and logs: it never holds
+  // the secret, a token or the authority's raw answer.
+  virtual void headers(std::function<void(Result<http::Headers>)> done) = 0;
   // The upstream answered 401 to a call made with these credentials. A token
   // is then refreshed early (in the background, at most every 30 s); a key
   // cannot be replaced.

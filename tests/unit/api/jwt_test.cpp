@@ -90,8 +90,8 @@ JwtRules rules() {
   return r;
 }
 
-std::string reason(const std::variant<JwtClaims, JwtError>& v) {
-  if (auto* e = std::get_if<JwtError>(&v)) return e->message;
+std::string reason(const Result<JwtClaims>& v) {
+  if (!v) return v.error().message;
   return "ok";
 }
 
@@ -116,7 +116,7 @@ KeySet* JwtTest::keys_;
 TEST_F(JwtTest, ValidRs256AndEs256TokensGiveTheirClaims) {
   auto v = verify_jwt(sign(*key_, claims()), *keys_, rules(), kNow);
   ASSERT_EQ(reason(v), "ok");
-  const auto& c = std::get<JwtClaims>(v);
+  const auto& c = v.value();
   EXPECT_EQ(c.strings.at("tid"), "tenant-1");
   EXPECT_EQ(c.object_id, "user-1");
   EXPECT_EQ(c.groups, (std::vector<std::string>{"g-1", "g-2"}));
@@ -146,8 +146,8 @@ TEST_F(JwtTest, TimesAreCheckedWithTheSkew) {
             std::string::npos);
   auto text_exp = claims();
   text_exp["exp"] = "tomorrow";
-  EXPECT_EQ(std::get<JwtError>(verify_jwt(sign(*key_, text_exp), *keys_, rules(), kNow)).failure,
-            JwtFailure::kMalformed);
+  EXPECT_EQ(verify_jwt(sign(*key_, text_exp), *keys_, rules(), kNow).error().code,
+            ErrorCode::kInvalidArgument);
 }
 
 TEST_F(JwtTest, IssuerAudienceScopeAndRole) {
@@ -176,9 +176,10 @@ TEST_F(JwtTest, SignaturesKeysAndAlgorithms) {
   // Signed by a key the set does not hold, under a kid it does hold.
   auto forged = verify_jwt(sign(*other_, claims(), "RS256", "rsa-1"), *keys_, rules(), kNow);
   EXPECT_NE(reason(forged).find("signature"), std::string::npos);
+  EXPECT_EQ(forged.error().code, ErrorCode::kUnauthenticated);
   // An unknown kid is its own failure (the caller refetches the keys).
   auto unknown = verify_jwt(sign(*other_, claims()), *keys_, rules(), kNow);
-  EXPECT_EQ(std::get<JwtError>(unknown).failure, JwtFailure::kUnknownKey);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
   // ES256 under the RSA key's kid: the algorithm does not match the key.
   auto mismatch = verify_jwt(sign(*ec_, claims(), "ES256", "rsa-1"), *keys_, rules(), kNow);
   EXPECT_NE(reason(mismatch).find("does not match"), std::string::npos);

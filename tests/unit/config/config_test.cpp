@@ -4,12 +4,16 @@
 
 #include <cstdlib>
 #include <initializer_list>
+#include <optional>
 #include <string_view>
 
 namespace lrogate::config {
 namespace {
 
-int run(std::vector<std::string> args, Config* c) {
+// What parse() answers to go on (no exit code).
+constexpr std::optional<int> kGoOn = std::nullopt;
+
+std::optional<int> run(std::vector<std::string> args, Config* c) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   return parse(static_cast<int>(argv.size()), argv.data(), c);
@@ -185,7 +189,7 @@ TEST(Config, ServeDefaultsAndFlags) {
   ASSERT_EQ(run({"lrogate", "serve", "--upstream-endpoint", "http://127.0.0.1:1", "--upstream-key",
                  "k", "--poll-interval", "3s", "--max-body", "1MiB"},
                 &c),
-            -1);
+            kGoOn);
   EXPECT_EQ(c.command, "serve");
   EXPECT_EQ(c.serve.poller.schedule.poll_interval, std::chrono::seconds(3));
   EXPECT_EQ(c.serve.service.max_wait, std::chrono::minutes(30));
@@ -233,7 +237,7 @@ TEST(Config, ListsAndDerivedSettingsReachTheirParts) {
                  "--max-backoff",
                  "100ms"},
                 &c),
-            -1);
+            kGoOn);
   EXPECT_EQ(c.serve.service.first_poll_delay, std::chrono::milliseconds(200));
   EXPECT_EQ(c.serve.auth.timeout, std::chrono::seconds(5));
   EXPECT_FALSE(c.serve.api.fallback_lookup);  // off by default with client keys
@@ -249,12 +253,12 @@ TEST(Config, EnvironmentFillsAndFlagsWin) {
   ::setenv("AZURE_CU_KEY", "envkey", 1);
   ::setenv("LROGATE_MAX_WAIT", "10m", 1);
   Config c;
-  ASSERT_EQ(run({"lrogate", "serve", "--max-wait", "20m"}, &c), -1);
+  ASSERT_EQ(run({"lrogate", "serve", "--max-wait", "20m"}, &c), kGoOn);
   EXPECT_EQ(c.serve.upstream.endpoint, "http://127.0.0.1:2");
   EXPECT_EQ(c.serve.auth.key, "envkey");
   EXPECT_EQ(c.serve.service.max_wait, std::chrono::minutes(20));
   Config d;
-  ASSERT_EQ(run({"lrogate", "serve"}, &d), -1);
+  ASSERT_EQ(run({"lrogate", "serve"}, &d), kGoOn);
   EXPECT_EQ(d.serve.service.max_wait, std::chrono::minutes(10));
   ::unsetenv("AZURE_CU_ENDPOINT");
   ::unsetenv("AZURE_CU_KEY");
@@ -280,7 +284,7 @@ TEST(Config, RejectsBadSettingsByName) {
 
 // What parse() answers and prints for one setting of `serve`.
 struct Outcome {
-  int code;
+  std::optional<int> code;
   std::string err;
   Config config;
 };
@@ -326,7 +330,7 @@ TEST(Config, SizeFlagsNameTheFlagAndTheLimit) {
             "optional unit B, KiB, MiB or GiB (e.g. 64MiB)\n"},
        }) {
     auto o = serve_with(args);
-    EXPECT_EQ(o.code, err.empty() ? -1 : 2) << args[0] << " " << args[1];
+    EXPECT_EQ(o.code, err.empty() ? kGoOn : 2) << args[0] << " " << args[1];
     EXPECT_EQ(o.err, err) << args[0] << " " << args[1];
   }
   EXPECT_EQ(serve_with({"--max-body", "1024GiB"}).config.serve.server.max_body, kMaxSize);
@@ -338,7 +342,7 @@ TEST(Config, DurationFlagsNameTheFlagAndTheLimit) {
   EXPECT_EQ(o.code, 2);
   EXPECT_EQ(o.err, "lrogate: --max-wait: invalid duration '36501d': too large (at most 36500d)\n");
   o = serve_with({"--max-wait", "36500d"});
-  EXPECT_EQ(o.code, -1) << o.err;
+  EXPECT_EQ(o.code, kGoOn) << o.err;
   EXPECT_EQ(o.config.serve.service.max_wait, std::chrono::hours(24 * 36'500));
 }
 
@@ -387,7 +391,7 @@ TEST(Config, CountsAndRatesAreDecimal) {
            {"--client-poll-rate", "1000001", false},
        }) {
     auto o = serve_with({flag, value});
-    EXPECT_EQ(o.code, accepted ? -1 : 2) << flag << " '" << value << "': " << o.err;
+    EXPECT_EQ(o.code, accepted ? kGoOn : 2) << flag << " '" << value << "': " << o.err;
     if (!accepted) {
       EXPECT_NE(o.err.find(flag), std::string::npos) << o.err;
     }
@@ -410,7 +414,7 @@ TEST(Config, GatewayMustBeAUsableUrl) {
     return o;
   };
   auto ok = client("http://127.0.0.1:8080/lro//");
-  EXPECT_EQ(ok.code, -1) << ok.err;
+  EXPECT_EQ(ok.code, kGoOn) << ok.err;
   EXPECT_EQ(ok.config.client.gateway, "http://127.0.0.1:8080/lro");
   for (const char* bad : {"127.0.0.1:8080", "http://", "http://h:99999", "http://h:x",
                           "http://exa mple", "http://h/?q", "http://user:pw-secret@h"}) {

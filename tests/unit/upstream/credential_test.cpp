@@ -47,14 +47,19 @@ AuthSettings app() {
 struct Got {
   int calls = 0;
   http::Headers headers;
-  std::optional<CredentialError> error;
+  std::optional<Error> error;
 };
 
 void ask(Credential& c, Got* g) {
-  c.headers([g](http::Headers h, const CredentialError* e) {
+  c.headers([g](Result<http::Headers> h) {
     ++g->calls;
-    g->headers = std::move(h);
-    if (e) g->error = *e;
+    g->headers.clear();
+    g->error.reset();
+    if (h) {
+      g->headers = std::move(h).value();
+    } else {
+      g->error = h.error();
+    }
   });
 }
 
@@ -152,7 +157,7 @@ TEST(Credential, FailuresBackOffAndNeverCarryTheSecret) {
                 R"({"error":"invalid_client","error_description":"AADSTS7000215: Invalid client )"
                 R"(secret provided: s3cr3t+/=value\r\nTrace ID: x","error_codes":[7000215]})");
   ASSERT_TRUE(g.error.has_value());
-  EXPECT_TRUE(g.error->refused);
+  EXPECT_EQ(g.error->code, ErrorCode::kUnauthenticated);
   EXPECT_NE(g.error->message.find("invalid_client (AADSTS7000215): Invalid client secret"),
             std::string::npos);
   EXPECT_EQ(g.error->message.find("s3cr3t"), std::string::npos);
@@ -168,7 +173,7 @@ TEST(Credential, FailuresBackOffAndNeverCarryTheSecret) {
   EXPECT_EQ(client.requests.size(), 2u);
   client.answer(503, "busy");
   ASSERT_TRUE(i.error.has_value());
-  EXPECT_FALSE(i.error->refused);
+  EXPECT_EQ(i.error->code, ErrorCode::kUnavailable);
   clock.advance(1500);  // the second backoff is 2 s
   Got j;
   ask(*c, &j);
