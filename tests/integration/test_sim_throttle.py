@@ -5,10 +5,11 @@ what it admitted and refused, by kind and per 1 s window. Several simulators
 on several ports each keep their own quota. Every assertion is a count the
 simulator measured, or a shape; none is a timing."""
 import concurrent.futures
+import subprocess
 import time
 import uuid
 
-from conftest import KEY, request
+from conftest import BIN, KEY, request
 
 AUTH = {"Ocp-Apim-Subscription-Key": KEY}
 CU = "2025-05-01-preview"
@@ -203,9 +204,7 @@ def test_limits_change_while_running_and_bad_settings_are_refused(procs):
     assert request(sim.base, "GET", "/_sim/throttle").json()["analyze_rps"] == 0
 
 
-def test_bad_quota_flags_are_refused_by_name(procs):
-    import subprocess
-    from conftest import BIN
+def test_bad_quota_flags_are_refused_by_name():
     for flag, value in (("--analyze-rps", "-1"), ("--status-rps", "2.5"), ("--ops-per-minute", "1000001")):
         p = subprocess.run([BIN, "simulate", "--listen", "127.0.0.1:0", "--key", "k", flag, value],
                            capture_output=True, text=True, timeout=10)
