@@ -265,3 +265,19 @@ def test_a_gateway_honours_retry_after_and_finishes_every_operation(procs):
     quiet = idle.stats()
     assert quiet["admitted_analyze"] == quiet["admitted_status"] == 0
     assert quiet["throttled_analyze"] == quiet["throttled_status"] == 0
+
+
+def test_a_retry_after_beyond_the_submit_budget_is_a_503_without_another_attempt(procs):
+    """A per-minute quota spent: the resource's Retry-After (up to a minute)
+    is longer than --submit-timeout, so the gateway answers 503 at once with
+    a Retry-After of its own and does not call the resource again."""
+    sim = procs.sim("--ops-per-minute", "1")
+    gw = procs.gateway(sim, "--submit-timeout", "20s")
+    assert gw.submit(url="https://docs.example/first.pdf").status == 202
+    r = gw.submit(url="https://docs.example/second.pdf")
+    assert r.status == 503, r.body
+    assert r.json()["error"]["code"] == "UpstreamThrottled"
+    assert 1 <= int(r.header("Retry-After")) <= 60
+    stats = sim.stats()
+    assert stats["admitted_analyze"] == 1
+    assert stats["throttled_analyze"] == 1  # the second submit, tried once
