@@ -17,6 +17,7 @@ int run_simulate(const config::SimulateConfig& c) {
   opt.latency = c.latency;
   opt.analyzers = c.analyzers;
   opt.analyzer_create_duration = c.analyzer_create_duration;
+  opt.throttle = {c.analyze_rps, c.status_rps, c.ops_per_minute};
   opt.tokens.client_secret = c.client_secret;
   opt.tokens.identity_header = c.identity_header;
   opt.tokens.lifetime = c.token_lifetime;
@@ -51,8 +52,12 @@ int run_simulate(const config::SimulateConfig& c) {
   }
   http::Server& srv = *server.value();
   simulator.attach(&srv);
-  log::info("simulator listening",
-            {{"address", c.host}, {"port", srv.port()}, {"tls", !c.tls_cert.empty()}});
+  log::info("simulator listening", {{"address", c.host},
+                                    {"port", srv.port()},
+                                    {"tls", !c.tls_cert.empty()},
+                                    {"analyze_rps", c.analyze_rps},
+                                    {"status_rps", c.status_rps},
+                                    {"ops_per_minute", c.ops_per_minute}});
   srv.on_signal([&srv](int) { srv.stop(std::chrono::milliseconds(1000)); });
   srv.run();
   return 0;

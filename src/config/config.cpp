@@ -393,6 +393,21 @@ std::optional<int> parse(int argc, char** argv, Config* out) {
   duration_flag(sim, &d, &keep, "analyzer-create-duration", &m.analyzer_create_duration,
                 "Time a created analyzer takes to be ready (sim_duration= in its description "
                 "overrides)");
+  flag(sim, "analyze-rps", &m.analyze_rps,
+       "Analyze-type calls (submits, analyzer PUT/DELETE) admitted in any 1 s window; over it "
+       "429 + Retry-After (0: no limit; Document Intelligence S0: 15)")
+      ->transform(decimal(false))
+      ->check(CLI::Range(0, 100'000));
+  flag(sim, "status-rps", &m.status_rps,
+       "Status-type calls (result polls, analyzer GETs) admitted in any 1 s window (0: no limit; "
+       "Document Intelligence S0: 50)")
+      ->transform(decimal(false))
+      ->check(CLI::Range(0, 100'000));
+  flag(sim, "ops-per-minute", &m.ops_per_minute,
+       "Calls of both kinds admitted in any 60 s window (0: no limit; Content Understanding S0: "
+       "3000)")
+      ->transform(decimal(false))
+      ->check(CLI::Range(0, 1'000'000));
   flag(sim, "threads", &m.threads, "Server threads")
       ->transform(decimal(false))
       ->check(CLI::Range(1, 64));

@@ -62,6 +62,10 @@ struct SimulateConfig {
   milliseconds latency{0};
   std::vector<std::string> analyzers;
   milliseconds analyzer_create_duration{2'000};  // PUT .../analyzers/{id} until ready
+  // The resource's quotas (sim/throttle.h); 0: no limit.
+  int analyze_rps = 0;
+  int status_rps = 0;
+  int ops_per_minute = 0;
   int threads = 2;
   std::string log_level = "info";
 };

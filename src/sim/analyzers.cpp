@@ -178,14 +178,20 @@ std::optional<boost::json::object> AnalyzerRegistry::operation(std::string_view 
 namespace {
 
 // The checks every analyzer route makes, in the order the service would:
-// the key, the api-version, the id. An answer when one fails.
+// the key, the resource's quota (`kind`: a PUT or DELETE, which start or
+// change work, counts as an analyze-type call; a GET of an analyzer or of its
+// creation operation as a status-type one), the api-version, the id. An
+// answer when one fails.
 std::optional<http::Response> refuse(const http::Request& r, const std::string& id,
-                                     const RouteContext& ctx) {
+                                     const RouteContext& ctx, CallKind kind) {
   if (!ctx.authorized(r)) {
     return az_error(401, "401",
                     "Access denied due to invalid subscription key or wrong API endpoint. Make "
                     "sure to provide a valid key for an active subscription and use a correct "
                     "regional API endpoint for your resource.");
+  }
+  if (ctx.throttle) {
+    if (auto throttled = ctx.throttle(kind)) return throttled;
   }
   if (!cu_version_served(query_param(r, "api-version"))) {
     return az_error(400, "InvalidRequest",
@@ -203,7 +209,7 @@ http::Response not_found(const std::string& id) {
 
 void put_analyzer(http::Request&& r, const std::string& id, AnalyzerRegistry& registry,
                   const RouteContext& ctx, http::Responder done) {
-  if (auto no = refuse(r, id, ctx)) return ctx.reply(done, std::move(*no));
+  if (auto no = refuse(r, id, ctx, CallKind::kAnalyze)) return ctx.reply(done, std::move(*no));
   auto body = json::parse(r.body);
   if (!body || !body->is_object()) {
     return ctx.reply(done,
@@ -238,7 +244,9 @@ void add_analyzer_routes(http::Router& router, AnalyzerRegistry& registry,
   router.add("GET", path, "get analyzer",
              [&registry, &ctx](http::Request&& r, const http::Params& p, http::Responder done) {
                const std::string& id = p.at("analyzerId");
-               if (auto no = refuse(r, id, ctx)) return ctx.reply(done, std::move(*no));
+               if (auto no = refuse(r, id, ctx, CallKind::kStatus)) {
+                 return ctx.reply(done, std::move(*no));
+               }
                auto a = registry.get(id, ctx.clock->now_ms());
                if (!a) return ctx.reply(done, not_found(id));
                ctx.reply(done, http::json_response(200, boost::json::serialize(*a)));
@@ -246,7 +254,9 @@ void add_analyzer_routes(http::Router& router, AnalyzerRegistry& registry,
   router.add("DELETE", path, "delete analyzer",
              [&registry, &ctx](http::Request&& r, const http::Params& p, http::Responder done) {
                const std::string& id = p.at("analyzerId");
-               if (auto no = refuse(r, id, ctx)) return ctx.reply(done, std::move(*no));
+               if (auto no = refuse(r, id, ctx, CallKind::kAnalyze)) {
+                 return ctx.reply(done, std::move(*no));
+               }
                if (!registry.remove(id)) return ctx.reply(done, not_found(id));
                http::Response res;
                res.status = 204;
@@ -256,7 +266,9 @@ void add_analyzer_routes(http::Router& router, AnalyzerRegistry& registry,
   router.add("GET", path + "/operations/{operationId}", "analyzer operation",
              [&registry, &ctx](http::Request&& r, const http::Params& p, http::Responder done) {
                const std::string& id = p.at("analyzerId");
-               if (auto no = refuse(r, id, ctx)) return ctx.reply(done, std::move(*no));
+               if (auto no = refuse(r, id, ctx, CallKind::kStatus)) {
+                 return ctx.reply(done, std::move(*no));
+               }
                auto op = registry.operation(id, p.at("operationId"), ctx.clock->now_ms());
                if (!op) {
                  return ctx.reply(

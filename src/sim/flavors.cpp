@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "base/ids.h"
 #include "base/json_util.h"
 #include "sim/route_context.h"
 
@@ -123,6 +124,34 @@ Result<std::string> read_input(const http::Request& r, Flavor flavor, std::strin
                                     : "The request must have url or inputs[0].url.");
   }
   return input;
+}
+
+http::Response throttled_response(Flavor f, CallKind kind, const Throttle::Verdict& v) {
+  bool analyze = kind == CallKind::kAnalyze;
+  std::string after =
+      std::to_string(v.retry_after_s) + (v.retry_after_s == 1 ? " second" : " seconds");
+  std::string quota =
+      std::to_string(v.limit) + (v.per_minute ? " calls a minute" : " calls a second");
+  http::Response res;
+  if (f == Flavor::kGeneric) {
+    res = http::json_response(
+        429, json::error_body("TooManyRequests", "Too many requests (simulated limit: " + quota +
+                                                     "). Retry after " + after + "."));
+  } else {
+    std::string operation = f == Flavor::kDi ? (analyze ? "Analyze Document" : "Get Analyze Result")
+                                             : (analyze ? "Analyze" : "Get Result");
+    std::string api = f == Flavor::kDi
+                          ? "Document Intelligence API (" + std::string(kDiVersion) + ")"
+                          : "Content Understanding API";
+    res = http::json_response(
+        429, json::error_body("429", "Requests to the " + operation + " Operation under " + api +
+                                         " have exceeded rate limit of your current S0 pricing "
+                                         "tier (simulated: " +
+                                         quota + "). Please retry after " + after + "."));
+    if (f == Flavor::kDi) res.set("apim-request-id", random_uuid());
+  }
+  res.set("Retry-After", std::to_string(v.retry_after_s));
+  return res;
 }
 
 std::string checksum(const SimOp& op) { return hex(fnv1a(op.analyzer + "|" + op.input)); }

@@ -22,6 +22,7 @@
 #include "base/result.h"
 #include "http/message.h"
 #include "sim/directives.h"
+#include "sim/throttle.h"
 
 namespace lrogate::sim {
 
@@ -40,7 +41,16 @@ struct SimOp {
   int polls = 0;
   int inflight = 0;
   int overlaps = 0;
-  std::vector<Millis> poll_times;
+  std::vector<Millis> poll_times;  // of the polls admitted
+  // Calls the throttle refused (sim/throttle.h): when, and the Retry-After
+  // they were given; the submit's are the attempts with this body before it
+  // was admitted.
+  struct Refused {
+    Millis at = 0;
+    int retry_after_s = 0;
+  };
+  std::vector<Refused> throttled_polls;
+  std::vector<Refused> throttled_submits;
 };
 
 std::uint64_t fnv1a(std::string_view s);
@@ -65,5 +75,13 @@ Result<std::string> read_input(const http::Request& r, Flavor flavor, std::strin
 std::string final_body(const SimOp& op);
 // What the tests compare a result with: a hash of analyzer and input.
 std::string checksum(const SimOp& op);
+// The 429 of a call the throttle refused, in the flavor's shape, with
+// Retry-After: v.retry_after_s. Content Understanding and Document
+// Intelligence answer as the Azure AI services front door does for every
+// resource ({"error":{"code":"429","message":"Requests to the … Operation
+// under … have exceeded rate limit … Please retry after N seconds."}}, DI
+// with an apim-request-id); the generic API as it answers its other errors
+// ({"error":{"code":"TooManyRequests","message"}}).
+http::Response throttled_response(Flavor f, CallKind kind, const Throttle::Verdict& v);
 
 }  // namespace lrogate::sim

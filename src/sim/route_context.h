@@ -9,12 +9,14 @@
 #include <chrono>
 #include <functional>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/clock.h"
 #include "http/message.h"
 #include "http/router.h"
+#include "sim/throttle.h"
 
 namespace lrogate::sim {
 
@@ -36,6 +38,11 @@ struct RouteContext {
   // The Content Understanding check: Ocp-Apim-Subscription-Key or a bearer
   // token from the simulator's Entra ID endpoints. Call without locks held.
   std::function<bool(const http::Request&)> authorized;
+  // The resource's quotas (sim/throttle.h): counts one Content Understanding
+  // call of `kind` and returns its 429 when it is over a limit. Call it after
+  // the key check, before any other, as Azure's front door does; without
+  // locks held.
+  std::function<std::optional<http::Response>(CallKind kind)> throttle;
   const Clock* clock = nullptr;
 };
 

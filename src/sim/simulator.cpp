@@ -57,6 +57,10 @@ struct Simulator::Impl {
   // Polls being answered, node-wide, and the most at once.
   int inflight GUARDED_BY(mu) = 0;
   int max_inflight GUARDED_BY(mu) = 0;
+  // Submits the throttle refused, by body hash as submit_attempts, until one
+  // is admitted and its operation takes them over (SimOp::throttled_submits).
+  std::map<std::uint64_t, std::vector<SimOp::Refused>> throttled_submits GUARDED_BY(mu);
+  Throttle throttle;                   // the resource's quotas; thread-safe
   TokenIssuer tokens;                  // the Entra ID token endpoints
   std::unique_ptr<OidcIssuer> issuer;  // null: no OIDC routes
   AnalyzerRegistry analyzer_registry;  // custom analyzers and those of --analyzers
@@ -65,6 +69,7 @@ struct Simulator::Impl {
   Impl(SimOptions o, const Clock& c, std::unique_ptr<OidcIssuer> oidc)
       : opt(std::move(o)),
         clock(c),
+        throttle(opt.throttle),
         tokens(opt.tokens, c),
         issuer(std::move(oidc)),
         analyzer_registry(opt.analyzer_create_duration, opt.result_ttl) {
@@ -75,9 +80,15 @@ struct Simulator::Impl {
       reply(done, std::move(res), extra);
     };
     ctx.authorized = [this](const http::Request& r) { return authorized(r); };
+    ctx.throttle = [this](CallKind kind) -> std::optional<http::Response> {
+      Throttle::Verdict v = throttle.admit(kind, clock.now_ms());
+      if (v.admitted) return std::nullopt;
+      return throttled_response(Flavor::kCu, kind, v);
+    };
     ctx.clock = &clock;
     add_job_routes();
     add_control_routes();
+    add_throttle_routes(router, throttle);
     add_token_routes(router, tokens, ctx);
     add_analyzer_routes(router, analyzer_registry, ctx);
     if (issuer) add_oidc_routes(router, *issuer, ctx);
@@ -126,6 +137,7 @@ struct Simulator::Impl {
                                        {"overlaps", overlaps},         {"rejected", rejected},
                                        {"max_inflight", max_inflight}, {"operations", ops.size()}};
                  tokens.add_stats(o);
+                 throttle.add_stats(o, clock.now_ms());
                  if (issuer) {
                    o["oidc_discovery_requests"] = issuer->discovery_requests.load();
                    o["oidc_jwks_requests"] = issuer->jwks_requests.load();
@@ -170,15 +182,28 @@ struct Simulator::Impl {
                    done(az_error(404, "NotFound", "unknown operation"));
                    return;
                  }
+                 const SimOp& op = it->second;
                  boost::json::array times;
-                 for (Millis t : it->second.poll_times) times.push_back(t - it->second.created);
-                 boost::json::object o{{"id", it->second.id},
-                                       {"created_ms", it->second.created},
-                                       {"polls", it->second.polls},
-                                       {"overlaps", it->second.overlaps},
+                 for (Millis t : op.poll_times) times.push_back(t - op.created);
+                 // The calls refused, at offsets from the creation (a
+                 // submit's are negative) with the Retry-After they got.
+                 auto refused = [&op](const std::vector<SimOp::Refused>& calls) {
+                   boost::json::array a;
+                   for (const auto& c : calls) {
+                     a.push_back(boost::json::object{{"offset_ms", c.at - op.created},
+                                                     {"retry_after_s", c.retry_after_s}});
+                   }
+                   return a;
+                 };
+                 boost::json::object o{{"id", op.id},
+                                       {"created_ms", op.created},
+                                       {"polls", op.polls},
+                                       {"overlaps", op.overlaps},
                                        {"poll_offsets_ms", std::move(times)},
-                                       {"checksum", checksum(it->second)},
-                                       {"body_sha256", it->second.body_sha256}};
+                                       {"throttled_polls", refused(op.throttled_polls)},
+                                       {"throttled_submits", refused(op.throttled_submits)},
+                                       {"checksum", checksum(op)},
+                                       {"body_sha256", op.body_sha256}};
                  done(http::json_response(200, boost::json::serialize(o)));
                });
     router.add("GET", "/healthz", "health",
@@ -287,6 +312,15 @@ struct Simulator::Impl {
                            "a correct regional API endpoint for your resource."));
       return;
     }
+    Millis arrived = clock.now_ms();
+    if (Throttle::Verdict v = throttle.admit(CallKind::kAnalyze, arrived); !v.admitted) {
+      {
+        MutexLock lock(mu);
+        throttled_submits[fnv1a(analyzer + "|" + r.body)].push_back({arrived, v.retry_after_s});
+      }
+      reply(done, throttled_response(flavor, CallKind::kAnalyze, v));
+      return;
+    }
     std::string version = query_param(r, "api-version");
     if (!version_served(flavor, version)) {
       reply(done, az_error(400, "InvalidRequest",
@@ -324,7 +358,8 @@ struct Simulator::Impl {
     MutexLock lock(mu);
     ++submits;
     // Submit faults apply to successive attempts of the same body.
-    std::size_t& attempt = submit_attempts[fnv1a(analyzer + "|" + r.body)];
+    std::uint64_t body_hash = fnv1a(analyzer + "|" + r.body);
+    std::size_t& attempt = submit_attempts[body_hash];
     if (attempt < d->submit_faults.size()) {
       Fault f = d->submit_faults[attempt++];
       apply_fault(f, done, "");
@@ -339,6 +374,10 @@ struct Simulator::Impl {
     op.body_sha256 = sha256_hex(r.body);
     op.created = clock.now_ms();
     op.d = d.value();
+    if (auto refused = throttled_submits.find(body_hash); refused != throttled_submits.end()) {
+      op.throttled_submits = std::move(refused->second);
+      throttled_submits.erase(refused);
+    }
     std::string location =
         (op.d.foreign_location ? std::string("http://foreign.invalid") : base) + status_path(op);
     boost::json::object body{{"id", op.id}};
@@ -356,9 +395,19 @@ struct Simulator::Impl {
       reply(done, az_error(401, "401", "Access denied due to invalid subscription key."));
       return;
     }
+    Millis now = clock.now_ms();
+    if (Throttle::Verdict v = throttle.admit(CallKind::kStatus, now); !v.admitted) {
+      {
+        MutexLock lock(mu);
+        if (auto it = ops.find(id); it != ops.end() && it->second.flavor == flavor) {
+          it->second.throttled_polls.push_back({now, v.retry_after_s});
+        }
+      }
+      reply(done, throttled_response(flavor, CallKind::kStatus, v));
+      return;
+    }
     MutexLock lock(mu);
     auto it = ops.find(id);
-    Millis now = clock.now_ms();
     if (it == ops.end() || it->second.flavor != flavor ||
         now > it->second.created + it->second.d.duration.count() + opt.result_ttl.count()) {
       reply(done, az_error(404, "OperationNotFound", "The operation was not found."));

@@ -25,6 +25,15 @@
 //
 // It also counts what it saw, for tests: GET /_sim/stats and
 // GET /_sim/operations/{id} (polls, their times, overlapping polls).
+//
+// It throttles as one Azure resource does (sim/throttle.h): analyze-type
+// calls (the three submits, analyzer PUT and DELETE) and status-type calls
+// (the three status GETs, analyzer GET and its creation operation's GET) each
+// within their calls per second, both within the operations per minute; a
+// call over a limit answers 429 with Retry-After in the flavor's shape
+// (throttled_response, sim/flavors.h). The key is checked first: a call
+// without it is a 401 and counts against nothing. GET/PUT /_sim/throttle
+// read and change the limits while it runs; /_sim/stats has the counts.
 // Thread-safe; answers from any thread via the server's timers.
 #pragma once
 
@@ -38,6 +47,7 @@
 #include "http/server.h"
 #include "sim/directives.h"
 #include "sim/oidc_issuer.h"
+#include "sim/throttle.h"
 #include "sim/tokens.h"
 
 namespace lrogate::sim {
@@ -50,6 +60,7 @@ struct SimOptions {
   std::chrono::milliseconds latency{0};                       // added to every answer
   std::vector<std::string> analyzers;                         // known analyzer ids
   std::chrono::milliseconds analyzer_create_duration{2'000};  // PUT .../analyzers/{id}
+  ThrottleLimits throttle;                                    // --analyze-rps, ... (0: none)
 };
 
 class Simulator {

@@ -404,6 +404,56 @@ TEST(Config, CountsAndRatesAreDecimal) {
   EXPECT_NE(nan.err.find("'nan' is not a decimal number"), std::string::npos) << nan.err;
 }
 
+// The simulator's quotas: off by default, whole numbers within their limits,
+// and from the environment too.
+TEST(Config, SimulatorQuotaFlags) {
+  auto sim = [](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"lrogate", "simulate", "--key", "k"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Outcome o;
+    testing::internal::CaptureStderr();
+    o.code = run(args, &o.config);
+    o.err = testing::internal::GetCapturedStderr();
+    return o;
+  };
+  auto d = sim({});
+  ASSERT_EQ(d.code, -1) << d.err;
+  EXPECT_EQ(d.config.simulate.analyze_rps, 0);
+  EXPECT_EQ(d.config.simulate.status_rps, 0);
+  EXPECT_EQ(d.config.simulate.ops_per_minute, 0);
+  auto set = sim({"--analyze-rps", "15", "--status-rps", "050", "--ops-per-minute", "3000"});
+  ASSERT_EQ(set.code, -1) << set.err;
+  EXPECT_EQ(set.config.simulate.analyze_rps, 15);
+  EXPECT_EQ(set.config.simulate.status_rps, 50);
+  EXPECT_EQ(set.config.simulate.ops_per_minute, 3000);
+  struct Case {
+    const char* flag;
+    const char* value;
+    bool accepted;
+  };
+  for (auto [flag, value, accepted] : std::initializer_list<Case>{
+           {"--analyze-rps", "100000", true},
+           {"--analyze-rps", "100001", false},
+           {"--analyze-rps", "-1", false},
+           {"--analyze-rps", "1.5", false},
+           {"--status-rps", "0x10", false},
+           {"--status-rps", "", false},
+           {"--ops-per-minute", "1000000", true},
+           {"--ops-per-minute", "1000001", false},
+       }) {
+    auto o = sim({flag, value});
+    EXPECT_EQ(o.code, accepted ? -1 : 2) << flag << " '" << value << "': " << o.err;
+    if (!accepted) {
+      EXPECT_NE(o.err.find(flag), std::string::npos) << o.err;
+    }
+  }
+  ::setenv("LROGATE_STATUS_RPS", "7", 1);
+  auto env = sim({});
+  EXPECT_EQ(env.config.simulate.status_rps, 7);
+  EXPECT_EQ(sim({"--status-rps", "8"}).config.simulate.status_rps, 8);
+  ::unsetenv("LROGATE_STATUS_RPS");
+}
+
 TEST(Config, GatewayMustBeAUsableUrl) {
   auto client = [](const std::string& gateway) {
     std::vector<std::string> args = {"lrogate", "status", "--gateway", gateway, "op"};
