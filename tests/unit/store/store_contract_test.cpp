@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -12,6 +13,7 @@
 #include <tuple>
 
 #include "base/clock.h"
+#include "store/columns.h"
 #include "store/operation_store.h"
 
 namespace lrogate::store {
@@ -722,6 +724,51 @@ TEST(PostgresStore, StoreOfSchemaTwoUpgradesInPlace) {
   ASSERT_TRUE(s.value()->remove("old").value());
   EXPECT_EQ(s.value()->count_active().value(), 2);
   EXPECT_EQ(s.value()->count_by_status().value(), (Counts{{"Running", 2}, {"Succeeded", 3}}));
+}
+
+// The shared column list (store/columns.h) names exactly the columns each
+// backend's migrations make: a column added to one but not the other, or
+// to the schema but not the list, fails here.
+std::vector<std::string> listed_columns() {
+  std::vector<std::string> out;
+  columns::for_each([&](int, const auto& c) { out.emplace_back(c.name); });
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Columns, SqliteSchemaHasExactlyTheListedColumns) {
+  std::string url = temp_sqlite();
+  ASSERT_TRUE(open_store(url).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(url.substr(7).c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('operations')", -1, &s, nullptr),
+      SQLITE_OK);
+  std::vector<std::string> schema;
+  while (sqlite3_step(s) == SQLITE_ROW)
+    schema.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  std::sort(schema.begin(), schema.end());
+  EXPECT_EQ(schema, listed_columns());
+}
+
+TEST(Columns, PostgresSchemaHasExactlyTheListedColumns) {
+  std::string url = temp_postgres();
+  if (url.empty()) GTEST_SKIP() << "no PostgreSQL: set LROGATE_TEST_POSTGRES_URL";
+  ASSERT_TRUE(open_store(url).ok());
+  PGconn* c = PQconnectdb(url.c_str());
+  PGresult* r = PQexec(c,
+                       "SELECT column_name FROM information_schema.columns"
+                       " WHERE table_schema = current_schema() AND table_name = 'operations'");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(c);
+  std::vector<std::string> schema;
+  for (int i = 0; i < PQntuples(r); ++i) schema.emplace_back(PQgetvalue(r, i, 0));
+  PQclear(r);
+  PQfinish(c);
+  std::sort(schema.begin(), schema.end());
+  EXPECT_EQ(schema, listed_columns());
 }
 
 TEST(StoreFactory, UnknownUrlIsAClearError) {
