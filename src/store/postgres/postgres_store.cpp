@@ -2,7 +2,10 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
+#include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "base/metrics.h"
 #include "base/thread_annotations.h"
