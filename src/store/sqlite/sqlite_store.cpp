@@ -1,230 +1,42 @@
 #include "store/sqlite/sqlite_store.h"
 
-#include <fcntl.h>
 #include <sqlite3.h>
-#include <sys/file.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <map>
-#include <thread>
 
-#include "base/log.h"
 #include "base/metrics.h"
 #include "base/thread_annotations.h"
+#include "store/sqlite/checkpointer.h"
+#include "store/sqlite/connection.h"
+#include "store/sqlite/file_lock.h"
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/readers.h"
+#include "store/sqlite/rows.h"
+#include "store/sqlite/statements.h"
 
+// The SQLite store's transactions and locks (docs/design.md, "SQLite"): one
+// writer connection under mu_ for every write and every query but get(),
+// which the Readers serve; the statements' text is in statements.cpp, the
+// row mapping in rows.cpp, the schema in migrations.cpp.
 namespace lrogate::store::sqlite {
 namespace {
-
-constexpr const char* kColumns =
-    "id, tenant, analyzer_id, upstream_url, status, created_at, updated_at, next_poll_at, "
-    "poll_count, attempts, lease_owner, lease_until, result, result_type, error_code, "
-    "error_message, retrieved_at, expires_at, idempotency_key, fence, kind";
-
-// Versioned migrations; PRAGMA user_version holds how many have run.
-const char* const kMigrations[] = {
-    R"sql(
-CREATE TABLE operations (
-  id              TEXT PRIMARY KEY,
-  tenant          TEXT NOT NULL,
-  analyzer_id     TEXT NOT NULL,
-  upstream_url    TEXT NOT NULL,
-  status          TEXT NOT NULL,
-  created_at      INTEGER NOT NULL,
-  updated_at      INTEGER NOT NULL,
-  next_poll_at    INTEGER,
-  poll_count      INTEGER NOT NULL DEFAULT 0,
-  attempts        INTEGER NOT NULL DEFAULT 0,
-  lease_owner     TEXT,
-  lease_until     INTEGER,
-  result          BLOB,
-  result_type     TEXT,
-  error_code      TEXT,
-  error_message   TEXT,
-  retrieved_at    INTEGER,
-  expires_at      INTEGER,
-  idempotency_key TEXT
-);
-CREATE INDEX operations_due ON operations(next_poll_at)
-  WHERE status IN ('NotStarted', 'Running');
-CREATE INDEX operations_expiry ON operations(expires_at) WHERE expires_at IS NOT NULL;
-CREATE UNIQUE INDEX operations_idempotency ON operations(tenant, idempotency_key)
-  WHERE idempotency_key IS NOT NULL;
-)sql",
-    R"sql(
-CREATE TABLE idempotency (
-  tenant       TEXT NOT NULL,
-  key          TEXT NOT NULL,
-  request_hash TEXT NOT NULL,
-  operation_id TEXT,
-  created_at   INTEGER NOT NULL,
-  expires_at   INTEGER NOT NULL,
-  PRIMARY KEY (tenant, key)
-);
-CREATE INDEX idempotency_expiry ON idempotency(expires_at);
-CREATE INDEX operations_listing ON operations(tenant, created_at DESC, id DESC);
-)sql",
-    // v3: the fencing token; every claim increments it.
-    R"sql(
-ALTER TABLE operations ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
-)sql",
-    // v4: what an operation is (store::Kind); analyzer creations are found by
-    // analyzer id, analyses never are (the partial index leaves them out).
-    R"sql(
-ALTER TABLE operations ADD COLUMN kind TEXT NOT NULL DEFAULT 'analysis';
-CREATE INDEX operations_creations ON operations(analyzer_id, created_at DESC)
-  WHERE kind <> 'analysis';
-)sql",
-    // v5: costs that stay flat with millions of records. The counts per
-    // status are kept (count_by_status read the whole table): by triggers
-    // on insert and on a status that changes, and by the store's deletes
-    // themselves (uncount(): one UPDATE per status a sweep removed, where a
-    // trigger would run one per row). A listing by status has its own index
-    // (it scanned the tenant's records for rows of that status).
-    R"sql(
-CREATE TABLE operation_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
-INSERT INTO operation_counts SELECT status, COUNT(*) FROM operations GROUP BY status;
-CREATE TRIGGER operations_counted_insert AFTER INSERT ON operations BEGIN
-  INSERT INTO operation_counts VALUES (NEW.status, 1)
-    ON CONFLICT (status) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER operations_counted_status AFTER UPDATE OF status ON operations
-  WHEN OLD.status <> NEW.status BEGIN
-  UPDATE operation_counts SET n = n - 1 WHERE status = OLD.status;
-  INSERT INTO operation_counts VALUES (NEW.status, 1)
-    ON CONFLICT (status) DO UPDATE SET n = n + 1;
-END;
-CREATE INDEX operations_listing_status ON operations(tenant, status, created_at DESC, id DESC);
-)sql",
-};
-
-Error db_error(sqlite3* db, std::string_view what) {
-  int code = sqlite3_errcode(db);
-  ErrorCode ec = (code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_IOERR ||
-                  code == SQLITE_FULL || code == SQLITE_CANTOPEN)
-                     ? ErrorCode::kUnavailable
-                     : ErrorCode::kInternal;
-  return make_error(ec, "the operation store failed",
-                    std::string(what) + ": " + sqlite3_errmsg(db));
-}
-
-// A cached prepared statement, reset on destruction of the binder.
-class Stmt {
- public:
-  Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
-  ~Stmt() {
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  Stmt& bind(int i, std::string_view v) {
-    if (v.empty())
-      sqlite3_bind_null(s_, i);
-    else
-      sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  // Text as given, the empty string too (bind() makes it NULL).
-  Stmt& bind_text(int i, std::string_view v) {
-    sqlite3_bind_text(s_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()),
-                      SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind_blob(int i, std::string_view v) {
-    if (v.empty())
-      sqlite3_bind_null(s_, i);
-    else
-      sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(s_, i, v);
-    return *this;
-  }
-  Stmt& bind(int i, std::optional<std::int64_t> v) {
-    if (v)
-      sqlite3_bind_int64(s_, i, *v);
-    else
-      sqlite3_bind_null(s_, i);
-    return *this;
-  }
-  int step() { return sqlite3_step(s_); }
-  sqlite3_stmt* raw() { return s_; }
-  sqlite3* db() { return db_; }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* s_;
-};
-
-std::string col_text(sqlite3_stmt* s, int i) {
-  const void* p = sqlite3_column_blob(s, i);
-  int n = sqlite3_column_bytes(s, i);
-  return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
-}
-
-std::optional<std::int64_t> col_opt(sqlite3_stmt* s, int i) {
-  if (sqlite3_column_type(s, i) == SQLITE_NULL) return std::nullopt;
-  return sqlite3_column_int64(s, i);
-}
-
-Operation read_row(sqlite3_stmt* s) {
-  Operation op;
-  op.id = col_text(s, 0);
-  op.tenant = col_text(s, 1);
-  op.analyzer_id = col_text(s, 2);
-  op.upstream_url = col_text(s, 3);
-  op.status = parse_status(col_text(s, 4)).value_or(Status::kRunning);
-  op.created_at = sqlite3_column_int64(s, 5);
-  op.updated_at = sqlite3_column_int64(s, 6);
-  op.next_poll_at = col_opt(s, 7);
-  op.poll_count = sqlite3_column_int(s, 8);
-  op.attempts = sqlite3_column_int(s, 9);
-  op.lease_owner = col_text(s, 10);
-  op.lease_until = col_opt(s, 11);
-  op.result = col_text(s, 12);
-  op.result_type = col_text(s, 13);
-  op.error_code = col_text(s, 14);
-  op.error_message = col_text(s, 15);
-  op.retrieved_at = col_opt(s, 16);
-  op.expires_at = col_opt(s, 17);
-  op.idempotency_key = col_text(s, 18);
-  op.fence = sqlite3_column_int64(s, 19);
-  op.kind = parse_kind(col_text(s, 20)).value_or(Kind::kAnalysis);
-  return op;
-}
 
 class SqliteStore final : public OperationStore {
  public:
   explicit SqliteStore(const Options& options) : group_commit_(options.group_commit) {}
   ~SqliteStore() override {
-    {
-      MutexLock lock(ckpt_mu_);
-      ckpt_stop_ = true;
+    checkpointer_.stop();
+    readers_.close();
+    for (sqlite3_stmt* s : prepared_) {
+      if (s) sqlite3_finalize(s);
     }
-    ckpt_cv_.notify_all();
-    if (ckpt_thread_.joinable()) ckpt_thread_.join();
-    if (ckpt_db_) sqlite3_close(ckpt_db_);
-    for (auto& r : readers_) {
-      if (r.get) sqlite3_finalize(r.get);
-      if (r.db) sqlite3_close(r.db);
-    }
-    for (auto& [sql, s] : cache_) sqlite3_finalize(s);
     if (db_) sqlite3_close(db_);
-    if (lock_fd_ >= 0) close(lock_fd_);
+    file_lock_.release();
   }
 
   Result<void> open(const std::string& path) {
     MutexLock lock(mu_);  // not shared yet: the lock is for the analysis
-    lock_fd_ = ::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock_fd_ < 0) {
-      return make_error(ErrorCode::kUnavailable,
-                        "cannot open the store lock file " + path + ".lock");
-    }
-    if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-      return make_error(ErrorCode::kUnavailable, "the store " + path +
-                                                     " is in use by another lrogate process; "
-                                                     "use PostgreSQL to run several replicas");
-    }
+    if (auto r = file_lock_.take(path); !r) return r;
     if (sqlite3_open_v2(path.c_str(), &db_,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         nullptr) != SQLITE_OK) {
@@ -232,18 +44,18 @@ class SqliteStore final : public OperationStore {
                         db_ ? sqlite3_errmsg(db_) : "");
     }
     sqlite3_busy_timeout(db_, 5000);
-    // The checkpointer below does the WAL's checkpoints (see there).
+    // The Checkpointer does the WAL's checkpoints (checkpointer.h).
     sqlite3_wal_autocheckpoint(db_, 0);
-    if (auto r = open_readers(path); !r) return r;
+    if (auto r = readers_.open(path); !r) return r;
     // WAL + synchronous=NORMAL: a committed transaction survives the process
     // being killed (kill -9); only a power cut can lose the last commits.
     for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
                                "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
       if (auto r = exec(pragma); !r) return r;
     }
-    if (auto r = migrate(); !r) return r;
-    if (auto r = prepare_readers(); !r) return r;
-    return start_checkpointer(path);
+    if (auto r = migrate(db_); !r) return r;
+    if (auto r = readers_.prepare(); !r) return r;
+    return checkpointer_.start(path);
   }
 
   // Group commit (docs/design.md, "SQLite"): an insert queues its row, then
@@ -270,110 +82,28 @@ class SqliteStore final : public OperationStore {
     return std::move(mine.result);
   }
 
-  // What one insert waits for: its row, and its answer once written.
-  struct PendingInsert {
-    const Operation* op;
-    Result<void> result;
-    bool done;  // under mu_
-  };
-
-  // Writes `group` (it holds the caller's own row) in one transaction; a
-  // row's constraint failure is that row's answer alone (SQLite undoes only
-  // the statement); any other failure is every row's.
-  void write_group(const std::vector<PendingInsert*>& group) REQUIRES(mu_) {
-    if (group.size() == 1) {  // alone: autocommit, one statement
-      group[0]->result = insert_row(*group[0]->op);
-      group[0]->done = true;
-      return;
-    }
-    Result<void> all = exec("BEGIN");
-    if (all) {
-      for (PendingInsert* p : group) {
-        p->result = insert_row(*p->op);
-        if (!p->result && p->result.error().code != ErrorCode::kConflict) {
-          all = p->result;
-          break;
-        }
-      }
-      if (all) all = exec("COMMIT");
-      if (!all) (void)exec("ROLLBACK");
-    }
-    for (PendingInsert* p : group) {
-      if (!all) p->result = all.error();
-      p->done = true;
-    }
-  }
-
-  Result<void> insert_row(const Operation& op) REQUIRES(mu_) {
-    auto st = prepare(
-        std::string("INSERT INTO operations (") + kColumns +
-        ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)");
-    if (!st) return st.error();
-    Stmt& s = *st;
-    s.bind(1, op.id).bind(2, op.tenant).bind(3, op.analyzer_id).bind(4, op.upstream_url);
-    s.bind(5, std::string_view(status_name(op.status)))
-        .bind(6, op.created_at)
-        .bind(7, op.updated_at);
-    s.bind(8, op.next_poll_at)
-        .bind(9, std::int64_t{op.poll_count})
-        .bind(10, std::int64_t{op.attempts});
-    s.bind(11, op.lease_owner).bind(12, op.lease_until).bind_blob(13, op.result);
-    s.bind(14, op.result_type).bind(15, op.error_code).bind(16, op.error_message);
-    s.bind(17, op.retrieved_at).bind(18, op.expires_at).bind(19, op.idempotency_key);
-    s.bind(20, op.fence).bind(21, std::string_view(kind_name(op.kind)));
-    int rc = s.step();
-    if (rc == SQLITE_CONSTRAINT) {
-      return make_error(ErrorCode::kConflict, "operation already exists", op.id);
-    }
-    if (rc != SQLITE_DONE) return db_error(db_, "insert");
-    return {};
-  }
-
   // The hot read (every status poll): on one of the reader connections, so
   // polls neither wait for the writer's lock nor for each other.
   Result<std::optional<Operation>> get(std::string_view id) override {
     metrics::StoreTimer timer("get");
-    static std::atomic<unsigned> next{0};
-    unsigned start = next.fetch_add(1, std::memory_order_relaxed);
-    for (unsigned i = 0; i < kReaders; ++i) {
-      Reader& cand = readers_[(start + i) % kReaders];
-      if (cand.mu.try_lock()) {
-        MutexLock lock(cand.mu, kAdoptLock);
-        return read_one(cand, id);
-      }
-    }
-    Reader& r = readers_[start % kReaders];
-    MutexLock lock(r.mu);
-    return read_one(r, id);
+    return readers_.get(id);
   }
 
   Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
                                            int limit) override {
     metrics::StoreTimer timer("claim_due");
     MutexLock lock(mu_);
-    auto st =
-        prepare(std::string("UPDATE operations SET lease_owner = ?1, lease_until = ?2,"
-                            " fence = fence + 1 WHERE id IN ("
-                            " SELECT id FROM operations WHERE status IN ('NotStarted', 'Running')"
-                            " AND next_poll_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)"
-                            " ORDER BY next_poll_at LIMIT ?4) RETURNING ") +
-                kColumns);
+    auto st = prepare(kClaim);
     if (!st) return st.error();
     st->bind(1, owner).bind(2, lease_until).bind(3, now).bind(4, std::int64_t{limit});
-    std::vector<Operation> out;
-    int rc;
-    while ((rc = st->step()) == SQLITE_ROW) out.push_back(read_row(st->raw()));
-    if (rc != SQLITE_DONE) return db_error(db_, "claim_due");
-    return out;
+    return read_rows(*st, "claim_due");
   }
 
   Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
                            Millis lease_until) override {
     metrics::StoreTimer timer("renew_leases");
     MutexLock lock(mu_);
-    auto st = prepare(
-        "UPDATE operations SET lease_until = ?2 WHERE id = ?3 AND lease_owner = ?1"
-        " AND status IN ('NotStarted', 'Running')");
+    auto st = prepare(kRenew);
     if (!st) return st.error();
     int renewed = 0;
     auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
@@ -420,12 +150,7 @@ class SqliteStore final : public OperationStore {
   Result<bool> complete(std::string_view id, std::string_view owner, const Completion& c) override {
     metrics::StoreTimer timer("complete");
     MutexLock lock(mu_);
-    auto st = prepare(
-        "UPDATE operations SET status = ?3, result = ?4, result_type = ?5, error_code = ?6,"
-        " error_message = ?7, updated_at = ?8, expires_at = ?9, next_poll_at = NULL,"
-        " lease_owner = NULL, lease_until = NULL, poll_count = poll_count + (?2 IS NOT NULL)"
-        " WHERE id = ?1 AND status IN ('NotStarted', 'Running')"
-        " AND (?2 IS NULL OR ((lease_owner = ?2 OR lease_owner IS NULL) AND fence = ?10))");
+    auto st = prepare(kComplete);
     if (!st) return st.error();
     st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(c.status)));
     st->bind_blob(4, c.result).bind(5, c.result_type).bind(6, c.error_code);
@@ -436,9 +161,7 @@ class SqliteStore final : public OperationStore {
   Result<bool> mark_retrieved(std::string_view id, Millis now, Millis expires_at) override {
     metrics::StoreTimer timer("mark_retrieved");
     MutexLock lock(mu_);
-    auto st = prepare(
-        "UPDATE operations SET retrieved_at = ?2, expires_at = ?3"
-        " WHERE id = ?1 AND retrieved_at IS NULL");
+    auto st = prepare(kRetrieved);
     if (!st) return st.error();
     st->bind(1, id).bind(2, now).bind(3, expires_at);
     return changed(*st, "mark_retrieved");
@@ -449,10 +172,10 @@ class SqliteStore final : public OperationStore {
     MutexLock lock(mu_);
     int deleted = 0;
     auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
-      auto st = prepare("DELETE FROM operations WHERE id = ?1 RETURNING status");
+      auto st = prepare(kRemove);
       if (!st) return st.error();
       st->bind(1, id);
-      auto gone = deleted_statuses(*st, "remove", &deleted);
+      auto gone = read_statuses(*st, "remove", &deleted);
       if (!gone) return gone.error();
       return uncount(gone.value());
     });
@@ -465,17 +188,13 @@ class SqliteStore final : public OperationStore {
     MutexLock lock(mu_);
     int deleted = 0;
     auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
-      // By rowid: the expiry index holds it, so each row is found without a
-      // lookup of its id.
-      auto st = prepare(
-          "DELETE FROM operations WHERE rowid IN (SELECT rowid FROM operations"
-          " WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2) RETURNING status");
+      auto st = prepare(kDeleteExpired);
       if (!st) return st.error();
       st->bind(1, now).bind(2, std::int64_t{limit});
-      auto gone = deleted_statuses(*st, "delete_expired", &deleted);
+      auto gone = read_statuses(*st, "delete_expired", &deleted);
       if (!gone) return gone.error();
       if (auto u = uncount(gone.value()); !u) return u;
-      auto keys = prepare("DELETE FROM idempotency WHERE expires_at <= ?1");
+      auto keys = prepare(kDeleteExpiredKeys);
       if (!keys) return keys.error();
       keys->bind(1, now);
       if (keys->step() != SQLITE_DONE) return db_error(db_, "delete_expired");
@@ -487,20 +206,16 @@ class SqliteStore final : public OperationStore {
 
   Result<std::optional<Millis>> next_due(Millis now) override {
     MutexLock lock(mu_);
-    auto st = prepare(
-        "SELECT MIN(next_poll_at) FROM operations WHERE status IN ('NotStarted', 'Running')"
-        " AND (lease_until IS NULL OR lease_until <= ?1)");
+    auto st = prepare(kNextDue);
     if (!st) return st.error();
     st->bind(1, now);
     if (st->step() != SQLITE_ROW) return db_error(db_, "next_due");
-    return col_opt(st->raw(), 0);
+    return column_opt(st->raw(), 0);
   }
 
   Result<int> release_leases(std::string_view owner) override {
     MutexLock lock(mu_);
-    auto st = prepare(
-        "UPDATE operations SET lease_owner = NULL, lease_until = NULL"
-        " WHERE lease_owner IS NOT NULL AND (?1 IS NULL OR lease_owner = ?1)");
+    auto st = prepare(kRelease);
     if (!st) return st.error();
     st->bind(1, owner);
     if (st->step() != SQLITE_DONE) return db_error(db_, "release_leases");
@@ -509,9 +224,7 @@ class SqliteStore final : public OperationStore {
 
   Result<int> count_active() override {
     MutexLock lock(mu_);
-    auto st = prepare(
-        "SELECT COALESCE(SUM(n), 0) FROM operation_counts"
-        " WHERE status IN ('NotStarted', 'Running')");
+    auto st = prepare(kCountActive);
     if (!st) return st.error();
     if (st->step() != SQLITE_ROW) return db_error(db_, "count_active");
     return sqlite3_column_int(st->raw(), 0);
@@ -519,12 +232,12 @@ class SqliteStore final : public OperationStore {
 
   Result<std::vector<std::pair<std::string, int>>> count_by_status() override {
     MutexLock lock(mu_);
-    auto st = prepare("SELECT status, n FROM operation_counts WHERE n > 0 ORDER BY status");
+    auto st = prepare(kCountByStatus);
     if (!st) return st.error();
     std::vector<std::pair<std::string, int>> out;
     int rc;
     while ((rc = st->step()) == SQLITE_ROW) {
-      out.emplace_back(col_text(st->raw(), 0), sqlite3_column_int(st->raw(), 1));
+      out.emplace_back(column_text(st->raw(), 0), sqlite3_column_int(st->raw(), 1));
     }
     if (rc != SQLITE_DONE) return db_error(db_, "count_by_status");
     return out;
@@ -534,10 +247,7 @@ class SqliteStore final : public OperationStore {
                                                   Millis now) override {
     metrics::StoreTimer timer("latest_of_kind");
     MutexLock lock(mu_);
-    auto st = prepare(std::string("SELECT ") + kColumns +
-                      " FROM operations WHERE analyzer_id = ?1 AND kind = ?2"
-                      " AND kind <> 'analysis' AND (expires_at IS NULL OR expires_at > ?3)"
-                      " ORDER BY created_at DESC, id DESC LIMIT 1");
+    auto st = prepare(kLatestOfKind);
     if (!st) return st.error();
     st->bind(1, analyzer_id).bind(2, std::string_view(kind_name(kind))).bind(3, now);
     int rc = st->step();
@@ -549,16 +259,9 @@ class SqliteStore final : public OperationStore {
   Result<std::vector<Operation>> list(const ListQuery& q) override {
     metrics::StoreTimer timer("list");
     MutexLock lock(mu_);
-    std::string cols = kColumns;
-    cols.replace(cols.find("result, "), 8, "NULL, ");  // no bodies in a listing
-    // Each shape its own statement, so that the index is entered at the
-    // cursor (a seek, whatever the page's depth) and by status when one is
-    // asked: "?2 IS NULL OR ..." conditions would make SQLite scan instead.
-    std::string sql = "SELECT " + cols + " FROM operations WHERE tenant = ?1";
-    if (q.status) sql += " AND status = ?2";
-    if (q.after_created) sql += " AND (created_at, id) < (?4, ?5)";
-    sql += " AND (expires_at IS NULL OR expires_at > ?3) ORDER BY created_at DESC, id DESC LIMIT ?6";
-    auto st = prepare(sql);
+    // One statement per shape (statements.cpp, list()).
+    auto st = prepare(q.status ? (q.after_created ? kListStatusAfter : kListStatus)
+                               : (q.after_created ? kListAfter : kList));
     if (!st) return st.error();
     st->bind(1, q.tenant);
     if (q.status) st->bind(2, std::string_view(status_name(*q.status)));
@@ -567,11 +270,7 @@ class SqliteStore final : public OperationStore {
     // than created" did.
     if (q.after_created) st->bind(4, *q.after_created).bind_text(5, q.after_id);
     st->bind(6, std::int64_t{q.limit});
-    std::vector<Operation> out;
-    int rc;
-    while ((rc = st->step()) == SQLITE_ROW) out.push_back(read_row(st->raw()));
-    if (rc != SQLITE_DONE) return db_error(db_, "list");
-    return out;
+    return read_rows(*st, "list");
   }
 
   Result<Reservation> reserve_key(std::string_view tenant, std::string_view key,
@@ -580,35 +279,30 @@ class SqliteStore final : public OperationStore {
     metrics::StoreTimer timer("reserve_key");
     MutexLock lock(mu_);
     {
-      // An expired reservation no longer holds its key.
-      auto del =
-          prepare("DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND expires_at <= ?3");
+      auto del = prepare(kKeyExpire);
       if (!del) return del.error();
       del->bind(1, tenant).bind(2, key).bind(3, now);
       if (del->step() != SQLITE_DONE) return db_error(db_, "reserve_key");
     }
-    auto ins = prepare(
-        "INSERT OR IGNORE INTO idempotency (tenant, key, request_hash, created_at, expires_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5)");
+    auto ins = prepare(kKeyInsert);
     if (!ins) return ins.error();
     ins->bind(1, tenant).bind(2, key).bind(3, request_hash).bind(4, now).bind(5, expires_at);
     if (ins->step() != SQLITE_DONE) return db_error(db_, "reserve_key");
     Reservation r;
     r.created = sqlite3_changes(db_) > 0;
-    auto sel = prepare(
-        "SELECT request_hash, operation_id FROM idempotency WHERE tenant = ?1 AND key = ?2");
+    auto sel = prepare(kKeySelect);
     if (!sel) return sel.error();
     sel->bind(1, tenant).bind(2, key);
     if (sel->step() != SQLITE_ROW) return db_error(db_, "reserve_key");
-    r.request_hash = col_text(sel->raw(), 0);
-    r.operation_id = col_text(sel->raw(), 1);
+    r.request_hash = column_text(sel->raw(), 0);
+    r.operation_id = column_text(sel->raw(), 1);
     return r;
   }
 
   Result<void> bind_key(std::string_view tenant, std::string_view key,
                         std::string_view operation_id) override {
     MutexLock lock(mu_);
-    auto st = prepare("UPDATE idempotency SET operation_id = ?3 WHERE tenant = ?1 AND key = ?2");
+    auto st = prepare(kKeyBind);
     if (!st) return st.error();
     st->bind(1, tenant).bind(2, key).bind(3, operation_id);
     if (st->step() != SQLITE_DONE) return db_error(db_, "bind_key");
@@ -617,8 +311,7 @@ class SqliteStore final : public OperationStore {
 
   Result<void> release_key(std::string_view tenant, std::string_view key) override {
     MutexLock lock(mu_);
-    auto st =
-        prepare("DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND operation_id IS NULL");
+    auto st = prepare(kKeyRelease);
     if (!st) return st.error();
     st->bind(1, tenant).bind(2, key);
     if (st->step() != SQLITE_DONE) return db_error(db_, "release_key");
@@ -629,13 +322,59 @@ class SqliteStore final : public OperationStore {
 
   Result<void> ping() override {
     MutexLock lock(mu_);
-    auto st = prepare("SELECT 1");
+    auto st = prepare(kPing);
     if (!st) return st.error();
     if (st->step() != SQLITE_ROW) return db_error(db_, "ping");
     return {};
   }
 
  private:
+  // What one insert waits for: its row, and its answer once written.
+  struct PendingInsert {
+    const Operation* op;
+    Result<void> result;
+    bool done;  // under mu_
+  };
+
+  // Writes `group` (it holds the caller's own row) in one transaction; a
+  // row's constraint failure is that row's answer alone (SQLite undoes only
+  // the statement); any other failure is every row's.
+  void write_group(const std::vector<PendingInsert*>& group) REQUIRES(mu_) {
+    if (group.size() == 1) {  // alone: autocommit, one statement
+      group[0]->result = insert_row(*group[0]->op);
+      group[0]->done = true;
+      return;
+    }
+    Result<void> all = exec("BEGIN");
+    if (all) {
+      for (PendingInsert* p : group) {
+        p->result = insert_row(*p->op);
+        if (!p->result && p->result.error().code != ErrorCode::kConflict) {
+          all = p->result;
+          break;
+        }
+      }
+      if (all) all = exec("COMMIT");
+      if (!all) (void)exec("ROLLBACK");
+    }
+    for (PendingInsert* p : group) {
+      if (!all) p->result = all.error();
+      p->done = true;
+    }
+  }
+
+  Result<void> insert_row(const Operation& op) REQUIRES(mu_) {
+    auto st = prepare(kInsert);
+    if (!st) return st.error();
+    bind_row(*st, op);
+    int rc = st->step();
+    if (rc == SQLITE_CONSTRAINT) {
+      return make_error(ErrorCode::kConflict, "operation already exists", op.id);
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, "insert");
+    return {};
+  }
+
   // The status is written only when it changes (rarely: NotStarted to
   // Running): SQLite rewrites every index holding a column the UPDATE sets,
   // whatever the value, so setting it on each poll would rewrite the
@@ -643,50 +382,24 @@ class SqliteStore final : public OperationStore {
   // unchanged status; the second, for a change, runs when it did not.
   Result<bool> progress_locked(std::string_view id, std::string_view owner, const Progress& p)
       REQUIRES(mu_) {
-    {
-      auto same = prepare(
-          "UPDATE operations SET next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
-          " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
-          " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?7 AND status = ?3"
-          " AND status IN ('NotStarted', 'Running')");
-      if (!same) return same.error();
-      same->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(p.status)));
-      same->bind(4, p.next_poll_at).bind(5, std::int64_t{p.attempts}).bind(6, p.now);
-      same->bind(7, p.fence);
-      auto r = changed(*same, "record_progress");
-      if (!r || r.value()) return r;
-    }
-    auto st = prepare(
-        "UPDATE operations SET status = ?3, next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
-        " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
-        " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?7"
-        " AND status IN ('NotStarted', 'Running')");
-    if (!st) return st.error();
-    st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(p.status)));
-    st->bind(4, p.next_poll_at).bind(5, std::int64_t{p.attempts}).bind(6, p.now);
-    st->bind(7, p.fence);
-    return changed(*st, "record_progress");
-  }
-
-  // Runs a DELETE ... RETURNING status; how many rows of each status it
-  // deleted, their sum in *total.
-  Result<std::map<std::string, int>> deleted_statuses(Stmt& st, std::string_view what, int* total)
-      REQUIRES(mu_) {
-    std::map<std::string, int> gone;
-    int rc;
-    while ((rc = st.step()) == SQLITE_ROW) {
-      ++gone[col_text(st.raw(), 0)];
-      ++*total;
-    }
-    if (rc != SQLITE_DONE) return db_error(db_, what);
-    return gone;
+    auto write = [&](Sql which) REQUIRES(mu_) -> Result<bool> {
+      auto st = prepare(which);
+      if (!st) return st.error();
+      st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(p.status)));
+      st->bind(4, p.next_poll_at).bind(5, std::int64_t{p.attempts}).bind(6, p.now);
+      st->bind(7, p.fence);
+      return changed(*st, "record_progress");
+    };
+    auto same = write(kProgressSameStatus);
+    if (!same || same.value()) return same;
+    return write(kProgressNewStatus);
   }
 
   // Takes deleted records off the kept counts (migration v5), in the
   // deleting transaction.
   Result<void> uncount(const std::map<std::string, int>& gone) REQUIRES(mu_) {
     for (const auto& [status, n] : gone) {
-      auto st = prepare("UPDATE operation_counts SET n = n - ?2 WHERE status = ?1");
+      auto st = prepare(kUncount);
       if (!st) return st.error();
       st->bind(1, status).bind(2, std::int64_t{n});
       if (st->step() != SQLITE_DONE) return db_error(db_, "uncount");
@@ -704,49 +417,16 @@ class SqliteStore final : public OperationStore {
     return r;
   }
 
-  Result<void> exec(const char* sql) REQUIRES(mu_) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string detail = err ? err : "";
-      sqlite3_free(err);
-      return make_error(ErrorCode::kUnavailable, "the operation store failed", detail);
-    }
-    return {};
-  }
+  Result<void> exec(const char* sql) REQUIRES(mu_) { return sqlite::exec(db_, sql); }
 
-  Result<void> migrate() REQUIRES(mu_) {
-    sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &s, nullptr);
-    int version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
-    sqlite3_finalize(s);
-    const int latest = static_cast<int>(std::size(kMigrations));
-    if (version > latest) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "the store was written by a newer lrogate (schema version " +
-                            std::to_string(version) + ")");
+  // The writer's statement `which`, prepared on its first use.
+  Result<Stmt> prepare(Sql which) REQUIRES(mu_) {
+    sqlite3_stmt*& s = prepared_[which];
+    if (!s && sqlite3_prepare_v3(db_, statement_text(which).c_str(), -1, SQLITE_PREPARE_PERSISTENT,
+                                 &s, nullptr) != SQLITE_OK) {
+      return db_error(db_, "prepare");
     }
-    for (int v = version; v < latest; ++v) {
-      std::string sql = std::string("BEGIN;") + kMigrations[v] +
-                        "PRAGMA user_version = " + std::to_string(v + 1) + "; COMMIT;";
-      if (auto r = exec(sql.c_str()); !r) {
-        (void)exec("ROLLBACK");
-        return r;
-      }
-    }
-    return {};
-  }
-
-  Result<Stmt> prepare(const std::string& sql) REQUIRES(mu_) {
-    auto it = cache_.find(sql);
-    if (it == cache_.end()) {
-      sqlite3_stmt* s = nullptr;
-      if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
-          SQLITE_OK) {
-        return db_error(db_, "prepare");
-      }
-      it = cache_.emplace(sql, s).first;
-    }
-    return Stmt(db_, it->second);
+    return Stmt(db_, s);
   }
 
   Result<bool> changed(Stmt& s, std::string_view what) REQUIRES(mu_) {
@@ -754,111 +434,16 @@ class SqliteStore final : public OperationStore {
     return sqlite3_changes(db_) > 0;
   }
 
-  // WAL checkpoints, off the request path: SQLite's automatic checkpoint
-  // runs inside whichever commit crosses 1,000 WAL pages (4 MB), copying the
-  // pages and syncing the file there: a stall of several ms for that request,
-  // four times a second at 1,000 submits/s. Instead this thread copies pages
-  // every 200 ms on its own connection (PASSIVE: it neither waits for nor
-  // blocks readers and the writer), and once the WAL passes kRestartFrames
-  // (32 MB) it makes the WAL start over (RESTART: new writes wait while the
-  // little that is left is copied), which bounds the WAL.
-  static constexpr int kRestartFrames = 8192;
-  Result<void> start_checkpointer(const std::string& path) {
-    if (sqlite3_open_v2(path.c_str(), &ckpt_db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                        nullptr) != SQLITE_OK) {
-      return make_error(ErrorCode::kUnavailable, "cannot open the SQLite store " + path,
-                        ckpt_db_ ? sqlite3_errmsg(ckpt_db_) : "");
-    }
-    ckpt_thread_ = std::thread([this] {
-      MutexLock lock(ckpt_mu_);
-      bool warned = false;
-      while (!ckpt_cv_.wait_for(ckpt_mu_, std::chrono::milliseconds(200),
-                                [this]() REQUIRES(ckpt_mu_) { return ckpt_stop_; })) {
-        // A connection learns that the file is in WAL mode by reading it;
-        // until it has, a checkpoint is a silent no-op.
-        sqlite3_exec(ckpt_db_, "SELECT 1 FROM sqlite_master LIMIT 1", nullptr, nullptr, nullptr);
-        int wal_frames = 0, done = 0;
-        int rc = sqlite3_wal_checkpoint_v2(ckpt_db_, "main", SQLITE_CHECKPOINT_PASSIVE, &wal_frames,
-                                           &done);
-        if (rc == SQLITE_OK && wal_frames > kRestartFrames) {
-          // Under steady writes a passive checkpoint never catches up, so
-          // the WAL would never start over: now and then, briefly hold new
-          // writers back until the rest is copied; the next write restarts it.
-          rc = sqlite3_wal_checkpoint_v2(ckpt_db_, "main", SQLITE_CHECKPOINT_RESTART, &wal_frames,
-                                         &done);
-        }
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY && !warned) {
-          warned = true;
-          log::warn("store checkpoint failed", {{"detail", sqlite3_errmsg(ckpt_db_)}});
-        }
-      }
-    });
-    return {};
-  }
-  sqlite3* ckpt_db_ = nullptr;  // the checkpointer thread's alone once it runs
-  Mutex ckpt_mu_;
-  CondVar ckpt_cv_;
-  bool ckpt_stop_ GUARDED_BY(ckpt_mu_) = false;
-  std::thread ckpt_thread_;
-
-  // Read-only connections for get(): WAL lets them read while the writer
-  // writes; each has its own lock and statement.
-  static constexpr unsigned kReaders = 4;
-  struct Reader {
-    Mutex mu;
-    sqlite3* db GUARDED_BY(mu) = nullptr;
-    sqlite3_stmt* get GUARDED_BY(mu) = nullptr;
-  };
-  Reader readers_[kReaders];
-
-  // One get() on a reader the caller holds.
-  static Result<std::optional<Operation>> read_one(Reader& r, std::string_view id) REQUIRES(r.mu) {
-    sqlite3_stmt* s = r.get;
-    sqlite3_bind_text(s, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    Result<std::optional<Operation>> out = std::optional<Operation>();
-    if (rc == SQLITE_ROW)
-      out = std::optional<Operation>(read_row(s));
-    else if (rc != SQLITE_DONE)
-      out = db_error(r.db, "get");
-    sqlite3_reset(s);
-    return out;
-  }
-
-  Result<void> open_readers(const std::string& path) {
-    for (auto& r : readers_) {
-      MutexLock lock(r.mu);
-      if (sqlite3_open_v2(path.c_str(), &r.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                          nullptr) != SQLITE_OK) {
-        return make_error(ErrorCode::kUnavailable, "cannot open the SQLite store " + path,
-                          r.db ? sqlite3_errmsg(r.db) : "");
-      }
-      sqlite3_busy_timeout(r.db, 5000);
-    }
-    return {};
-  }
-  // After the migrations: the statement needs the schema.
-  Result<void> prepare_readers() {
-    std::string sql = std::string("SELECT ") + kColumns + " FROM operations WHERE id = ?1";
-    for (auto& r : readers_) {
-      MutexLock lock(r.mu);
-      if (sqlite3_prepare_v3(r.db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &r.get, nullptr) !=
-          SQLITE_OK) {
-        return db_error(r.db, "prepare");
-      }
-    }
-    return {};
-  }
-
+  FileLock file_lock_;  // one process per file: what makes exclusive() true
+  Checkpointer checkpointer_;
+  Readers readers_;
   const bool group_commit_;
   // Inserts waiting for the writer (see insert()); taken under mu_.
   Mutex queue_mu_ ACQUIRED_AFTER(mu_);
   std::vector<PendingInsert*> queue_ GUARDED_BY(queue_mu_);
   Mutex mu_;
-  sqlite3* db_ GUARDED_BY(mu_) = nullptr;  // the writer connection
-  int lock_fd_ = -1;                       // set by open()
-  // db_'s prepared statements.
-  std::map<std::string, sqlite3_stmt*> cache_ GUARDED_BY(mu_);
+  sqlite3* db_ GUARDED_BY(mu_) = nullptr;                   // the writer connection
+  sqlite3_stmt* prepared_[kSqlCount] GUARDED_BY(mu_) = {};  // db_'s statements, by name
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -12,6 +13,7 @@
 #include <tuple>
 
 #include "base/clock.h"
+#include "store/columns.h"
 #include "store/operation_store.h"
 
 namespace lrogate::store {
@@ -88,6 +90,95 @@ TEST_P(StoreContract, InsertThenGetRoundTrips) {
   auto missing = store_->get("nope");
   ASSERT_TRUE(missing.ok());
   EXPECT_FALSE(missing.value().has_value());
+}
+
+// Every column, each with a value no default has, comes back as written:
+// from get (the primary-key read), claim_due (UPDATE ... RETURNING) and
+// list (which leaves the body out). A column missing from a store's
+// SELECT, INSERT or row reader fails here.
+TEST_P(StoreContract, EveryColumnRoundTrips) {
+  Operation o;
+  o.id = "every-column";
+  o.tenant = "t-7";
+  o.analyzer_id = "receipts";
+  o.upstream_url = "http://127.0.0.1:1/r/every-column";
+  o.status = Status::kRunning;
+  o.created_at = 1'700'000'000'123;
+  o.updated_at = 1'700'000'000'456;
+  o.next_poll_at = 4000;
+  o.poll_count = 7;
+  o.attempts = 3;
+  o.lease_owner = "earlier-owner";
+  o.lease_until = 4500;
+  o.fence = 41;
+  o.result = std::string("{\"a\":1}\0\xff\x01 body", 16);
+  o.result_type = "application/json; charset=utf-8";
+  o.error_code = "InternalServerError";
+  o.error_message = "it broke: \"quoted\"";
+  o.retrieved_at = 3000;
+  o.expires_at = 9'000'000;
+  o.idempotency_key = "key-1";
+  o.kind = Kind::kAnalyzerCreation;
+  ASSERT_TRUE(store_->insert(o).ok());
+
+  auto same = [&](const Operation& got, bool body) {
+    EXPECT_EQ(got.id, o.id);
+    EXPECT_EQ(got.tenant, o.tenant);
+    EXPECT_EQ(got.analyzer_id, o.analyzer_id);
+    EXPECT_EQ(got.upstream_url, o.upstream_url);
+    EXPECT_EQ(got.status, o.status);
+    EXPECT_EQ(got.created_at, o.created_at);
+    EXPECT_EQ(got.updated_at, o.updated_at);
+    EXPECT_EQ(got.next_poll_at, o.next_poll_at);
+    EXPECT_EQ(got.poll_count, o.poll_count);
+    EXPECT_EQ(got.attempts, o.attempts);
+    EXPECT_EQ(got.result, body ? o.result : std::string());
+    EXPECT_EQ(got.result_type, o.result_type);
+    EXPECT_EQ(got.error_code, o.error_code);
+    EXPECT_EQ(got.error_message, o.error_message);
+    EXPECT_EQ(got.retrieved_at, o.retrieved_at);
+    EXPECT_EQ(got.expires_at, o.expires_at);
+    EXPECT_EQ(got.idempotency_key, o.idempotency_key);
+    EXPECT_EQ(got.kind, o.kind);
+  };
+  auto got = store_->get(o.id);
+  ASSERT_TRUE(got.ok() && got.value().has_value());
+  same(*got.value(), true);
+  EXPECT_EQ(got.value()->lease_owner, o.lease_owner);
+  EXPECT_EQ(got.value()->lease_until, o.lease_until);
+  EXPECT_EQ(got.value()->fence, o.fence);
+
+  ListQuery q;
+  q.tenant = o.tenant;
+  auto listed = store_->list(q);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed.value().size(), 1u);
+  same(listed.value()[0], false);
+  EXPECT_EQ(listed.value()[0].fence, o.fence);
+
+  auto claimed = store_->claim_due("new-owner", 5000, 65'000, 10);
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed.value().size(), 1u);
+  same(claimed.value()[0], true);
+  EXPECT_EQ(claimed.value()[0].lease_owner, "new-owner");
+  EXPECT_EQ(claimed.value()[0].lease_until, 65'000);
+  EXPECT_EQ(claimed.value()[0].fence, o.fence + 1);
+
+  // An empty text column is kept as NULL and reads back empty; an unset
+  // time stays unset.
+  Operation bare = op("bare");
+  bare.next_poll_at.reset();
+  ASSERT_TRUE(store_->insert(bare).ok());
+  auto b = store_->get("bare").value().value();
+  EXPECT_EQ(b.tenant, "default");
+  EXPECT_TRUE(b.lease_owner.empty());
+  EXPECT_TRUE(b.result.empty());
+  EXPECT_FALSE(b.next_poll_at.has_value());
+  EXPECT_FALSE(b.lease_until.has_value());
+  EXPECT_FALSE(b.retrieved_at.has_value());
+  EXPECT_FALSE(b.expires_at.has_value());
+  EXPECT_EQ(b.kind, Kind::kAnalysis);
+  EXPECT_EQ(b.status, Status::kNotStarted);
 }
 
 TEST_P(StoreContract, DuplicateIdIsConflict) {
@@ -633,6 +724,51 @@ TEST(PostgresStore, StoreOfSchemaTwoUpgradesInPlace) {
   ASSERT_TRUE(s.value()->remove("old").value());
   EXPECT_EQ(s.value()->count_active().value(), 2);
   EXPECT_EQ(s.value()->count_by_status().value(), (Counts{{"Running", 2}, {"Succeeded", 3}}));
+}
+
+// The shared column list (store/columns.h) names exactly the columns each
+// backend's migrations make: a column added to one but not the other, or
+// to the schema but not the list, fails here.
+std::vector<std::string> listed_columns() {
+  std::vector<std::string> out;
+  columns::for_each([&](int, const auto& c) { out.emplace_back(c.name); });
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Columns, SqliteSchemaHasExactlyTheListedColumns) {
+  std::string url = temp_sqlite();
+  ASSERT_TRUE(open_store(url).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(url.substr(7).c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('operations')", -1, &s, nullptr),
+      SQLITE_OK);
+  std::vector<std::string> schema;
+  while (sqlite3_step(s) == SQLITE_ROW)
+    schema.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  std::sort(schema.begin(), schema.end());
+  EXPECT_EQ(schema, listed_columns());
+}
+
+TEST(Columns, PostgresSchemaHasExactlyTheListedColumns) {
+  std::string url = temp_postgres();
+  if (url.empty()) GTEST_SKIP() << "no PostgreSQL: set LROGATE_TEST_POSTGRES_URL";
+  ASSERT_TRUE(open_store(url).ok());
+  PGconn* c = PQconnectdb(url.c_str());
+  PGresult* r = PQexec(c,
+                       "SELECT column_name FROM information_schema.columns"
+                       " WHERE table_schema = current_schema() AND table_name = 'operations'");
+  ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(c);
+  std::vector<std::string> schema;
+  for (int i = 0; i < PQntuples(r); ++i) schema.emplace_back(PQgetvalue(r, i, 0));
+  PQclear(r);
+  PQfinish(c);
+  std::sort(schema.begin(), schema.end());
+  EXPECT_EQ(schema, listed_columns());
 }
 
 TEST(StoreFactory, UnknownUrlIsAClearError) {

@@ -1,0 +1,155 @@
+#include "store/postgres/migrations.h"
+
+#include <iterator>
+#include <string>
+
+#include "base/log.h"
+#include "store/postgres/connection.h"
+#include "store/postgres/rows.h"
+#include "store/postgres/statements.h"
+
+namespace lrogate::store::postgres {
+namespace {
+
+// Versioned migrations; lrogate_schema.version holds how many have run.
+// Ids compare bytewise (COLLATE "C"), as in SQLite, so listing pages are
+// the same on both backends whatever the database's locale.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE operations (
+  id              TEXT COLLATE "C" PRIMARY KEY,
+  tenant          TEXT NOT NULL,
+  analyzer_id     TEXT NOT NULL,
+  upstream_url    TEXT NOT NULL,
+  status          TEXT NOT NULL,
+  created_at      BIGINT NOT NULL,
+  updated_at      BIGINT NOT NULL,
+  next_poll_at    BIGINT,
+  poll_count      INTEGER NOT NULL DEFAULT 0,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  lease_owner     TEXT,
+  lease_until     BIGINT,
+  result          BYTEA,
+  result_type     TEXT,
+  error_code      TEXT,
+  error_message   TEXT,
+  retrieved_at    BIGINT,
+  expires_at      BIGINT,
+  idempotency_key TEXT,
+  fence           BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX operations_due ON operations(next_poll_at)
+  WHERE status IN ('NotStarted', 'Running');
+CREATE INDEX operations_expiry ON operations(expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX operations_listing ON operations(tenant, created_at DESC, id DESC);
+CREATE UNIQUE INDEX operations_idempotency ON operations(tenant, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+CREATE TABLE idempotency (
+  tenant       TEXT NOT NULL,
+  key          TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  operation_id TEXT,
+  created_at   BIGINT NOT NULL,
+  expires_at   BIGINT NOT NULL,
+  PRIMARY KEY (tenant, key)
+);
+CREATE INDEX idempotency_expiry ON idempotency(expires_at);
+)sql",
+    // v2: what an operation is (store::Kind); analyzer creations are found by
+    // analyzer id, analyses never are (the partial index leaves them out).
+    R"sql(
+ALTER TABLE operations ADD COLUMN kind TEXT NOT NULL DEFAULT 'analysis';
+CREATE INDEX operations_creations ON operations(analyzer_id, created_at DESC)
+  WHERE kind <> 'analysis';
+)sql",
+    // v3: costs that stay flat with millions of records. The counts per
+    // status were a scan of the whole table. Now every write that changes
+    // them appends its difference to operation_count_changes (one row per
+    // status an INSERT or DELETE statement touched, two per status change:
+    // no shared row that writers would queue on), and a roll-up (kCountByStatus, the sweep,
+    // under an advisory try-lock so replicas never wait for each other)
+    // folds the changes into operation_counts; a count is the sum of both.
+    // A listing by status has its own index. The due index is on an
+    // expression (LROGATE_DUE_AT, next_poll_at while active) for its
+    // statistics: the planner multiplied the selectivity of the status by
+    // that of next_poll_at (NULL once finished, so the two go together) and,
+    // expecting a few dozen due records, sorted all of them instead of
+    // walking the index for the first few; the expression's own statistics
+    // count them right.
+    R"sql(
+CREATE TABLE operation_counts (status TEXT PRIMARY KEY, n BIGINT NOT NULL);
+CREATE TABLE operation_count_changes (status TEXT NOT NULL, delta BIGINT NOT NULL);
+INSERT INTO operation_counts SELECT status, COUNT(*) FROM operations GROUP BY status;
+CREATE FUNCTION lrogate_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO operation_count_changes SELECT status, COUNT(*) FROM inserted GROUP BY status;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION lrogate_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO operation_count_changes SELECT status, -COUNT(*) FROM deleted GROUP BY status;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION lrogate_count_status() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO operation_count_changes VALUES (OLD.status, -1), (NEW.status, 1);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER operations_counted_insert AFTER INSERT ON operations
+  REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION lrogate_count_inserted();
+CREATE TRIGGER operations_counted_delete AFTER DELETE ON operations
+  REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION lrogate_count_deleted();
+CREATE TRIGGER operations_counted_status AFTER UPDATE OF status ON operations
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+  EXECUTE FUNCTION lrogate_count_status();
+CREATE INDEX operations_listing_status ON operations(tenant, status, created_at DESC, id DESC);
+DROP INDEX operations_due;
+)sql"
+    "CREATE INDEX operations_due_at ON operations ((" LROGATE_DUE_AT ")) WHERE " LROGATE_ACTIVE ";",
+};
+
+}  // namespace
+
+Result<void> migrate(PGconn* conn) {
+  auto exec = [&](const std::string& sql) -> Result<PgResult> {
+    PgResult r(PQexec(conn, sql.c_str()), &PQclear);
+    ExecStatusType st = PQresultStatus(r.get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return fail(r.get(), conn, "migrate");
+    return r;
+  };
+  if (auto r = exec("SELECT pg_advisory_lock(7405571)"); !r) return r.error();
+  auto unlock = [&] { (void)exec("SELECT pg_advisory_unlock(7405571)"); };
+  auto done = [&]() -> Result<void> {
+    if (auto r = exec("CREATE TABLE IF NOT EXISTS lrogate_schema (version INTEGER NOT NULL)"); !r)
+      return r.error();
+    auto v = exec("SELECT version FROM lrogate_schema");
+    if (!v) return v.error();
+    int version = 0;
+    if (PQntuples(v->get()) == 0) {
+      if (auto r = exec("INSERT INTO lrogate_schema VALUES (0)"); !r) return r.error();
+    } else {
+      version = static_cast<int>(get_num(v->get(), 0, 0));
+    }
+    const int latest = static_cast<int>(std::size(kMigrations));
+    if (version > latest) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "the store was written by a newer lrogate (schema version " +
+                            std::to_string(version) + ")");
+    }
+    for (int n = version; n < latest; ++n) {
+      std::string sql = std::string("BEGIN;") + kMigrations[n] +
+                        "UPDATE lrogate_schema SET version = " + std::to_string(n + 1) +
+                        "; COMMIT;";
+      if (auto r = exec(sql); !r) {
+        (void)exec("ROLLBACK");
+        return r.error();
+      }
+      log::info("store migrated", {{"backend", "postgresql"}, {"version", n + 1}});
+    }
+    return {};
+  }();
+  unlock();
+  return done;
+}
+
+}  // namespace lrogate::store::postgres

@@ -1,0 +1,170 @@
+#include "store/postgres/statements.h"
+
+#include "store/columns.h"
+#include "store/postgres/rows.h"
+
+namespace lrogate::store::postgres {
+namespace {
+
+// kList, kListAfter, kListStatus, kListStatusAfter: one statement per
+// shape, so the index is entered at the cursor (a seek at any depth) and by
+// status when one is asked. $1 tenant, $2 now, $3 limit, then the status
+// and the cursor, as each shape has them.
+std::string list(bool by_status, bool after) {
+  std::string sql = "SELECT " + listing_columns() + " FROM operations WHERE tenant = $1::text";
+  if (by_status) sql += " AND status = $4::text";
+  if (after) {
+    sql += by_status ? " AND (created_at, id) < ($5::bigint, $6::text)"
+                     : " AND (created_at, id) < ($4::bigint, $5::text)";
+  }
+  sql += " AND (expires_at IS NULL OR expires_at > $2::bigint) ORDER BY created_at DESC, id DESC";
+  sql += " LIMIT $3::int";
+  return sql;
+}
+
+}  // namespace
+
+std::string statement_text(Sql which) {
+  switch (which) {
+    case kInsert:
+      return "INSERT INTO operations (" + columns::names() + ") VALUES (" + insert_values() + ")";
+    case kGet:
+      return "SELECT " + columns::names() + " FROM operations WHERE id = $1::text";
+    case kClaim:
+      // The ids first, as an array: as "id IN (subquery)" the planner may
+      // join against the whole table (see kDeleteExpired).
+      return "UPDATE operations SET lease_owner = $1::text, lease_until = $2::bigint,"
+             " fence = fence + 1 WHERE id = ANY(ARRAY(SELECT id FROM operations"
+             " WHERE " LROGATE_ACTIVE " AND " LROGATE_DUE_AT
+             " <= $3::bigint"
+             " AND (lease_until IS NULL OR lease_until <= $3::bigint)"
+             " ORDER BY " LROGATE_DUE_AT " LIMIT $4::int FOR UPDATE SKIP LOCKED)) RETURNING " +
+             columns::names();
+    case kRenew:
+      return "UPDATE operations SET lease_until = $2::bigint WHERE lease_owner = $1::text"
+             " AND id = ANY($3::text[]) AND " LROGATE_ACTIVE;
+    case kProgress:
+      // The writes a client can see tell the replicas' caches
+      // (lrogate_changed); one row per record written.
+      return "WITH done AS (UPDATE operations SET status = $3::text, next_poll_at = $4::bigint,"
+             " attempts = $5::int, updated_at = $6::bigint, poll_count = poll_count + 1,"
+             " lease_owner = NULL, lease_until = NULL"
+             " WHERE id = $1::text AND lease_owner = $2::text AND fence = $7::bigint"
+             " AND " LROGATE_ACTIVE
+             " RETURNING id)"
+             " SELECT pg_notify('lrogate_changed', id) FROM done";
+    case kProgressMany:
+      // A batch of progress writes in one round trip, each row fenced as
+      // kProgress fences one.
+      return "WITH done AS (UPDATE operations AS o SET status = v.status,"
+             " next_poll_at = v.next_poll_at,"
+             " attempts = v.attempts, updated_at = v.now, poll_count = o.poll_count + 1,"
+             " lease_owner = NULL, lease_until = NULL"
+             " FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], $6::bigint[],"
+             " $7::bigint[]) AS v(id, status, next_poll_at, attempts, now, fence)"
+             " WHERE o.id = v.id AND o.lease_owner = $1::text AND o.fence = v.fence"
+             " AND o.status IN ('NotStarted', 'Running') RETURNING o.id)"
+             " SELECT id, pg_notify('lrogate_changed', id) FROM done";
+    case kComplete:
+      // One statement that also tells every replica's listener.
+      return "WITH done AS (UPDATE operations SET status = $3::text, result = $4::bytea,"
+             " result_type = $5::text, error_code = $6::text, error_message = $7::text,"
+             " updated_at = $8::bigint, expires_at = $9::bigint, next_poll_at = NULL,"
+             " lease_owner = NULL, lease_until = NULL,"
+             " poll_count = poll_count + CASE WHEN $2::text IS NULL THEN 0 ELSE 1 END"
+             " WHERE id = $1::text AND " LROGATE_ACTIVE
+             " AND ($2::text IS NULL OR ((lease_owner = $2::text OR lease_owner IS NULL)"
+             " AND fence = $10::bigint)) RETURNING id)"
+             " SELECT pg_notify('lrogate_finished', id) FROM done";
+    case kRetrieved:
+      return "WITH done AS (UPDATE operations SET retrieved_at = $2::bigint,"
+             " expires_at = $3::bigint WHERE id = $1::text AND retrieved_at IS NULL RETURNING id)"
+             " SELECT pg_notify('lrogate_changed', id) FROM done";
+    case kRemove:
+      return "WITH done AS (DELETE FROM operations WHERE id = $1::text RETURNING id)"
+             " SELECT pg_notify('lrogate_changed', id) FROM done";
+    case kDeleteExpired:
+      // Expired records read as gone already; the notices keep a replica
+      // whose clock lags from answering from memory. The ids are picked
+      // first (an array, then deleted by primary key): as "id IN
+      // (subquery)" the planner may join against the whole table. SKIP
+      // LOCKED: replicas sweeping at once take different records.
+      return "WITH done AS (DELETE FROM operations WHERE id = ANY(ARRAY(SELECT id FROM operations"
+             " WHERE expires_at IS NOT NULL AND expires_at <= $1::bigint ORDER BY expires_at"
+             " LIMIT $2::int FOR UPDATE SKIP LOCKED)) RETURNING id)"
+             " SELECT pg_notify('lrogate_changed', id) FROM done";
+    case kDeleteExpiredKeys:
+      // And the counts' roll-up (as in kCountByStatus), in the same round
+      // trip, so that the changes stay few when nobody asks for counts.
+      return "WITH keys AS (DELETE FROM idempotency WHERE expires_at <= $1::bigint),"
+             " moved AS (DELETE FROM operation_count_changes"
+             " WHERE (SELECT pg_try_advisory_xact_lock(7405572)) RETURNING status, delta)"
+             " INSERT INTO operation_counts (status, n) SELECT status, SUM(delta) FROM moved"
+             " GROUP BY status ON CONFLICT (status) DO UPDATE SET n = operation_counts.n +"
+             " EXCLUDED.n";
+    case kNextDue:
+      return "SELECT MIN(" LROGATE_DUE_AT ") FROM operations WHERE " LROGATE_ACTIVE
+             " AND (lease_until IS NULL OR lease_until <= $1::bigint)";
+    case kRelease:
+      return "UPDATE operations SET lease_owner = NULL, lease_until = NULL"
+             " WHERE lease_owner IS NOT NULL AND ($1::text IS NULL OR lease_owner = $1::text)";
+    case kCountActive:
+      // The kept counts (see migration v3).
+      return "SELECT COALESCE(SUM(n), 0)::bigint FROM (SELECT status, n FROM operation_counts"
+             " UNION ALL SELECT status, delta FROM operation_count_changes) AS c"
+             " WHERE " LROGATE_ACTIVE;
+    case kCountByStatus:
+      // Rolls the changes up when no other replica does at the moment (the
+      // try-lock), and counts. Every part of one statement reads one
+      // snapshot, so the sum is right whether the roll-up ran or not.
+      return "WITH locked AS (SELECT pg_try_advisory_xact_lock(7405572) AS ok),"
+             " moved AS (DELETE FROM operation_count_changes WHERE (SELECT ok FROM locked)"
+             " RETURNING status, delta),"
+             " rolled AS (INSERT INTO operation_counts (status, n) SELECT status, SUM(delta)"
+             " FROM moved GROUP BY status ON CONFLICT (status) DO UPDATE"
+             " SET n = operation_counts.n + EXCLUDED.n)"
+             " SELECT status, SUM(n)::bigint FROM (SELECT status, n FROM operation_counts"
+             " UNION ALL SELECT status, delta FROM operation_count_changes) AS c"
+             " GROUP BY status HAVING SUM(n) <> 0 ORDER BY status";
+    case kList:
+      return list(false, false);
+    case kListAfter:
+      return list(false, true);
+    case kListStatus:
+      return list(true, false);
+    case kListStatusAfter:
+      return list(true, true);
+    case kLatestOfKind:
+      return "SELECT " + columns::names() +
+             " FROM operations WHERE analyzer_id = $1::text AND kind = $2::text"
+             " AND kind <> 'analysis' AND (expires_at IS NULL OR expires_at > $3::bigint)"
+             " ORDER BY created_at DESC, id DESC LIMIT 1";
+    case kKeyExpire:
+      return "DELETE FROM idempotency WHERE tenant = $1::text AND key = $2::text"
+             " AND expires_at <= $3::bigint";
+    case kKeyInsert:
+      return "INSERT INTO idempotency (tenant, key, request_hash, created_at, expires_at)"
+             " VALUES ($1::text, $2::text, $3::text, $4::bigint, $5::bigint)"
+             " ON CONFLICT DO NOTHING";
+    case kKeySelect:
+      return "SELECT request_hash, operation_id FROM idempotency WHERE tenant = $1::text"
+             " AND key = $2::text";
+    case kKeyBind:
+      return "UPDATE idempotency SET operation_id = $3::text WHERE tenant = $1::text"
+             " AND key = $2::text";
+    case kKeyRelease:
+      return "DELETE FROM idempotency WHERE tenant = $1::text AND key = $2::text"
+             " AND operation_id IS NULL";
+    case kPing:
+      return "SELECT 1";
+    case kClock:
+      // The database's time, ms since the epoch (clock_timestamp(): now,
+      // not the transaction's start).
+      return "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+    case kSqlCount:
+      break;
+  }
+  return {};
+}
+
+}  // namespace lrogate::store::postgres

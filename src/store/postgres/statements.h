@@ -1,0 +1,58 @@
+// Every statement the PostgreSQL store runs, by name, and the change feed's
+// channels. Each is prepared once per pooled connection, on its first use
+// there (postgres_store.cpp, run()). Parameters carry explicit types: libpq
+// sends them as text (the result body as bytes).
+#pragma once
+
+#include <string>
+
+// Records not finished yet (what claims and sweeps look at).
+#define LROGATE_ACTIVE "status IN ('NotStarted', 'Running')"
+// What the due index (operations_due_at, migration v3) holds.
+#define LROGATE_DUE_AT "CASE WHEN status IN ('NotStarted', 'Running') THEN next_poll_at END"
+
+namespace lrogate::store::postgres {
+
+// The replicas' change feed (OperationStore::Change): final transitions on
+// one channel (what wakes long-polls), every other client-visible write on
+// the other (what keeps read caches coherent); the payload is the id. The
+// statements below name them as literals.
+inline constexpr const char* kFinishedChannel = "lrogate_finished";
+inline constexpr const char* kChangedChannel = "lrogate_changed";
+
+enum Sql {
+  kInsert,
+  kGet,
+  kClaim,
+  kRenew,
+  kProgress,
+  kProgressMany,
+  kComplete,
+  kRetrieved,
+  kRemove,
+  kDeleteExpired,
+  kDeleteExpiredKeys,
+  kNextDue,
+  kRelease,
+  kCountActive,
+  kCountByStatus,
+  kList,
+  kListAfter,
+  kListStatus,
+  kListStatusAfter,
+  kLatestOfKind,
+  kKeyExpire,
+  kKeyInsert,
+  kKeySelect,
+  kKeyBind,
+  kKeyRelease,
+  kPing,
+  kClock,
+  kSqlCount
+};
+
+// The statement's SQL (built at each prepare; a switch, so a name without
+// its text does not compile).
+std::string statement_text(Sql which);
+
+}  // namespace lrogate::store::postgres

@@ -1,0 +1,112 @@
+#include "store/sqlite/migrations.h"
+
+#include <iterator>
+#include <string>
+
+#include "store/sqlite/connection.h"
+
+namespace lrogate::store::sqlite {
+namespace {
+
+// Versioned migrations; PRAGMA user_version holds how many have run.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE operations (
+  id              TEXT PRIMARY KEY,
+  tenant          TEXT NOT NULL,
+  analyzer_id     TEXT NOT NULL,
+  upstream_url    TEXT NOT NULL,
+  status          TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  next_poll_at    INTEGER,
+  poll_count      INTEGER NOT NULL DEFAULT 0,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  lease_owner     TEXT,
+  lease_until     INTEGER,
+  result          BLOB,
+  result_type     TEXT,
+  error_code      TEXT,
+  error_message   TEXT,
+  retrieved_at    INTEGER,
+  expires_at      INTEGER,
+  idempotency_key TEXT
+);
+CREATE INDEX operations_due ON operations(next_poll_at)
+  WHERE status IN ('NotStarted', 'Running');
+CREATE INDEX operations_expiry ON operations(expires_at) WHERE expires_at IS NOT NULL;
+CREATE UNIQUE INDEX operations_idempotency ON operations(tenant, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+)sql",
+    R"sql(
+CREATE TABLE idempotency (
+  tenant       TEXT NOT NULL,
+  key          TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  operation_id TEXT,
+  created_at   INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  PRIMARY KEY (tenant, key)
+);
+CREATE INDEX idempotency_expiry ON idempotency(expires_at);
+CREATE INDEX operations_listing ON operations(tenant, created_at DESC, id DESC);
+)sql",
+    // v3: the fencing token; every claim increments it.
+    R"sql(
+ALTER TABLE operations ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // v4: what an operation is (store::Kind); analyzer creations are found by
+    // analyzer id, analyses never are (the partial index leaves them out).
+    R"sql(
+ALTER TABLE operations ADD COLUMN kind TEXT NOT NULL DEFAULT 'analysis';
+CREATE INDEX operations_creations ON operations(analyzer_id, created_at DESC)
+  WHERE kind <> 'analysis';
+)sql",
+    // v5: costs that stay flat with millions of records. The counts per
+    // status are kept (count_by_status read the whole table): by triggers
+    // on insert and on a status that changes, and by the store's deletes
+    // themselves (uncount(): one UPDATE per status a sweep removed, where a
+    // trigger would run one per row). A listing by status has its own index
+    // (it scanned the tenant's records for rows of that status).
+    R"sql(
+CREATE TABLE operation_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO operation_counts SELECT status, COUNT(*) FROM operations GROUP BY status;
+CREATE TRIGGER operations_counted_insert AFTER INSERT ON operations BEGIN
+  INSERT INTO operation_counts VALUES (NEW.status, 1)
+    ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER operations_counted_status AFTER UPDATE OF status ON operations
+  WHEN OLD.status <> NEW.status BEGIN
+  UPDATE operation_counts SET n = n - 1 WHERE status = OLD.status;
+  INSERT INTO operation_counts VALUES (NEW.status, 1)
+    ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+CREATE INDEX operations_listing_status ON operations(tenant, status, created_at DESC, id DESC);
+)sql",
+};
+
+}  // namespace
+
+Result<void> migrate(sqlite3* db) {
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, nullptr);
+  int version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+  sqlite3_finalize(s);
+  const int latest = static_cast<int>(std::size(kMigrations));
+  if (version > latest) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the store was written by a newer lrogate (schema version " +
+                          std::to_string(version) + ")");
+  }
+  for (int v = version; v < latest; ++v) {
+    std::string sql = std::string("BEGIN;") + kMigrations[v] +
+                      "PRAGMA user_version = " + std::to_string(v + 1) + "; COMMIT;";
+    if (auto r = exec(db, sql.c_str()); !r) {
+      (void)exec(db, "ROLLBACK");
+      return r;
+    }
+  }
+  return {};
+}
+
+}  // namespace lrogate::store::sqlite

@@ -1,0 +1,128 @@
+#include "store/sqlite/statements.h"
+
+#include "store/columns.h"
+
+namespace lrogate::store::sqlite {
+namespace {
+
+#define LROGATE_ACTIVE "status IN ('NotStarted', 'Running')"
+
+// "?1,?2,...": one parameter per column, in list order.
+std::string insert_params() {
+  std::string out;
+  for (int i = 1; i <= columns::kCount; ++i) {
+    if (i > 1) out += ',';
+    out += '?' + std::to_string(i);
+  }
+  return out;
+}
+
+// Each list shape its own statement, so that the index is entered at the
+// cursor (a seek, whatever the page's depth) and by status when one is
+// asked: "?2 IS NULL OR ..." conditions would make SQLite scan instead.
+// ?1 tenant, ?2 status, ?3 now, ?4 and ?5 the cursor, ?6 the limit.
+std::string list(bool by_status, bool after) {
+  std::string sql = "SELECT " +
+                    columns::listing_names([](const auto&) { return "NULL"; }) +  // no bodies
+                    " FROM operations WHERE tenant = ?1";
+  if (by_status) sql += " AND status = ?2";
+  if (after) sql += " AND (created_at, id) < (?4, ?5)";
+  sql += " AND (expires_at IS NULL OR expires_at > ?3) ORDER BY created_at DESC, id DESC LIMIT ?6";
+  return sql;
+}
+
+}  // namespace
+
+std::string statement_text(Sql which) {
+  switch (which) {
+    case kInsert:
+      return "INSERT INTO operations (" + columns::names() + ") VALUES (" + insert_params() + ")";
+    case kGet:
+      return "SELECT " + columns::names() + " FROM operations WHERE id = ?1";
+    case kClaim:
+      return "UPDATE operations SET lease_owner = ?1, lease_until = ?2,"
+             " fence = fence + 1 WHERE id IN ("
+             " SELECT id FROM operations WHERE " LROGATE_ACTIVE
+             " AND next_poll_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)"
+             " ORDER BY next_poll_at LIMIT ?4) RETURNING " +
+             columns::names();
+    case kRenew:
+      return "UPDATE operations SET lease_until = ?2 WHERE id = ?3 AND lease_owner = ?1"
+             " AND " LROGATE_ACTIVE;
+    // A progress write sets the status only when it changes (see
+    // progress_locked() in sqlite_store.cpp): the first matches only an
+    // unchanged status, the second is for a change.
+    case kProgressSameStatus:
+      return "UPDATE operations SET next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
+             " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
+             " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?7 AND status = ?3"
+             " AND " LROGATE_ACTIVE;
+    case kProgressNewStatus:
+      return "UPDATE operations SET status = ?3, next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
+             " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
+             " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?7"
+             " AND " LROGATE_ACTIVE;
+    case kComplete:
+      return "UPDATE operations SET status = ?3, result = ?4, result_type = ?5, error_code = ?6,"
+             " error_message = ?7, updated_at = ?8, expires_at = ?9, next_poll_at = NULL,"
+             " lease_owner = NULL, lease_until = NULL, poll_count = poll_count + (?2 IS NOT NULL)"
+             " WHERE id = ?1 AND " LROGATE_ACTIVE
+             " AND (?2 IS NULL OR ((lease_owner = ?2 OR lease_owner IS NULL) AND fence = ?10))";
+    case kRetrieved:
+      return "UPDATE operations SET retrieved_at = ?2, expires_at = ?3"
+             " WHERE id = ?1 AND retrieved_at IS NULL";
+    case kRemove:
+      return "DELETE FROM operations WHERE id = ?1 RETURNING status";
+    case kDeleteExpired:
+      // By rowid: the expiry index holds it, so each row is found without a
+      // lookup of its id.
+      return "DELETE FROM operations WHERE rowid IN (SELECT rowid FROM operations"
+             " WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2) RETURNING status";
+    case kDeleteExpiredKeys:
+      return "DELETE FROM idempotency WHERE expires_at <= ?1";
+    case kUncount:
+      return "UPDATE operation_counts SET n = n - ?2 WHERE status = ?1";
+    case kNextDue:
+      return "SELECT MIN(next_poll_at) FROM operations WHERE " LROGATE_ACTIVE
+             " AND (lease_until IS NULL OR lease_until <= ?1)";
+    case kRelease:
+      return "UPDATE operations SET lease_owner = NULL, lease_until = NULL"
+             " WHERE lease_owner IS NOT NULL AND (?1 IS NULL OR lease_owner = ?1)";
+    case kCountActive:
+      return "SELECT COALESCE(SUM(n), 0) FROM operation_counts WHERE " LROGATE_ACTIVE;
+    case kCountByStatus:
+      return "SELECT status, n FROM operation_counts WHERE n > 0 ORDER BY status";
+    case kLatestOfKind:
+      return "SELECT " + columns::names() +
+             " FROM operations WHERE analyzer_id = ?1 AND kind = ?2"
+             " AND kind <> 'analysis' AND (expires_at IS NULL OR expires_at > ?3)"
+             " ORDER BY created_at DESC, id DESC LIMIT 1";
+    case kList:
+      return list(false, false);
+    case kListAfter:
+      return list(false, true);
+    case kListStatus:
+      return list(true, false);
+    case kListStatusAfter:
+      return list(true, true);
+    case kKeyExpire:
+      // An expired reservation no longer holds its key.
+      return "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND expires_at <= ?3";
+    case kKeyInsert:
+      return "INSERT OR IGNORE INTO idempotency (tenant, key, request_hash, created_at, expires_at)"
+             " VALUES (?1, ?2, ?3, ?4, ?5)";
+    case kKeySelect:
+      return "SELECT request_hash, operation_id FROM idempotency WHERE tenant = ?1 AND key = ?2";
+    case kKeyBind:
+      return "UPDATE idempotency SET operation_id = ?3 WHERE tenant = ?1 AND key = ?2";
+    case kKeyRelease:
+      return "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND operation_id IS NULL";
+    case kPing:
+      return "SELECT 1";
+    case kSqlCount:
+      break;
+  }
+  return {};
+}
+
+}  // namespace lrogate::store::sqlite

@@ -1,0 +1,45 @@
+// Every statement the SQLite store runs on its writer connection, and the
+// readers' get, by name. The store prepares each once, on first use
+// (sqlite_store.cpp, prepare()); the text is here.
+#pragma once
+
+#include <string>
+
+namespace lrogate::store::sqlite {
+
+enum Sql {
+  kInsert,
+  kGet,  // prepared on each reader connection (readers.cpp)
+  kClaim,
+  kRenew,
+  kProgressSameStatus,
+  kProgressNewStatus,
+  kComplete,
+  kRetrieved,
+  kRemove,
+  kDeleteExpired,
+  kDeleteExpiredKeys,
+  kUncount,
+  kNextDue,
+  kRelease,
+  kCountActive,
+  kCountByStatus,
+  kLatestOfKind,
+  kList,
+  kListAfter,
+  kListStatus,
+  kListStatusAfter,
+  kKeyExpire,
+  kKeyInsert,
+  kKeySelect,
+  kKeyBind,
+  kKeyRelease,
+  kPing,
+  kSqlCount
+};
+
+// The statement's SQL (built once per prepare; a switch, so a name without
+// its text does not compile).
+std::string statement_text(Sql which);
+
+}  // namespace lrogate::store::sqlite
