@@ -417,12 +417,12 @@ TEST(Config, SimulatorQuotaFlags) {
     return o;
   };
   auto d = sim({});
-  ASSERT_EQ(d.code, -1) << d.err;
+  ASSERT_EQ(d.code, kGoOn) << d.err;
   EXPECT_EQ(d.config.simulate.analyze_rps, 0);
   EXPECT_EQ(d.config.simulate.status_rps, 0);
   EXPECT_EQ(d.config.simulate.ops_per_minute, 0);
   auto set = sim({"--analyze-rps", "15", "--status-rps", "050", "--ops-per-minute", "3000"});
-  ASSERT_EQ(set.code, -1) << set.err;
+  ASSERT_EQ(set.code, kGoOn) << set.err;
   EXPECT_EQ(set.config.simulate.analyze_rps, 15);
   EXPECT_EQ(set.config.simulate.status_rps, 50);
   EXPECT_EQ(set.config.simulate.ops_per_minute, 3000);
@@ -442,7 +442,7 @@ TEST(Config, SimulatorQuotaFlags) {
            {"--ops-per-minute", "1000001", false},
        }) {
     auto o = sim({flag, value});
-    EXPECT_EQ(o.code, accepted ? -1 : 2) << flag << " '" << value << "': " << o.err;
+    EXPECT_EQ(o.code, accepted ? kGoOn : 2) << flag << " '" << value << "': " << o.err;
     if (!accepted) {
       EXPECT_NE(o.err.find(flag), std::string::npos) << o.err;
     }
