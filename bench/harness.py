@@ -90,6 +90,12 @@ class Procs:
         self.bin = os.path.join(self.dir, "lrogate")
         shutil.copy2(binary or BIN, self.bin)
 
+    def copy_bin(self, binary, name):
+        """A copy of another binary (a reference build) beside this run's."""
+        path = os.path.join(self.dir, name)
+        shutil.copy2(binary, path)
+        return path
+
     def start(self, cmd, name, env=None, cwd=None):
         log = open(os.path.join(self.dir, name + ".log"), "ab")
         p = subprocess.Popen(cmd, stdout=log, stderr=log, env={**os.environ, **(env or {})}, cwd=cwd)
@@ -103,10 +109,11 @@ class Procs:
         wait_http(f"{url}/healthz")
         return p, url
 
-    def gateway(self, sim_url, *extra, store=None, name="gw", port=None, env=None):
+    def gateway(self, sim_url, *extra, store=None, name="gw", port=None, env=None, binary=None):
+        """binary: another lrogate (a copy kept by copy_bin), default this run's."""
         port = port or free_port()
         store = store or f"sqlite:{os.path.join(self.dir, name + '.db')}"
-        p = self.start([self.bin, "serve", "--listen", f"127.0.0.1:{port}", "--upstream-endpoint", sim_url,
+        p = self.start([binary or self.bin, "serve", "--listen", f"127.0.0.1:{port}", "--upstream-endpoint", sim_url,
                         "--store", store, "--log-level", "warn", *extra], name,
                        env={"AZURE_CU_KEY": KEY, **(env or {})})
         url = f"http://127.0.0.1:{port}"

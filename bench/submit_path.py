@@ -19,10 +19,14 @@ target's CPU and context switches per request, and how busy the machine was
 with processes not ours (other users) and with time stolen by the hypervisor,
 so a noisy run shows as such. --perf-out FILE records the gateway (perf record
 -e cpu-clock --call-graph dwarf) during the last round's gateway run with the
-first generator named.
+first generator named. --reference-bin PATH runs a second gateway from another
+build (the commit before, say) in front of the same simulator, measured in the
+same rounds right after this build's ("reference" rows; its overhead against
+the same round's simulator).
 
     python3 bench/submit_path.py [--rate 1000] [--seconds 5] [--rounds 3]
                                  [--warmup 1] [--loadgen cpp|python|both] [--perf-out FILE]
+                                 [--reference-bin PATH]
 """
 import argparse
 import glob
@@ -231,11 +235,12 @@ def report(args, targets, rows):
                   f"| {m['switches']:.1f} | {m['other']:.0f} | {m['steal']:.0f} |")
     print()
     for g in args.gens:
-        over = {p: [gw[p] - sim[p] for gw, sim in zip(rows[(g, "gateway")], rows[(g, "simulator")])]
-                for p in ("p50", "p99")}
-        print(f"gateway overhead, {NAMES[g]} generator: p50 {statistics.median(over['p50']):.2f} ms, "
-              f"p99 {statistics.median(over['p99']):.2f} ms (per round: "
-              f"{', '.join(f'{o:.2f}' for o in over['p99'])})")
+        for t in [t for t in targets if t.startswith(("gateway", "reference"))]:
+            over = {p: [gw[p] - sim[p] for gw, sim in zip(rows[(g, t)], rows[(g, "simulator")])]
+                    for p in ("p50", "p99")}
+            print(f"{t} overhead, {NAMES[g]} generator: p50 {statistics.median(over['p50']):.2f} "
+                  f"ms, p99 {statistics.median(over['p99']):.2f} ms (per round: "
+                  f"{', '.join(f'{o:.2f}' for o in over['p99'])})")
 
 
 def main():
@@ -249,6 +254,8 @@ def main():
     ap.add_argument("--loadgen", choices=("cpp", "python", "both"), default="cpp",
                     help="bench/loadgen.cpp (default), harness.py's asyncio one, or both")
     ap.add_argument("--perf-out", help="perf.data path for the gateway (last round)")
+    ap.add_argument("--reference-bin", help="another lrogate build, measured as a second gateway "
+                    "in the same rounds")
     args = ap.parse_args()
     args.gens = ["cpp", "python"] if args.loadgen == "both" else [args.loadgen]
     procs = Procs()
@@ -265,6 +272,12 @@ def main():
             sim, f"/contentunderstanding/analyzers/pro-demo:analyze?api-version={API_VERSION}",
             {"Ocp-Apim-Subscription-Key": KEY}, sim_proc.pid)
         targets["gateway"] = (gw, "/pro-mode/content-analyzers/pro-demo:analyze", {}, gw_proc.pid)
+        if args.reference_bin:
+            ref_proc, ref = procs.gateway(sim, "--upstream-rps", "1", "--poll-interval", "1h",
+                                          "--max-wait", "2h", "--result-ttl", "3h", name="ref",
+                                          binary=procs.copy_bin(args.reference_bin, "lrogate-ref"))
+            targets["reference gateway"] = (ref, "/pro-mode/content-analyzers/pro-demo:analyze",
+                                            {}, ref_proc.pid)
         report(args, targets, run_rounds(args, procs, targets, loadgen))
     finally:
         procs.close()

@@ -116,6 +116,26 @@ def test_an_analyze_right_after_the_put_waits_for_the_creation(procs):
     assert final.body == sim.final_body(analysis).body
 
 
+def test_an_analyze_before_the_put_does_not_let_later_ones_skip_the_wait(procs):
+    # The first analyze finds no creation (the gateway then remembers the
+    # analyzer as clear, so later analyzes skip the store lookup); the PUT
+    # that follows must end that: the next analyze waits for the creation.
+    sim = procs.sim("--analyzer-create-duration", "3s")
+    gw = procs.gateway(sim)
+    early = gw.submit(analyzer="receipts-m")
+    assert early.status == 404, early.body  # the simulator knows no such analyzer yet
+    r = put(gw, "receipts-m", analyzer())
+    assert r.status == 201, r.body
+    op_id = creation_id(r)
+    sub = gw.submit(analyzer="receipts-m")
+    assert sub.status == 202, sub.body
+    creation = request(gw.base, "GET", f"/operations/{op_id}").json()
+    assert creation["status"] == "Succeeded", creation
+    again = gw.submit(analyzer="receipts-m")  # clear again: no wait, still accepted
+    assert again.status == 202, again.body
+    assert sim.stats()["submits"] == 2
+
+
 def test_an_analyze_gets_409_while_the_creation_outlasts_the_submit_budget(procs):
     sim = procs.sim()
     gw = procs.gateway(sim, "--submit-timeout", "4s")
@@ -259,3 +279,22 @@ def test_a_replica_waits_for_a_creation_another_replica_follows(procs, pg_url):
     assert request(a.base, "GET", f"/operations/{op_id}").json()["status"] == "Succeeded"
     assert sim.stats()["submits"] == 1
     assert sim.stats()["rejected"] == 0
+
+
+def test_a_replica_that_saw_no_creation_still_waits_for_one_another_replica_records(procs,
+                                                                                     pg_url):
+    # Replica B first finds no creation of the analyzer; replica A then takes
+    # the PUT. B must not answer from what it saw before: its next analyze
+    # waits for A's creation (the shared store is the truth).
+    sim = procs.sim("--analyzer-create-duration", "3s")
+    a = procs.gateway(sim, store=pg_url, name="gw-a")
+    b = procs.gateway(sim, "--max-inflight-polls", "0", store=pg_url, name="gw-b")
+    early = b.submit(analyzer="shared-pg-m")
+    assert early.status == 404, early.body
+    r = put(a, "shared-pg-m", analyzer())
+    assert r.status == 201, r.body
+    op_id = creation_id(r)
+    sub = b.submit(analyzer="shared-pg-m")
+    assert sub.status == 202, sub.body
+    assert request(a.base, "GET", f"/operations/{op_id}").json()["status"] == "Succeeded"
+    assert sim.stats()["submits"] == 1
