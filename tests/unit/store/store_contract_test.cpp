@@ -629,38 +629,26 @@ TEST(SqliteStore, SecondProcessOnOneFileIsRefusedClearly) {
   EXPECT_NE(b.error().message.find("in use"), std::string::npos);
 }
 
-// A store written by the build before the kept counts (SQLite schema v4)
-// upgrades in place: its records are counted and listed by status. The
-// older schema is made by taking v5's objects away again.
-TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
-  std::string url = temp_sqlite();
-  {
-    auto s = open_store(url);
-    ASSERT_TRUE(s.ok());
-    Operation o;
-    o.analyzer_id = "pro-demo";
-    o.upstream_url = "http://127.0.0.1:1/x";
-    for (int i = 0; i < 5; ++i) {
-      o.id = "u" + std::to_string(i);
-      o.created_at = i;
-      o.status = i < 2 ? Status::kRunning : Status::kSucceeded;
-      ASSERT_TRUE(s.value()->insert(o).ok());
-    }
+// The upgrade tests' records: two Running, three Succeeded, at the current
+// schema; the test then takes the newer schema's objects away and adds one
+// Failed record "old" as the older build would have.
+void fill_for_upgrade(const std::string& url) {
+  auto s = open_store(url);
+  ASSERT_TRUE(s.ok());
+  Operation o;
+  o.analyzer_id = "pro-demo";
+  o.upstream_url = "http://127.0.0.1:1/x";
+  for (int i = 0; i < 5; ++i) {
+    o.id = "u" + std::to_string(i);
+    o.created_at = i;
+    o.status = i < 2 ? Status::kRunning : Status::kSucceeded;
+    ASSERT_TRUE(s.value()->insert(o).ok());
   }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(url.substr(7).c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TRIGGER operations_counted_insert;"
-                         " DROP TRIGGER operations_counted_status;"
-                         " DROP TABLE operation_counts; DROP INDEX operations_listing_status;"
-                         " PRAGMA user_version = 4;"
-                         " INSERT INTO operations (id, tenant, analyzer_id, upstream_url, status,"
-                         " created_at, updated_at) VALUES ('old', 'default', 'a', 'u', 'Failed',"
-                         " 9, 9)",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  sqlite3_close(db);
+}
+
+// Reopened (migrated again), the older store's records are counted, listed
+// by status, and a delete is taken off the counts.
+void expect_upgraded(const std::string& url) {
   auto s = open_store(url);
   ASSERT_TRUE(s.ok()) << s.error().detail;
   using Counts = std::vector<std::pair<std::string, int>>;
@@ -676,23 +664,34 @@ TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
   EXPECT_EQ(s.value()->count_by_status().value(), (Counts{{"Running", 2}, {"Succeeded", 3}}));
 }
 
+// A store written by the build before the kept counts (SQLite schema v4)
+// upgrades in place: its records are counted and listed by status. The
+// older schema is made by taking v5's objects away again.
+TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
+  std::string url = temp_sqlite();
+  ASSERT_NO_FATAL_FAILURE(fill_for_upgrade(url));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(url.substr(7).c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TRIGGER operations_counted_insert;"
+                         " DROP TRIGGER operations_counted_status;"
+                         " DROP TABLE operation_counts; DROP INDEX operations_listing_status;"
+                         " PRAGMA user_version = 4;"
+                         " INSERT INTO operations (id, tenant, analyzer_id, upstream_url, status,"
+                         " created_at, updated_at) VALUES ('old', 'default', 'a', 'u', 'Failed',"
+                         " 9, 9)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  ASSERT_NO_FATAL_FAILURE(expect_upgraded(url));
+}
+
 // The same on PostgreSQL (schema v2 before the kept counts).
 TEST(PostgresStore, StoreOfSchemaTwoUpgradesInPlace) {
   std::string url = temp_postgres();
   if (url.empty()) GTEST_SKIP() << "no PostgreSQL: set LROGATE_TEST_POSTGRES_URL";
-  {
-    auto s = open_store(url);
-    ASSERT_TRUE(s.ok());
-    Operation o;
-    o.analyzer_id = "pro-demo";
-    o.upstream_url = "http://127.0.0.1:1/x";
-    for (int i = 0; i < 5; ++i) {
-      o.id = "u" + std::to_string(i);
-      o.created_at = i;
-      o.status = i < 2 ? Status::kRunning : Status::kSucceeded;
-      ASSERT_TRUE(s.value()->insert(o).ok());
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(fill_for_upgrade(url));
   PGconn* c = PQconnectdb(url.c_str());
   PGresult* r = PQexec(c,
                        "SET client_min_messages = warning;"
@@ -711,19 +710,7 @@ TEST(PostgresStore, StoreOfSchemaTwoUpgradesInPlace) {
   ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(c);
   PQclear(r);
   PQfinish(c);
-  auto s = open_store(url);
-  ASSERT_TRUE(s.ok()) << s.error().detail;
-  using Counts = std::vector<std::pair<std::string, int>>;
-  EXPECT_EQ(s.value()->count_by_status().value(),
-            (Counts{{"Failed", 1}, {"Running", 2}, {"Succeeded", 3}}));
-  ListQuery q;
-  q.status = Status::kRunning;
-  auto running = s.value()->list(q).value();
-  ASSERT_EQ(running.size(), 2u);
-  EXPECT_EQ(running[0].id, "u1");
-  ASSERT_TRUE(s.value()->remove("old").value());
-  EXPECT_EQ(s.value()->count_active().value(), 2);
-  EXPECT_EQ(s.value()->count_by_status().value(), (Counts{{"Running", 2}, {"Succeeded", 3}}));
+  ASSERT_NO_FATAL_FAILURE(expect_upgraded(url));
 }
 
 // The shared column list (store/columns.h) names exactly the columns each
