@@ -8,7 +8,7 @@ BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config ccache ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev
-  libcjose-dev libjansson-dev
+  libcjose-dev libjansson-dev libtomlplusplus-dev
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev openssl curl

@@ -27,6 +27,8 @@ struct NewOperation {
   std::string upstream_url;
   std::string idempotency_key;
   store::Kind kind = store::Kind::kAnalysis;
+  // The pool resource that accepted it: its polls go there and nowhere else.
+  std::string resource = "default";
 };
 
 enum class CancelOutcome { kNotFound, kCanceled, kPurged };

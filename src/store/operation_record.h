@@ -49,6 +49,10 @@ struct Operation {
   std::optional<Millis> expires_at;
   std::string idempotency_key;
   Kind kind = Kind::kAnalysis;
+  // The upstream pool resource that accepted it (upstream/pool_settings.h);
+  // every poll and lookup of it goes there. Rows stored before pools read
+  // "default", the pool of one made from the single-endpoint flags.
+  std::string resource = "default";
 };
 
 }  // namespace lrogate::store
