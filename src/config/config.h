@@ -1,7 +1,8 @@
 // Config: flags and environment turned into one immutable, validated value
 // per subcommand. Every flag FOO-BAR also reads LROGATE_FOO_BAR; flags win.
 // The upstream endpoint and key also read AZURE_CU_ENDPOINT / AZURE_CU_KEY.
-// Every limit has its default here and in --help.
+// Every limit has its default here and in --help. The value spellings that
+// several settings share are in config/values.h.
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,7 @@
 
 #include "api/api_config.h"
 #include "base/result.h"
+#include "config/values.h"
 #include "core/service_config.h"
 #include "http/client.h"
 #include "http/server.h"
@@ -40,6 +42,9 @@ struct ServeConfig {
   // own, which serve.cpp creates; 0: min(2, cores).
   int poller_shards = 0;
   std::string api_keys_file;
+  // --upstreams: the upstream pool file (config/pool_file.h); "": the pool
+  // of one resource made from the single-endpoint flags above.
+  std::string upstreams_file;
   std::string cors_origins;  // comma-separated origins or "*"; "": CORS off
   milliseconds drain_timeout{10'000};
   std::string log_level = "info";
@@ -96,24 +101,5 @@ struct Config {
 // stderr). *out is an out-parameter because CLI11 binds each flag to its
 // field while it parses.
 std::optional<int> parse(int argc, char** argv, Config* out);
-
-// The largest size any size flag takes: 1TiB.
-inline constexpr std::size_t kMaxSize = std::size_t{1} << 40;
-
-// "64MiB", "16KiB", "1024", "2M": bytes (units B, K/KB/KiB, M/MB/MiB,
-// G/GB/GiB, all powers of two). A value over limit, in any unit, is an error
-// that names the limit; so is anything but digits and one of those units.
-Result<std::size_t> parse_size(std::string_view text, std::size_t limit = kMaxSize);
-// An absolute http(s) base URL that the http client parses as such: a host
-// (a name, IPv4, or [IPv6]), an optional port 1-65535 and an optional path,
-// no user info, query, fragment, spaces or bad percent-escapes
-// (--public-base-url, --oidc-issuer, --gateway).
-bool valid_base_url(const std::string& url);
-struct HostPort {
-  std::string host;
-  std::uint16_t port = 0;
-};
-// "127.0.0.1:8080", "[::1]:0" → host, port; nullopt when not host:port.
-std::optional<HostPort> parse_listen(std::string_view text);
 
 }  // namespace lrogate::config

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "base/duration.h"
-#include "config/config.h"
+#include "config/values.h"
 
 using namespace lrogate;
 
