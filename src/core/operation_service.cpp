@@ -41,6 +41,7 @@ Result<Operation> OperationService::record_submitted(const NewOperation& n) {
   op.next_poll_at = now + config_.first_poll_delay.count();
   op.idempotency_key = n.idempotency_key;
   op.kind = n.kind;
+  op.resource = n.resource;
   if (auto r = store_.insert(op); !r) return r.error();
   return op;
 }

@@ -27,6 +27,7 @@
 #include <tuple>
 #include <utility>
 
+#include "base/result.h"
 #include "store/operation_record.h"
 
 namespace lrogate::store::columns {
@@ -73,6 +74,7 @@ inline constexpr std::tuple kColumns{
     Column{"idempotency_key", &Operation::idempotency_key},
     Column{"fence", &Operation::fence},
     Column{"kind", &Operation::kind},
+    Column{"resource", &Operation::resource},
 };
 
 inline constexpr int kCount = static_cast<int>(std::tuple_size_v<decltype(kColumns)>);
@@ -122,5 +124,13 @@ inline Status status_from(std::string_view name) {
   return parse_status(name).value_or(Status::kRunning);
 }
 inline Kind kind_from(std::string_view name) { return parse_kind(name).value_or(Kind::kAnalysis); }
+
+// Both stores' answer to an insert without its resource (`resource` is NOT
+// NULL, and the empty string is bound as NULL: the constraint would read as
+// a conflict).
+inline Error no_resource(const Operation& op) {
+  return make_error(ErrorCode::kInvalidArgument, "an operation needs the resource that accepted it",
+                    op.id);
+}
 
 }  // namespace lrogate::store::columns

@@ -4,8 +4,9 @@
 // progress or completion write takes effect only while the caller holds the
 // lease and the record is not terminal, so two pollers can never both finish
 // one operation and a terminal state is never overwritten. Implementations
-// are thread-safe. Errors: kConflict (duplicate id), kUnavailable (the
-// database cannot answer now), kInternal.
+// are thread-safe. Errors: kConflict (duplicate id), kInvalidArgument (a
+// record without its resource), kUnavailable (the database cannot answer
+// now), kInternal.
 #pragma once
 
 #include <cstdint>
@@ -64,6 +65,8 @@ class OperationStore {
  public:
   virtual ~OperationStore() = default;
 
+  // kInvalidArgument when op.resource is empty: every record is bound to
+  // the resource that accepted it.
   virtual Result<void> insert(const Operation& op) = 0;
   // The record. Every write this process made is seen; behind the read
   // cache of a shared store another process's write is seen once its Change
@@ -136,6 +139,10 @@ class OperationStore {
   virtual Result<int> count_active() = 0;
   // Operations per status name (for metrics).
   virtual Result<std::vector<std::pair<std::string, int>>> count_by_status() = 0;
+  // Operations not final yet per resource, ordered by name; a resource with
+  // none is absent (for metrics, and to tell when a drained resource is
+  // empty). Its cost follows the open records, not the table's size.
+  virtual Result<std::vector<std::pair<std::string, std::int64_t>>> count_open_by_resource() = 0;
   // A page of operations without their result bodies.
   virtual Result<std::vector<Operation>> list(const ListQuery& q) = 0;
 

@@ -142,6 +142,9 @@ class ReadCache final : public OperationStore {
   Result<std::vector<std::pair<std::string, int>>> count_by_status() override {
     return inner_->count_by_status();
   }
+  Result<std::vector<std::pair<std::string, std::int64_t>>> count_open_by_resource() override {
+    return inner_->count_open_by_resource();
+  }
   Result<std::vector<Operation>> list(const ListQuery& q) override { return inner_->list(q); }
   // Every analyze asks for its analyzer's latest creation; almost always the
   // answer is "none" or the same record. With a store only this process

@@ -9,6 +9,7 @@
 
 #include "base/metrics.h"
 #include "base/thread_annotations.h"
+#include "store/columns.h"
 #include "store/postgres/change_feed.h"
 #include "store/postgres/connection.h"
 #include "store/postgres/migrations.h"
@@ -46,6 +47,7 @@ class PostgresStore final : public OperationStore {
 
   Result<void> insert(const Operation& op) override {
     metrics::StoreTimer timer("insert");
+    if (op.resource.empty()) return columns::no_resource(op);
     Params p;
     bind_row(p, op);
     auto r = run(kInsert, p, "insert");
@@ -185,6 +187,16 @@ class PostgresStore final : public OperationStore {
     std::vector<std::pair<std::string, int>> out;
     for (int i = 0; i < PQntuples(r->get()); ++i) {
       out.emplace_back(get_text(r->get(), i, 0), static_cast<int>(get_num(r->get(), i, 1)));
+    }
+    return out;
+  }
+
+  Result<std::vector<std::pair<std::string, std::int64_t>>> count_open_by_resource() override {
+    auto r = run(kCountOpenByResource, Params(), "count_open_by_resource");
+    if (!r) return r.error();
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      out.emplace_back(get_text(r->get(), i, 0), get_num(r->get(), i, 1));
     }
     return out;
   }

@@ -126,6 +126,11 @@ std::string statement_text(Sql which) {
              " SELECT status, SUM(n)::bigint FROM (SELECT status, n FROM operation_counts"
              " UNION ALL SELECT status, delta FROM operation_count_changes) AS c"
              " GROUP BY status HAVING SUM(n) <> 0 ORDER BY status";
+    case kCountOpenByResource:
+      // Only the open records: an index-only scan of operations_open_resource
+      // (migration v4), partial on them, whatever the number of finished ones.
+      return "SELECT resource, COUNT(*)::bigint FROM operations WHERE " LROGATE_ACTIVE
+             " GROUP BY resource ORDER BY resource";
     case kList:
       return list(false, false);
     case kListAfter:

@@ -36,6 +36,7 @@ enum Sql {
   kRelease,
   kCountActive,
   kCountByStatus,
+  kCountOpenByResource,
   kList,
   kListAfter,
   kListStatus,

@@ -83,6 +83,17 @@ CREATE TRIGGER operations_counted_status AFTER UPDATE OF status ON operations
 END;
 CREATE INDEX operations_listing_status ON operations(tenant, status, created_at DESC, id DESC);
 )sql",
+    // v6: the upstream pool resource that accepted each operation (issue
+    // 15); the rows stored before pools were all the one resource the
+    // single-endpoint flags made, "default". Every insert names it. The
+    // open records per resource are counted from an index of their own
+    // (count_open_by_resource): partial, so only inserts and completions
+    // write it, never a progress that keeps the status.
+    R"sql(
+ALTER TABLE operations ADD COLUMN resource TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX operations_open_resource ON operations(resource)
+  WHERE status IN ('NotStarted', 'Running');
+)sql",
 };
 
 }  // namespace

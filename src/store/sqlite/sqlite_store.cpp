@@ -6,6 +6,7 @@
 
 #include "base/metrics.h"
 #include "base/thread_annotations.h"
+#include "store/columns.h"
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/file_lock.h"
@@ -65,6 +66,7 @@ class SqliteStore final : public OperationStore {
   // submits on the store threads) share one commit instead of one each.
   Result<void> insert(const Operation& op) override {
     metrics::StoreTimer timer("insert");
+    if (op.resource.empty()) return columns::no_resource(op);
     PendingInsert mine{&op, {}, false};
     if (group_commit_) {
       MutexLock q(queue_mu_);
@@ -240,6 +242,19 @@ class SqliteStore final : public OperationStore {
       out.emplace_back(column_text(st->raw(), 0), sqlite3_column_int(st->raw(), 1));
     }
     if (rc != SQLITE_DONE) return db_error(db_, "count_by_status");
+    return out;
+  }
+
+  Result<std::vector<std::pair<std::string, std::int64_t>>> count_open_by_resource() override {
+    MutexLock lock(mu_);
+    auto st = prepare(kCountOpenByResource);
+    if (!st) return st.error();
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    int rc;
+    while ((rc = st->step()) == SQLITE_ROW) {
+      out.emplace_back(column_text(st->raw(), 0), sqlite3_column_int64(st->raw(), 1));
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, "count_open_by_resource");
     return out;
   }
 

@@ -24,6 +24,7 @@ enum Sql {
   kRelease,
   kCountActive,
   kCountByStatus,
+  kCountOpenByResource,
   kLatestOfKind,
   kList,
   kListAfter,

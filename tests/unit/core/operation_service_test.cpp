@@ -93,6 +93,28 @@ TEST_F(ServiceTest, UnretrievedResultsExpireAtTheTtl) {
   EXPECT_FALSE(s.find("t1").value().has_value());
 }
 
+// The record keeps the resource that accepted the submit, and hands it to
+// the poller's claim; a submit that names none is refused and not stored.
+TEST_F(ServiceTest, SubmittedOperationIsBoundToItsResource) {
+  auto s = make(milliseconds(300'000));
+  NewOperation n{"p1", "default", "pro-demo", "http://u/p1", ""};
+  n.resource = "swedencentral";
+  auto op = s.record_submitted(n);
+  ASSERT_TRUE(op.ok());
+  EXPECT_EQ(op->resource, "swedencentral");
+  EXPECT_EQ(s.find("p1").value()->resource, "swedencentral");
+  clock_.advance(1000);
+  auto claimed = s.claim_due("me", milliseconds(60'000), 10).value();
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].resource, "swedencentral");
+  NewOperation nameless{"p2", "default", "pro-demo", "http://u/p2", ""};
+  nameless.resource.clear();
+  auto refused = s.record_submitted(nameless);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(s.find("p2").value().has_value());
+}
+
 TEST_F(ServiceTest, RunningNeverGoesBackToNotStarted) {
   auto s = make(milliseconds(300'000));
   ASSERT_TRUE(s.record_submitted({"r1", "default", "pro-demo", "http://u/r1", ""}).ok());

@@ -128,6 +128,9 @@ class HandFeed final : public OperationStore {
   Result<std::vector<std::pair<std::string, int>>> count_by_status() override {
     return inner_->count_by_status();
   }
+  Result<std::vector<std::pair<std::string, std::int64_t>>> count_open_by_resource() override {
+    return inner_->count_open_by_resource();
+  }
   Result<std::vector<Operation>> list(const ListQuery& q) override { return inner_->list(q); }
   Result<Reservation> reserve_key(std::string_view t, std::string_view k, std::string_view h,
                                   Millis now, Millis expires) override {

@@ -119,6 +119,7 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
   o.expires_at = 9'000'000;
   o.idempotency_key = "key-1";
   o.kind = Kind::kAnalyzerCreation;
+  o.resource = "westeurope-2";
   ASSERT_TRUE(store_->insert(o).ok());
 
   auto same = [&](const Operation& got, bool body) {
@@ -140,6 +141,7 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
     EXPECT_EQ(got.expires_at, o.expires_at);
     EXPECT_EQ(got.idempotency_key, o.idempotency_key);
     EXPECT_EQ(got.kind, o.kind);
+    EXPECT_EQ(got.resource, o.resource);
   };
   auto got = store_->get(o.id);
   ASSERT_TRUE(got.ok() && got.value().has_value());
@@ -179,6 +181,20 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
   EXPECT_FALSE(b.expires_at.has_value());
   EXPECT_EQ(b.kind, Kind::kAnalysis);
   EXPECT_EQ(b.status, Status::kNotStarted);
+}
+
+// Every record is bound to a resource: an insert without one is refused as
+// a bad argument (not a conflict, which a NOT NULL would read as), and
+// nothing is stored.
+TEST_P(StoreContract, InsertWithoutAResourceIsRefused) {
+  Operation o = op("nameless");
+  o.resource.clear();
+  auto r = store_->insert(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("resource"), std::string::npos);
+  EXPECT_FALSE(store_->get("nameless").value().has_value());
+  EXPECT_TRUE(store_->count_open_by_resource().value().empty());
 }
 
 TEST_P(StoreContract, DuplicateIdIsConflict) {
@@ -519,6 +535,51 @@ TEST_P(StoreContract, CountsFollowEveryWrite) {
   EXPECT_EQ(store_->count_by_status().value(), (Counts{{"Running", 1}}));  // rolled up: same
 }
 
+// The open operations per resource follow inserts, progress (either
+// status), completions by the poller and by cancel, and removals; finished
+// records are never counted, and a resource with none open is absent.
+// Names are ordered bytewise on both backends.
+TEST_P(StoreContract, CountsOpenOperationsByResource) {
+  using Counts = std::vector<std::pair<std::string, std::int64_t>>;
+  EXPECT_EQ(store_->count_open_by_resource().value(), Counts{});
+  const std::map<std::string, std::string> resource_of = {
+      {"e1", "east"}, {"e2", "east"}, {"w1", "West"},
+      {"w2", "West"}, {"w3", "West"}, {"d1", "default"}};
+  for (const auto& [id, resource] : resource_of) {
+    Operation o = op(id, 0, 0);
+    o.resource = resource;
+    ASSERT_TRUE(store_->insert(o).ok());
+  }
+  EXPECT_EQ(store_->count_open_by_resource().value(),
+            (Counts{{"West", 3}, {"default", 1}, {"east", 2}}));
+  auto claimed = store_->claim_due("n1", 0, 60'000, 10).value();
+  ASSERT_EQ(claimed.size(), 6u);
+  std::map<std::string, std::int64_t> fence;
+  for (const auto& o : claimed) {
+    fence[o.id] = o.fence;
+    EXPECT_EQ(o.resource, resource_of.at(o.id));  // claims carry it: the poller polls there
+  }
+  ASSERT_TRUE(store_->record_progress("e1", "n1", {Status::kRunning, 10, 0, 5, fence["e1"]}).value());
+  ASSERT_TRUE(
+      store_->record_progress("w1", "n1", {Status::kNotStarted, 10, 0, 5, fence["w1"]}).value());
+  Completion ok{Status::kSucceeded, "{}", "application/json", "", "", 20, 100, fence["w2"]};
+  ASSERT_TRUE(store_->complete("w2", "n1", ok).value());
+  Completion cancel{Status::kCanceled, "", "", "Canceled", "", 20, 100, 0};
+  ASSERT_TRUE(store_->complete("w3", "", cancel).value());
+  Completion failed{Status::kFailed, "", "", "Timeout", "", 20, 100, fence["d1"]};
+  ASSERT_TRUE(store_->complete("d1", "n1", failed).value());
+  EXPECT_EQ(store_->count_open_by_resource().value(), (Counts{{"West", 1}, {"east", 2}}));
+  EXPECT_EQ(store_->get("e1").value()->resource, "east");  // progress keeps it
+  EXPECT_EQ(store_->get("w2").value()->resource, "West");  // and so does the end
+  ASSERT_TRUE(store_->remove("e2").value());
+  ASSERT_TRUE(store_->complete("w1", "", cancel).value());
+  EXPECT_EQ(store_->count_open_by_resource().value(), (Counts{{"east", 1}}));
+  EXPECT_EQ(store_->delete_expired(100, 10).value(), 4);  // the finished ones
+  EXPECT_EQ(store_->count_open_by_resource().value(), (Counts{{"east", 1}}));
+  ASSERT_TRUE(store_->complete("e1", "", cancel).value());
+  EXPECT_EQ(store_->count_open_by_resource().value(), Counts{});
+}
+
 // Pages by status, and pages behind a cursor, whatever the shape of the
 // query (each has its own statement).
 TEST_P(StoreContract, ListByStatusPagesBehindTheCursor) {
@@ -630,7 +691,8 @@ TEST(SqliteStore, SecondProcessOnOneFileIsRefusedClearly) {
 }
 
 // The upgrade tests' records: two Running, three Succeeded, at the current
-// schema; the test then takes the newer schema's objects away and adds one
+// schema (on a resource of their own, which the older schema has no column
+// for); the test then takes the newer schema's objects away and adds one
 // Failed record "old" as the older build would have.
 void fill_for_upgrade(const std::string& url) {
   auto s = open_store(url);
@@ -642,15 +704,24 @@ void fill_for_upgrade(const std::string& url) {
     o.id = "u" + std::to_string(i);
     o.created_at = i;
     o.status = i < 2 ? Status::kRunning : Status::kSucceeded;
+    o.resource = "pool-" + std::to_string(i);
     ASSERT_TRUE(s.value()->insert(o).ok());
   }
 }
 
 // Reopened (migrated again), the older store's records are counted, listed
-// by status, and a delete is taken off the counts.
+// by status, read as bound to the resource "default" (the one resource
+// before pools), and a delete is taken off the counts.
 void expect_upgraded(const std::string& url) {
   auto s = open_store(url);
   ASSERT_TRUE(s.ok()) << s.error().detail;
+  for (const char* id : {"old", "u0", "u4"}) {
+    auto got = s.value()->get(id);
+    ASSERT_TRUE(got.ok() && got.value().has_value()) << id;
+    EXPECT_EQ(got.value()->resource, "default") << id;
+  }
+  EXPECT_EQ(s.value()->count_open_by_resource().value(),
+            (std::vector<std::pair<std::string, std::int64_t>>{{"default", 2}}));
   using Counts = std::vector<std::pair<std::string, int>>;
   EXPECT_EQ(s.value()->count_by_status().value(),
             (Counts{{"Failed", 1}, {"Running", 2}, {"Succeeded", 3}}));
@@ -665,8 +736,9 @@ void expect_upgraded(const std::string& url) {
 }
 
 // A store written by the build before the kept counts (SQLite schema v4)
-// upgrades in place: its records are counted and listed by status. The
-// older schema is made by taking v5's objects away again.
+// upgrades in place: its records are counted and listed by status, and get
+// their resource. The older schema is made by taking v5's and v6's objects
+// away again.
 TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
   std::string url = temp_sqlite();
   ASSERT_NO_FATAL_FAILURE(fill_for_upgrade(url));
@@ -676,6 +748,8 @@ TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
                          "DROP TRIGGER operations_counted_insert;"
                          " DROP TRIGGER operations_counted_status;"
                          " DROP TABLE operation_counts; DROP INDEX operations_listing_status;"
+                         " DROP INDEX operations_open_resource;"
+                         " ALTER TABLE operations DROP COLUMN resource;"
                          " PRAGMA user_version = 4;"
                          " INSERT INTO operations (id, tenant, analyzer_id, upstream_url, status,"
                          " created_at, updated_at) VALUES ('old', 'default', 'a', 'u', 'Failed',"
@@ -687,7 +761,7 @@ TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
   ASSERT_NO_FATAL_FAILURE(expect_upgraded(url));
 }
 
-// The same on PostgreSQL (schema v2 before the kept counts).
+// The same on PostgreSQL (schema v2, before the kept counts and the resource).
 TEST(PostgresStore, StoreOfSchemaTwoUpgradesInPlace) {
   std::string url = temp_postgres();
   if (url.empty()) GTEST_SKIP() << "no PostgreSQL: set LROGATE_TEST_POSTGRES_URL";
@@ -704,6 +778,7 @@ TEST(PostgresStore, StoreOfSchemaTwoUpgradesInPlace) {
                        " DROP INDEX operations_listing_status; DROP INDEX operations_due_at;"
                        " CREATE INDEX operations_due ON operations(next_poll_at)"
                        " WHERE status IN ('NotStarted', 'Running');"
+                       " ALTER TABLE operations DROP COLUMN resource;"
                        " UPDATE lrogate_schema SET version = 2;"
                        " INSERT INTO operations (id, tenant, analyzer_id, upstream_url, status,"
                        " created_at, updated_at) VALUES ('old', 'default', 'a', 'u', 'Failed', 9, 9)");
