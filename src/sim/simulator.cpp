@@ -54,6 +54,9 @@ struct Simulator::Impl {
   long long polls GUARDED_BY(mu) = 0;
   long long overlaps GUARDED_BY(mu) = 0;
   long long rejected GUARDED_BY(mu) = 0;
+  // Polls of ids this instance never issued (or forgot): what a pool's
+  // sticky-poll tests count to show no poll reached another resource.
+  long long unknown_polls GUARDED_BY(mu) = 0;
   // Polls being answered, node-wide, and the most at once.
   int inflight GUARDED_BY(mu) = 0;
   int max_inflight GUARDED_BY(mu) = 0;
@@ -135,7 +138,8 @@ struct Simulator::Impl {
                  MutexLock lock(mu);
                  boost::json::object o{{"submits", submits},           {"polls", polls},
                                        {"overlaps", overlaps},         {"rejected", rejected},
-                                       {"max_inflight", max_inflight}, {"operations", ops.size()}};
+                                       {"max_inflight", max_inflight}, {"operations", ops.size()},
+                                       {"unknown_polls", unknown_polls}};
                  tokens.add_stats(o);
                  throttle.add_stats(o, clock.now_ms());
                  if (issuer) {
@@ -410,6 +414,7 @@ struct Simulator::Impl {
     auto it = ops.find(id);
     if (it == ops.end() || it->second.flavor != flavor ||
         now > it->second.created + it->second.d.duration.count() + opt.result_ttl.count()) {
+      ++unknown_polls;
       reply(done, az_error(404, "OperationNotFound", "The operation was not found."));
       return;
     }

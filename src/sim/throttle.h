@@ -35,6 +35,7 @@
 #include <deque>
 
 #include "base/clock.h"
+#include "base/sliding_window.h"
 #include "base/thread_annotations.h"
 #include "http/router.h"
 
@@ -53,27 +54,6 @@ struct ThrottleLimits {
 // The largest limit each setting takes (the flags check it).
 inline constexpr int kMaxRps = 100'000;
 inline constexpr int kMaxOpsPerMinute = 1'000'000;
-
-// At most `limit` admissions in any window of `window_ms` (a call at t and
-// one at t + window_ms are in different windows). Not thread-safe; Throttle
-// holds it under its mutex.
-class SlidingWindow {
- public:
-  explicit SlidingWindow(Millis window_ms) : window_ms_(window_ms) {}
-
-  // The earliest time >= now at which one more call would be admitted under
-  // `limit` (0: no limit, always now).
-  Millis admit_at(Millis now, int limit);
-  // Counts one admission at `now` (times never decrease); returns how many
-  // admissions the window ending at `now` holds, this one included.
-  std::size_t record(Millis now);
-
- private:
-  void drop_before(Millis now);  // forgets admissions outside the window ending at now
-
-  const Millis window_ms_;    // constant after construction
-  std::deque<Millis> times_;  // admissions in the window ending at the last time seen
-};
 
 class Throttle {
  public:
