@@ -12,7 +12,7 @@ RUN apt-get update \
       g++ cmake ninja-build pkg-config ccache ca-certificates \
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
       libssl-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev libcli11-dev prometheus-cpp-dev \
-      libcjose-dev libjansson-dev \
+      libcjose-dev libjansson-dev libtomlplusplus-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

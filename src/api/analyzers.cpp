@@ -60,6 +60,15 @@ std::optional<http::Response> read_allow_replace(const http::Request& req, bool*
   return std::nullopt;
 }
 
+// The resource the analyzer's latest recorded creation went to; "" when
+// this gateway recorded none, the store cannot say, or that resource is no
+// longer in the pool. A store read (create runs on body or store work).
+std::string analyzer_home(ApiContext& ctx, const std::string& analyzer) {
+  auto latest = ctx.service.latest_creation(analyzer);
+  if (!latest || !latest.value() || !ctx.pool.find(latest.value()->resource)) return "";
+  return latest.value()->resource;
+}
+
 void create(ApiContext& ctx, http::Request&& req, const http::Params& params,
             http::Responder respond) {
   const std::string& analyzer = params.at("analyzerId");
@@ -84,17 +93,23 @@ void create(ApiContext& ctx, http::Request&& req, const http::Params& params,
     }
     upstream::CallTags tags = call_tags(*in);
     std::string body = std::move(in->body);
-    ctx.caller.analyzer(
-        upstream::AnalyzerCall::kCreate, analyzer, std::move(body), allow_replace,
+    // A replacement goes where the analyzer was created, while that resource
+    // takes new calls; a first creation wherever the pool places it.
+    std::string pin = analyzer_home(ctx, analyzer);
+    if (auto home = ctx.pool.find(pin); !home || home->draining()) pin.clear();
+    ctx.pool.analyzer(
+        in->principal, upstream::AnalyzerCall::kCreate, analyzer, std::move(body), allow_replace, std::move(pin),
         ctx.config.submit_timeout,
-        [&ctx, in, analyzer, respond](upstream::SubmitAnswer answer) {
+        [&ctx, in, analyzer, respond](upstream::SubmitAnswer answer, std::string resource) {
           if (answer.kind != upstream::SubmitAnswer::Kind::kAccepted) {
             log_refused("create", analyzer, answer, in->request_id);
             return respond(upstream_refusal(answer, ctx.config.submit_timeout));
           }
           // On the client's thread: the record is written on store_work.
-          store_must(ctx, "record_submitted", [&ctx, in, analyzer, respond, a = std::move(answer)] {
+          store_must(ctx, "record_submitted", [&ctx, in, analyzer, respond, a = std::move(answer),
+                                               resource = std::move(resource)] {
             core::NewOperation n;
+            n.resource = resource;
             n.id = a.operation_id;
             n.tenant = in->principal;
             n.analyzer_id = analyzer;
@@ -109,6 +124,7 @@ void create(ApiContext& ctx, http::Request&& req, const http::Params& params,
                                       {"kind", core::kind_name(n.kind)},
                                       {"from", nullptr},
                                       {"to", "NotStarted"},
+                                      {"resource", n.resource},
                                       {"request_id", in->request_id}};
             if (!a.upstream_request_id.empty()) {
               state["upstream_request_id"] = a.upstream_request_id;
@@ -139,9 +155,12 @@ void forward(ApiContext& ctx, upstream::AnalyzerCall call, const http::Request& 
     }
   }
   const char* what = call == upstream::AnalyzerCall::kGet ? "get" : "delete";
-  ctx.caller.analyzer(
-      call, analyzer, "", false, ctx.config.submit_timeout,
-      [&ctx, analyzer, what, request_id = req.request_id, respond](upstream::SubmitAnswer a) {
+  // No store read here (a stalled store must not stall a forwarded call):
+  // the pool asks its resources in turn until one has the analyzer.
+  ctx.pool.analyzer(
+      req.principal, call, analyzer, "", false, "", ctx.config.submit_timeout,
+      [&ctx, analyzer, what, request_id = req.request_id, respond](upstream::SubmitAnswer a,
+                                                                   std::string) {
         if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
           log_refused(what, analyzer, a, request_id);
           return respond(upstream_refusal(a, ctx.config.submit_timeout));

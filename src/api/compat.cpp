@@ -83,7 +83,7 @@ void fallback(ApiContext& ctx, const std::string& analyzer, const std::string& i
                               a.error_message));
     }
   };
-  ctx.caller.lookup(analyzer, id, std::move(answer), std::move(tags));
+  ctx.pool.lookup(analyzer, id, std::move(answer), std::move(tags));
 }
 
 void answer_results(ApiContext& ctx, const std::string& tenant, const std::string& analyzer,

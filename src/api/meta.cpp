@@ -20,6 +20,7 @@ void add_meta_routes(http::Router& router, ApiContext& ctx) {
         auto render = [&ctx, once, r] {
           if (once->exchange(true)) return;
           metrics::set_long_poll_waiters(static_cast<double>(ctx.service.notifier().waiters()));
+          ctx.pool.publish_metrics(ctx.clock.now_ms());
           http::Response res = http::json_response(200, metrics::render());
           res.content_type = "text/plain; version=0.0.4; charset=utf-8";
           r(res);

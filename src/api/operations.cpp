@@ -186,7 +186,7 @@ void create_checked(ApiContext& ctx, std::shared_ptr<http::Request> req, http::R
       return respond(error_reply(400, "InvalidDocumentUrl",
                                  "documentUrl must be an absolute http(s) URL of at most 8 KiB"));
     }
-    in.body = ctx.caller.upstream().document_url_body(*n.document_url);
+    in.body = ctx.pool.document_url_body(*n.document_url);
   }
   if (auto bad = read_idempotency_key(*req, &in.idempotency_key)) return respond(std::move(*bad));
   if (n.input) {

@@ -1,6 +1,6 @@
 // The API: every route the gateway serves, in one table (build_router), and
 // what the handlers need. Handlers are thin: they validate input, call core
-// (records) or the upstream Caller (submits, fallback lookups), and map the
+// (records) or the upstream Pool (submits, fallback lookups), and map the
 // outcome to an answer. No SQL, no sockets.
 #pragma once
 
@@ -16,7 +16,7 @@
 #include "base/executor.h"
 #include "core/operation_service.h"
 #include "http/router.h"
-#include "upstream/caller.h"
+#include "upstream/pool.h"
 
 namespace lrogate::api {
 
@@ -25,7 +25,7 @@ using After = std::function<void(std::chrono::milliseconds, std::function<void()
 
 struct ApiContext {
   core::OperationService& service;
-  upstream::Caller& caller;
+  upstream::Pool& pool;
   const Clock& clock;
   ApiConfig config;
   std::function<void()> on_submitted;  // wakes the poller
@@ -40,10 +40,10 @@ struct ApiContext {
   BoundedExecutor* store_work = nullptr;
   OidcVerifier* oidc = nullptr;  // null: no bearer tokens from an issuer
 
-  ApiContext(core::OperationService& s, upstream::Caller& c, const Clock& clk, ApiConfig cfg,
+  ApiContext(core::OperationService& s, upstream::Pool& p, const Clock& clk, ApiConfig cfg,
              std::function<void()> submitted, After after_fn)
       : service(s),
-        caller(c),
+        pool(p),
         clock(clk),
         config(cfg),
         on_submitted(std::move(submitted)),

@@ -223,6 +223,9 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
   if (!creation) return fail(store_unavailable(creation.error()));
   if (const auto& c = creation.value()) {
     if (c->status == core::Status::kFailed) return fail(creation_failed(*c, in.tenant));
+    // The analyzer exists on the resource that created it, and only there
+    // (one no longer in the pool at all leaves the choice to the pool).
+    if (ctx.pool.find(c->resource)) in.resource = c->resource;
     if (!core::is_terminal(c->status)) {
       return wait_for_creation(ctx, *c, std::move(in), std::move(hash), std::move(done));
     }
@@ -264,15 +267,17 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
   auto shared = std::make_shared<SubmitInput>(std::move(in));
   std::string body = std::move(shared->body);
   upstream::CallTags tags = std::move(shared->tags);
-  ctx.caller.submit(
-      shared->analyzer_id, std::move(body), shared->content_type, budget,
-      [&ctx, shared, done = std::move(done)](upstream::SubmitAnswer answer) {
+  ctx.pool.submit(
+      shared->tenant, shared->analyzer_id, std::move(body), shared->content_type, shared->resource, budget,
+      [&ctx, shared, done = std::move(done)](upstream::SubmitAnswer answer, std::string resource) {
         // On the client's thread: the writes below go to store_work.
-        store_must(ctx, "record_submitted", [&ctx, shared, done, a = std::move(answer)] {
+        store_must(ctx, "record_submitted", [&ctx, shared, done, a = std::move(answer),
+                                             resource = std::move(resource)] {
           const std::string& key = shared->idempotency_key;
           SubmitOutcome o;
           if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
             boost::json::object refused{{"analyzer_id", shared->analyzer_id},
+                                        {"resource", resource},
                                         {"upstream_status", a.status},
                                         {"error_code", a.error_code},
                                         {"error", a.error_message},
@@ -288,6 +293,7 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
           }
           core::NewOperation n{a.operation_id, shared->tenant, shared->analyzer_id,
                                a.operation_location, key};
+          n.resource = resource;
           auto rec = ctx.service.record_submitted(n);
           if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
             // Either this id is recorded already (the upstream answered an id
@@ -317,6 +323,7 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
                                     {"analyzer_id", shared->analyzer_id},
                                     {"from", nullptr},
                                     {"to", "NotStarted"},
+                                    {"resource", resource},
                                     {"request_id", shared->request_id}};
           if (!a.upstream_request_id.empty()) state["upstream_request_id"] = a.upstream_request_id;
           log::info("state", std::move(state));

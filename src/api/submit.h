@@ -23,6 +23,9 @@ struct SubmitInput {
   bool body_checked = false;    // the body is JSON that json::check() already accepted
   std::string request_id;       // the gateway's id of the client request, for logs
   upstream::CallTags tags;      // sent with the upstream submit
+  // The pool resource it must go to ("": any): its analyzer's, when this
+  // gateway recorded the analyzer's creation.
+  std::string resource;
 };
 
 struct SubmitOutcome {

@@ -25,7 +25,8 @@
 #include "http/server.h"
 #include "poller/poller.h"
 #include "store/operation_store.h"
-#include "upstream/caller.h"
+#include "config/pool_file.h"
+#include "upstream/pool.h"
 
 namespace lrogate::app {
 namespace {
@@ -64,14 +65,13 @@ class Gateway {
   SystemRandom random_;
   std::unique_ptr<store::OperationStore> store_;
   std::unique_ptr<http::Client> client_;  // submits, token fetches, OIDC keys
-  std::unique_ptr<upstream::Upstream> up_;
-  std::unique_ptr<upstream::Credential> credential_;
-  std::optional<upstream::Caller> caller_;
-  std::optional<core::OperationService> service_;
   // Each poller shard polls through a client of its own: its own I/O thread
   // and keep-alive pool (docs/design.md, "Threads").
   std::vector<std::unique_ptr<http::Client>> shard_clients_;
-  std::vector<std::unique_ptr<upstream::Caller>> shard_callers_;
+  // The upstream resources, with a caller on client_ and on each shard's
+  // client (docs/design.md, "Upstream pools").
+  std::optional<upstream::Pool> pool_;
+  std::optional<core::OperationService> service_;
   std::optional<poller::Poller> poller_;
   std::optional<api::ApiContext> ctx_;
   std::optional<api::OidcVerifier> oidc_;
@@ -105,19 +105,29 @@ std::optional<int> Gateway::open() {
     return 2;
   }
   client_ = std::move(client).value();
-  auto up = upstream::make_upstream(c_.upstream);
-  if (!up) {
-    log::error("bad upstream settings", {{"error", up.error().message}});
+  int shard_count = c_.poller_shards > 0
+                        ? c_.poller_shards
+                        : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
+  std::vector<http::Client*> poll_clients;
+  for (int i = 0; i < shard_count && i < std::max(1, c_.poller.max_inflight); ++i) {
+    auto sc = http::Client::create(c_.client);
+    if (!sc) {
+      log::error("cannot start a poller shard's client", {{"error", sc.error().message}});
+      return 2;
+    }
+    shard_clients_.push_back(std::move(sc).value());
+    poll_clients.push_back(shard_clients_.back().get());
+  }
+  pool_.emplace(*client_, poll_clients, clock_);
+  auto settings = config::load_pool(c_);
+  if (!settings) {
+    log::error("bad upstream pool", {{"error", settings.error().message}});
     return 2;
   }
-  up_ = std::move(up).value();
-  auto credential = upstream::make_credential(c_.auth, *client_, clock_);
-  if (!credential) {
-    log::error("bad upstream auth settings", {{"error", credential.error().message}});
+  if (auto applied = pool_->apply(settings.value()); !applied) {
+    log::error("bad upstream pool", {{"error", applied.error().message}});
     return 2;
   }
-  credential_ = std::move(credential).value();
-  caller_.emplace(*up_, *credential_, *client_, clock_, random_);
   service_.emplace(*store_, clock_, c_.service);
   // Before anything judges a time: the offset from the store's clock (the
   // poller's heartbeat measures it again while serving).
@@ -126,25 +136,12 @@ std::optional<int> Gateway::open() {
               {{"error", synced.error().message}, {"detail", synced.error().detail}});
   }
 
-  int shard_count = c_.poller_shards > 0
-                        ? c_.poller_shards
-                        : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
-  std::vector<upstream::Caller*> poll_callers;
-  for (int i = 0; i < shard_count && i < std::max(1, c_.poller.max_inflight); ++i) {
-    auto sc = http::Client::create(c_.client);
-    if (!sc) {
-      log::error("cannot start a poller shard's client", {{"error", sc.error().message}});
-      return 2;
-    }
-    shard_clients_.push_back(std::move(sc).value());
-    shard_callers_.push_back(std::make_unique<upstream::Caller>(
-        *up_, *credential_, *shard_clients_.back(), clock_, random_));
-    poll_callers.push_back(shard_callers_.back().get());
-  }
-  poller_.emplace(*service_, poll_callers, clock_, random_, c_.poller, "node-" + random_uuid());
+  poller::PollerConfig pc = c_.poller;
+  pc.upstream_rps = pool_->polls_per_second();  // the claim cap; each resource holds its limit
+  poller_.emplace(*service_, *pool_, poll_clients, clock_, random_, pc, "node-" + random_uuid());
 
   ctx_.emplace(
-      *service_, *caller_, clock_, c_.api, [this] { poller_->wake(c_.service.first_poll_delay); },
+      *service_, *pool_, clock_, c_.api, [this] { poller_->wake(c_.service.first_poll_delay); },
       // Long-poll timers start only once the server exists.
       [this](std::chrono::milliseconds d, std::function<void()> fn) {
         server_->post_after(d, std::move(fn));
@@ -205,6 +202,16 @@ void Gateway::reload() {
       log::info("listener tls reloaded");
     }
   }
+  if (!c_.upstreams_file.empty()) {
+    auto settings = config::load_pool(c_);
+    auto applied = settings ? pool_->apply(settings.value()) : Result<void>(settings.error());
+    if (!applied) {
+      log::error("upstream pool not reloaded; the old one stays",
+                 {{"error", applied.error().message}});
+    } else {
+      log::info("upstream pool reloaded", {{"resources", settings.value().resources.size()}});
+    }
+  }
   if (c_.api_keys_file.empty()) return;
   auto keys = api::load_api_keys(c_.api_keys_file);
   if (!keys) {
@@ -219,11 +226,13 @@ int Gateway::run() {
   log::info("listening", {{"address", c_.server.host},
                           {"port", server_->port()},
                           {"store", c_.store.substr(0, c_.store.find(':'))},
-                          {"upstream", up_->settings().endpoint},
-                          {"upstream_kind", c_.upstream.kind},
-                          {"upstream_auth", c_.auth.mode},
+                          {"upstream_resources", pool_->resources().size()},
+                          {"upstream", pool_->resources().front()->settings().upstream.endpoint},
+                          {"upstream_kind", pool_->resources().front()->settings().upstream.kind},
+                          {"upstream_auth", pool_->resources().front()->settings().auth.mode},
                           {"poller_shards", poller_->shards()},
-                          {"api_version", up_->settings().api_version},
+                          {"api_version",
+                           pool_->resources().front()->upstream().settings().api_version},
                           {"tls", !c_.server.tls_cert_file.empty()}});
   if (!ctx_->keys.enabled() && !ctx_->oidc) {
     log::warn(

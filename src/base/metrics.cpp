@@ -41,6 +41,47 @@ struct Metrics {
           .Name("lrogate_upstream_calls_total")
           .Help("Upstream calls by call and outcome")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& resource_calls =
+      BuildCounter()
+          .Name("lrogate_resource_calls_total")
+          .Help("Upstream calls by pool resource, call and outcome")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& resource_429s =
+      BuildCounter()
+          .Name("lrogate_resource_throttled_total")
+          .Help("Upstream calls a pool resource answered 429, by call")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& breaker =
+      BuildGauge()
+          .Name("lrogate_resource_breaker")
+          .Help("A pool resource's circuit breaker: 1 for its current state")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& draining = BuildGauge()
+                                                        .Name("lrogate_resource_draining")
+                                                        .Help("1 while a pool resource drains")
+                                                        .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& resource_inflight =
+      BuildGauge()
+          .Name("lrogate_resource_calls_in_flight")
+          .Help("Calls awaiting a pool resource's answer")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& budget =
+      BuildGauge()
+          .Name("lrogate_resource_budget_used_ratio")
+          .Help("Share of a pool resource's limit used in the window ending now, by budget")
+          .Register(*registry);
+  prometheus::Gauge& submit_queue = BuildGauge()
+                                        .Name("lrogate_submit_queue")
+                                        .Help("Submits waiting for a pool resource with room")
+                                        .Register(*registry)
+                                        .Add({});
+  prometheus::Histogram& submit_queue_wait =
+      BuildHistogram()
+          .Name("lrogate_submit_queue_wait_seconds")
+          .Help("How long a submit waited for a pool resource with room")
+          .Register(*registry)
+          .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10,
+                                                           30, 60});
   prometheus::Histogram& poll_lag = BuildHistogram()
                                         .Name("lrogate_poll_lag_seconds")
                                         .Help("From a poll being due to its outcome being recorded")
@@ -121,6 +162,39 @@ void observe_request(std::string_view route, std::string_view method, int status
 void count_upstream_call(std::string_view call, std::string_view outcome) {
   m().upstream.Add({{"call", std::string(call)}, {"outcome", std::string(outcome)}}).Increment();
 }
+
+void count_resource_call(std::string_view resource, std::string_view call,
+                         std::string_view outcome, bool throttled) {
+  std::string key("r|");
+  key.append(resource).append("|").append(call).append("|").append(outcome);
+  remembered<prometheus::Counter>(key, [&]() -> prometheus::Counter& {
+    return m().resource_calls.Add({{"resource", std::string(resource)},
+                                   {"call", std::string(call)},
+                                   {"outcome", std::string(outcome)}});
+  }).Increment();
+  if (throttled) {
+    m().resource_429s.Add({{"resource", std::string(resource)}, {"call", std::string(call)}})
+        .Increment();
+  }
+}
+
+void set_resource_state(std::string_view resource, std::string_view breaker, bool draining,
+                        int calls_in_flight) {
+  auto& x = m();
+  std::string r(resource);
+  for (const char* s : {"closed", "half_open", "open"}) {
+    x.breaker.Add({{"resource", r}, {"state", s}}).Set(breaker == s ? 1 : 0);
+  }
+  x.draining.Add({{"resource", r}}).Set(draining ? 1 : 0);
+  x.resource_inflight.Add({{"resource", r}}).Set(calls_in_flight);
+}
+
+void set_resource_budget(std::string_view resource, std::string_view budget, double used) {
+  m().budget.Add({{"resource", std::string(resource)}, {"budget", std::string(budget)}}).Set(used);
+}
+
+void set_submit_queue(double waiting) { m().submit_queue.Set(waiting); }
+void observe_submit_queue_wait(double seconds) { m().submit_queue_wait.Observe(seconds); }
 
 void observe_poll_lag(double seconds) { m().poll_lag.Observe(seconds); }
 

@@ -14,6 +14,18 @@ namespace lrogate::metrics {
 void observe_request(std::string_view route, std::string_view method, int status, double seconds);
 // call: submit | poll | lookup; outcome: the answer's kind (accepted, status, transient, ...).
 void count_upstream_call(std::string_view call, std::string_view outcome);
+// The same per pool resource; `throttled`: the resource answered 429.
+void count_resource_call(std::string_view resource, std::string_view call,
+                         std::string_view outcome, bool throttled);
+// A pool resource's state at a scrape: breaker (closed | half_open | open),
+// draining, and for each budget (submits, polls, operations) the share of
+// its limit used in the window ending now (only limited budgets).
+void set_resource_state(std::string_view resource, std::string_view breaker, bool draining,
+                        int calls_in_flight);
+void set_resource_budget(std::string_view resource, std::string_view budget, double used);
+// Submits waiting for a pool resource, and how long each waited.
+void set_submit_queue(double waiting);
+void observe_submit_queue_wait(double seconds);
 // From the time a poll was due to the time its answer was recorded.
 void observe_poll_lag(double seconds);
 void observe_store(std::string_view operation, double seconds);

@@ -5,26 +5,21 @@
 
 namespace lrogate::poller {
 
-Poller::Poller(core::OperationService& service, std::vector<upstream::Caller*> callers,
-               const Clock& clock, Random& random, PollerConfig config, std::string owner)
-    : shared_(config.upstream_rps, clock.now_ms()) {
+Poller::Poller(core::OperationService& service, upstream::Pool& pool,
+               std::vector<http::Client*> clients, const Clock& clock, Random& random,
+               PollerConfig config, std::string owner) {
   // More shards than polls allowed in flight would leave some with none.
-  int n = std::clamp(std::min(static_cast<int>(callers.size()), config.max_inflight), 1,
-                     std::max(1, static_cast<int>(callers.size())));
+  int n = std::clamp(std::min(static_cast<int>(clients.size()), config.max_inflight), 1,
+                     std::max(1, static_cast<int>(clients.size())));
   for (int i = 0; i < n; ++i) {
     PollerConfig sc = config;
     if (config.max_inflight > 0) sc.max_inflight = config.max_inflight / n + (i < config.max_inflight % n);
     sc.batch = std::max(1, config.batch / n);
     if (config.upstream_rps > 0) sc.upstream_rps = config.upstream_rps / n;  // for the claim cap
-    shards_.push_back(std::make_unique<Shard>(service, *callers[i], clock, random, sc, owner,
-                                              shared_, i, i == 0));
+    shards_.push_back(std::make_unique<Shard>(service, pool, *clients[i], clock, random, sc,
+                                              owner, shared_, i, i == 0));
   }
 }
-
-Poller::Poller(core::OperationService& service, upstream::Caller& caller, const Clock& clock,
-               Random& random, PollerConfig config, std::string owner)
-    : Poller(service, std::vector<upstream::Caller*>{&caller}, clock, random, config,
-             std::move(owner)) {}
 
 Poller::~Poller() = default;
 

@@ -2,21 +2,23 @@
 // background, with no client attached.
 //
 // It claims due operations from the store in batches under a lease, polls
-// each through a Caller — at most max_inflight at once and upstream_rps per
-// second (a token bucket), both over all its shards — and writes each
+// each through its pool resource (upstream/pool.h: the resource's caller on
+// the shard's client, under the resource's limits) — at most max_inflight at
+// once over all its shards — and writes each
 // outcome as one conditional transition. While it holds work (queued or in
 // flight) it renews those leases every lease/3 (a heartbeat), so a slow
 // upstream call never lets a live lease lapse; a replica that dies stops
 // renewing and its leases expire. It also sweeps expired records.
 //
-// The work is spread over shards, one per Caller given (each Caller on its
-// own http::Client, so each shard has its own I/O thread and keep-alive
-// pool), each with its own store thread (poller/shard.h). Every shard claims
+// The work is spread over shards, one per http::Client given (so each
+// shard has its own I/O thread and keep-alive pool; the pool's resources
+// have a caller on each, in the same order), each with its own store thread
+// (poller/shard.h). Every shard claims
 // under the same owner id; the lease keeps each operation on one shard at a
 // time, so the shards of one replica together claim what one poller would,
 // and never poll one operation twice at once. max_inflight is split between
 // the shards (a shard gets at least 1; there are never more shards than
-// max_inflight); the rate's bucket is shared. The first shard frees an
+// max_inflight). The first shard frees an
 // earlier run's leases before any shard claims, and sweeps.
 //
 // wake() and stop() may be called from any thread. stop() frees the leases
@@ -35,13 +37,11 @@ namespace lrogate::poller {
 
 class Poller {
  public:
-  // One shard per caller (at most max_inflight of them, at least one); the
-  // callers and their clients must outlive the Poller.
-  Poller(core::OperationService& service, std::vector<upstream::Caller*> callers,
+  // One shard per client (at most max_inflight of them, at least one): the
+  // pool's shard clients, in its order; the pool and the clients must
+  // outlive the Poller.
+  Poller(core::OperationService& service, upstream::Pool& pool, std::vector<http::Client*> clients,
          const Clock& clock, Random& random, PollerConfig config, std::string owner);
-  // One shard on caller's client.
-  Poller(core::OperationService& service, upstream::Caller& caller, const Clock& clock,
-         Random& random, PollerConfig config, std::string owner);
   ~Poller();
 
   // Before start().

@@ -18,7 +18,9 @@ struct PollerConfig {
   std::chrono::milliseconds lease{60'000};
   int batch = 256;
   int max_inflight = 64;     // over all shards
-  double upstream_rps = 50;  // over all shards; <= 0: unlimited
+  // The pool's polls a second over all shards, for the claim cap only (each
+  // resource holds its own limit: upstream/pool.h); <= 0: unlimited.
+  double upstream_rps = 50;
   std::chrono::milliseconds sweep_interval{10'000};
   std::chrono::milliseconds idle_recheck{1'000};  // longest sleep without a wake()
 };

@@ -5,12 +5,12 @@
 
 namespace lrogate::poller {
 
-Shard::Shard(core::OperationService& service, upstream::Caller& caller, const Clock& clock,
-             Random& random, PollerConfig config, std::string owner, ShardShared& shared,
-             int index, bool lead)
+Shard::Shard(core::OperationService& service, upstream::Pool& pool, http::Client& client,
+             const Clock& clock, Random& random, PollerConfig config, std::string owner,
+             ShardShared& shared, int index, bool lead)
     : service_(service),
-      caller_(caller),
-      client_(caller.client()),
+      pool_(pool),
+      client_(client),
       clock_(clock),
       random_(random),
       config_(config),
@@ -185,22 +185,59 @@ void Shard::tick() {
 }
 
 void Shard::pump() {
-  while (!queue_.empty() && inflight_ < config_.max_inflight && !stopping_) {
-    Millis wait = config_.upstream_rps > 0 ? shared_.take(clock_.now_ms()) : 0;
-    if (wait > 0) {
-      arm(std::chrono::milliseconds(wait));
-      return;
+  // In queue order, each operation through its resource; an operation whose
+  // resource is at its limits waits (polls over budget are delayed, never
+  // dropped) without holding up the others' (docs/design.md, "Upstream pools").
+  Millis now = clock_.now_ms();
+  Millis soonest = 0;  // the ms until a waiting resource may poll again; 0: none waits
+  std::vector<std::pair<std::string_view, std::shared_ptr<upstream::Resource>>> seen;
+  std::vector<std::string_view> waiting;
+  for (auto it = queue_.begin();
+       it != queue_.end() && inflight_ < config_.max_inflight && !stopping_;) {
+    std::string_view name = (*it)->resource;
+    if (std::find(waiting.begin(), waiting.end(), name) != waiting.end()) {
+      ++it;
+      continue;
     }
-    OpPtr op = std::move(queue_.front());
-    queue_.pop_front();
-    poll_one(std::move(op));
+    auto known = std::find_if(seen.begin(), seen.end(), [&](auto& s) { return s.first == name; });
+    if (known == seen.end()) known = seen.insert(seen.end(), {name, pool_.find(name)});
+    std::shared_ptr<upstream::Resource> resource = known->second;
+    if (resource) {
+      if (Millis wait = resource->take_poll(now); wait > 0) {
+        soonest = soonest ? std::min(soonest, wait) : wait;
+        waiting.push_back(name);
+        ++it;
+        continue;
+      }
+    }
+    OpPtr op = std::move(*it);
+    it = queue_.erase(it);
+    poll_one(std::move(op), std::move(resource));
   }
+  if (soonest > 0 && !stopping_) arm(std::chrono::milliseconds(soonest));
 }
 
-void Shard::poll_one(OpPtr op) {
+void Shard::poll_one(OpPtr op, std::shared_ptr<upstream::Resource> resource) {
+  if (!resource) {
+    // Bound to a resource no longer in the pool (nor drained: the process
+    // started without it). It may come back (a SIGHUP); past --max-wait the
+    // operation fails, saying why.
+    upstream::PollAnswer gone;
+    bool over = clock_.now_ms() >= op->created_at + config_.schedule.max_wait.count();
+    gone.kind = over ? upstream::PollAnswer::Kind::kPermanent : upstream::PollAnswer::Kind::kTransient;
+    gone.error_code = "UpstreamResourceGone";
+    gone.error_message = "the upstream resource '" + op->resource +
+                         "' that accepted this operation is not in the pool" +
+                         (over ? " and --max-wait has passed" : "");
+    gone.retry_after = config_.schedule.poll_interval;
+    on_answer(op, std::move(gone));
+    held_.erase(op->id);
+    return;
+  }
   // The SSRF guard, again at poll time: a stored Operation-Location that is
-  // not on the configured endpoint (say the endpoint changed) is never called.
-  if (!caller_.upstream().same_origin(op->upstream_url)) {
+  // not on the resource's endpoint (say the endpoint changed) is never called.
+  if (!resource->upstream().same_origin(op->upstream_url)) {
+    resource->poll_answered(upstream::PollAnswer{}, clock_.now_ms());  // its place, unused
     upstream::PollAnswer refuse;
     refuse.kind = upstream::PollAnswer::Kind::kPermanent;
     refuse.error_code = "ForeignOperationLocation";
@@ -212,7 +249,9 @@ void Shard::poll_one(OpPtr op) {
   }
   ++inflight_;
   metrics::set_inflight_polls(shared_.add_inflight(1));
-  caller_.poll(op->upstream_url, [this, op, alive = alive_](upstream::PollAnswer a) {
+  resource->poll_caller(static_cast<std::size_t>(index_)).poll(
+      op->upstream_url, [this, op, resource, alive = alive_](upstream::PollAnswer a) {
+    resource->poll_answered(a, clock_.now_ms());
     if (!*alive) return;
     --inflight_;
     metrics::set_inflight_polls(shared_.add_inflight(-1));

@@ -1,7 +1,8 @@
 // Shard: one of the Poller's shards (docs/design.md, "Threads"). Each shard
 // claims due operations from the store under the replica's owner id, polls
-// them through its own Caller (its own http::Client: one I/O thread and one
-// keep-alive pool) and writes each outcome as one conditional transition on
+// each through the caller its operation's pool resource has on this shard's
+// http::Client (one I/O thread and one keep-alive pool per shard), under
+// that resource's limits, and writes each outcome as one conditional transition on
 // a store thread of its own. The store's lease is what keeps an operation on
 // one shard: a claim takes only records with no live lease, and the shard
 // holds the lease from its claim until its outcome write releases it (its
@@ -10,8 +11,8 @@
 //
 // State lives on the shard's client thread; store calls run in order on its
 // store thread, and their results come back to the client thread. Public
-// methods may be called from any thread. What shards share (the upstream
-// rate's token bucket, the count of polls in flight) is in ShardShared.
+// methods may be called from any thread. What shards share (the count of
+// polls in flight) is in ShardShared; the resources' limits are the Pool's.
 //
 // Internal to the poller part: serve.cpp and tests use poller::Poller.
 #pragma once
@@ -33,7 +34,7 @@
 #include "core/operation_service.h"
 #include "poller/poller_config.h"
 #include "poller/schedule.h"
-#include "upstream/caller.h"
+#include "upstream/pool.h"
 
 namespace lrogate::poller {
 
@@ -45,18 +46,10 @@ using TransitionObserver =
 // What the shards of one Poller share. Thread-safe.
 class ShardShared {
  public:
-  ShardShared(double rps, Millis now) : bucket_(rps, std::max(1.0, rps), now) {}
-  // 0, or the ms until the upstream rate allows the next poll.
-  Millis take(Millis now) EXCLUDES(mu_) {
-    MutexLock lock(mu_);
-    return bucket_.take(now);
-  }
   // The polls in flight over all shards, after adding delta.
   int add_inflight(int delta) { return inflight_.fetch_add(delta) + delta; }
 
  private:
-  Mutex mu_;
-  TokenBucket bucket_ GUARDED_BY(mu_);
   std::atomic<int> inflight_{0};
 };
 
@@ -66,9 +59,11 @@ class Shard {
 
   // config.max_inflight and config.batch are this shard's share; `lead`
   // makes it the one that frees leftover leases at start and sweeps.
-  Shard(core::OperationService& service, upstream::Caller& caller, const Clock& clock,
-        Random& random, PollerConfig config, std::string owner, ShardShared& shared, int index,
-        bool lead);
+  // Polls go out on `client` (this shard's), through pool resources'
+  // callers for shard `index`.
+  Shard(core::OperationService& service, upstream::Pool& pool, http::Client& client,
+        const Clock& clock, Random& random, PollerConfig config, std::string owner,
+        ShardShared& shared, int index, bool lead);
   ~Shard();
 
   void set_observer(TransitionObserver observer) { observer_ = std::move(observer); }
@@ -88,7 +83,7 @@ class Shard {
   void tick();
   void arm(std::chrono::milliseconds delay);
   void pump();
-  void poll_one(OpPtr op);
+  void poll_one(OpPtr op, std::shared_ptr<upstream::Resource> resource);
   void on_answer(const OpPtr& op, upstream::PollAnswer answer);
   void sweep();
   void heartbeat();
@@ -101,7 +96,7 @@ class Shard {
   void on_store(Work work, Then then);
 
   core::OperationService& service_;
-  upstream::Caller& caller_;
+  upstream::Pool& pool_;
   http::Client& client_;
   const Clock& clock_;
   Random& random_;

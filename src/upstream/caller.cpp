@@ -63,25 +63,13 @@ const char* poll_kind_name(PollAnswer::Kind k) {
   return "unknown";
 }
 
-// One submit or analyzer call and its retries: the same request built
-// again for each attempt, read the same way.
-struct Caller::SubmitState {
-  std::function<http::ClientRequest()> build;
-  std::function<SubmitAnswer(const http::ClientResult&, Millis)> read;
-  const char* call = "submit";  // the metric's label
-  Millis deadline = 0;
-  int attempt = 0;
-  std::function<void(SubmitAnswer)> done;
-  CallTags tags;
-};
-
 Caller::Caller(const Upstream& upstream, Credential& credential, http::Client& client,
-               const Clock& clock, Random& random)
+               const Clock& clock, std::string resource)
     : upstream_(upstream),
       credential_(credential),
       client_(client),
       clock_(clock),
-      random_(random) {}
+      resource_(std::move(resource)) {}
 
 void Caller::send(http::ClientRequest req, std::function<void(Result<http::ClientResult>)> done) {
   credential_.headers([this, req = std::move(req),
@@ -112,34 +100,27 @@ void Caller::send_poll(http::ClientRequest req, const char* call,
       a = upstream_.read_poll(r.value(), clock_.now_ms());
     }
     metrics::count_upstream_call(call, poll_kind_name(a.kind));
+    metrics::count_resource_call(resource_, call, poll_kind_name(a.kind),
+                                 r && r->response && r->response->status == 429);
     done(std::move(a));
   });
 }
 
-void Caller::submit(std::string analyzer_id, std::string body, std::string content_type,
-                    std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done,
-                    CallTags tags) {
-  auto st = std::make_shared<SubmitState>();
-  st->tags = std::move(tags);
-  auto shared = std::make_shared<const std::string>(std::move(body));
-  st->build = [this, analyzer_id = std::move(analyzer_id), shared,
-               content_type = std::move(content_type)] {
-    return upstream_.build_submit(analyzer_id, shared, content_type);
-  };
-  st->read = [this](const http::ClientResult& r, Millis now) {
-    return upstream_.read_submit(r, now);
-  };
-  st->deadline = clock_.now_ms() + budget.count();
-  st->done = std::move(done);
-  attempt(std::move(st));
+void Caller::submit(std::string_view analyzer_id, std::shared_ptr<const std::string> body,
+                    std::string_view content_type, std::chrono::milliseconds timeout,
+                    std::function<void(SubmitAnswer)> done, CallTags tags) {
+  send_submit(
+      upstream_.build_submit(analyzer_id, std::move(body), content_type), "submit", timeout, tags,
+      [this](const http::ClientResult& r, Millis now) { return upstream_.read_submit(r, now); },
+      std::move(done));
 }
 
-void Caller::analyzer(AnalyzerCall call, std::string analyzer_id, std::string body,
-                      bool allow_replace, std::chrono::milliseconds budget,
-                      std::function<void(SubmitAnswer)> done, CallTags tags) {
-  auto shared = std::make_shared<const std::string>(std::move(body));
-  auto first = upstream_.build_analyzer(call, analyzer_id, shared, allow_replace);
-  if (!first) {
+void Caller::analyzer(AnalyzerCall call, std::string_view analyzer_id,
+                      std::shared_ptr<const std::string> body, bool allow_replace,
+                      std::chrono::milliseconds timeout, std::function<void(SubmitAnswer)> done,
+                      CallTags tags) {
+  auto req = upstream_.build_analyzer(call, analyzer_id, std::move(body), allow_replace);
+  if (!req) {
     SubmitAnswer a;
     a.kind = SubmitAnswer::Kind::kFailed;
     a.error_code = "AnalyzersUnsupported";
@@ -147,29 +128,27 @@ void Caller::analyzer(AnalyzerCall call, std::string analyzer_id, std::string bo
                       ") has no analyzers to create, read or delete";
     return done(std::move(a));
   }
-  auto st = std::make_shared<SubmitState>();
-  st->tags = std::move(tags);
-  st->build = [this, call, analyzer_id = std::move(analyzer_id), shared, allow_replace] {
-    return *upstream_.build_analyzer(call, analyzer_id, shared, allow_replace);
-  };
-  st->read = [this, call](const http::ClientResult& r, Millis now) {
-    return upstream_.read_analyzer(call, r, now);
-  };
-  st->call = call == AnalyzerCall::kCreate ? "analyzer_create"
-             : call == AnalyzerCall::kGet  ? "analyzer_get"
-                                           : "analyzer_delete";
-  st->deadline = clock_.now_ms() + budget.count();
-  st->done = std::move(done);
-  attempt(std::move(st));
+  const char* name = call == AnalyzerCall::kCreate ? "analyzer_create"
+                     : call == AnalyzerCall::kGet  ? "analyzer_get"
+                                                   : "analyzer_delete";
+  send_submit(
+      std::move(*req), name, timeout, tags,
+      [this, call](const http::ClientResult& r, Millis now) {
+        return upstream_.read_analyzer(call, r, now);
+      },
+      std::move(done));
 }
 
-void Caller::attempt(std::shared_ptr<SubmitState> st) {
-  Millis left = st->deadline - clock_.now_ms();
-  http::ClientRequest req = st->build();
-  req.timeout = std::min(req.timeout, std::chrono::milliseconds(std::max<Millis>(left, 1)));
-  add_tags(st->tags, req);
-  send(std::move(req), [this, st](Result<http::ClientResult> r) {
+void Caller::send_submit(http::ClientRequest req, const char* call,
+                         std::chrono::milliseconds timeout, const CallTags& tags,
+                         std::function<SubmitAnswer(const http::ClientResult&, Millis)> read,
+                         std::function<void(SubmitAnswer)> done) {
+  req.timeout = std::min(req.timeout, std::max(timeout, std::chrono::milliseconds(1)));
+  add_tags(tags, req);
+  send(std::move(req), [this, call, read = std::move(read),
+                        done = std::move(done)](Result<http::ClientResult> r) {
     SubmitAnswer a;
+    bool throttled = false;
     if (!r) {
       // Refused: the gateway's own identity is wrong; no retry will fix it soon.
       a.kind = r.error().code == ErrorCode::kUnauthenticated ? SubmitAnswer::Kind::kAuthRefused
@@ -177,26 +156,14 @@ void Caller::attempt(std::shared_ptr<SubmitState> st) {
       a.error_code = credential_error_code(r.error());
       a.error_message = r.error().message;
     } else {
-      a = st->read(r.value(), clock_.now_ms());
+      a = read(r.value(), clock_.now_ms());
       std::string_view apim = r->response ? r->response->header("apim-request-id") : "";
       if (http::valid_client_request_id(apim)) a.upstream_request_id = apim;
+      throttled = r->response && r->response->status == 429;
     }
-    metrics::count_upstream_call(st->call, submit_kind_name(a.kind));
-    using K = SubmitAnswer::Kind;
-    if (a.kind != K::kThrottled && a.kind != K::kTransient) {
-      st->done(std::move(a));
-      return;
-    }
-    std::chrono::milliseconds wait = backoff_delay(st->attempt, std::chrono::milliseconds(250),
-                                                   std::chrono::seconds(5), random_.uniform());
-    if (a.retry_after) wait = std::max(wait, *a.retry_after);
-    ++st->attempt;
-    // Retry only if the wait leaves time for another answer within the budget.
-    if (clock_.now_ms() + wait.count() + 100 >= st->deadline) {
-      st->done(std::move(a));
-      return;
-    }
-    client_.post_after(wait, [this, st] { attempt(st); });
+    metrics::count_upstream_call(call, submit_kind_name(a.kind));
+    metrics::count_resource_call(resource_, call, submit_kind_name(a.kind), throttled);
+    done(std::move(a));
   });
 }
 

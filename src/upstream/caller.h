@@ -1,26 +1,27 @@
 // Caller: joins an Upstream adapter, the Credential and an http::Client into
-// the calls the API and the poller make: a submit with its retry budget, a
-// poll, a lookup. Every call gets its authentication headers from the
+// the calls the API and the poller make of one upstream resource: a submit,
+// an analyzer call, a poll, a lookup — one attempt each. Retries, failover
+// between resources and the resources' limits are the Pool's
+// (upstream/pool.h). Every call gets its authentication headers from the
 // Credential just before it is sent (adapters never see a key or token).
-//
-// Submits and analyzer calls retry 429s (honouring Retry-After) and
-// transient failures (with jittered exponential backoff) while the budget
-// lasts, then give up with the last answer. Callbacks run on the client's I/O
-// thread (this Caller's client, even when the Credential fetches its tokens
-// through another one).
+// Callbacks run on the client's I/O thread (this Caller's client, even when
+// the Credential fetches its tokens through another one).
 //
 // A submit or lookup made for a client request may carry CallTags: they are
-// sent on every attempt as x-ms-client-request-id and traceparent (each when
-// non-empty; the API validates them first). Polls carry none.
+// sent as x-ms-client-request-id and traceparent (each when non-empty; the
+// API validates them first). Polls carry none.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
 
 #include "base/clock.h"
-#include "base/random.h"
 #include "http/client.h"
 #include "upstream/auth/credential.h"
+#include "upstream/pool_settings.h"
 #include "upstream/upstream.h"
 
 namespace lrogate::upstream {
@@ -33,17 +34,20 @@ struct CallTags {
 
 class Caller {
  public:
+  // `resource`: the pool resource's name, for the per-resource metrics.
   Caller(const Upstream& upstream, Credential& credential, http::Client& client, const Clock& clock,
-         Random& random);
+         std::string resource = std::string(kDefaultResource));
 
-  void submit(std::string analyzer_id, std::string body, std::string content_type,
-              std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done,
-              CallTags tags = {});
-  // An analyzer call for a client (create, read, delete), retried as a
-  // submit is; answers kFailed with AnalyzersUnsupported at once when the
-  // upstream has no analyzers.
-  void analyzer(AnalyzerCall call, std::string analyzer_id, std::string body, bool allow_replace,
-                std::chrono::milliseconds budget, std::function<void(SubmitAnswer)> done,
+  // One attempt, given at most `timeout` (the adapter's own timeout caps it).
+  void submit(std::string_view analyzer_id, std::shared_ptr<const std::string> body,
+              std::string_view content_type, std::chrono::milliseconds timeout,
+              std::function<void(SubmitAnswer)> done, CallTags tags = {});
+  // An analyzer call for a client (create, read, delete), one attempt;
+  // answers kFailed with AnalyzersUnsupported at once when the upstream has
+  // no analyzers.
+  void analyzer(AnalyzerCall call, std::string_view analyzer_id,
+                std::shared_ptr<const std::string> body, bool allow_replace,
+                std::chrono::milliseconds timeout, std::function<void(SubmitAnswer)> done,
                 CallTags tags = {});
   void poll(std::string operation_location, std::function<void(PollAnswer)> done);
   // An operation started elsewhere; answers kVanished when the adapter has
@@ -55,8 +59,11 @@ class Caller {
   http::Client& client() { return client_; }
 
  private:
-  struct SubmitState;
-  void attempt(std::shared_ptr<SubmitState> st);
+  // Sends req (tags added, timeout capped) and reads its answer with read.
+  void send_submit(http::ClientRequest req, const char* call, std::chrono::milliseconds timeout,
+                   const CallTags& tags,
+                   std::function<SubmitAnswer(const http::ClientResult&, Millis)> read,
+                   std::function<void(SubmitAnswer)> done);
   // Adds the credential's headers and sends: the client's result (which may
   // itself be a transport failure), or the Credential's Error when no
   // credential could be had.
@@ -68,7 +75,7 @@ class Caller {
   Credential& credential_;
   http::Client& client_;
   const Clock& clock_;
-  Random& random_;
+  std::string resource_;
 };
 
 const char* submit_kind_name(SubmitAnswer::Kind k);

@@ -23,6 +23,7 @@ struct ResourceLimits {
   double polls_per_second = 0;    // status GETs a second (polls and lookups)
   int operations_per_minute = 0;  // operations started a minute
   int calls_in_flight = 0;        // calls of any kind awaiting an answer at once
+  bool operator==(const ResourceLimits&) const = default;
 };
 
 struct ResourceSettings {
@@ -33,6 +34,7 @@ struct ResourceSettings {
   int priority = 0;   // 0..1000: lower is tried first; higher ones are fallbacks
   ResourceLimits limits;
   bool drain = false;  // takes no new submits; its operations are polled to the end
+  bool operator==(const ResourceSettings&) const = default;
 };
 
 struct PoolSettings {

@@ -19,6 +19,7 @@ struct GenericSettings {
   std::string status_path;        // GET here reads one by id (fallback lookups); "" = none
   StatusShape shape;              // where status, result and error live; terminal values
   std::string url_field = "url";  // {"<url_field>": URL} submits a document URL
+  bool operator==(const GenericSettings&) const = default;
 };
 
 struct Settings {
@@ -28,6 +29,7 @@ struct Settings {
   std::chrono::milliseconds timeout{30'000};
   std::size_t max_result = 64u << 20;
   GenericSettings generic;
+  bool operator==(const Settings&) const = default;
 };
 
 // How the gateway authenticates upstream (upstream/auth/credential.h).
@@ -44,6 +46,7 @@ struct AuthSettings {
   std::string identity_endpoint;  // IDENTITY_ENDPOINT
   std::string identity_header;    // IDENTITY_HEADER (secret)
   std::chrono::milliseconds timeout{10'000};
+  bool operator==(const AuthSettings&) const = default;
 };
 
 }  // namespace lrogate::upstream

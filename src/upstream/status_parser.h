@@ -27,6 +27,7 @@ struct StatusShape {
   std::vector<std::string> not_started;  // read as NotStarted rather than Running
   std::string result_field;              // must be present when succeeded ("": not checked)
   std::string error_field = "error";     // {"code","message"} or a message string
+  bool operator==(const StatusShape&) const = default;
 };
 
 struct StatusBody {

@@ -238,9 +238,13 @@ def procs(tmp_path):
             return s.start()
 
         def gateway(self, upstream, *extra, key=KEY, store=None, name="gw", env=None, start=True):
-            endpoint = upstream if isinstance(upstream, str) else f"http://{upstream.base}"
+            # upstream None: the pool file in extra (--upstreams) says where.
+            upstream_args = []
+            if upstream is not None:
+                endpoint = upstream if isinstance(upstream, str) else f"http://{upstream.base}"
+                upstream_args = ["--upstream-endpoint", endpoint]
             store = store or f"sqlite:{tmp_path / (name + '.db')}"
-            args = ["serve", "--listen", "127.0.0.1:0", "--upstream-endpoint", endpoint,
+            args = ["serve", "--listen", "127.0.0.1:0", *upstream_args,
                     "--store", store, "--poll-interval", "1s", *extra]
             # LROGATE_TEST_POLLER_SHARDS=N runs every gateway that does not
             # choose with --poller-shards N (the default is min(2, cores)).

@@ -27,21 +27,17 @@ TEST(OpenApi, DocumentAndRouterAgree) {
   auto store = store::open_store("sqlite:" + path.string());
   ASSERT_TRUE(store.ok());
   SystemClock clock;
-  SystemRandom random;
   core::OperationService service(*store.value(), clock, {});
   auto client = http::Client::create({});
   ASSERT_TRUE(client.ok());
-  upstream::Settings settings;
-  settings.endpoint = "http://127.0.0.1:1";
-  auto up = upstream::make_upstream(settings);
-  ASSERT_TRUE(up.ok());
-  upstream::AuthSettings auth;
-  auth.key = "unit-test-key";
-  auto credential = upstream::make_credential(auth, *client.value(), clock);
-  ASSERT_TRUE(credential.ok());
-  upstream::Caller caller(*up.value(), *credential.value(), *client.value(), clock, random);
+  upstream::ResourceSettings resource;
+  resource.name = "default";
+  resource.upstream.endpoint = "http://127.0.0.1:1";
+  resource.auth.key = "unit-test-key";
+  upstream::Pool pool(*client.value(), {}, clock);
+  ASSERT_TRUE(pool.apply({{resource}}).ok());
   ApiContext ctx(
-      service, caller, clock, {}, [] {}, nullptr);
+      service, pool, clock, {}, [] {}, nullptr);
   http::Router router = build_router(ctx);
 
   std::set<std::pair<std::string, std::string>> routes;
