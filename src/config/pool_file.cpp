@@ -73,7 +73,7 @@ struct Draft {
 // it answers false.
 class PoolReader {
  public:
-  PoolReader(const ServeConfig& c) : c_(c), file_(c.upstreams_file) {
+  explicit PoolReader(const ServeConfig& c) : c_(c), file_(c.upstreams_file) {
     base_dir_ = std::filesystem::path(file_).parent_path().string();
   }
 

@@ -289,6 +289,15 @@ TEST_F(PoolFile, SecretsFromTheEnvironment) {
   EXPECT_THAT(error_of("[[resource]]\nname = \"a\"\nendpoint = \"https://a.example.com\"\n"
                        "[resource.auth]\nkey_env = \"1BAD-NAME\"\n"),
               HasSubstr("auth.key_env: must name an environment variable"));
+  auto named = [](const std::string& name) {
+    return "[[resource]]\nname = \"a\"\nendpoint = \"https://a.example.com\"\n"
+           "[resource.auth]\nkey_env = \"" +
+           name + "\"\n";
+  };
+  set_env(std::string(128, 'V'), "v");
+  EXPECT_TRUE(load(named(std::string(128, 'V'))).ok());
+  EXPECT_THAT(error_of(named(std::string(129, 'V'))),
+              HasSubstr("auth.key_env: must name an environment variable"));
 }
 
 TEST_F(PoolFile, SecretsFromAFile) {
@@ -316,6 +325,8 @@ TEST_F(PoolFile, SecretsFromAFile) {
   EXPECT_THAT(e, Not(HasSubstr("secret-after-control")));
   EXPECT_THAT(error_of(with_file(dir_.string())), HasSubstr("not a regular file"));
   EXPECT_THAT(error_of(with_file("")), HasSubstr("auth.key_file: must be a file's path"));
+  EXPECT_THAT(error_of(with_file(std::string(4097, 'p'))),
+              HasSubstr("auth.key_file: must be a file's path (1-4096 characters)"));
 }
 
 TEST_F(PoolFile, AFifoIsRefusedWithoutWaitingForAWriter) {
