@@ -1,10 +1,11 @@
 // The store's costs against its size (issue 14, item 2): each backend is
 // filled with 10k, 100k and 1M operations (98% finished, 1% Running, 1%
-// NotStarted, four tenants, a few days of creations) and the calls the
-// gateway makes all the time are timed at each size: claims, progress
-// batches, the expiry sweep (a full 1000-row one and the usual empty one),
-// status reads, list pages (first, deep, by status), counts, inserts. A
-// cost that grows with the size is a missing index or a scan.
+// NotStarted, four tenants, three upstream resources, a few days of
+// creations) and the calls the gateway makes all the time are timed at
+// each size: claims, progress batches, the expiry sweep (a full 1000-row
+// one and the usual empty one), status reads, list pages (first, deep, by
+// status), counts (by status, active, open by resource), inserts. A cost
+// that grows with the size is a missing index or a scan.
 //
 // The fill is one INSERT ... SELECT over a generated series on a separate
 // connection (seconds, not the minutes a million inserts through the store
@@ -37,6 +38,7 @@ using namespace lrogate;
 using store::OperationStore;
 
 constexpr int kTenants = 4;
+constexpr int kResources = 3;  // the pool's upstream resources
 constexpr Millis kStep = 1000;      // created_at of row i is i * kStep
 constexpr Millis kFar = 1LL << 50;  // an expiry that never comes
 constexpr int kSweep = 1000;        // the sweep's batch (poller default)
@@ -69,14 +71,15 @@ std::string fill_select(const std::string& series) {
     << " CASE WHEN i % 100 < 2 THEN i % 1000 ELSE NULL END, 3, 0,"
     << " CASE WHEN i % 100 < 2 THEN NULL ELSE body_expr END,"
     << " CASE WHEN i % 100 < 2 THEN NULL ELSE 'application/json' END,"
-    << " CASE WHEN i % 100 < 2 THEN NULL ELSE " << kFar << " END, 'analysis'"
+    << " CASE WHEN i % 100 < 2 THEN NULL ELSE " << kFar << " END, 'analysis',"
+    << " 'r' || (i % " << kResources << ")"
     << " FROM " << series;
   return s.str();
 }
 
 constexpr const char* kFillColumns =
     "id, tenant, analyzer_id, upstream_url, status, created_at, updated_at, next_poll_at, "
-    "poll_count, attempts, result, result_type, expires_at, kind";
+    "poll_count, attempts, result, result_type, expires_at, kind, resource";
 
 std::string id_of(long i) {
   char buf[32];
@@ -354,11 +357,21 @@ void CountActive(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(st.count_active().value());
 }
 
+// The open operations per resource (metrics, and a drained resource's end).
+void CountOpenByResource(benchmark::State& state) {
+  auto& st = at(state.range(0));
+  for (auto _ : state) {
+    auto counts = st.count_open_by_resource().value();
+    if (counts.size() != kResources) state.SkipWithError("expected every resource");
+  }
+}
+
 void Insert(benchmark::State& state) {
   auto& st = at(state.range(0));
   store::Operation op;
   op.analyzer_id = "a";
   op.tenant = "t2";
+  op.resource = "r1";
   op.status = store::Status::kNotStarted;
   for (auto _ : state) {
     op.id = id_of(next_row++);
@@ -388,7 +401,8 @@ int main(int argc, char** argv) {
       {"SweepEmpty", SweepEmpty}, {"Get", Get},
       {"ListFirstPage", ListFirstPage}, {"ListDeepPage", ListDeepPage},
       {"ListByStatus", ListByStatus},   {"CountByStatus", CountByStatus},
-      {"CountActive", CountActive},     {"Insert", Insert},
+      {"CountActive", CountActive},     {"CountOpenByResource", CountOpenByResource},
+      {"Insert", Insert},
   };
   const std::string backend = postgres() ? "postgresql" : "sqlite";
   for (long n : sizes()) {
