@@ -1,4 +1,5 @@
 // /metrics (Prometheus text format) and /openapi.json.
+#include <algorithm>
 #include <atomic>
 #include <memory>
 
@@ -28,6 +29,17 @@ void add_meta_routes(http::Router& router, ApiContext& ctx) {
         store_later(ctx, "count_by_status", [&ctx, render] {
           if (auto counts = ctx.service.store().count_by_status()) {
             metrics::set_operations(counts.value());
+          }
+          // Every resource in the pool gets a sample, 0 when it has none open:
+          // a drained resource is empty when this reads 0.
+          if (auto open = ctx.service.store().count_open_by_resource()) {
+            std::vector<std::pair<std::string, std::int64_t>> all = open.value();
+            for (const auto& res : ctx.pool.resources()) {
+              bool listed = std::any_of(all.begin(), all.end(),
+                                        [&](const auto& p) { return p.first == res->name(); });
+              if (!listed) all.emplace_back(res->name(), 0);
+            }
+            metrics::set_open_by_resource(all);
           }
           render();
         });

@@ -70,6 +70,11 @@ struct Metrics {
           .Name("lrogate_resource_budget_used_ratio")
           .Help("Share of a pool resource's limit used in the window ending now, by budget")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& open_by_resource =
+      BuildGauge()
+          .Name("lrogate_resource_open_operations")
+          .Help("Operations not yet final, by the pool resource they are bound to")
+          .Register(*registry);
   prometheus::Gauge& submit_queue = BuildGauge()
                                         .Name("lrogate_submit_queue")
                                         .Help("Submits waiting for a pool resource with room")
@@ -191,6 +196,12 @@ void set_resource_state(std::string_view resource, std::string_view breaker, boo
 
 void set_resource_budget(std::string_view resource, std::string_view budget, double used) {
   m().budget.Add({{"resource", std::string(resource)}, {"budget", std::string(budget)}}).Set(used);
+}
+
+void set_open_by_resource(const std::vector<std::pair<std::string, std::int64_t>>& open) {
+  for (const auto& [resource, n] : open) {
+    m().open_by_resource.Add({{"resource", resource}}).Set(static_cast<double>(n));
+  }
 }
 
 void set_submit_queue(double waiting) { m().submit_queue.Set(waiting); }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +24,8 @@ void count_resource_call(std::string_view resource, std::string_view call,
 void set_resource_state(std::string_view resource, std::string_view breaker, bool draining,
                         int calls_in_flight);
 void set_resource_budget(std::string_view resource, std::string_view budget, double used);
+// Operations not yet final, per pool resource (the store's count).
+void set_open_by_resource(const std::vector<std::pair<std::string, std::int64_t>>& open);
 // Submits waiting for a pool resource, and how long each waited.
 void set_submit_queue(double waiting);
 void observe_submit_queue_wait(double seconds);

@@ -236,6 +236,10 @@ def test_drain_and_removal_on_sighup(procs):
     assert a.stats()["submits"] == 7
     for op in first + more:
         assert gw.wait_status(op, timeout=60) == "Succeeded"
+    # Both drained ones are empty now, and say so.
+    m = metrics(gw)
+    assert metric(m, "lrogate_resource_open_operations", resource="b") == 0
+    assert metric(m, "lrogate_resource_draining", resource="b") == 1
     assert a.stats()["unknown_polls"] == 0 and b.stats()["unknown_polls"] == 0
     # A bad file keeps the pool as it was.
     (procs.tmp / "gw-pool.toml").write_text("[[resource]]\nname = 'a'\n")
