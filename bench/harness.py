@@ -148,16 +148,23 @@ async def _read_response(reader, keep_head=False):
     return (status, body, head) if keep_head else (status, body)
 
 
-def run_open_loop(host, port, make_request, rate, seconds, connections=64, keep_head=False):
+def run_open_loop(host, port, make_request, rate, seconds, connections=64, keep_head=False,
+                  max_connections=None):
     """Sends rate*seconds requests at fixed times (i/rate). make_request(i)
     returns raw request bytes. Returns [(latency_s, status, body)], latency
     from the scheduled send time (so a stalled server is not hidden), and
     the number of requests that could not start on time for lack of a free
     connection. keep_head: each result also holds the index of its request
     and the answer's head (status line and headers, bytes):
-    (latency_s, status, body, index, head)."""
+    (latency_s, status, body, index, head). max_connections: a request that
+    finds every connection busy opens another, up to this many (then it
+    waits), and idle connections are reused last in, first out, so the few
+    that are needed stay warm and the rest idle (a server closes a connection
+    that sends nothing for its header timeout). Whatever the pool, a
+    connection its peer closed is replaced before use, never written to."""
     async def main():
-        pool = asyncio.Queue()
+        pool = asyncio.LifoQueue() if max_connections else asyncio.Queue()
+        opened = connections
         for _ in range(connections):
             pool.put_nowait(await asyncio.open_connection(host, port))
         results = []
@@ -166,8 +173,15 @@ def run_open_loop(host, port, make_request, rate, seconds, connections=64, keep_
         total = int(rate * seconds)
 
         async def one(i, at):
-            nonlocal late
-            conn = await pool.get()
+            nonlocal late, opened
+            if pool.empty() and max_connections and opened < max_connections:
+                opened += 1
+                conn = await asyncio.open_connection(host, port)
+            else:
+                conn = await pool.get()
+            if conn[0].at_eof():
+                conn[1].close()
+                conn = await asyncio.open_connection(host, port)
             if time.perf_counter() - at > 0.001:
                 late += 1
             reader, writer = conn

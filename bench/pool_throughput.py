@@ -156,13 +156,13 @@ def run_phase(args, gw, sims, rate, seconds):
     m0 = scrape(gw)
     total = args.warmup + seconds
     warm = int(rate * args.warmup)
-    # One connection for every request that can be waiting at once (the
-    # submit timeout's worth and a margin): the load stays open loop.
+    # Up to one connection for every request that can be waiting at once
+    # (the submit timeout's worth and a margin): the load stays open loop.
     conns = int(rate * (args.submit_timeout + 3)) + 16
     t_start = time.time()
     results, late = run_open_loop(host, int(port), lambda i: http_post_bytes(
         hp, PATH, {"url": DOC.format(i=f"{t_start:.0f}-{i}")}), rate, total,
-        connections=conns, keep_head=True)
+        connections=16, max_connections=conns, keep_head=True)
     t_end = time.time()
     stats1 = [sim_stats(s) for s in sims]
     m1 = scrape(gw)
