@@ -110,10 +110,12 @@ class Procs:
         return p, url
 
     def gateway(self, sim_url, *extra, store=None, name="gw", port=None, env=None, binary=None):
-        """binary: another lrogate (a copy kept by copy_bin), default this run's."""
+        """binary: another lrogate (a copy kept by copy_bin), default this run's.
+        sim_url None: no --upstream-endpoint (a pool file in extra says where)."""
         port = port or free_port()
         store = store or f"sqlite:{os.path.join(self.dir, name + '.db')}"
-        p = self.start([binary or self.bin, "serve", "--listen", f"127.0.0.1:{port}", "--upstream-endpoint", sim_url,
+        upstream = ["--upstream-endpoint", sim_url] if sim_url else []
+        p = self.start([binary or self.bin, "serve", "--listen", f"127.0.0.1:{port}", *upstream,
                         "--store", store, "--log-level", "warn", *extra], name,
                        env={"AZURE_CU_KEY": KEY, **(env or {})})
         url = f"http://127.0.0.1:{port}"
@@ -135,7 +137,7 @@ class Procs:
 
 # --- an open-loop HTTP/1.1 load generator (asyncio, keep-alive) ---
 
-async def _read_response(reader):
+async def _read_response(reader, keep_head=False):
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = 0
@@ -143,17 +145,26 @@ async def _read_response(reader):
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":", 1)[1])
     body = await reader.readexactly(length) if length else b""
-    return status, body
+    return (status, body, head) if keep_head else (status, body)
 
 
-def run_open_loop(host, port, make_request, rate, seconds, connections=64):
+def run_open_loop(host, port, make_request, rate, seconds, connections=64, keep_head=False,
+                  max_connections=None):
     """Sends rate*seconds requests at fixed times (i/rate). make_request(i)
     returns raw request bytes. Returns [(latency_s, status, body)], latency
     from the scheduled send time (so a stalled server is not hidden), and
     the number of requests that could not start on time for lack of a free
-    connection."""
+    connection. keep_head: each result also holds the index of its request
+    and the answer's head (status line and headers, bytes):
+    (latency_s, status, body, index, head). max_connections: a request that
+    finds every connection busy opens another, up to this many (then it
+    waits), and idle connections are reused last in, first out, so the few
+    that are needed stay warm and the rest idle (a server closes a connection
+    that sends nothing for its header timeout). Whatever the pool, a
+    connection its peer closed is replaced before use, never written to."""
     async def main():
-        pool = asyncio.Queue()
+        pool = asyncio.LifoQueue() if max_connections else asyncio.Queue()
+        opened = connections
         for _ in range(connections):
             pool.put_nowait(await asyncio.open_connection(host, port))
         results = []
@@ -162,18 +173,27 @@ def run_open_loop(host, port, make_request, rate, seconds, connections=64):
         total = int(rate * seconds)
 
         async def one(i, at):
-            nonlocal late
-            conn = await pool.get()
+            nonlocal late, opened
+            if pool.empty() and max_connections and opened < max_connections:
+                opened += 1
+                conn = await asyncio.open_connection(host, port)
+            else:
+                conn = await pool.get()
+            if conn[0].at_eof():
+                conn[1].close()
+                conn = await asyncio.open_connection(host, port)
             if time.perf_counter() - at > 0.001:
                 late += 1
             reader, writer = conn
+            head = b""
             try:
                 writer.write(make_request(i))
-                status, body = await _read_response(reader)
+                status, body, head = await _read_response(reader, keep_head=True)
             except (OSError, asyncio.IncompleteReadError):
                 status, body = 0, b""
                 conn = await asyncio.open_connection(host, port)
-            results.append((time.perf_counter() - at, status, body))
+            latency = time.perf_counter() - at
+            results.append((latency, status, body, i, head) if keep_head else (latency, status, body))
             pool.put_nowait(conn)
 
         tasks = []
