@@ -191,11 +191,12 @@ class Pool {
   bool degraded(Millis now) const;
   void publish_metrics(Millis now) const;
 
- private:
-  struct Call;
   // The most calls waiting for a resource at once; past it a submit is
   // answered 503 at once.
   static constexpr std::size_t kMaxWaiting = 10'000;
+
+ private:
+  struct Call;
   // The time an attempt needs at least: a call leaves the queue this long
   // before its budget ends.
   static constexpr Millis kAnswerMarginMs = 100;
