@@ -214,6 +214,9 @@ class Pool {
     std::string refused_by;
   };
   Choice choose(const Call& c, Millis now);
+  // Whether a resource ready at `ready_at` (at the earliest) leaves the call
+  // time for an attempt within its budget.
+  static bool worth_waiting(const Call& c, Millis ready_at);
   // Smooth weighted round-robin over `ready` (one priority's resources).
   std::shared_ptr<Resource> next_by_weight(const std::vector<std::shared_ptr<Resource>>& ready)
       EXCLUDES(mu_);
