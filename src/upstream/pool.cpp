@@ -432,15 +432,23 @@ std::shared_ptr<Resource> Pool::next_by_weight(
 }
 
 void Pool::start(std::shared_ptr<Call> c) {
+  std::optional<Millis> full;  // the queue is: when a resource may be ready
   {
     MutexLock lock(queue_mu_);
-    // Others already wait: this one waits its turn behind them (its
-    // tenant's share), never ahead.
-    if (waiting_count_ > 0) {
+    if (waiting_count_ >= kMaxWaiting) {
+      full = dispatch_at_ ? dispatch_at_ : clock_.now_ms() + 1000;
+    } else if (waiting_count_ > 0) {
+      // Others already wait: this one waits its turn behind them (its
+      // tenant's share), never ahead.
       enqueue(c, /*front=*/false);
       post_dispatch();
       return;
     }
+  }
+  if (full) {
+    Choice choice;
+    choice.retry_at = full;
+    return finish(std::move(c), std::move(choice), clock_.now_ms());
   }
   place(std::move(c));
 }
