@@ -432,15 +432,23 @@ std::shared_ptr<Resource> Pool::next_by_weight(
 }
 
 void Pool::start(std::shared_ptr<Call> c) {
+  std::optional<Millis> full;  // the queue is: when a resource may be ready
   {
     MutexLock lock(queue_mu_);
-    // Others already wait: this one waits its turn behind them (its
-    // tenant's share), never ahead.
-    if (waiting_count_ > 0) {
+    if (waiting_count_ >= kMaxWaiting) {
+      full = dispatch_at_ ? dispatch_at_ : clock_.now_ms() + 1000;
+    } else if (waiting_count_ > 0) {
+      // Others already wait: this one waits its turn behind them (its
+      // tenant's share), never ahead.
       enqueue(c, /*front=*/false);
       post_dispatch();
       return;
     }
+  }
+  if (full) {
+    Choice choice;
+    choice.retry_at = full;
+    return finish(std::move(c), std::move(choice), clock_.now_ms());
   }
   place(std::move(c));
 }
@@ -452,9 +460,10 @@ void Pool::place(std::shared_ptr<Call> c) {
   if (choice.retry_at) {
     // Every eligible resource is at its limits or its breaker is open: wait
     // in the queue, in the tenant's fair share, until one is ready or the
-    // budget is over.
+    // budget is over; not when none can be ready before the budget ends (a
+    // Retry-After longer than it): the answer would be the same, later.
     MutexLock lock(queue_mu_);
-    if (waiting_count_ < kMaxWaiting && c->deadline - now > kAnswerMarginMs) {
+    if (waiting_count_ < kMaxWaiting && worth_waiting(*c, *choice.retry_at)) {
       enqueue(c, /*front=*/true);  // it was placed before (or is the first)
       arm_dispatch(*choice.retry_at);
       return;
@@ -489,6 +498,10 @@ void Pool::send(std::shared_ptr<Call> c, std::shared_ptr<Resource> r, Millis now
     c->last_resource = r->name();
     place(c);
   });
+}
+
+bool Pool::worth_waiting(const Call& c, Millis ready_at) {
+  return ready_at + kAnswerMarginMs < c.deadline;
 }
 
 void Pool::finish(std::shared_ptr<Call> c, Choice choice, Millis now) {
@@ -630,12 +643,13 @@ void Pool::dispatch() {
       stuck.clear();
       continue;
     }
-    if (choice.retry_at) {
+    if (choice.retry_at && worth_waiting(*c, *choice.retry_at)) {
       stuck.push_back(c->tenant);
       earliest = earliest ? std::min(*earliest, *choice.retry_at) : *choice.retry_at;
       continue;
     }
-    // Nothing can ever take it now (drained, refused): answered at once.
+    // Nothing can take it within its budget (no resource is ready before it
+    // ends) or ever (drained, refused): answered at once.
     {
       MutexLock lock(queue_mu_);
       if (!dequeue(c)) continue;

@@ -191,11 +191,12 @@ class Pool {
   bool degraded(Millis now) const;
   void publish_metrics(Millis now) const;
 
- private:
-  struct Call;
   // The most calls waiting for a resource at once; past it a submit is
   // answered 503 at once.
   static constexpr std::size_t kMaxWaiting = 10'000;
+
+ private:
+  struct Call;
   // The time an attempt needs at least: a call leaves the queue this long
   // before its budget ends.
   static constexpr Millis kAnswerMarginMs = 100;
@@ -213,6 +214,9 @@ class Pool {
     std::string refused_by;
   };
   Choice choose(const Call& c, Millis now);
+  // Whether a resource ready at `ready_at` (at the earliest) leaves the call
+  // time for an attempt within its budget.
+  static bool worth_waiting(const Call& c, Millis ready_at);
   // Smooth weighted round-robin over `ready` (one priority's resources).
   std::shared_ptr<Resource> next_by_weight(const std::vector<std::shared_ptr<Resource>>& ready)
       EXCLUDES(mu_);

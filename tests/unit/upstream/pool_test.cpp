@@ -170,6 +170,16 @@ class PoolTest : public ::testing::Test {
     return p.get_future().get();
   }
 
+  // The same, without waiting for the answer.
+  std::future<Placed> submit_async(milliseconds budget, std::string tenant = "t") {
+    auto p = std::make_shared<std::promise<Placed>>();
+    pool_->submit(std::move(tenant), "prebuilt-layout", R"({"url":"https://example.invalid/doc.pdf"})",
+                  "application/json", "", budget, [p](SubmitAnswer a, std::string resource) {
+                    p->set_value({std::move(a), std::move(resource)});
+                  });
+    return p->get_future();
+  }
+
   SystemClock clock_;
   std::unique_ptr<http::Client> client_;
   std::optional<Pool> pool_;
@@ -388,6 +398,72 @@ TEST_F(PoolTest, AWaitThatOutlivesTheBudgetAnswersThrottledWithTheQueuesRetryAft
   EXPECT_EQ(waited.answer.error_code, "PoolAtCapacity");
   ASSERT_TRUE(waited.answer.retry_after);
   EXPECT_GE(waited.answer.retry_after->count(), 1000);
+  EXPECT_EQ(a.calls(), 1);
+}
+
+// The waits below are far longer than the checks' bounds: a submit that
+// waited for its budget's end would miss them by tens of seconds.
+constexpr std::chrono::seconds kAtOnce{10};
+
+TEST_F(PoolTest, AResourceReadyOnlyAfterTheBudgetIsNotWaitedFor) {
+  // A 429 asking for 60 s, a budget of 30 s: waiting cannot help, so the
+  // submit answers the 429 at once, as the single-endpoint caller did
+  // (it retried only when the wait left time within the budget).
+  FakeResource busy(always(429, "60"));
+  ASSERT_TRUE(pool_->apply({{resource("busy", busy)}}).ok());
+  auto first = submit_async(milliseconds(30'000));
+  ASSERT_EQ(first.wait_for(kAtOnce), std::future_status::ready) << "waited for the budget's end";
+  auto p = first.get();
+  EXPECT_EQ(p.answer.kind, SubmitAnswer::Kind::kThrottled);
+  EXPECT_EQ(p.answer.status, 429);
+  EXPECT_EQ(p.resource, "busy");
+  // The next one, while the breaker is open, does not call and does not wait.
+  auto next = submit_async(milliseconds(30'000));
+  ASSERT_EQ(next.wait_for(kAtOnce), std::future_status::ready) << "waited for the budget's end";
+  auto n = next.get();
+  EXPECT_EQ(n.answer.kind, SubmitAnswer::Kind::kThrottled);
+  EXPECT_EQ(n.answer.error_code, "PoolAtCapacity");
+  ASSERT_TRUE(n.answer.retry_after);
+  EXPECT_GE(n.answer.retry_after->count(), 50'000) << "the time until the resource is ready";
+  EXPECT_EQ(busy.calls(), 1);
+}
+
+TEST_F(PoolTest, AQueuedTenantWhoseBudgetEndsBeforeAnyResourceIsReadyIsAnsweredAtOnce) {
+  FakeResource a(always(202));
+  auto ra = resource("a", a);
+  ra.limits.operations_per_minute = 1;
+  ASSERT_TRUE(pool_->apply({{ra}}).ok());
+  EXPECT_EQ(submit().answer.kind, SubmitAnswer::Kind::kAccepted);
+  // Waits for the minute's window (its budget outlasts it)...
+  auto waits = submit_async(milliseconds(120'000), "t");
+  // ... so the next submit queues behind it; another tenant's, whose budget
+  // ends before the window does, is answered when it is first looked at.
+  auto hopeless = submit_async(milliseconds(30'000), "u");
+  ASSERT_EQ(hopeless.wait_for(kAtOnce), std::future_status::ready) << "waited for the budget's end";
+  auto h = hopeless.get();
+  EXPECT_EQ(h.answer.kind, SubmitAnswer::Kind::kThrottled);
+  EXPECT_EQ(h.answer.error_code, "PoolAtCapacity");
+  EXPECT_EQ(waits.wait_for(milliseconds(0)), std::future_status::timeout);
+  EXPECT_EQ(a.calls(), 1);
+}
+
+TEST_F(PoolTest, PastTheQueuesBoundASubmitIsAnsweredAtOnceEvenBehindOthers) {
+  FakeResource a(always(202));
+  auto ra = resource("a", a);
+  ra.limits.operations_per_minute = 1;
+  ASSERT_TRUE(pool_->apply({{ra}}).ok());
+  EXPECT_EQ(submit().answer.kind, SubmitAnswer::Kind::kAccepted);
+  auto answered = std::make_shared<std::atomic<int>>(0);
+  for (std::size_t i = 0; i < Pool::kMaxWaiting; ++i) {
+    pool_->submit("t", "prebuilt-layout", "{}", "application/json", "", milliseconds(120'000),
+                  [answered](SubmitAnswer, std::string) { ++*answered; });
+  }
+  auto over = submit_async(milliseconds(120'000), "u");
+  ASSERT_EQ(over.wait_for(kAtOnce), std::future_status::ready) << "queued past the bound";
+  auto o = over.get();
+  EXPECT_EQ(o.answer.kind, SubmitAnswer::Kind::kThrottled);
+  EXPECT_EQ(o.answer.error_code, "PoolAtCapacity");
+  EXPECT_EQ(answered->load(), 0) << "the ones within the bound still wait";
   EXPECT_EQ(a.calls(), 1);
 }
 
