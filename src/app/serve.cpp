@@ -223,16 +223,16 @@ void Gateway::reload() {
 }
 
 int Gateway::run() {
+  const auto first = pool_->resources().front();  // the pool's kind and its first endpoint
   log::info("listening", {{"address", c_.server.host},
                           {"port", server_->port()},
                           {"store", c_.store.substr(0, c_.store.find(':'))},
                           {"upstream_resources", pool_->resources().size()},
-                          {"upstream", pool_->resources().front()->settings().upstream.endpoint},
-                          {"upstream_kind", pool_->resources().front()->settings().upstream.kind},
-                          {"upstream_auth", pool_->resources().front()->settings().auth.mode},
+                          {"upstream", first->settings().upstream.endpoint},
+                          {"upstream_kind", first->settings().upstream.kind},
+                          {"upstream_auth", first->settings().auth.mode},
                           {"poller_shards", poller_->shards()},
-                          {"api_version",
-                           pool_->resources().front()->upstream().settings().api_version},
+                          {"api_version", first->upstream().settings().api_version},
                           {"tls", !c_.server.tls_cert_file.empty()}});
   if (!ctx_->keys.enabled() && !ctx_->oidc) {
     log::warn(

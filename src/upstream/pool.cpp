@@ -30,8 +30,13 @@ bool moves_on(const SubmitAnswer& a) {
   return false;
 }
 
-// What the breaker makes of an answer: true for the resource's fault.
-bool resource_fault(const SubmitAnswer& a) { return moves_on(a); }
+// The resources in priority order, lowest first; the file's order within one.
+std::vector<std::shared_ptr<Resource>> by_priority(std::vector<std::shared_ptr<Resource>> rs) {
+  std::stable_sort(rs.begin(), rs.end(), [](const auto& a, const auto& b) {
+    return a->settings().priority < b->settings().priority;
+  });
+  return rs;
+}
 
 }  // namespace
 
@@ -68,13 +73,16 @@ Caller& Resource::poll_caller(std::size_t shard) {
   return shard + 1 < callers_.size() ? *callers_[shard + 1] : *callers_.front();
 }
 
+Millis Resource::in_flight_ready_at(Millis now) {
+  bool full =
+      settings_.limits.calls_in_flight > 0 && in_flight_ >= settings_.limits.calls_in_flight;
+  return full ? now + kAskAgainMs : now;
+}
+
 Millis Resource::limits_ready_at(Millis now) {
   Millis at = submits_.admit_at(now, submits_limit_.limit);
   at = std::max(at, operations_.admit_at(now, settings_.limits.operations_per_minute));
-  if (settings_.limits.calls_in_flight > 0 && in_flight_ >= settings_.limits.calls_in_flight) {
-    at = std::max(at, now + kAskAgainMs);
-  }
-  return at;
+  return std::max(at, in_flight_ready_at(now));
 }
 
 std::optional<Millis> Resource::submit_ready_at(Millis now) {
@@ -105,7 +113,7 @@ void Resource::submit_answered(const SubmitAnswer& a, Millis now) {
   --in_flight_;
   if (a.kind == SubmitAnswer::Kind::kFailed && a.error_code == "AnalyzersUnsupported") {
     breaker_.abandoned();  // never sent
-  } else if (resource_fault(a)) {
+  } else if (moves_on(a)) {  // the resource's fault: worth another resource
     bool was_closed = breaker_.state(now) == Breaker::State::kClosed;
     breaker_.failed(now, a.retry_after);
     bool hard = a.kind == SubmitAnswer::Kind::kAuthRefused || a.kind == SubmitAnswer::Kind::kFailed;
@@ -138,10 +146,8 @@ void Resource::give_back() {
 
 Millis Resource::take_poll(Millis now) {
   MutexLock lock(mu_);
-  Millis at = std::max(polls_.admit_at(now, polls_limit_.limit), polls_held_until_);
-  if (settings_.limits.calls_in_flight > 0 && in_flight_ >= settings_.limits.calls_in_flight) {
-    at = std::max(at, now + kAskAgainMs);
-  }
+  Millis at = std::max({polls_.admit_at(now, polls_limit_.limit), polls_held_until_,
+                        in_flight_ready_at(now)});
   if (at > now) return at - now;
   polls_.record(now);
   ++in_flight_;
@@ -185,8 +191,7 @@ void Resource::publish_metrics(Millis now) {
 // ---- Pool
 
 struct Pool::Call {
-  // One attempt on a resource, given at most `timeout`.
-  std::function<void(Resource&, std::chrono::milliseconds, std::function<void(SubmitAnswer)>)> send;
+  SendAttempt send;
   std::string pin;
   Millis deadline = 0;
   SubmitDone done;
@@ -327,36 +332,38 @@ void Pool::publish_metrics(Millis now) const {
 void Pool::submit(std::string tenant, std::string_view analyzer_id, std::string body,
                   std::string_view content_type, std::string pin,
                   std::chrono::milliseconds budget, SubmitDone done, CallTags tags) {
-  auto c = std::make_shared<Call>();
-  c->tenant = std::move(tenant);
   auto shared_body = std::make_shared<const std::string>(std::move(body));
-  c->send = [analyzer = std::string(analyzer_id), shared_body, type = std::string(content_type),
-             tags = std::move(tags)](Resource& r, std::chrono::milliseconds timeout,
-                                     std::function<void(SubmitAnswer)> answered) {
+  auto send = [analyzer = std::string(analyzer_id), shared_body, type = std::string(content_type),
+               tags = std::move(tags)](Resource& r, std::chrono::milliseconds timeout,
+                                       std::function<void(SubmitAnswer)> answered) {
     r.caller().submit(analyzer, shared_body, type, timeout, std::move(answered), tags);
   };
-  c->pin = std::move(pin);
-  c->deadline = clock_.now_ms() + budget.count();
-  c->done = std::move(done);
-  start(std::move(c));
+  run(std::move(tenant), std::move(pin), budget, std::move(done), std::move(send), false);
 }
 
 void Pool::analyzer(std::string tenant, AnalyzerCall call, std::string_view analyzer_id,
                     std::string body, bool allow_replace, std::string pin,
                     std::chrono::milliseconds budget, SubmitDone done, CallTags tags) {
-  auto c = std::make_shared<Call>();
-  c->tenant = std::move(tenant);
   auto shared_body = std::make_shared<const std::string>(std::move(body));
-  c->send = [call, analyzer = std::string(analyzer_id), shared_body, allow_replace,
-             tags = std::move(tags)](Resource& r, std::chrono::milliseconds timeout,
-                                     std::function<void(SubmitAnswer)> answered) {
+  auto send = [call, analyzer = std::string(analyzer_id), shared_body, allow_replace,
+               tags = std::move(tags)](Resource& r, std::chrono::milliseconds timeout,
+                                       std::function<void(SubmitAnswer)> answered) {
     r.caller().analyzer(call, analyzer, shared_body, allow_replace, timeout, std::move(answered),
                         tags);
   };
+  run(std::move(tenant), std::move(pin), budget, std::move(done), std::move(send),
+      call != AnalyzerCall::kCreate);
+}
+
+void Pool::run(std::string tenant, std::string pin, std::chrono::milliseconds budget,
+               SubmitDone done, SendAttempt send, bool next_on_not_found) {
+  auto c = std::make_shared<Call>();
+  c->send = std::move(send);
+  c->tenant = std::move(tenant);
   c->pin = std::move(pin);
   c->deadline = clock_.now_ms() + budget.count();
   c->done = std::move(done);
-  c->next_on_not_found = call != AnalyzerCall::kCreate;
+  c->next_on_not_found = next_on_not_found;
   start(std::move(c));
 }
 
@@ -370,9 +377,7 @@ Pool::Choice Pool::choose(const Call& c, Millis now) {
     eligible.push_back(r);
   }
   if (eligible.empty()) return {};
-  std::stable_sort(eligible.begin(), eligible.end(), [](const auto& a, const auto& b) {
-    return a->settings().priority < b->settings().priority;
-  });
+  eligible = by_priority(std::move(eligible));
   std::optional<Millis> earliest;
   Choice refused;
   for (std::size_t begin = 0; begin < eligible.size();) {
@@ -686,10 +691,7 @@ std::chrono::milliseconds Pool::queue_retry_after(Millis until_ready) {
 
 void Pool::lookup(std::string analyzer_id, std::string operation_id,
                   std::function<void(PollAnswer)> done, CallTags tags) {
-  auto order = std::make_shared<std::vector<std::shared_ptr<Resource>>>(resources());
-  std::stable_sort(order->begin(), order->end(), [](const auto& a, const auto& b) {
-    return a->settings().priority < b->settings().priority;
-  });
+  auto order = std::make_shared<std::vector<std::shared_ptr<Resource>>>(by_priority(resources()));
   lookup_from(std::move(order), 0, std::move(analyzer_id), std::move(operation_id),
               std::move(done), std::move(tags), std::nullopt);
 }

@@ -125,6 +125,8 @@ class Resource {
 
  private:
   Millis limits_ready_at(Millis now) REQUIRES(mu_);
+  // now, or a little later while calls in flight are at their limit.
+  Millis in_flight_ready_at(Millis now) REQUIRES(mu_);
 
   const ResourceSettings settings_;
   const std::unique_ptr<Upstream> upstream_;
@@ -197,6 +199,12 @@ class Pool {
 
  private:
   struct Call;
+  // One attempt of a call on a resource, given at most `timeout`.
+  using SendAttempt = std::function<void(Resource&, std::chrono::milliseconds,
+                                         std::function<void(SubmitAnswer)>)>;
+  // A submit-type call's shared start: its Call, then start().
+  void run(std::string tenant, std::string pin, std::chrono::milliseconds budget, SubmitDone done,
+           SendAttempt send, bool next_on_not_found);
   // The time an attempt needs at least: a call leaves the queue this long
   // before its budget ends.
   static constexpr Millis kAnswerMarginMs = 100;
