@@ -37,7 +37,8 @@ std::optional<Millis> Breaker::ready_at(Millis now) const {
   return now;
 }
 
-void Breaker::succeeded() {
+void Breaker::succeeded(Millis now) {
+  if (state_ == State::kOpen && now < open_until_) return;
   state_ = State::kClosed;
   openings_ = 0;
   probe_out_ = false;

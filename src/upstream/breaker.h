@@ -34,7 +34,10 @@ class Breaker {
   // of the cool-down when open, nullopt while a probe is out (its answer
   // decides).
   std::optional<Millis> ready_at(Millis now) const;
-  void succeeded();
+  // A success: closes it, except while it is open and its time is not over
+  // (the answer of a call sent before it opened must not cut short a
+  // Retry-After the resource asked for).
+  void succeeded(Millis now);
   // `retry_after`: what the answer asked for, when it did.
   void failed(Millis now, std::optional<std::chrono::milliseconds> retry_after);
   // A call admitted that never reached the resource (it was not sent):

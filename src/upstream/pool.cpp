@@ -130,11 +130,12 @@ void Resource::submit_answered(const SubmitAnswer& a, Millis now) {
                  {"for_ms", a.retry_after ? a.retry_after->count() : Breaker::kFirstCoolDownMs}});
     }
   } else {
-    if (breaker_.state(now) != Breaker::State::kClosed) {
-      log::info("upstream resource breaker closed", {{"resource", settings_.name}});
+    bool was_closed = breaker_.state(now) == Breaker::State::kClosed;
+    breaker_.succeeded(now);
+    if (breaker_.state(now) == Breaker::State::kClosed) {
+      hard_failure_.reset();
+      if (!was_closed) log::info("upstream resource breaker closed", {{"resource", settings_.name}});
     }
-    breaker_.succeeded();
-    hard_failure_.reset();
   }
 }
 

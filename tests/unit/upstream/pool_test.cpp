@@ -30,7 +30,7 @@ TEST(Breaker, OpensOnAFaultAndClosesAfterAProbe) {
   EXPECT_TRUE(b.admit(Breaker::kFirstCoolDownMs));
   EXPECT_FALSE(b.admit(Breaker::kFirstCoolDownMs + 1));
   EXPECT_EQ(b.ready_at(Breaker::kFirstCoolDownMs + 1), std::nullopt);
-  b.succeeded();
+  b.succeeded(Breaker::kFirstCoolDownMs + 1);
   EXPECT_EQ(b.state(Breaker::kFirstCoolDownMs + 1), Breaker::State::kClosed);
   EXPECT_TRUE(b.admit(Breaker::kFirstCoolDownMs + 1));
 }
@@ -50,6 +50,18 @@ TEST(Breaker, AFailedProbeDoublesTheCoolDownAndRetryAfterOverridesIt) {
   EXPECT_EQ(t.ready_at(1000), 8000);
   EXPECT_EQ(t.state(7999), Breaker::State::kOpen);
   EXPECT_EQ(t.state(8000), Breaker::State::kHalfOpen);
+}
+
+TEST(Breaker, ALateSuccessDoesNotCutShortARetryAfter) {
+  Breaker b;
+  ASSERT_TRUE(b.admit(0));  // sent while closed; answers late
+  b.failed(10, std::chrono::milliseconds(1000));  // another call's 429, Retry-After 1 s
+  b.succeeded(20);                                // the first call's 202 arrives
+  EXPECT_EQ(b.state(20), Breaker::State::kOpen);
+  EXPECT_FALSE(b.admit(500));
+  EXPECT_TRUE(b.admit(1010));  // the probe, once the Retry-After is over
+  b.succeeded(1020);
+  EXPECT_EQ(b.state(1020), Breaker::State::kClosed);
 }
 
 TEST(Breaker, CoolDownStopsGrowingAtItsCap) {
