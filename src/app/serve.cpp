@@ -20,6 +20,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "core/budget_ledger.h"
 #include "core/operation_service.h"
 #include "http/client.h"
 #include "http/server.h"
@@ -50,7 +51,9 @@ class Gateway {
   // 1. reload_work_ (a reload under way finishes);
   // 2. body_work_, then store_work_: their queued tasks run (submits go on
   //    to their upstream calls, reads answer into a stopped server);
-  // 3. the shards' clients, then client_: no upstream callback runs after.
+  // 3. the shards' clients, then client_: no upstream callback runs after;
+  // 4. ledger_: no call asks it for a place any more; its answers reach
+  //    only what is still alive (upstream/shared_budget.h keeps them weak).
   // The server's threads are run()'s own and have returned; the poller's
   // store threads and the store's own threads (checkpointer, listener) stop
   // in their destructors, with nothing left to call into them.
@@ -68,6 +71,10 @@ class Gateway {
   // Each poller shard polls through a client of its own: its own I/O thread
   // and keep-alive pool (docs/design.md, "Threads").
   std::vector<std::unique_ptr<http::Client>> shard_clients_;
+  // On a store other replicas share, their common budget of each resource's
+  // limits, taken from the store on a thread of its own (docs/design.md,
+  // "The budget shared by replicas"); none on SQLite.
+  std::optional<core::BudgetLedger> ledger_;
   // The upstream resources, with a caller on client_ and on each shard's
   // client (docs/design.md, "Upstream pools").
   std::optional<upstream::Pool> pool_;
@@ -118,7 +125,15 @@ std::optional<int> Gateway::open() {
     shard_clients_.push_back(std::move(sc).value());
     poll_clients.push_back(shard_clients_.back().get());
   }
-  pool_.emplace(*client_, poll_clients, clock_);
+  upstream::BudgetLedger shared;
+  if (!store_->exclusive()) {
+    ledger_.emplace(*store_, clock_);
+    shared = [this](upstream::BudgetAsk a, std::function<void(int)> granted) {
+      ledger_->take({std::move(a.resource), std::move(a.budget), a.slot, a.ends_at, a.want, a.cap},
+                    std::move(granted));
+    };
+  }
+  pool_.emplace(*client_, poll_clients, clock_, std::move(shared));
   auto settings = config::load_pool(c_);
   if (!settings) {
     log::error("bad upstream pool", {{"error", settings.error().message}});
@@ -279,6 +294,7 @@ void Gateway::stop_threads() {
   if (store_work_) store_work_->stop();
   for (auto& sc : shard_clients_) sc->shutdown();
   if (client_) client_->shutdown();
+  if (ledger_) ledger_->stop();
 }
 
 }  // namespace

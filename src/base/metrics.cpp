@@ -70,6 +70,12 @@ struct Metrics {
           .Name("lrogate_resource_budget_used_ratio")
           .Help("Share of a pool resource's limit used in the window ending now, by budget")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& shared_budget =
+      BuildCounter()
+          .Name("lrogate_resource_shared_budget_total")
+          .Help("Places of a limit the replicas share, asked for and granted by the store, "
+                "and asks that failed, by pool resource and budget")
+          .Register(*registry);
   prometheus::Family<prometheus::Gauge>& open_by_resource =
       BuildGauge()
           .Name("lrogate_resource_open_operations")
@@ -192,6 +198,23 @@ void set_resource_state(std::string_view resource, std::string_view breaker, boo
   }
   x.draining.Add({{"resource", r}}).Set(draining ? 1 : 0);
   x.resource_inflight.Add({{"resource", r}}).Set(calls_in_flight);
+}
+
+void count_shared_budget(std::string_view resource, std::string_view budget, int asked,
+                         int granted, bool failed) {
+  auto count = [&](const char* outcome, int n) {
+    if (n <= 0) return;
+    std::string key("b|");
+    key.append(resource).append("|").append(budget).append("|").append(outcome);
+    remembered<prometheus::Counter>(key, [&]() -> prometheus::Counter& {
+      return m().shared_budget.Add({{"resource", std::string(resource)},
+                                    {"budget", std::string(budget)},
+                                    {"outcome", outcome}});
+    }).Increment(n);
+  };
+  count("asked", asked);
+  count("granted", granted);
+  count("failed", failed ? 1 : 0);
 }
 
 void set_resource_budget(std::string_view resource, std::string_view budget, double used) {

@@ -24,6 +24,10 @@ void count_resource_call(std::string_view resource, std::string_view call,
 void set_resource_state(std::string_view resource, std::string_view breaker, bool draining,
                         int calls_in_flight);
 void set_resource_budget(std::string_view resource, std::string_view budget, double used);
+// One ask of the budget the replicas share (upstream/shared_budget.h): the
+// places asked for and granted; `failed`: the ledger could not answer.
+void count_shared_budget(std::string_view resource, std::string_view budget, int asked,
+                         int granted, bool failed);
 // Operations not yet final, per pool resource (the store's count).
 void set_open_by_resource(const std::vector<std::pair<std::string, std::int64_t>>& open);
 // Submits waiting for a pool resource, and how long each waited.

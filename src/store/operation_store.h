@@ -159,6 +159,36 @@ class OperationStore {
   // clock for the cluster".
   virtual Result<std::optional<Millis>> database_time() { return std::optional<Millis>(); }
 
+  // One replica's ask for part of a limit that every process sharing the
+  // store holds together (an upstream resource's submits/s, polls/s or
+  // operations a minute: docs/design.md, "The budget shared by replicas").
+  // The limit is cut into slots on the database's clock; `slot` is one of
+  // them, `cap` what it holds for the whole cluster, `want` what this
+  // replica asks of it now. `ends_at` (the database's clock, ms) is when
+  // the slot is over: after it, its row is only kept until
+  // forget_budget.
+  struct BudgetAsk {
+    std::string_view resource;
+    std::string_view budget;
+    std::int64_t slot = 0;
+    Millis ends_at = 0;
+    int want = 0;
+    int cap = 0;
+  };
+  // Takes up to `want` of what the slot still has (one statement, so the
+  // replicas' asks of one slot are judged one after the other) and returns
+  // how many it took, 0..want. A store only this process uses (SQLite) has
+  // no shared budget: its processes' own windows are the whole cluster's.
+  virtual Result<int> take_budget(const BudgetAsk& ask) {
+    (void)ask;
+    return make_error(ErrorCode::kInvalidArgument, "this store is not shared: no shared budget");
+  }
+  // Forgets the slots that ended before `before`; returns how many.
+  virtual Result<int> forget_budget(Millis before) {
+    (void)before;
+    return 0;
+  }
+
   // True when this process is the store's only user (SQLite's file lock):
   // every lease found at start is then a leftover of an earlier run.
   virtual bool exclusive() const = 0;

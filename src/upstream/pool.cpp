@@ -51,7 +51,8 @@ WindowLimit window_limit(double per_second) {
 
 Resource::Resource(ResourceSettings settings, std::unique_ptr<Upstream> upstream,
                    std::unique_ptr<Credential> credential, http::Client& client,
-                   const std::vector<http::Client*>& shard_clients, const Clock& clock)
+                   const std::vector<http::Client*>& shard_clients, const Clock& clock,
+                   const BudgetLedger& ledger)
     : settings_(std::move(settings)),
       upstream_(std::move(upstream)),
       credential_(std::move(credential)),
@@ -61,6 +62,16 @@ Resource::Resource(ResourceSettings settings, std::unique_ptr<Upstream> upstream
       submits_(submits_limit_.window_ms + kWindowSlackMs),
       operations_(60'000 + kWindowSlackMs),
       polls_(polls_limit_.window_ms + kWindowSlackMs) {
+  if (ledger) {
+    auto shared = [&](const char* budget, int limit, Millis window_ms) {
+      return limit > 0 ? std::make_unique<SharedWindow>(settings_.name, budget, limit, window_ms,
+                                                        ledger)
+                       : nullptr;
+    };
+    shared_submits_ = shared("submits", submits_limit_.limit, submits_limit_.window_ms);
+    shared_operations_ = shared("operations", settings_.limits.operations_per_minute, 60'000);
+    shared_polls_ = shared("polls", polls_limit_.limit, polls_limit_.window_ms);
+  }
   callers_.push_back(
       std::make_unique<Caller>(*upstream_, *credential_, client, clock, settings_.name));
   for (http::Client* sc : shard_clients) {
@@ -82,7 +93,13 @@ Millis Resource::in_flight_ready_at(Millis now) {
 Millis Resource::limits_ready_at(Millis now) {
   Millis at = submits_.admit_at(now, submits_limit_.limit);
   at = std::max(at, operations_.admit_at(now, settings_.limits.operations_per_minute));
-  return std::max(at, in_flight_ready_at(now));
+  at = std::max(at, in_flight_ready_at(now));
+  // The shared windows last, and only when this replica's own allow a call
+  // now: their look may ask the ledger for places.
+  if (at > now) return at;
+  if (shared_submits_) at = std::max(at, shared_submits_->ready_at(now));
+  if (shared_operations_) at = std::max(at, shared_operations_->ready_at(now));
+  return at;
 }
 
 std::optional<Millis> Resource::submit_ready_at(Millis now) {
@@ -104,6 +121,8 @@ bool Resource::take_submit(Millis now) {
   if (!breaker_.admit(now)) return false;
   submits_.record(now);
   operations_.record(now);
+  if (shared_submits_) shared_submits_->take(now);
+  if (shared_operations_) shared_operations_->take(now);
   ++in_flight_;
   return true;
 }
@@ -149,8 +168,10 @@ Millis Resource::take_poll(Millis now) {
   MutexLock lock(mu_);
   Millis at = std::max({polls_.admit_at(now, polls_limit_.limit), polls_held_until_,
                         in_flight_ready_at(now)});
+  if (at <= now && shared_polls_) at = shared_polls_->ready_at(now);
   if (at > now) return at - now;
   polls_.record(now);
+  if (shared_polls_) shared_polls_->take(now);
   ++in_flight_;
   return 0;
 }
@@ -208,8 +229,12 @@ struct Pool::Call {
   Millis queued_at = 0;
 };
 
-Pool::Pool(http::Client& client, std::vector<http::Client*> shard_clients, const Clock& clock)
-    : client_(client), shard_clients_(std::move(shard_clients)), clock_(clock) {}
+Pool::Pool(http::Client& client, std::vector<http::Client*> shard_clients, const Clock& clock,
+           BudgetLedger ledger)
+    : client_(client),
+      shard_clients_(std::move(shard_clients)),
+      clock_(clock),
+      ledger_(std::move(ledger)) {}
 
 Result<void> Pool::apply(const PoolSettings& settings) {
   if (settings.resources.empty()) {
@@ -257,7 +282,7 @@ Result<void> Pool::apply(const PoolSettings& settings) {
     }
     built.emplace(rs.name, std::make_shared<Resource>(rs, std::move(up).value(),
                                                       std::move(credential).value(), client_,
-                                                      shard_clients_, clock_));
+                                                      shard_clients_, clock_, ledger_));
   }
   MutexLock lock(mu_);
   std::vector<std::shared_ptr<Resource>> next;

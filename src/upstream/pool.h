@@ -56,6 +56,7 @@
 #include "upstream/breaker.h"
 #include "upstream/caller.h"
 #include "upstream/pool_settings.h"
+#include "upstream/shared_budget.h"
 #include "upstream/upstream.h"
 
 namespace lrogate::upstream {
@@ -81,9 +82,12 @@ inline constexpr Millis kWindowSlackMs = 20;
 // windows of its limits.
 class Resource {
  public:
+  // ledger: the budget the replicas share (each rate limit is then also a
+  // SharedWindow's); empty: this replica's windows are the whole cluster's.
   Resource(ResourceSettings settings, std::unique_ptr<Upstream> upstream,
            std::unique_ptr<Credential> credential, http::Client& client,
-           const std::vector<http::Client*>& shard_clients, const Clock& clock);
+           const std::vector<http::Client*>& shard_clients, const Clock& clock,
+           const BudgetLedger& ledger = {});
   Resource(const Resource&) = delete;
   Resource& operator=(const Resource&) = delete;
 
@@ -141,6 +145,11 @@ class Resource {
   SlidingWindow submits_ GUARDED_BY(mu_);
   SlidingWindow operations_ GUARDED_BY(mu_);
   SlidingWindow polls_ GUARDED_BY(mu_);
+  // The same limits shared with the other replicas (null: not shared, or
+  // no limit). Taken under mu_, so a check and its take see one state.
+  std::unique_ptr<SharedWindow> shared_submits_ PT_GUARDED_BY(mu_);
+  std::unique_ptr<SharedWindow> shared_operations_ PT_GUARDED_BY(mu_);
+  std::unique_ptr<SharedWindow> shared_polls_ PT_GUARDED_BY(mu_);
   int in_flight_ GUARDED_BY(mu_) = 0;
   Millis polls_held_until_ GUARDED_BY(mu_) = 0;  // a poll's 429 asked to wait until then
   std::optional<SubmitAnswer> hard_failure_ GUARDED_BY(mu_);
@@ -151,8 +160,11 @@ class Pool {
   using SubmitDone = std::function<void(SubmitAnswer, std::string resource)>;
 
   // client: the API's (submits, analyzer calls, lookups, token fetches);
-  // shard_clients: one per poller shard (polls).
-  Pool(http::Client& client, std::vector<http::Client*> shard_clients, const Clock& clock);
+  // shard_clients: one per poller shard (polls); ledger: the budget shared
+  // with the other replicas of a shared store (empty: none, every limit is
+  // this process's; see Resource).
+  Pool(http::Client& client, std::vector<http::Client*> shard_clients, const Clock& clock,
+       BudgetLedger ledger = {});
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
@@ -247,6 +259,7 @@ class Pool {
   http::Client& client_;
   const std::vector<http::Client*> shard_clients_;
   const Clock& clock_;
+  const BudgetLedger ledger_;
 
   mutable Mutex mu_;
   std::vector<std::shared_ptr<Resource>> resources_ GUARDED_BY(mu_);  // the file's order

@@ -117,6 +117,24 @@ DROP INDEX operations_due;
     R"sql(
 ALTER TABLE operations ADD COLUMN resource TEXT COLLATE "C" NOT NULL DEFAULT 'default';
 )sql",
+    // v5: the budget the replicas share (issue 15 item 4): per upstream
+    // resource, budget and slot of the database's clock, what the replicas
+    // took of it (docs/design.md, "The budget shared by replicas").
+    // UNLOGGED: a slot is over in at most seconds, so a crash of the
+    // database that empties the table loses nothing worth keeping, and its
+    // writes skip the WAL. ends_at: when a row may be forgotten.
+    R"sql(
+CREATE UNLOGGED TABLE budget_slots (
+  resource TEXT COLLATE "C" NOT NULL,
+  budget TEXT COLLATE "C" NOT NULL,
+  slot BIGINT NOT NULL,
+  taken INTEGER NOT NULL,
+  granted INTEGER NOT NULL,
+  ends_at BIGINT NOT NULL,
+  PRIMARY KEY (resource, budget, slot)
+);
+CREATE INDEX budget_slots_ends_at ON budget_slots (ends_at);
+)sql",
 };
 
 }  // namespace

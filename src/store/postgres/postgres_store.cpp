@@ -276,6 +276,27 @@ class PostgresStore final : public OperationStore {
     return std::optional<Millis>(get_num(r->get(), 0, 0));
   }
 
+  Result<int> take_budget(const BudgetAsk& ask) override {
+    if (ask.want <= 0 || ask.cap <= 0) return 0;
+    auto r = run(kBudgetTake,
+                 Params()
+                     .text_or_empty(ask.resource)
+                     .text_or_empty(ask.budget)
+                     .num(ask.slot)
+                     .num(std::int64_t{ask.want})
+                     .num(std::int64_t{ask.cap})
+                     .num(ask.ends_at),
+                 "take_budget");
+    if (!r) return r.error();
+    return static_cast<int>(get_num(r->get(), 0, 0));
+  }
+
+  Result<int> forget_budget(Millis before) override {
+    auto r = run(kBudgetForget, Params().num(before), "forget_budget");
+    if (!r) return r.error();
+    return affected(r->get());
+  }
+
   bool exclusive() const override { return false; }
 
   void set_change_listener(ChangeListener fn) override { feed_.set_listener(std::move(fn)); }

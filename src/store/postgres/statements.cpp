@@ -169,6 +169,20 @@ std::string statement_text(Sql which) {
       // The database's time, ms since the epoch (clock_timestamp(): now,
       // not the transaction's start).
       return "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+    case kBudgetTake:
+      // $1 resource, $2 budget, $3 slot, $4 want, $5 cap, $6 ends_at. The
+      // slot's row is locked by the first statement that inserts or
+      // updates it, so concurrent asks are judged in turn; SET reads the
+      // row as it was, so `granted` is what this ask took.
+      return "INSERT INTO budget_slots AS b (resource, budget, slot, taken, granted, ends_at)"
+             " VALUES ($1::text, $2::text, $3::bigint, LEAST($4::int, $5::int),"
+             " LEAST($4::int, $5::int), $6::bigint)"
+             " ON CONFLICT (resource, budget, slot) DO UPDATE"
+             " SET taken = GREATEST(b.taken, LEAST(b.taken + $4::int, $5::int)),"
+             " granted = GREATEST(0, LEAST(b.taken + $4::int, $5::int) - b.taken)"
+             " RETURNING granted";
+    case kBudgetForget:
+      return "DELETE FROM budget_slots WHERE ends_at < $1::bigint";
     case kSqlCount:
       break;
   }

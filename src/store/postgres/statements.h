@@ -49,6 +49,8 @@ enum Sql {
   kKeyRelease,
   kPing,
   kClock,
+  kBudgetTake,
+  kBudgetForget,
   kSqlCount
 };
 

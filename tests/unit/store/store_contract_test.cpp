@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -637,6 +638,48 @@ TEST_P(StoreContract, TellsTheClockEveryProcessSharingItIsJudgedBy) {
   EXPECT_LT(std::llabs(*t.value() - here), 5'000) << *t.value() << " vs " << here;
 }
 
+// The budget the replicas share (docs/design.md, "The budget shared by
+// replicas"): each slot gives at most its cap, whoever asks and however
+// many ask at once; SQLite, used by one process, has none.
+TEST_P(StoreContract, ASharedBudgetSlotGivesAtMostItsCapToAllAskers) {
+  using Ask = OperationStore::BudgetAsk;
+  if (store_->exclusive()) {
+    EXPECT_FALSE(store_->take_budget(Ask{"r", "submits", 7, 2000, 1, 3}).ok());
+    return;
+  }
+  auto take = [&](std::string_view resource, std::string_view budget, std::int64_t slot,
+                  int want, int cap) {
+    auto r = store_->take_budget(Ask{resource, budget, slot, (slot + 1) * 200, want, cap});
+    EXPECT_TRUE(r.ok()) << r.error().message;
+    return r.ok() ? r.value() : -1;
+  };
+  EXPECT_EQ(take("r", "submits", 7, 2, 3), 2);
+  EXPECT_EQ(take("r", "submits", 7, 2, 3), 1);  // what is left
+  EXPECT_EQ(take("r", "submits", 7, 1, 3), 0);
+  EXPECT_EQ(take("r", "submits", 8, 2, 3), 2);  // another slot
+  EXPECT_EQ(take("r", "polls", 7, 2, 3), 2);    // another budget
+  EXPECT_EQ(take("s", "submits", 7, 3, 3), 3);  // another resource
+  EXPECT_EQ(take("r", "submits", 9, 0, 3), 0);  // nothing asked, nothing taken
+  // Eight askers at once, one place each, 25 times: exactly the cap is given.
+  std::atomic<int> given{0};
+  std::vector<std::thread> askers;
+  for (int t = 0; t < 8; ++t) {
+    askers.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        auto r = store_->take_budget(Ask{"r", "polls", 100, 20'200, 1, 50});
+        if (r.ok()) given += r.value();
+      }
+    });
+  }
+  for (auto& a : askers) a.join();
+  EXPECT_EQ(given.load(), 50);
+  // Slots that ended are forgotten; the others stay.
+  auto forgot = store_->forget_budget(1'801);  // slots 7 and 8 ended at 1600 and 1800
+  ASSERT_TRUE(forgot.ok()) << forgot.error().message;
+  EXPECT_EQ(forgot.value(), 4);
+  EXPECT_EQ(take("r", "polls", 100, 1, 50), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return std::string(info.param.name); });
 
@@ -761,7 +804,8 @@ TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
   ASSERT_NO_FATAL_FAILURE(expect_upgraded(url));
 }
 
-// The same on PostgreSQL (schema v2, before the kept counts and the resource).
+// The same on PostgreSQL (schema v2, before the kept counts, the resource
+// and the shared budget).
 TEST(PostgresStore, StoreOfSchemaTwoUpgradesInPlace) {
   std::string url = temp_postgres();
   if (url.empty()) GTEST_SKIP() << "no PostgreSQL: set LROGATE_TEST_POSTGRES_URL";
@@ -778,7 +822,7 @@ TEST(PostgresStore, StoreOfSchemaTwoUpgradesInPlace) {
                        " DROP INDEX operations_listing_status; DROP INDEX operations_due_at;"
                        " CREATE INDEX operations_due ON operations(next_poll_at)"
                        " WHERE status IN ('NotStarted', 'Running');"
-                       " ALTER TABLE operations DROP COLUMN resource;"
+                       " ALTER TABLE operations DROP COLUMN resource; DROP TABLE budget_slots;"
                        " UPDATE lrogate_schema SET version = 2;"
                        " INSERT INTO operations (id, tenant, analyzer_id, upstream_url, status,"
                        " created_at, updated_at) VALUES ('old', 'default', 'a', 'u', 'Failed', 9, 9)");

@@ -1,0 +1,136 @@
+#include "upstream/shared_budget.h"
+
+#include <algorithm>
+
+#include "base/metrics.h"
+
+namespace lrogate::upstream {
+
+
+namespace {
+
+// A slice: what one ask wants, a third of the slot (at least one), so that
+// the replicas that ask first do not take a whole slot the others need.
+int slice(int cap) { return std::max(1, (cap + 2) / 3); }
+
+}  // namespace
+
+SharedWindow::SharedWindow(std::string resource, std::string budget, int limit, Millis window_ms,
+                           BudgetLedger ledger)
+    : resource_(std::move(resource)),
+      budget_(std::move(budget)),
+      limit_(std::max(1, limit)),
+      slot_ms_(std::max<Millis>(1, window_ms / kSlotsPerWindow)),
+      lead_ms_(std::min<Millis>(25, slot_ms_ / 4)),
+      ledger_(std::move(ledger)),
+      state_(std::make_shared<State>()) {}
+
+int SharedWindow::cap(std::int64_t slot, int limit) {
+  auto fifths = [limit](std::int64_t k) { return k * limit / kSlotsPerWindow; };
+  return static_cast<int>(fifths(slot + 1) - fifths(slot));
+}
+
+void SharedWindow::roll(State& st, Millis now) {
+  const std::int64_t slot = now / slot_ms_;
+  if (slot != st.slot) {
+    // A new slot: what was asked ahead for it is in hand; the rest lapsed.
+    bool ahead = st.ahead_slot == slot;
+    st.held = ahead ? st.ahead_held : 0;
+    st.spent = ahead ? st.ahead_spent : false;
+    st.used = 0;
+    st.slot = slot;
+    st.ahead_slot = -1;
+    st.ahead_held = 0;
+    st.ahead_spent = false;
+    if (cap(slot, limit_) == 0) st.spent = true;
+  }
+}
+
+std::optional<BudgetAsk> SharedWindow::plan(State& st, Millis now, bool wanted) {
+  roll(st, now);
+  const std::int64_t slot = st.slot;
+  if (st.asking) return std::nullopt;
+  auto ask = [&](std::int64_t k) {
+    st.asking = true;
+    st.asking_slot = k;
+    int c = cap(k, limit_);
+    return BudgetAsk{resource_, budget_, k, (k + 1) * slot_ms_, slice(c), c};
+  };
+  // Now's slot: when a call wants a place and none is in hand, or to keep
+  // one in hand while calls spend them.
+  if (st.held == 0 && !st.spent && (wanted || st.used > 0)) return ask(slot);
+  // Ahead: near the end of a slot that calls used (or wanted more of), so
+  // the next one's first calls find places in hand.
+  const Millis slot_end = (slot + 1) * slot_ms_;
+  bool busy = st.used > 0 || (wanted && st.held == 0);
+  if (busy && now >= slot_end - lead_ms_ && st.ahead_slot != slot + 1 &&
+      cap(slot + 1, limit_) > 0) {
+    return ask(slot + 1);
+  }
+  return std::nullopt;
+}
+
+void SharedWindow::send(BudgetAsk ask) {
+  std::weak_ptr<State> weak = state_;
+  const std::int64_t slot = ask.slot;
+  const int want = ask.want;
+  std::string resource = resource_;
+  std::string budget = budget_;
+  ledger_(std::move(ask), [weak, slot, want, resource, budget](int granted) {
+    metrics::count_shared_budget(resource, budget, want, std::max(granted, 0), granted < 0);
+    auto st = weak.lock();
+    if (!st) return;
+    MutexLock lock(st->mu);
+    st->asking = false;
+    int n = std::max(granted, 0);
+    bool spent = granted < want;  // short (or failed): the slot has no more for us
+    if (slot == st->slot) {
+      st->held += n;
+      st->spent = st->spent || spent;
+    } else if (slot > st->slot) {  // ahead
+      st->ahead_slot = slot;
+      st->ahead_held += n;
+      st->ahead_spent = st->ahead_spent || spent;
+    }
+    // An older slot's places lapsed with it.
+  });
+}
+
+Millis SharedWindow::when(State& st, Millis now) const {
+  if (st.held > 0) return now;
+  if (!st.spent) return now + kAskWaitMs;  // asked: the answer is a round trip away
+  // Nothing more in this slot: the next one, or a little before its start
+  // to ask ahead for it when that is not done yet.
+  const Millis slot_end = (st.slot + 1) * slot_ms_;
+  bool ahead_asked = st.ahead_slot == st.slot + 1 || (st.asking && st.asking_slot > st.slot);
+  return ahead_asked || now >= slot_end - lead_ms_ ? slot_end : slot_end - lead_ms_;
+}
+
+Millis SharedWindow::ready_at(Millis now) {
+  std::optional<BudgetAsk> ask;
+  {
+    State& st = *state_;
+    MutexLock lock(st.mu);
+    ask = plan(st, now, /*wanted=*/true);
+    if (!ask) return when(st, now);
+  }
+  send(std::move(*ask));
+  State& st = *state_;
+  MutexLock lock(st.mu);
+  return when(st, now);  // the ledger may have answered already
+}
+
+void SharedWindow::take(Millis now) {
+  std::optional<BudgetAsk> ask;
+  {
+    State& st = *state_;
+    MutexLock lock(st.mu);
+    roll(st, now);
+    if (st.held > 0) --st.held;
+    ++st.used;
+    ask = plan(st, now, /*wanted=*/false);
+  }
+  if (ask) send(std::move(*ask));
+}
+
+}  // namespace lrogate::upstream

@@ -1,0 +1,109 @@
+// SharedWindow: one limit of one pool resource (its submits/s, polls/s or
+// operations a minute) held by every replica together, through a ledger
+// they share: the PostgreSQL store (docs/design.md, "The budget shared by
+// replicas"; issue 15 item 4).
+//
+// The limit's window is cut into kSlotsPerWindow slots on the cluster's
+// clock (slot k: [k·s, (k+1)·s), s = window / 5: 200 ms for a rate a
+// second, 12 s for one a minute), and each slot holds a fifth of the limit
+// for the whole cluster (cap(k), the fifths rounded so that any five slots
+// in a row hold exactly the limit). A replica takes places of a slot from
+// the ledger a few at a time (a slice: a third of the slot, at least one),
+// spends them only within that slot, and asks again when it has none in
+// hand and calls want one; near a slot's end it asks ahead for the next
+// one. What is not spent lapses with its slot: a replica that dies holding
+// places holds up nothing longer than one slot. Any window of the limit's
+// length covers at most six slots, so the cluster never sends more than the
+// limit plus one slot's cap in it. The resource's own sliding window
+// (base/sliding_window.h) still holds each replica to the limit on its own.
+//
+// Thread-safe. The ledger is called with no lock of this class held (it
+// may answer before it returns); its answer may come on any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/clock.h"
+#include "base/thread_annotations.h"
+
+namespace lrogate::upstream {
+
+// One ask of the ledger: up to `want` places of `slot`, which holds `cap`
+// for the cluster and ends at `ends_at` (the cluster's clock, ms).
+struct BudgetAsk {
+  std::string resource;
+  std::string budget;  // "submits", "polls", "operations"
+  std::int64_t slot = 0;
+  Millis ends_at = 0;
+  int want = 0;
+  int cap = 0;
+};
+// Sends an ask; `granted` gets how many places were taken (0..want), or a
+// negative number when the ledger could not answer (its store failed, its
+// queue is full): none.
+using BudgetLedger =
+    std::function<void(BudgetAsk ask, std::function<void(int granted)> granted)>;
+
+inline constexpr int kSlotsPerWindow = 5;
+
+class SharedWindow {
+ public:
+  // `limit` calls in any `window_ms` (> 0 both).
+  SharedWindow(std::string resource, std::string budget, int limit, Millis window_ms,
+               BudgetLedger ledger);
+  SharedWindow(const SharedWindow&) = delete;
+  SharedWindow& operator=(const SharedWindow&) = delete;
+
+  // now when a place of now's slot is in hand; otherwise when to look
+  // again: soon while an ask is out (or was just sent), the next slot's
+  // start when this one has no more. Takes nothing.
+  Millis ready_at(Millis now);
+  // Spends a place in hand (ready_at(now) <= now just before, under the
+  // caller's lock that also serialises take()).
+  void take(Millis now);
+
+  // What slot `slot` holds for the cluster: the limit's fifths, rounded so
+  // that any kSlotsPerWindow slots in a row hold exactly `limit`.
+  static int cap(std::int64_t slot, int limit);
+  Millis slot_ms() const { return slot_ms_; }
+  // How soon to look again while an ask is out.
+  static constexpr Millis kAskWaitMs = 2;
+
+ private:
+  struct State {
+    Mutex mu;
+    std::int64_t slot GUARDED_BY(mu) = -1;  // the slot `held` is of
+    int held GUARDED_BY(mu) = 0;            // places in hand for it
+    int used GUARDED_BY(mu) = 0;            // spent in it
+    bool spent GUARDED_BY(mu) = false;      // the ledger has no more of it for us
+    std::int64_t ahead_slot GUARDED_BY(mu) = -1;  // asked ahead: the next slot
+    int ahead_held GUARDED_BY(mu) = 0;
+    bool ahead_spent GUARDED_BY(mu) = false;
+    bool asking GUARDED_BY(mu) = false;  // one ask out at a time
+    std::int64_t asking_slot GUARDED_BY(mu) = -1;
+  };
+  // Moves the state to now's slot: what was asked ahead for it is in hand,
+  // the rest lapses.
+  void roll(State& st, Millis now) REQUIRES(st.mu);
+  // Rolls the state to now's slot and decides whether to ask now (for
+  // now's slot, or ahead for the next): the ask, marked out, or none.
+  // `wanted`: a call wants a place now.
+  std::optional<BudgetAsk> plan(State& st, Millis now, bool wanted) REQUIRES(st.mu);
+  void send(BudgetAsk ask);
+  // What ready_at answers in the state as it is.
+  Millis when(State& st, Millis now) const REQUIRES(st.mu);
+
+  const std::string resource_;
+  const std::string budget_;
+  const int limit_;
+  const Millis slot_ms_;
+  const Millis lead_ms_;  // how long before a slot's end the next is asked for
+  const BudgetLedger ledger_;
+  const std::shared_ptr<State> state_;  // shared with the ledger's answers
+};
+
+}  // namespace lrogate::upstream
