@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include <boost/json.hpp>
+
 #include "base/metrics.h"
 #include "base/thread_annotations.h"
 #include "store/columns.h"
@@ -92,12 +94,16 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
-                                           int limit) override {
+                                           int limit,
+                                           const std::vector<std::string>& skip_resources) override {
     metrics::StoreTimer timer("claim_due");
+    // Outside the lock: the names as one JSON array (json_each reads it).
+    std::string skip = boost::json::serialize(boost::json::value_from(skip_resources));
     MutexLock lock(mu_);
-    auto st = prepare(kClaim);
+    auto st = prepare(skip_resources.empty() ? kClaim : kClaimSkipping);
     if (!st) return st.error();
     st->bind(1, owner).bind(2, lease_until).bind(3, now).bind(4, std::int64_t{limit});
+    if (!skip_resources.empty()) st->bind(5, std::string_view(skip));
     return read_rows(*st, "claim_due");
   }
 
