@@ -297,3 +297,28 @@ def test_a_tenants_single_submit_is_not_stuck_behind_anothers_burst(procs):
     assert ahead - before_b <= 2, (ahead, before_b)
     assert sim.stats()["throttled_analyze"] == 0  # the pool kept to the resource's limit
     assert metric(metrics(gw, key_a), "lrogate_submit_queue_wait_seconds_count") >= 30
+
+
+def test_a_slow_resources_backlog_does_not_starve_the_others_polls(procs):
+    """Resource a polls 1 a second and has 60 operations due; b polls 10 a
+    second and has 10, due later. Each shard's queue holds no more than a
+    resource's polls can start within half a lease (3 s here), so a's
+    backlog must not fill the queue and keep b's operations unclaimed: b's
+    all finish while most of a's are still running (before the fix, b's
+    were claimed only once a's backlog fitted the queue: 49 of a's 60 had
+    finished by then; after it, 2)."""
+    a = procs.sim("--duration", "0s", name="sim-a")
+    b = procs.sim("--duration", "0s", name="sim-b")
+    gw = pooled_gateway(procs, [
+        {"name": "a", "sim": a, "priority": 0, "limits": {"polls_per_second": 1, "operations_per_minute": 60}},
+        {"name": "b", "sim": b, "priority": 1, "limits": {"polls_per_second": 10}},
+    ], "--lease", "3s", "--upstream-timeout", "2s")
+    a_ids = submit_ok(gw, 60)  # a takes them all (its operations a minute), then b
+    b_ids = submit_ok(gw, 10)
+    assert a.stats()["submits"] == 60 and b.stats()["submits"] == 10
+    for op in b_ids:
+        assert gw.wait_status(op, timeout=120) == "Succeeded"
+    finals = {r["operation_id"] for r in gw.records() if r.get("msg") == "state"
+              and r.get("to") in ("Succeeded", "Failed", "Canceled")}
+    a_done = sum(1 for op in a_ids if op in finals)
+    assert a_done <= 20, a_done
