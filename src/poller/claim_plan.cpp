@@ -20,13 +20,12 @@ ClaimPlan plan_claim(const std::vector<ResourceRate>& pool,
                      const std::vector<std::string_view>& queued, double share,
                      std::chrono::milliseconds lease, int batch) {
   batch = std::max(batch, 1);
-  bool limited = !pool.empty();
-  double sum = 0;
+  // The queue's cap: the sum of the shares (each at least 1, so that a
+  // low-rate resource's one place never takes all of a small cap).
+  int cap = pool.empty() ? batch : 0;
   for (const auto& r : pool) {
-    if (!(r.polls_per_second > 0)) limited = false;
-    sum += std::max(r.polls_per_second, 0.0);
+    cap = std::min(batch, cap + startable(r.polls_per_second, share, lease, batch));
   }
-  int cap = limited ? startable(sum, share, lease, batch) : batch;
 
   std::map<std::string_view, int> held;
   for (std::string_view name : queued) ++held[name];

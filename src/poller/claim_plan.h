@@ -7,8 +7,8 @@
 //
 // Each resource has a share of the queue: what its polls/s (this shard's
 // part of it) can start within half a lease, at least 1, at most the
-// batch; a resource without a limit, the batch. The queue's cap is the
-// same for the pool's summed polls/s. A resource holding its share is
+// batch; a resource without a limit, the batch. The queue's cap is the sum
+// of the shares, at most the batch. A resource holding its share is
 // skipped by the claim; the room is the cap less what the resources hold
 // within their shares, so one resource's excess (a claim returns the
 // earliest due, whichever resource they are on) never keeps the others

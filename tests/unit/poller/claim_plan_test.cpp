@@ -21,7 +21,7 @@ std::vector<std::string_view> queued(std::initializer_list<std::pair<const char*
 TEST(ClaimPlan, ASlowResourcesBacklogDoesNotKeepTheOthersOut) {
   std::vector<ResourceRate> pool{{"slow", 0.1}, {"fast", 10}};  // shares 3 and 256 (the batch)
   ClaimPlan empty = plan_claim(pool, {}, 1.0, kLease, 256);
-  EXPECT_EQ(empty.room, 256);  // clamp(10.1 × 30, 1, 256)
+  EXPECT_EQ(empty.room, 256);  // min(3 + 256, 256)
   EXPECT_TRUE(empty.skip.empty());
 
   // One claim returned 200 of slow's: slow is left out, and its excess does
@@ -73,6 +73,17 @@ TEST(ClaimPlan, AResourceWithoutALimitHasTheBatch) {
   EXPECT_EQ(p.skip, Names{"free"});
   EXPECT_EQ(p.room, 0);
   EXPECT_EQ(plan_claim({}, {}, 1.0, kLease, 64).room, 64);  // no pool yet: the batch
+}
+
+// The cap is the sum of the shares: with many shards and low rates each
+// share rounds up to 1, and one resource's place must not be all the cap.
+TEST(ClaimPlan, TheCapIsTheSumOfTheShares) {
+  std::vector<ResourceRate> pool{{"a", 0.5}, {"b", 4}};  // a quarter of each: 1 and 1 in 1.5 s
+  EXPECT_EQ(plan_claim(pool, {}, 0.25, milliseconds(3000), 256).room, 2);
+  ClaimPlan p = plan_claim(pool, queued({{"a", 2}}), 0.25, milliseconds(3000), 256);
+  EXPECT_EQ(p.skip, Names{"a"});
+  EXPECT_EQ(p.room, 1);
+  EXPECT_EQ(plan_claim({{"a", 100}, {"b", 100}}, {}, 1.0, kLease, 256).room, 256);  // the batch
 }
 
 // Every share is at least one operation, however low the rate or short the lease.
