@@ -29,8 +29,8 @@ struct ResourceRate {
 };
 
 struct ClaimPlan {
-  int room = 0;                    // claim at most this many (0: do not claim)
-  std::vector<std::string> skip;   // the resources whose share is full
+  int room = 0;                   // claim at most this many (0: do not claim)
+  std::vector<std::string> skip;  // the resources whose share is full
 };
 
 // `queued`: the resource of each operation the shard holds queued (not in

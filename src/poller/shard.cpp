@@ -177,8 +177,8 @@ void Shard::tick() {
           if (!more_due_ && c.next_due && c.next_due.value()) {
             Millis d = *c.next_due.value() - clock_.now_ms();
             if (!(skipping && d <= 0)) {
-              delay = std::chrono::milliseconds(
-                  std::clamp<Millis>(d, 0, config_.idle_recheck.count()));
+              delay =
+                  std::chrono::milliseconds(std::clamp<Millis>(d, 0, config_.idle_recheck.count()));
             }
           }
           arm(delay);

@@ -68,9 +68,9 @@ class PostgresStore final : public OperationStore {
     return std::optional<Operation>(read_row(r->get(), 0));
   }
 
-  Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
-                                           int limit,
-                                           const std::vector<std::string>& skip_resources) override {
+  Result<std::vector<Operation>> claim_due(
+      std::string_view owner, Millis now, Millis lease_until, int limit,
+      const std::vector<std::string>& skip_resources) override {
     metrics::StoreTimer timer("claim_due");
     Params p;
     p.text(owner).num(lease_until).num(now).num(std::int64_t{limit});

@@ -2,9 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 #include <map>
-
-#include <boost/json.hpp>
 
 #include "base/metrics.h"
 #include "base/thread_annotations.h"
@@ -93,9 +93,9 @@ class SqliteStore final : public OperationStore {
     return readers_.get(id);
   }
 
-  Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
-                                           int limit,
-                                           const std::vector<std::string>& skip_resources) override {
+  Result<std::vector<Operation>> claim_due(
+      std::string_view owner, Millis now, Millis lease_until, int limit,
+      const std::vector<std::string>& skip_resources) override {
     metrics::StoreTimer timer("claim_due");
     // Outside the lock: the names as one JSON array (json_each reads it).
     std::string skip = boost::json::serialize(boost::json::value_from(skip_resources));

@@ -94,7 +94,8 @@ class HandFeed final : public OperationStore {
 
   Result<void> insert(const Operation& o) override { return inner_->insert(o); }
   Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis until,
-                                           int limit, const std::vector<std::string>& skip) override {
+                                           int limit,
+                                           const std::vector<std::string>& skip) override {
     return inner_->claim_due(owner, now, until, limit, skip);
   }
   Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
