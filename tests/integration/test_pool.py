@@ -11,6 +11,8 @@ import re
 import signal
 import time
 
+import pytest
+
 from conftest import KEY, request
 
 OTHER_KEY = "another-resources-key-0123456789"
@@ -299,7 +301,8 @@ def test_a_tenants_single_submit_is_not_stuck_behind_anothers_burst(procs):
     assert metric(metrics(gw, key_a), "lrogate_submit_queue_wait_seconds_count") >= 30
 
 
-def test_a_slow_resources_backlog_does_not_starve_the_others_polls(procs):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_slow_resources_backlog_does_not_starve_the_others_polls(procs, request, backend):
     """Resource a polls once in 2 s and has 30 operations due; b polls 4 a
     second and has 10, due later. Each shard's queue holds no more than a
     resource's polls can start within half a lease (1.5 s here), so a's
@@ -313,7 +316,8 @@ def test_a_slow_resources_backlog_does_not_starve_the_others_polls(procs):
     gw = pooled_gateway(procs, [
         {"name": "a", "sim": a, "priority": 0, "limits": {"polls_per_second": 0.5, "operations_per_minute": 30}},
         {"name": "b", "sim": b, "priority": 1, "limits": {"polls_per_second": 4}},
-    ], "--lease", "3s", "--upstream-timeout", "2s")
+    ], "--lease", "3s", "--upstream-timeout", "2s",
+        store=request.getfixturevalue("pg_url") if backend == "postgresql" else None)
     a_ids = submit_ok(gw, 30)  # a takes them all (its operations a minute), then b
     b_ids = submit_ok(gw, 10)
     assert a.stats()["submits"] == 30 and b.stats()["submits"] == 10
