@@ -51,7 +51,7 @@ void progress(benchmark::State& state, bool batched) {
   for (auto _ : state) {
     state.PauseTiming();
     Millis now = ++clock_ms;
-    auto claimed = st.claim_due("bench", now, now + 60'000, n).value();
+    auto claimed = st.claim_due("bench", now, now + 60'000, n, {}).value();
     std::vector<OperationStore::ProgressItem> items;
     for (const auto& op : claimed) {
       items.push_back({op.id, {store::Status::kRunning, now, 0, now, op.fence}});

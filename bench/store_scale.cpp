@@ -244,7 +244,7 @@ OperationStore& at(long n) {
 // due again at once (behind the others): the due set keeps its size.
 std::vector<OperationStore::ProgressItem> claim(OperationStore& st, int n) {
   Millis now = ++clock_ms;
-  auto got = st.claim_due("bench", now, now + 60'000, n).value();
+  auto got = st.claim_due("bench", now, now + 60'000, n, {}).value();
   std::vector<OperationStore::ProgressItem> items;
   for (const auto& op : got) items.push_back({op.id, {op.status, now, 0, now, op.fence}});
   return items;

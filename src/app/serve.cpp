@@ -151,9 +151,9 @@ std::optional<int> Gateway::open() {
               {{"error", synced.error().message}, {"detail", synced.error().detail}});
   }
 
-  poller::PollerConfig pc = c_.poller;
-  pc.upstream_rps = pool_->polls_per_second();  // the claim cap; each resource holds its limit
-  poller_.emplace(*service_, *pool_, poll_clients, clock_, random_, pc, "node-" + random_uuid());
+  // The claim caps follow the pool's limits at each claim (a SIGHUP too).
+  poller_.emplace(*service_, *pool_, poll_clients, clock_, random_, c_.poller,
+                  "node-" + random_uuid());
 
   ctx_.emplace(
       *service_, *pool_, clock_, c_.api, [this] { poller_->wake(c_.service.first_poll_delay); },

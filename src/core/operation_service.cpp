@@ -78,11 +78,11 @@ Result<void> OperationService::note_retrieved(const Operation& op) {
   return {};
 }
 
-Result<std::vector<Operation>> OperationService::claim_due(std::string_view owner,
-                                                           std::chrono::milliseconds lease,
-                                                           int limit) {
+Result<std::vector<Operation>> OperationService::claim_due(
+    std::string_view owner, std::chrono::milliseconds lease, int limit,
+    const std::vector<std::string>& skip_resources) {
   Millis now = clock_.now_ms();
-  return store_.claim_due(owner, now, now + lease.count(), limit);
+  return store_.claim_due(owner, now, now + lease.count(), limit, skip_resources);
 }
 
 namespace {

@@ -98,8 +98,11 @@ class OperationService {
   Notifier& notifier() { return notifier_; }
 
   // --- the poller's side ---
+  // Leaves out the due records of `skip_resources` (the poller's resources
+  // whose share of its queue is full).
   Result<std::vector<Operation>> claim_due(std::string_view owner, std::chrono::milliseconds lease,
-                                           int limit);
+                                           int limit,
+                                           const std::vector<std::string>& skip_resources = {});
   Result<bool> record_progress(const Operation& op, std::string_view owner, Status status,
                                Millis next_poll_at, int attempts);
   // Many of those in one store transaction; one answer per write, in order.

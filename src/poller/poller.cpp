@@ -15,7 +15,7 @@ Poller::Poller(core::OperationService& service, upstream::Pool& pool,
     PollerConfig sc = config;
     if (config.max_inflight > 0) sc.max_inflight = config.max_inflight / n + (i < config.max_inflight % n);
     sc.batch = std::max(1, config.batch / n);
-    if (config.upstream_rps > 0) sc.upstream_rps = config.upstream_rps / n;  // for the claim cap
+    sc.rate_share = 1.0 / n;  // for the claim caps
     shards_.push_back(std::make_unique<Shard>(service, pool, *clients[i], clock, random, sc,
                                               owner, shared_, i, i == 0));
   }

@@ -18,9 +18,13 @@ struct PollerConfig {
   std::chrono::milliseconds lease{60'000};
   int batch = 256;
   int max_inflight = 64;     // over all shards
-  // The pool's polls a second over all shards, for the claim cap only (each
-  // resource holds its own limit: upstream/pool.h); <= 0: unlimited.
+  // --upstream-rps: the polls/s of the pool of one that the single-endpoint
+  // flags make (config/pool_file.cpp). The shards' claim caps follow the
+  // pool's limits as they are at each claim (poller/claim_plan.h).
   double upstream_rps = 50;
+  // This shard's part of each resource's polls/s, for its claim caps: 1 /
+  // the shards (set by the Poller).
+  double rate_share = 1.0;
   std::chrono::milliseconds sweep_interval{10'000};
   std::chrono::milliseconds idle_recheck{1'000};  // longest sleep without a wake()
 };

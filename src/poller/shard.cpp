@@ -128,28 +128,26 @@ void Shard::tick() {
     claim_again_ = true;
     return;
   }
-  // Claim no more than this shard's share of the rate limit lets it start
-  // within half a lease, so queued work never outlives its lease.
-  int cap = config_.batch;
-  if (config_.upstream_rps > 0) {
-    double startable = config_.upstream_rps * static_cast<double>(config_.lease.count()) / 2000.0;
-    cap = std::clamp(static_cast<int>(startable), 1, config_.batch);
-  }
-  int room = cap - static_cast<int>(queue_.size());
+  // Claim no more than the resources' polls/s (this shard's share, as the
+  // pool has them now) can start within half a lease, and leave out the
+  // resources whose share of the queue is full (poller/claim_plan.h).
+  ClaimPlan plan = plan_now();
+  int room = plan.room;
   if (room <= 0) return pump();
   claiming_ = true;
   struct Claimed {
     Result<std::vector<core::Operation>> ops;
     Result<std::optional<Millis>> next_due;  // asked when the claim was not full
   };
+  bool skipping = !plan.skip.empty();
   on_store(
-      [this, room] {
-        Claimed c{service_.claim_due(owner_, config_.lease, room), std::optional<Millis>()};
+      [this, room, skip = std::move(plan.skip)] {
+        Claimed c{service_.claim_due(owner_, config_.lease, room, skip), std::optional<Millis>()};
         if (c.ops && static_cast<int>(c.ops.value().size()) < room)
           c.next_due = service_.next_due();
         return c;
       },
-      [this, room](Claimed c) {
+      [this, room, skipping](Claimed c) {
         claiming_ = false;
         if (!c.ops) {
           log::warn("poller cannot claim work", {{"error", c.ops.error().message},
@@ -170,18 +168,33 @@ void Shard::tick() {
           claim_again_ = false;
           return tick();
         }
-        if (queue_.empty()) {
-          // Sleep until the next due time, but no longer than idle_recheck.
+        if (idle_) {
+          // Nothing queued can start now: sleep until the next due time, but
+          // no longer than idle_recheck. While resources were skipped, a due
+          // time now may be theirs (next_due does not tell): idle_recheck.
           std::chrono::milliseconds delay =
               more_due_ ? std::chrono::milliseconds(0) : config_.idle_recheck;
           if (!more_due_ && c.next_due && c.next_due.value()) {
             Millis d = *c.next_due.value() - clock_.now_ms();
-            delay =
-                std::chrono::milliseconds(std::clamp<Millis>(d, 0, config_.idle_recheck.count()));
+            if (!(skipping && d <= 0)) {
+              delay =
+                  std::chrono::milliseconds(std::clamp<Millis>(d, 0, config_.idle_recheck.count()));
+            }
           }
           arm(delay);
         }
       });
+}
+
+ClaimPlan Shard::plan_now() const {
+  std::vector<ResourceRate> rates;
+  for (const auto& r : pool_.resources()) {
+    rates.push_back({r->name(), r->settings().limits.polls_per_second});
+  }
+  std::vector<std::string_view> queued;
+  queued.reserve(queue_.size());
+  for (const auto& op : queue_) queued.push_back(op->resource);
+  return plan_claim(rates, queued, config_.rate_share, config_.lease, config_.batch);
 }
 
 void Shard::pump() {
@@ -192,8 +205,8 @@ void Shard::pump() {
   Millis soonest = 0;  // the ms until a waiting resource may poll again; 0: none waits
   std::vector<std::pair<std::string_view, std::shared_ptr<upstream::Resource>>> seen;
   std::vector<std::string_view> waiting;
-  for (auto it = queue_.begin();
-       it != queue_.end() && inflight_ < config_.max_inflight && !stopping_;) {
+  auto it = queue_.begin();
+  for (; it != queue_.end() && inflight_ < config_.max_inflight && !stopping_;) {
     std::string_view name = (*it)->resource;
     if (std::find(waiting.begin(), waiting.end(), name) != waiting.end()) {
       ++it;
@@ -214,6 +227,8 @@ void Shard::pump() {
     it = queue_.erase(it);
     poll_one(std::move(op), std::move(resource));
   }
+  // Every operation left waits for its resource (or none is left).
+  idle_ = it == queue_.end();
   if (soonest > 0 && !stopping_) arm(std::chrono::milliseconds(soonest));
 }
 
@@ -266,10 +281,18 @@ void Shard::poll_one(OpPtr op, std::shared_ptr<upstream::Resource> resource) {
       return;
     }
     pump();
-    // Claim again only when the last claim was full (more is due now) or no
-    // timer is waiting for the next due time: a claim per answer would cost
-    // two queries per poll when little is due.
-    if (queue_.empty() && (more_due_ || timer_at_ == 0)) tick();
+    // Claim again once nothing queued can start now, and only when the last
+    // claim was full (more is due now) or no timer is waiting for the next
+    // due time: a claim per answer would cost two queries per poll when
+    // little is due. A timer for a resource's wait (a Retry-After) may be
+    // far: claim within idle_recheck all the same, for the other resources.
+    if (idle_) {
+      if (more_due_ || timer_at_ == 0) {
+        tick();
+      } else {
+        arm(config_.idle_recheck);  // keeps an earlier timer
+      }
+    }
   });
 }
 

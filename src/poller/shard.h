@@ -32,6 +32,7 @@
 #include "base/thread_annotations.h"
 #include "base/token_bucket.h"
 #include "core/operation_service.h"
+#include "poller/claim_plan.h"
 #include "poller/poller_config.h"
 #include "poller/schedule.h"
 #include "upstream/pool.h"
@@ -82,6 +83,8 @@ class Shard {
  private:
   void tick();
   void arm(std::chrono::milliseconds delay);
+  // The next claim's room and the resources it leaves out.
+  ClaimPlan plan_now() const;
   void pump();
   void poll_one(OpPtr op, std::shared_ptr<upstream::Resource> resource);
   void on_answer(const OpPtr& op, upstream::PollAnswer answer);
@@ -121,6 +124,7 @@ class Shard {
   std::uint64_t timer_gen_ = 0;
   Millis timer_at_ = 0;
   bool more_due_ = false;     // the last claim was full: more work may be due now
+  bool idle_ = true;          // pump() left nothing that can start now queued
   bool claiming_ = false;     // a claim is on the store thread
   bool claim_again_ = false;  // tick() was called meanwhile
   bool started_ = false;  // start() ran: claims may begin

@@ -85,11 +85,15 @@ class OperationStore {
   }
 
   // Leases up to `limit` non-terminal records due at `now` whose lease is
-  // free or expired, to `owner` until `lease_until`; returns them. Every
+  // free or expired, and whose resource is not one of `skip_resources`, to
+  // `owner` until `lease_until`; returns them, earliest due first. Every
   // claim increments the record's fence (a fencing token): a write carrying
   // an older fence comes from a claim that has since been superseded.
-  virtual Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now,
-                                                   Millis lease_until, int limit) = 0;
+  // Skipped resources' due records are passed over in the walk of the due
+  // index, so the claim's cost grows with how many of them are due first.
+  virtual Result<std::vector<Operation>> claim_due(
+      std::string_view owner, Millis now, Millis lease_until, int limit,
+      const std::vector<std::string>& skip_resources) = 0;
   // Extends the leases `owner` still holds on `ids` to `lease_until` (the
   // poller's heartbeat); returns how many it extended.
   virtual Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,

@@ -75,9 +75,10 @@ class ReadCache final : public OperationStore {
     return r;
   }
 
-  Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
-                                           int limit) override {
-    auto r = inner_->claim_due(owner, now, lease_until, limit);
+  Result<std::vector<Operation>> claim_due(
+      std::string_view owner, Millis now, Millis lease_until, int limit,
+      const std::vector<std::string>& skip_resources) override {
+    auto r = inner_->claim_due(owner, now, lease_until, limit, skip_resources);
     if (r) {
       for (const auto& op : r.value()) drop(op.id);
     }

@@ -11,6 +11,8 @@ import re
 import signal
 import time
 
+import pytest
+
 from conftest import KEY, request
 
 OTHER_KEY = "another-resources-key-0123456789"
@@ -297,3 +299,31 @@ def test_a_tenants_single_submit_is_not_stuck_behind_anothers_burst(procs):
     assert ahead - before_b <= 2, (ahead, before_b)
     assert sim.stats()["throttled_analyze"] == 0  # the pool kept to the resource's limit
     assert metric(metrics(gw, key_a), "lrogate_submit_queue_wait_seconds_count") >= 30
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_slow_resources_backlog_does_not_starve_the_others_polls(procs, request, backend):
+    """Resource a polls once in 2 s and has 30 operations due; b polls 4 a
+    second and has 10, due later. Each shard's queue holds no more than a
+    resource's polls can start within half a lease (1.5 s here), so a's
+    backlog must not fill the queue and keep b's operations unclaimed: b's
+    all finish while most of a's are still running. Before the fix b's were
+    claimed only once a's unclaimed backlog was gone (at least 30 − 6 queued
+    − 1 in flight of a's finished first: a minute of a's polls); after it,
+    within a few of a's polls, however long the submits took."""
+    a = procs.sim("--duration", "0s", name="sim-a")
+    b = procs.sim("--duration", "0s", name="sim-b")
+    gw = pooled_gateway(procs, [
+        {"name": "a", "sim": a, "priority": 0, "limits": {"polls_per_second": 0.5, "operations_per_minute": 30}},
+        {"name": "b", "sim": b, "priority": 1, "limits": {"polls_per_second": 4}},
+    ], "--lease", "3s", "--upstream-timeout", "2s",
+        store=request.getfixturevalue("pg_url") if backend == "postgresql" else None)
+    a_ids = submit_ok(gw, 30)  # a takes them all (its operations a minute), then b
+    b_ids = submit_ok(gw, 10)
+    assert a.stats()["submits"] == 30 and b.stats()["submits"] == 10
+    for op in b_ids:
+        assert gw.wait_status(op, timeout=120) == "Succeeded"
+    finals = {r["operation_id"] for r in gw.records() if r.get("msg") == "state"
+              and r.get("to") in ("Succeeded", "Failed", "Canceled")}
+    a_done = sum(1 for op in a_ids if op in finals)
+    assert a_done <= 15, a_done

@@ -68,12 +68,14 @@ class PostgresStore final : public OperationStore {
     return std::optional<Operation>(read_row(r->get(), 0));
   }
 
-  Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
-                                           int limit) override {
+  Result<std::vector<Operation>> claim_due(
+      std::string_view owner, Millis now, Millis lease_until, int limit,
+      const std::vector<std::string>& skip_resources) override {
     metrics::StoreTimer timer("claim_due");
     Params p;
     p.text(owner).num(lease_until).num(now).num(std::int64_t{limit});
-    auto r = run(kClaim, p, "claim_due");
+    if (!skip_resources.empty()) p.text_array(skip_resources);
+    auto r = run(skip_resources.empty() ? kClaim : kClaimSkipping, p, "claim_due");
     if (!r) return r.error();
     return read_rows(r->get());
   }

@@ -31,13 +31,17 @@ std::string statement_text(Sql which) {
     case kGet:
       return "SELECT " + columns::names() + " FROM operations WHERE id = $1::text";
     case kClaim:
+    case kClaimSkipping:
       // The ids first, as an array: as "id IN (subquery)" the planner may
-      // join against the whole table (see kDeleteExpired).
-      return "UPDATE operations SET lease_owner = $1::text, lease_until = $2::bigint,"
-             " fence = fence + 1 WHERE id = ANY(ARRAY(SELECT id FROM operations"
-             " WHERE " LROGATE_ACTIVE " AND " LROGATE_DUE_AT
-             " <= $3::bigint"
-             " AND (lease_until IS NULL OR lease_until <= $3::bigint)"
+      // join against the whole table (see kDeleteExpired). Skipping: $5 the
+      // resources left out, a filter on the same walk of the due index.
+      return std::string(
+                 "UPDATE operations SET lease_owner = $1::text, lease_until = $2::bigint,"
+                 " fence = fence + 1 WHERE id = ANY(ARRAY(SELECT id FROM operations"
+                 " WHERE " LROGATE_ACTIVE " AND " LROGATE_DUE_AT
+                 " <= $3::bigint"
+                 " AND (lease_until IS NULL OR lease_until <= $3::bigint)") +
+             (which == kClaimSkipping ? " AND resource <> ALL($5::text[])" : "") +
              " ORDER BY " LROGATE_DUE_AT " LIMIT $4::int FOR UPDATE SKIP LOCKED)) RETURNING " +
              columns::names();
     case kRenew:

@@ -24,6 +24,7 @@ enum Sql {
   kInsert,
   kGet,
   kClaim,
+  kClaimSkipping,  // kClaim leaving some resources' records out
   kRenew,
   kProgress,
   kProgressMany,

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 #include <map>
 
 #include "base/metrics.h"
@@ -91,13 +93,17 @@ class SqliteStore final : public OperationStore {
     return readers_.get(id);
   }
 
-  Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis lease_until,
-                                           int limit) override {
+  Result<std::vector<Operation>> claim_due(
+      std::string_view owner, Millis now, Millis lease_until, int limit,
+      const std::vector<std::string>& skip_resources) override {
     metrics::StoreTimer timer("claim_due");
+    // Outside the lock: the names as one JSON array (json_each reads it).
+    std::string skip = boost::json::serialize(boost::json::value_from(skip_resources));
     MutexLock lock(mu_);
-    auto st = prepare(kClaim);
+    auto st = prepare(skip_resources.empty() ? kClaim : kClaimSkipping);
     if (!st) return st.error();
     st->bind(1, owner).bind(2, lease_until).bind(3, now).bind(4, std::int64_t{limit});
+    if (!skip_resources.empty()) st->bind(5, std::string_view(skip));
     return read_rows(*st, "claim_due");
   }
 

@@ -40,12 +40,17 @@ std::string statement_text(Sql which) {
     case kGet:
       return "SELECT " + columns::names() + " FROM operations WHERE id = ?1";
     case kClaim:
-      return "UPDATE operations SET lease_owner = ?1, lease_until = ?2,"
-             " fence = fence + 1 WHERE id IN ("
-             " SELECT id FROM operations WHERE " LROGATE_ACTIVE
-             " AND next_poll_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)"
-             " ORDER BY next_poll_at LIMIT ?4) RETURNING " +
-             columns::names();
+    case kClaimSkipping:
+      // Skipping: ?5 is a JSON array of resource names, a filter on the
+      // same walk of the due index (its rows are passed over, not sought).
+      return std::string(
+                 "UPDATE operations SET lease_owner = ?1, lease_until = ?2,"
+                 " fence = fence + 1 WHERE id IN ("
+                 " SELECT id FROM operations WHERE " LROGATE_ACTIVE
+                 " AND next_poll_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)") +
+             (which == kClaimSkipping ? " AND resource NOT IN (SELECT value FROM json_each(?5))"
+                                      : "") +
+             " ORDER BY next_poll_at LIMIT ?4) RETURNING " + columns::names();
     case kRenew:
       return "UPDATE operations SET lease_until = ?2 WHERE id = ?3 AND lease_owner = ?1"
              " AND " LROGATE_ACTIVE;

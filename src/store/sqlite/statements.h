@@ -11,6 +11,7 @@ enum Sql {
   kInsert,
   kGet,  // prepared on each reader connection (readers.cpp)
   kClaim,
+  kClaimSkipping,  // kClaim leaving some resources' records out
   kRenew,
   kProgressSameStatus,
   kProgressNewStatus,

@@ -94,8 +94,9 @@ class HandFeed final : public OperationStore {
 
   Result<void> insert(const Operation& o) override { return inner_->insert(o); }
   Result<std::vector<Operation>> claim_due(std::string_view owner, Millis now, Millis until,
-                                           int limit) override {
-    return inner_->claim_due(owner, now, until, limit);
+                                           int limit,
+                                           const std::vector<std::string>& skip) override {
+    return inner_->claim_due(owner, now, until, limit, skip);
   }
   Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
                            Millis until) override {
@@ -273,7 +274,7 @@ TEST(ExclusiveCache, ServesAtOnceAndItsOwnWritesDropTheRecord) {
   ASSERT_TRUE(store.insert(op("a")).ok());
   ASSERT_TRUE(store.get("a").value().has_value());
   ASSERT_TRUE((store.cached("a") != nullptr));
-  auto claimed = store.claim_due("n1", 0, 60'000, 10).value();
+  auto claimed = store.claim_due("n1", 0, 60'000, 10, {}).value();
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_FALSE((store.cached("a") != nullptr));
   EXPECT_EQ(store.get("a").value()->lease_owner, "n1");
@@ -409,14 +410,14 @@ TEST_F(Replicas, WhatAWritesBHearsAndReadsAfresh) {
   ASSERT_TRUE(a_->insert(op("x")).ok());
   cache_on_b("x");
   // Progress: status and lastUpdated change for clients, so B hears it.
-  auto claimed = a_->claim_due("A", 0, 60'000, 10).value();
+  auto claimed = a_->claim_due("A", 0, 60'000, 10, {}).value();
   ASSERT_EQ(claimed.size(), 1u);
   ASSERT_TRUE(a_->record_progress("x", "A", {Status::kRunning, 0, 0, 5, claimed[0].fence}).value());
   ASSERT_TRUE(heard_.wait_for(Kind::kChanged, "x"));
   EXPECT_EQ(b_->get("x").value()->status, Status::kRunning);
   EXPECT_EQ(b_->cached("x")->updated_at, 5);
   // Batched progress the same.
-  claimed = a_->claim_due("A", 0, 60'000, 10).value();
+  claimed = a_->claim_due("A", 0, 60'000, 10, {}).value();
   ASSERT_EQ(claimed.size(), 1u);
   heard_.clear();
   OperationStore::ProgressItem item{"x", {Status::kRunning, 0, 0, 6, claimed[0].fence}};
@@ -424,7 +425,7 @@ TEST_F(Replicas, WhatAWritesBHearsAndReadsAfresh) {
   ASSERT_TRUE(heard_.wait_for(Kind::kChanged, "x"));
   EXPECT_EQ(b_->get("x").value()->updated_at, 6);
   // The completion, on the channel that wakes long-polls.
-  claimed = a_->claim_due("A", 0, 60'000, 10).value();
+  claimed = a_->claim_due("A", 0, 60'000, 10, {}).value();
   ASSERT_EQ(claimed.size(), 1u);
   Completion c{Status::kSucceeded, "{\"r\":1}", "application/json", "", "", 7, 1'000'000,
                claimed[0].fence};
