@@ -50,24 +50,24 @@ std::optional<BudgetAsk> SharedWindow::plan(State& st, Millis now, bool wanted) 
   roll(st, now);
   const std::int64_t slot = st.slot;
   if (st.asking) return std::nullopt;
-  auto ask = [&](std::int64_t k) {
-    st.asking = true;
-    st.asking_slot = k;
-    int c = cap(k, limit_);
-    return BudgetAsk{resource_, budget_, k, (k + 1) * slot_ms_, slice(c), c};
-  };
-  // Now's slot: when a call wants a place and none is in hand, or to keep
-  // one in hand while calls spend them.
-  if (st.held == 0 && !st.spent && (wanted || st.used > 0)) return ask(slot);
-  // Ahead: near the end of a slot that calls used (or wanted more of), so
-  // the next one's first calls find places in hand.
+  std::optional<std::int64_t> k;
   const Millis slot_end = (slot + 1) * slot_ms_;
-  bool busy = st.used > 0 || (wanted && st.held == 0);
-  if (busy && now >= slot_end - lead_ms_ && st.ahead_slot != slot + 1 &&
-      cap(slot + 1, limit_) > 0) {
-    return ask(slot + 1);
+  const bool busy = st.used > 0 || (wanted && st.held == 0);
+  if (st.held == 0 && !st.spent && (wanted || st.used > 0)) {
+    // Now's slot: a call wants a place and none is in hand, or calls spend
+    // them (one kept in hand).
+    k = slot;
+  } else if (busy && now >= slot_end - lead_ms_ && st.ahead_slot != slot + 1 &&
+             cap(slot + 1, limit_) > 0) {
+    // Ahead: near the end of a slot that calls used (or wanted more of),
+    // so the next one's first calls find places in hand.
+    k = slot + 1;
   }
-  return std::nullopt;
+  if (!k) return std::nullopt;
+  st.asking = true;
+  st.asking_slot = *k;
+  int c = cap(*k, limit_);
+  return BudgetAsk{resource_, budget_, *k, (*k + 1) * slot_ms_, slice(c), c};
 }
 
 void SharedWindow::send(BudgetAsk ask) {
