@@ -313,12 +313,17 @@ def test_a_slow_resources_backlog_does_not_starve_the_others_polls(procs, reques
     within a few of a's polls, however long the submits took."""
     a = procs.sim("--duration", "0s", name="sim-a")
     b = procs.sim("--duration", "0s", name="sim-b")
-    gw = pooled_gateway(procs, [
-        {"name": "a", "sim": a, "priority": 0, "limits": {"polls_per_second": 0.5, "operations_per_minute": 30}},
-        {"name": "b", "sim": b, "priority": 1, "limits": {"polls_per_second": 4}},
-    ], "--lease", "3s", "--upstream-timeout", "2s",
-        store=request.getfixturevalue("pg_url") if backend == "postgresql" else None)
-    a_ids = submit_ok(gw, 30)  # a takes them all (its operations a minute), then b
+    # a takes the first 30 (b drains), b the next 10 (a drains, and is still
+    # polled): a SIGHUP between them.
+    resources = [{"name": "a", "sim": a, "limits": {"polls_per_second": 0.5}},
+                 {"name": "b", "sim": b, "drain": True, "limits": {"polls_per_second": 4}}]
+    gw = pooled_gateway(procs, resources, "--lease", "3s", "--upstream-timeout", "2s",
+                        store=request.getfixturevalue("pg_url") if backend == "postgresql" else None)
+    a_ids = submit_ok(gw, 30)
+    resources[0]["drain"], resources[1]["drain"] = True, False
+    pool_file(procs.tmp / "gw-pool.toml", resources)
+    gw.p.send_signal(signal.SIGHUP)
+    gw.wait_record("upstream pool reloaded")
     b_ids = submit_ok(gw, 10)
     assert a.stats()["submits"] == 30 and b.stats()["submits"] == 10
     for op in b_ids:
