@@ -49,11 +49,21 @@ void SharedWindow::roll(State& st, Millis now) {
 std::optional<BudgetAsk> SharedWindow::plan(State& st, Millis now, bool wanted) {
   roll(st, now);
   const std::int64_t slot = st.slot;
+  if (st.asking && now - st.asked_at >= kAskGiveUpMs) {
+    // No answer (a store that hangs, a lost task): given up, so the window
+    // asks again; the answer, if it comes, is ignored (its places lapse).
+    st.asking = false;
+    ++st.ask_seq;
+  }
   if (st.asking) return std::nullopt;
   std::optional<std::int64_t> k;
   const Millis slot_end = (slot + 1) * slot_ms_;
-  const bool busy = st.used > 0 || (wanted && st.held == 0);
-  if (st.held == 0 && !st.spent && (wanted || st.used > 0)) {
+  // Demand beyond one call a slot: more than one spent in it, or a call
+  // that waits for a slot with no more places. Only then is a place kept
+  // in hand, or the next slot asked for ahead: a replica with a call now
+  // and then takes no place it will not use.
+  const bool busy = st.used >= 2 || (wanted && st.spent);
+  if (st.held == 0 && !st.spent && (wanted || st.used >= 2)) {
     // Now's slot: a call wants a place and none is in hand, or calls spend
     // them (one kept in hand).
     k = slot;
@@ -66,6 +76,8 @@ std::optional<BudgetAsk> SharedWindow::plan(State& st, Millis now, bool wanted) 
   if (!k) return std::nullopt;
   st.asking = true;
   st.asking_slot = *k;
+  st.asked_at = now;
+  ++st.ask_seq;
   int c = cap(*k, limit_);
   return BudgetAsk{resource_, budget_, *k, (*k + 1) * slot_ms_, slice(c), c};
 }
@@ -74,13 +86,20 @@ void SharedWindow::send(BudgetAsk ask) {
   std::weak_ptr<State> weak = state_;
   const std::int64_t slot = ask.slot;
   const int want = ask.want;
+  std::uint64_t seq;
+  {
+    State& st = *state_;
+    MutexLock lock(st.mu);
+    seq = st.ask_seq;
+  }
   std::string resource = resource_;
   std::string budget = budget_;
-  ledger_(std::move(ask), [weak, slot, want, resource, budget](int granted) {
+  ledger_(std::move(ask), [weak, slot, want, seq, resource, budget](int granted) {
     metrics::count_shared_budget(resource, budget, want, std::max(granted, 0), granted < 0);
     auto st = weak.lock();
     if (!st) return;
     MutexLock lock(st->mu);
+    if (seq != st->ask_seq) return;  // an ask given up
     st->asking = false;
     int n = std::max(granted, 0);
     bool spent = granted < want;  // short (or failed): the slot has no more for us
@@ -111,6 +130,11 @@ Millis SharedWindow::ready_at(Millis now) {
   {
     State& st = *state_;
     MutexLock lock(st.mu);
+    // A time before the slot the window is in (read before another call
+    // moved it on, or the cluster clock stepped back): never back to an
+    // older slot, whose places would then be spent after it ended; wait
+    // for the window's slot instead.
+    if (now / slot_ms_ < st.slot) return st.slot * slot_ms_;
     ask = plan(st, now, /*wanted=*/true);
     if (!ask) return when(st, now);
   }
@@ -125,6 +149,7 @@ void SharedWindow::take(Millis now) {
   {
     State& st = *state_;
     MutexLock lock(st.mu);
+    now = std::max(now, st.slot * slot_ms_);  // never back (see ready_at)
     roll(st, now);
     if (st.held > 0) --st.held;
     ++st.used;

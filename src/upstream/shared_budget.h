@@ -72,6 +72,8 @@ class SharedWindow {
   Millis slot_ms() const { return slot_ms_; }
   // How soon to look again while an ask is out.
   static constexpr Millis kAskWaitMs = 2;
+  // An ask unanswered this long is given up and made again.
+  static constexpr Millis kAskGiveUpMs = 1000;
 
  private:
   struct State {
@@ -85,6 +87,8 @@ class SharedWindow {
     bool ahead_spent GUARDED_BY(mu) = false;
     bool asking GUARDED_BY(mu) = false;  // one ask out at a time
     std::int64_t asking_slot GUARDED_BY(mu) = -1;
+    Millis asked_at GUARDED_BY(mu) = 0;
+    std::uint64_t ask_seq GUARDED_BY(mu) = 0;  // the ask out; an answer of another is ignored
   };
   // Moves the state to now's slot: what was asked ahead for it is in hand,
   // the rest lapses.

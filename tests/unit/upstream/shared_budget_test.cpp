@@ -54,9 +54,13 @@ class FakeLedger {
     }
     for (auto& f : p) f();
   }
-  int taken(std::int64_t slot) {
+  int taken(std::int64_t slot, const std::string& key = "r/submits") {
     std::lock_guard l(mu_);
-    return taken_[{"r/submits", slot}];
+    return taken_[{key, slot}];
+  }
+  void drop_all() {
+    std::lock_guard l(mu_);
+    pending_.clear();
   }
   int asks() {
     std::lock_guard l(mu_);
@@ -200,6 +204,41 @@ TEST(SharedWindow, AReplicaThatStopsHoldsUpTheOthersForOneSlotAtMost) {
     }
   }
   EXPECT_EQ(sent, SharedWindow::cap(52, 15));
+}
+
+
+// A call whose `now` was read just before a slot's
+// boundary but that reaches the window after another call already rolled it
+// to the next slot (two poll shards, or the cluster clock stepping back) must
+// not roll the window back: that drops the places in hand for the newer
+// slot and asks the ledger again for the older one, whose leftovers are then
+// spent after it ended.
+TEST(SharedWindow, AnOlderNowDoesNotRollTheWindowBack) {
+  FakeLedger fake;
+  SharedWindow w("r", "polls", 15, 1000, fake.ledger());
+  ASSERT_EQ(w.ready_at(10'200), 10'200);  // slot 51: a slice (1 of 3) in hand
+  EXPECT_EQ(fake.taken(51, "r/polls"), 1);
+  // A late call with now = 10'199 (slot 50).
+  (void)w.ready_at(10'199);
+  EXPECT_EQ(fake.taken(50, "r/polls"), 0) << "asked the ledger for a slot that is over";
+  // Back at slot 51: the place taken for it is still in hand, no second ask.
+  EXPECT_EQ(w.ready_at(10'201), 10'201);
+  EXPECT_EQ(fake.taken(51, "r/polls"), 1) << "slot 51's place was dropped and asked again";
+}
+
+// An ask out for now's slot that is answered only
+// after the window rolled on is dropped (right), but if the answer never
+// comes (a ledger that loses a task) `asking` stays true forever and the
+// window answers "look again in 2 ms" for good, every slot.
+TEST(SharedWindow, AnUnansweredAskIsGivenUp) {
+  FakeLedger fake;
+  fake.set_deferred(true);
+  SharedWindow w("r", "submits", 15, 1000, fake.ledger());
+  (void)w.ready_at(10'000);
+  fake.drop_all();  // the answer is lost
+  // Seconds later, the window still waits for it and never asks again.
+  (void)w.ready_at(15'000);
+  EXPECT_GT(fake.asks(), 1) << "no ask after a lost answer: asking stuck";
 }
 
 }  // namespace
