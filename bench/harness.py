@@ -149,7 +149,7 @@ async def _read_response(reader, keep_head=False):
 
 
 def run_open_loop(host, port, make_request, rate, seconds, connections=64, keep_head=False,
-                  max_connections=None):
+                  max_connections=None, targets=None):
     """Sends rate*seconds requests at fixed times (i/rate). make_request(i)
     returns raw request bytes. Returns [(latency_s, status, body)], latency
     from the scheduled send time (so a stalled server is not hidden), and
@@ -161,21 +161,30 @@ def run_open_loop(host, port, make_request, rate, seconds, connections=64, keep_
     waits), and idle connections are reused last in, first out, so the few
     that are needed stay warm and the rest idle (a server closes a connection
     that sends nothing for its header timeout). Whatever the pool, a
-    connection its peer closed is replaced before use, never written to."""
+    connection its peer closed is replaced before use, never written to.
+    targets: [(host, port)] instead of host and port: request i goes to
+    targets[i % len(targets)] (the schedule's rate is the sum over them),
+    each target with its own connections (connections and max_connections
+    are per target)."""
+    dests = targets or [(host, port)]
+
     async def main():
-        pool = asyncio.LifoQueue() if max_connections else asyncio.Queue()
-        opened = connections
-        for _ in range(connections):
-            pool.put_nowait(await asyncio.open_connection(host, port))
+        pools = [asyncio.LifoQueue() if max_connections else asyncio.Queue() for _ in dests]
+        opened = [connections] * len(dests)
+        for pool, (h, p) in zip(pools, dests):
+            for _ in range(connections):
+                pool.put_nowait(await asyncio.open_connection(h, p))
         results = []
         late = 0
         t0 = time.perf_counter() + 0.05
         total = int(rate * seconds)
 
         async def one(i, at):
-            nonlocal late, opened
-            if pool.empty() and max_connections and opened < max_connections:
-                opened += 1
+            nonlocal late
+            d = i % len(dests)
+            pool, (host, port) = pools[d], dests[d]
+            if pool.empty() and max_connections and opened[d] < max_connections:
+                opened[d] += 1
                 conn = await asyncio.open_connection(host, port)
             else:
                 conn = await pool.get()
@@ -204,9 +213,10 @@ def run_open_loop(host, port, make_request, rate, seconds, connections=64, keep_
                 await asyncio.sleep(delay)
             tasks.append(asyncio.ensure_future(one(i, at)))
         await asyncio.gather(*tasks)
-        while not pool.empty():
-            _, w = pool.get_nowait()
-            w.close()
+        for pool in pools:
+            while not pool.empty():
+                _, w = pool.get_nowait()
+                w.close()
         return results, late
 
     return asyncio.run(main())
