@@ -128,7 +128,7 @@ std::optional<int> Gateway::open() {
   upstream::BudgetLedger shared;
   if (!store_->exclusive()) {
     ledger_.emplace(*store_, clock_);
-    shared = [this](upstream::BudgetAsk a, std::function<void(int)> granted) {
+    shared = [this](upstream::BudgetAsk a, std::function<void(int, int)> granted) {
       ledger_->take({std::move(a.resource), std::move(a.budget), a.slot, a.ends_at, a.want, a.cap},
                     std::move(granted));
     };

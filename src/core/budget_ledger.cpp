@@ -26,14 +26,14 @@ void BudgetLedger::take(Ask ask, Granted done) {
     } else if (warned_.exchange(false)) {
       log::info("the shared upstream budget answers again", {{"resource", ask.resource}});
     }
-    (*shared_done)(r ? *r : -1);
+    (*shared_done)(r ? r->granted : -1, r ? r->first : 0);
     Millis now = clock_.now_ms();
     if (now - forgotten_at_ >= kForgetEveryMs) {
       forgotten_at_ = now;
       (void)store_.forget_budget(now - kKeepMs);
     }
   });
-  if (!queued) (*shared_done)(-1);
+  if (!queued) (*shared_done)(-1, 0);
 }
 
 }  // namespace lrogate::core

@@ -31,8 +31,9 @@ class BudgetLedger {
     int want = 0;
     int cap = 0;
   };
-  // How many places were taken (0..want), or -1: none could be asked.
-  using Granted = std::function<void(int)>;
+  // How many places were taken (0..want), or -1: none could be asked; and
+  // the first one's place in the slot.
+  using Granted = std::function<void(int granted, int first)>;
 
   BudgetLedger(store::OperationStore& store, const Clock& clock);
   ~BudgetLedger() { stop(); }
@@ -40,7 +41,7 @@ class BudgetLedger {
   BudgetLedger& operator=(const BudgetLedger&) = delete;
 
   // Queues the ask; `done` runs on the ledger's thread, or at once on the
-  // calling thread (-1) when 1,000 asks already wait or it has stopped.
+  // calling thread (-1, 0) when 1,000 asks already wait or it has stopped.
   void take(Ask ask, Granted done);
   void stop() { work_.stop(); }
 

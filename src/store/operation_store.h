@@ -180,10 +180,15 @@ class OperationStore {
     int cap = 0;
   };
   // Takes up to `want` of what the slot still has (one statement, so the
-  // replicas' asks of one slot are judged one after the other) and returns
-  // how many it took, 0..want. A store only this process uses (SQLite) has
+  // replicas' asks of one slot are judged one after the other): how many
+  // it took, 0..want, and the first one's place in the slot (0..cap-1;
+  // the places taken are first..first+granted-1). A store only this process uses (SQLite) has
   // no shared budget: its processes' own windows are the whole cluster's.
-  virtual Result<int> take_budget(const BudgetAsk& ask) {
+  struct BudgetGrant {
+    int granted = 0;
+    int first = 0;
+  };
+  virtual Result<BudgetGrant> take_budget(const BudgetAsk& ask) {
     (void)ask;
     return make_error(ErrorCode::kInvalidArgument, "this store is not shared: no shared budget");
   }

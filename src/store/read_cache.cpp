@@ -195,7 +195,7 @@ class ReadCache final : public OperationStore {
   }
   Result<void> ping() override { return inner_->ping(); }
   Result<std::optional<Millis>> database_time() override { return inner_->database_time(); }
-  Result<int> take_budget(const BudgetAsk& ask) override { return inner_->take_budget(ask); }
+  Result<BudgetGrant> take_budget(const BudgetAsk& ask) override { return inner_->take_budget(ask); }
   Result<int> forget_budget(Millis before) override { return inner_->forget_budget(before); }
   bool exclusive() const override { return inner_->exclusive(); }
 

@@ -49,6 +49,9 @@ WindowLimit window_limit(double per_second) {
 
 // ---- Resource
 
+// A shared window's place spent late stays within the slack its window has.
+static_assert(SharedWindow::kLateMs <= kWindowSlackMs);
+
 Resource::Resource(ResourceSettings settings, std::unique_ptr<Upstream> upstream,
                    std::unique_ptr<Credential> credential, http::Client& client,
                    const std::vector<http::Client*>& shard_clients, const Clock& clock,
@@ -64,8 +67,9 @@ Resource::Resource(ResourceSettings settings, std::unique_ptr<Upstream> upstream
       polls_(polls_limit_.window_ms + kWindowSlackMs) {
   if (ledger) {
     auto shared = [&](const char* budget, int limit, Millis window_ms) {
-      return limit > 0 ? std::make_unique<SharedWindow>(settings_.name, budget, limit, window_ms,
-                                                        ledger)
+      // The window with its slack, as this replica's own (kWindowSlackMs).
+      return limit > 0 ? std::make_unique<SharedWindow>(settings_.name, budget, limit,
+                                                        window_ms + kWindowSlackMs, ledger)
                        : nullptr;
     };
     shared_submits_ = shared("submits", submits_limit_.limit, submits_limit_.window_ms);

@@ -25,24 +25,44 @@ SharedWindow::SharedWindow(std::string resource, std::string budget, int limit, 
       ledger_(std::move(ledger)),
       state_(std::make_shared<State>()) {}
 
+// The calls of all slots, in order, are spaced evenly: call g of the
+// cluster's sequence is due at g·W/N, and slot k holds the calls due within
+// it, g from ⌈k·N/5⌉ to ⌈(k+1)·N/5⌉ − 1.
+static std::int64_t first_of(std::int64_t slot, int limit) {
+  return (slot * limit + kSlotsPerWindow - 1) / kSlotsPerWindow;
+}
+
 int SharedWindow::cap(std::int64_t slot, int limit) {
-  auto fifths = [limit](std::int64_t k) { return k * limit / kSlotsPerWindow; };
-  return static_cast<int>(fifths(slot + 1) - fifths(slot));
+  return static_cast<int>(first_of(slot + 1, limit) - first_of(slot, limit));
+}
+
+Millis SharedWindow::due(std::int64_t slot, int place) const {
+  std::int64_t g = first_of(slot, limit_) + place;
+  return g * slot_ms_ * kSlotsPerWindow / limit_;
 }
 
 void SharedWindow::roll(State& st, Millis now) {
   const std::int64_t slot = now / slot_ms_;
+  // Places whose time went by unspent lapse (see kLateMs).
+  auto late = [&](int place) { return due(slot, place) + kLateMs < now; };
+  if (slot == st.slot) {
+    st.places.erase(st.places.begin(),
+                    std::find_if_not(st.places.begin(), st.places.end(), late));
+  }
   if (slot != st.slot) {
     // A new slot: what was asked ahead for it is in hand; the rest lapsed.
     bool ahead = st.ahead_slot == slot;
-    st.held = ahead ? st.ahead_held : 0;
+    st.places.clear();
+    if (ahead) st.places.swap(st.ahead_places);
     st.spent = ahead ? st.ahead_spent : false;
     st.used = 0;
     st.slot = slot;
     st.ahead_slot = -1;
-    st.ahead_held = 0;
+    st.ahead_places.clear();
     st.ahead_spent = false;
     if (cap(slot, limit_) == 0) st.spent = true;
+    st.places.erase(st.places.begin(),
+                    std::find_if_not(st.places.begin(), st.places.end(), late));
   }
 }
 
@@ -63,7 +83,7 @@ std::optional<BudgetAsk> SharedWindow::plan(State& st, Millis now, bool wanted) 
   // in hand, or the next slot asked for ahead: a replica with a call now
   // and then takes no place it will not use.
   const bool busy = st.used >= 2 || (wanted && st.spent);
-  if (st.held == 0 && !st.spent && (wanted || st.used >= 2)) {
+  if (st.places.empty() && !st.spent && (wanted || st.used >= 2)) {
     // Now's slot: a call wants a place and none is in hand, or calls spend
     // them (one kept in hand).
     k = slot;
@@ -94,7 +114,7 @@ void SharedWindow::send(BudgetAsk ask) {
   }
   std::string resource = resource_;
   std::string budget = budget_;
-  ledger_(std::move(ask), [weak, slot, want, seq, resource, budget](int granted) {
+  ledger_(std::move(ask), [weak, slot, want, seq, resource, budget](int granted, int first) {
     metrics::count_shared_budget(resource, budget, want, std::max(granted, 0), granted < 0);
     auto st = weak.lock();
     if (!st) return;
@@ -103,12 +123,16 @@ void SharedWindow::send(BudgetAsk ask) {
     st->asking = false;
     int n = std::max(granted, 0);
     bool spent = granted < want;  // short (or failed): the slot has no more for us
+    auto add = [&](std::vector<int>& places) {
+      for (int i = 0; i < n; ++i) places.push_back(first + i);
+      std::sort(places.begin(), places.end());
+    };
     if (slot == st->slot) {
-      st->held += n;
+      add(st->places);
       st->spent = st->spent || spent;
     } else if (slot > st->slot) {  // ahead
       st->ahead_slot = slot;
-      st->ahead_held += n;
+      add(st->ahead_places);
       st->ahead_spent = st->ahead_spent || spent;
     }
     // An older slot's places lapsed with it.
@@ -116,7 +140,9 @@ void SharedWindow::send(BudgetAsk ask) {
 }
 
 Millis SharedWindow::when(State& st, Millis now) const {
-  if (st.held > 0) return now;
+  // A place in hand: when it is due (spent no earlier, so the cluster's
+  // calls keep their spacing).
+  if (!st.places.empty()) return std::max(now, due(st.slot, st.places.front()));
   if (!st.spent) return now + kAskWaitMs;  // asked: the answer is a round trip away
   // Nothing more in this slot: the next one, or a little before its start
   // to ask ahead for it when that is not done yet.
@@ -151,7 +177,7 @@ void SharedWindow::take(Millis now) {
     MutexLock lock(st.mu);
     now = std::max(now, st.slot * slot_ms_);  // never back (see ready_at)
     roll(st, now);
-    if (st.held > 0) --st.held;
+    if (!st.places.empty()) st.places.erase(st.places.begin());
     ++st.used;
     ask = plan(st, now, /*wanted=*/false);
   }

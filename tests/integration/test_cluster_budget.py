@@ -82,10 +82,12 @@ def test_three_replicas_hold_each_limit_together(procs, pg_url):
     assert stats["admitted_analyze"] == 60
     # Alone, each replica would have sent up to 10 a second: 30 together.
     check_within_the_shared_limits(stats)
-    # Each replica took places of both budgets from the store and used them.
+    # Each replica took places of the submits' budget from the store and
+    # used them; the polls' went to the replicas that claimed operations
+    # (one may have claimed them all).
+    assert sum(granted(gw, "polls") for gw in gws) > 0
     for gw in gws:
         assert granted(gw, "submits") > 0
-        assert granted(gw, "polls") > 0
         calls = metric(metrics(gw), "lrogate_resource_calls_total", resource="r", call="submit",
                        outcome="accepted")
         assert calls and calls > 0

@@ -278,8 +278,8 @@ class PostgresStore final : public OperationStore {
     return std::optional<Millis>(get_num(r->get(), 0, 0));
   }
 
-  Result<int> take_budget(const BudgetAsk& ask) override {
-    if (ask.want <= 0 || ask.cap <= 0) return 0;
+  Result<BudgetGrant> take_budget(const BudgetAsk& ask) override {
+    if (ask.want <= 0 || ask.cap <= 0) return BudgetGrant{};
     auto r = run(kBudgetTake,
                  Params()
                      .text_or_empty(ask.resource)
@@ -290,7 +290,9 @@ class PostgresStore final : public OperationStore {
                      .num(ask.ends_at),
                  "take_budget");
     if (!r) return r.error();
-    return static_cast<int>(get_num(r->get(), 0, 0));
+    int granted = static_cast<int>(get_num(r->get(), 0, 0));
+    int taken = static_cast<int>(get_num(r->get(), 0, 1));
+    return BudgetGrant{granted, taken - granted};
   }
 
   Result<int> forget_budget(Millis before) override {

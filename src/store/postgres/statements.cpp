@@ -184,7 +184,7 @@ std::string statement_text(Sql which) {
              " ON CONFLICT (resource, budget, slot) DO UPDATE"
              " SET taken = GREATEST(b.taken, LEAST(b.taken + $4::int, $5::int)),"
              " granted = GREATEST(0, LEAST(b.taken + $4::int, $5::int) - b.taken)"
-             " RETURNING granted";
+             " RETURNING granted, taken";
     case kBudgetForget:
       return "DELETE FROM budget_slots WHERE ends_at < $1::bigint";
     case kSqlCount:

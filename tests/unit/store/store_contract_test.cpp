@@ -687,10 +687,13 @@ TEST_P(StoreContract, ASharedBudgetSlotGivesAtMostItsCapToAllAskers) {
                   int want, int cap) {
     auto r = store_->take_budget(Ask{resource, budget, slot, (slot + 1) * 200, want, cap});
     EXPECT_TRUE(r.ok()) << r.error().message;
-    return r.ok() ? r.value() : -1;
+    return r.ok() ? r.value().granted : -1;
   };
   EXPECT_EQ(take("r", "submits", 7, 2, 3), 2);
-  EXPECT_EQ(take("r", "submits", 7, 2, 3), 1);  // what is left
+  auto rest = store_->take_budget(Ask{"r", "submits", 7, 1600, 2, 3});
+  ASSERT_TRUE(rest.ok()) << rest.error().message;
+  EXPECT_EQ(rest.value().granted, 1);  // what is left: the slot's third place
+  EXPECT_EQ(rest.value().first, 2);
   EXPECT_EQ(take("r", "submits", 7, 1, 3), 0);
   EXPECT_EQ(take("r", "submits", 8, 2, 3), 2);  // another slot
   EXPECT_EQ(take("r", "polls", 7, 2, 3), 2);    // another budget
@@ -703,7 +706,7 @@ TEST_P(StoreContract, ASharedBudgetSlotGivesAtMostItsCapToAllAskers) {
     askers.emplace_back([&] {
       for (int i = 0; i < 25; ++i) {
         auto r = store_->take_budget(Ask{"r", "polls", 100, 20'200, 1, 50});
-        if (r.ok()) given += r.value();
+        if (r.ok()) given += r.value().granted;
       }
     });
   }
