@@ -339,15 +339,6 @@ std::string Pool::document_url_body(std::string_view url) const {
   return all.empty() ? std::string() : all.front()->upstream().document_url_body(url);
 }
 
-double Pool::polls_per_second() const {
-  double sum = 0;
-  for (const auto& r : resources()) {
-    if (!(r->settings().limits.polls_per_second > 0)) return 0;
-    sum += r->settings().limits.polls_per_second;
-  }
-  return sum;
-}
-
 bool Pool::degraded(Millis now) const {
   for (const auto& r : resources()) {
     if (!r->draining() && r->breaker_state(now) != Breaker::State::kOpen) return false;

@@ -198,8 +198,6 @@ class Pool {
   // The JSON body that asks the pool's service to analyze the document at
   // url (one service per pool: any resource's adapter says the same).
   std::string document_url_body(std::string_view url) const;
-  // The pool's sum of polls/s limits; 0 when some resource has none.
-  double polls_per_second() const;
   // Whether every resource that takes submits has its breaker open (or
   // none takes submits): /readyz says "degraded".
   bool degraded(Millis now) const;
