@@ -117,17 +117,20 @@ def test_a_replica_killed_holding_budget_leaves_none_over_and_the_rest_going(pro
     while granted(victim, "submits") < 4 and time.time() < deadline:
         time.sleep(0.05)
     assert granted(victim, "submits") >= 4  # it held places when it died
-    before = [granted(gw, "submits") for gw in gws[:2]]
     victim.kill9()
     t.join(timeout=120)
     assert not t.is_alive()
     answers = results["all"]
     survivors = [answers[i] for i in range(90) if i % 3 != 2]
     assert [s for s, _ in survivors] == [202] * 60  # nothing stalled past its submit's budget
-    # The survivors went on taking places after the kill.
+    # The survivors go on taking places after the kill. (Not judged from the
+    # burst: under load they may have had all theirs before the victim died.)
+    before = [granted(gw, "submits") for gw in gws[:2]]
+    more = submit_all([gws[i % 2] for i in range(20)], workers=10)
+    assert [s for s, _ in more] == [202] * 20
     after = [granted(gw, "submits") for gw in gws[:2]]
     assert all(a > b for a, b in zip(after, before)), (before, after)
-    accepted = [op for s, op in answers if s == 202]
+    accepted = [op for s, op in answers + more if s == 202]
     counts = wait_all_final(pg_url, accepted)
     assert counts == {"Succeeded": len(accepted)}  # the victim's too, taken over after its lease
     check_within_the_shared_limits(sim.stats())
