@@ -285,7 +285,8 @@ def test_a_tenants_single_submit_is_not_stuck_behind_anothers_burst(procs):
     # at 5 a second one CI run saw 4 429s, a loop of eight runs saw 1.
     sim = procs.sim("--analyze-rps", "8", "--duration", "1h")
     gw = pooled_gateway(procs, [{"name": "only", "sim": sim, "limits": {"submits_per_second": 4}}],
-                        "--api-keys-file", str(keys), "--submit-timeout", "30s")
+                        "--api-keys-file", str(keys), "--submit-timeout", "30s",
+                        "--poll-interval", "30s")  # the calls in flight are submits
 
     def submit(key, i):
         r = gw.submit(url=f"https://docs.example/fair-{key[:8]}-{i}.pdf", headers={"x-api-key": key})
@@ -295,12 +296,17 @@ def test_a_tenants_single_submit_is_not_stuck_behind_anothers_burst(procs):
         burst = [ex.submit(submit, key_a, i) for i in range(40)]
         wait_for(lambda: sim.stats()["submits"] >= 4, what="the burst's first submits")
         before_b = sim.stats()["submits"]
+        # a's submits already on their way to the simulator are not ahead of
+        # b in the line (under ASan, with the machine loaded, up to 3 were).
+        on_their_way = metric(metrics(gw, key_a), "lrogate_resource_calls_in_flight",
+                              resource="only") or 0
         single = submit(key_b, 0)
         a_ids = [f.result() for f in burst]
     created = {op: sim.op_stats(op)["created_ms"] for op in a_ids + [single]}
     ahead = sum(1 for op in a_ids if created[op] < created[single])
-    # a's operations created after b's was sent and before b's own: its wait.
-    assert ahead - before_b <= 2, (ahead, before_b)
+    # a's operations taken from the line after b's was sent and before b's
+    # own: its wait.
+    assert ahead - before_b - on_their_way <= 2, (ahead, before_b, on_their_way)
     assert sim.stats()["throttled_analyze"] == 0  # the pool kept to the resource's limit
     assert metric(metrics(gw, key_a), "lrogate_submit_queue_wait_seconds_count") >= 30
 
