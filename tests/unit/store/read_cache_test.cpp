@@ -98,8 +98,9 @@ class HandFeed final : public OperationStore {
                                            const std::vector<std::string>& skip) override {
     return inner_->claim_due(owner, now, until, limit, skip);
   }
-  Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
-                           Millis until) override {
+  Result<std::vector<std::string>> renew_leases(std::string_view owner,
+                                                const std::vector<std::string>& ids,
+                                                Millis until) override {
     return inner_->renew_leases(owner, ids, until);
   }
   Result<bool> record_progress(std::string_view id, std::string_view owner,
@@ -144,6 +145,10 @@ class HandFeed final : public OperationStore {
     return inner_->release_key(t, k);
   }
   Result<void> ping() override { return inner_->ping(); }
+  Result<void> add_duration(const DurationKey& key, int bucket, std::int64_t halve_at) override {
+    return inner_->add_duration(key, bucket, halve_at);
+  }
+  Result<std::vector<DurationCount>> load_durations() override { return inner_->load_durations(); }
 
  private:
   std::unique_ptr<OperationStore> inner_;
