@@ -288,6 +288,32 @@ TEST(ExclusiveCache, ServesAtOnceAndItsOwnWritesDropTheRecord) {
   EXPECT_FALSE((store.cached("a") != nullptr));
 }
 
+// The learned durations are no record's: the cache passes them through,
+// and the heartbeat's answer is the store's.
+TEST(ExclusiveCache, ForwardsDurationsAndTheIdsARenewalKept) {
+  auto s = sqlite::open(temp_path());
+  ASSERT_TRUE(s.ok());
+  auto feed = std::make_unique<HandFeed>(std::move(s).value(), /*exclusive=*/true);
+  HandFeed* inner = feed.get();
+  auto cache = with_read_cache(std::move(feed));
+  ASSERT_TRUE(cache->add_duration({"r", "a", 2}, 7, 100).ok());
+  auto behind = inner->inner().load_durations().value();
+  ASSERT_EQ(behind.size(), 1u);
+  EXPECT_EQ(behind[0].bucket, 7);
+  auto loaded = cache->load_durations().value();
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].key.band, 2);
+  EXPECT_EQ(loaded[0].count, 1);
+  EXPECT_FALSE(cache->add_duration({"r", "a", 2}, 64, 100).ok());
+  ASSERT_TRUE(cache->insert(op("a")).ok());
+  ASSERT_TRUE(cache->insert(op("b")).ok());
+  ASSERT_EQ(cache->claim_due("n1", 0, 1000, 1, {}).value().size(), 1u);
+  for (const char* id : {"a", "b"}) ASSERT_TRUE(cache->get(id).value().has_value());  // cached
+  auto kept = cache->renew_leases("n1", {"a", "b"}, 5000).value();
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(cache->get(kept[0]).value()->lease_until, 5000);  // the renewal dropped it
+}
+
 // An analyze asks for its analyzer's latest creation every time: a store
 // only this process writes answers from memory until a creation of that
 // analyzer is inserted or records are deleted.
