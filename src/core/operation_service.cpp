@@ -92,7 +92,7 @@ store::Progress progress_of(const Operation& op, Status status, Millis next_poll
   if (!can_transition(op.status, status) || is_terminal(status)) {
     status = op.status;  // a Running operation never goes back to NotStarted
   }
-  return store::Progress{status, next_poll_at, attempts, now, op.fence};
+  return store::Progress{status, next_poll_at, attempts, now, op.fence, /*polls=*/1};
 }
 
 }  // namespace
@@ -128,7 +128,8 @@ Result<bool> OperationService::finish(const Operation& op, std::string_view owne
                       std::move(error_message),
                       now,
                       now + config_.result_ttl.count(),
-                      op.fence};
+                      op.fence,
+                      /*polls=*/owner.empty() ? 0 : 1};
   auto done = store_.complete(op.id, owner, c);
   if (done && done.value()) notifier_.notify(op.id);
   return done;
@@ -151,7 +152,8 @@ Result<CancelOutcome> OperationService::cancel(std::string_view id) {
                       "canceled by the client",
                       now,
                       now + config_.result_ttl.count(),
-                      0};
+                      0,
+                      /*polls=*/0};
   // Regardless of the poller's lease: its later write finds a final record.
   auto done = store_.complete(op.id, "", c);
   if (!done) return done.error();
@@ -246,10 +248,9 @@ Result<int> OperationService::resume_all() {
   return store_.release_leases("");
 }
 
-Result<int> OperationService::renew_leases(std::string_view owner,
-                                           const std::vector<std::string>& ids,
-                                           std::chrono::milliseconds lease) {
-  if (ids.empty()) return 0;
+Result<std::vector<std::string>> OperationService::renew_leases(
+    std::string_view owner, const std::vector<std::string>& ids, std::chrono::milliseconds lease) {
+  if (ids.empty()) return std::vector<std::string>{};
   return store_.renew_leases(owner, ids, clock_.now_ms() + lease.count());
 }
 

@@ -119,9 +119,11 @@ class OperationService {
                       std::string result, std::string result_type, std::string error_code,
                       std::string error_message);
   Result<std::optional<Millis>> next_due();
-  // The poller's heartbeat: keeps the leases on work it still holds.
-  Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
-                           std::chrono::milliseconds lease);
+  // The poller's heartbeat: keeps the leases on work it still holds;
+  // returns the ids still held (store::OperationStore::renew_leases).
+  Result<std::vector<std::string>> renew_leases(std::string_view owner,
+                                                const std::vector<std::string>& ids,
+                                                std::chrono::milliseconds lease);
   // On start with a store this process alone uses, frees every lease (all
   // work resumes at once); with a shared store, does nothing: leases of dead
   // replicas expire and are claimed again.

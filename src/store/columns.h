@@ -75,6 +75,7 @@ inline constexpr std::tuple kColumns{
     Column{"fence", &Operation::fence},
     Column{"kind", &Operation::kind},
     Column{"resource", &Operation::resource},
+    Column{"size_band", &Operation::size_band},
 };
 
 inline constexpr int kCount = static_cast<int>(std::tuple_size_v<decltype(kColumns)>);

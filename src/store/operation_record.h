@@ -53,6 +53,10 @@ struct Operation {
   // every poll and lookup of it goes there. Rows stored before pools read
   // "default", the pool of one made from the single-endpoint flags.
   std::string resource = "default";
+  // The submitted document's size band, 0..15 as core/ cuts sizes (the
+  // poller's learned durations are kept per band); -1 when the submit did
+  // not tell its size, as rows stored before bands read.
+  int size_band = -1;
 };
 
 }  // namespace lrogate::store

@@ -29,6 +29,10 @@ struct Progress {
   int attempts = 0;
   Millis now = 0;
   std::int64_t fence = 0;  // the record's fence as claim_due returned it
+  // Upstream polls made since the record was last written, added to its
+  // poll_count (a poller that keeps an operation in memory between polls
+  // writes several at once).
+  int polls = 1;
 };
 
 // A poll (or a timeout, or a cancel) that finished it.
@@ -41,6 +45,26 @@ struct Completion {
   Millis now = 0;
   Millis expires_at = 0;
   std::int64_t fence = 0;  // checked with an owner: the fence of its claim
+  // Upstream polls made since the record was last written (none for a
+  // cancel or a timeout), added to its poll_count.
+  int polls = 0;
+};
+
+// Whose learned durations (issue 16): the operations of one analyzer on one
+// upstream resource, for one size band of their documents.
+struct DurationKey {
+  std::string resource;  // the pool resource's name
+  std::string analyzer;  // the analyzer's id
+  int band = -1;         // Operation::size_band; -1 when unknown
+};
+// Buckets per key: 0..kDurationBuckets-1.
+inline constexpr int kDurationBuckets = 64;
+// How many completions of `key` fell in `bucket` (a range of durations that
+// core/ defines).
+struct DurationCount {
+  DurationKey key;
+  int bucket = 0;
+  std::int64_t count = 0;
 };
 
 // A page of the list: newest first, strictly after the `after` cursor.
@@ -95,9 +119,12 @@ class OperationStore {
       std::string_view owner, Millis now, Millis lease_until, int limit,
       const std::vector<std::string>& skip_resources) = 0;
   // Extends the leases `owner` still holds on `ids` to `lease_until` (the
-  // poller's heartbeat); returns how many it extended.
-  virtual Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
-                                   Millis lease_until) = 0;
+  // poller's heartbeat); returns the ids it extended, each once, in no
+  // particular order. An id missing from the answer is no longer the
+  // owner's: taken over by another claim, finished, released or gone.
+  virtual Result<std::vector<std::string>> renew_leases(std::string_view owner,
+                                                        const std::vector<std::string>& ids,
+                                                        Millis lease_until) = 0;
   // Records a non-final poll and releases the lease; false unless `owner`
   // holds the lease with the fence p.fence.
   virtual Result<bool> record_progress(std::string_view id, std::string_view owner,
@@ -197,6 +224,23 @@ class OperationStore {
     (void)before;
     return 0;
   }
+
+  // The learned durations (docs/design.md, "Learned durations"): per key,
+  // how many recent completions fell in each bucket, shared by every
+  // process using the store and kept across restarts.
+  //
+  // Adds one completion to bucket `bucket` (0..63) of `key`. When the
+  // key's total after this reaches `halve_at` (> 1), every bucket of the
+  // key is halved (integer division; a bucket reaching 0 is gone) in the
+  // same transaction, so a key's counts favour recent completions.
+  // Concurrent adds, from any number of processes sharing the store, never
+  // lose a count and halve once per crossing. kInvalidArgument for a bucket
+  // out of range or halve_at < 2.
+  virtual Result<void> add_duration(const DurationKey& key, int bucket,
+                                    std::int64_t halve_at) = 0;
+  // Every key's non-zero buckets (keys x at most 64 rows), ordered by key
+  // (resource, analyzer, band; names bytewise) then bucket.
+  virtual Result<std::vector<DurationCount>> load_durations() = 0;
 
   // True when this process is the store's only user (SQLite's file lock):
   // every lease found at start is then a leftover of an earlier run.

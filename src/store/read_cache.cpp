@@ -85,8 +85,9 @@ class ReadCache final : public OperationStore {
     return r;
   }
 
-  Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
-                           Millis lease_until) override {
+  Result<std::vector<std::string>> renew_leases(std::string_view owner,
+                                                const std::vector<std::string>& ids,
+                                                Millis lease_until) override {
     auto r = inner_->renew_leases(owner, ids, lease_until);
     for (const auto& id : ids) drop(id);
     return r;
@@ -197,6 +198,11 @@ class ReadCache final : public OperationStore {
   Result<std::optional<Millis>> database_time() override { return inner_->database_time(); }
   Result<BudgetGrant> take_budget(const BudgetAsk& ask) override { return inner_->take_budget(ask); }
   Result<int> forget_budget(Millis before) override { return inner_->forget_budget(before); }
+  // The durations are no record's: nothing to drop.
+  Result<void> add_duration(const DurationKey& key, int bucket, std::int64_t halve_at) override {
+    return inner_->add_duration(key, bucket, halve_at);
+  }
+  Result<std::vector<DurationCount>> load_durations() override { return inner_->load_durations(); }
   bool exclusive() const override { return inner_->exclusive(); }
 
   void set_change_listener(ChangeListener fn) override {

@@ -135,6 +135,56 @@ CREATE UNLOGGED TABLE budget_slots (
 );
 CREATE INDEX budget_slots_ends_at ON budget_slots (ends_at);
 )sql",
+    // v6: the learned durations (issue 16; docs/design.md, "Learned
+    // durations"). Each operation's size band (-1: not told, as every row
+    // stored before); per (resource, analyzer, band), the completions per
+    // duration bucket and their total. Logged tables: the history is worth
+    // keeping across a crash of the database. lrogate_add_duration is
+    // add_duration: the total's row, locked by its upsert until the commit,
+    // makes the adds of one key take turns across replicas, and each of the
+    // function's statements reads afresh (READ COMMITTED, a VOLATILE
+    // function), so the halving sees every bucket the adds before it wrote.
+    // Returns the key's total after it.
+    R"sql(
+ALTER TABLE operations ADD COLUMN size_band INTEGER NOT NULL DEFAULT -1;
+CREATE TABLE duration_totals (
+  resource TEXT COLLATE "C" NOT NULL,
+  analyzer TEXT COLLATE "C" NOT NULL,
+  band     INTEGER NOT NULL,
+  total    BIGINT NOT NULL,
+  PRIMARY KEY (resource, analyzer, band)
+);
+CREATE TABLE duration_buckets (
+  resource TEXT COLLATE "C" NOT NULL,
+  analyzer TEXT COLLATE "C" NOT NULL,
+  band     INTEGER NOT NULL,
+  bucket   INTEGER NOT NULL,
+  n        BIGINT NOT NULL,
+  PRIMARY KEY (resource, analyzer, band, bucket)
+);
+CREATE FUNCTION lrogate_add_duration(r TEXT, a TEXT, b INTEGER, k INTEGER, halve_at BIGINT)
+  RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  t BIGINT;
+BEGIN
+  INSERT INTO duration_totals AS d VALUES (r, a, b, 1)
+    ON CONFLICT (resource, analyzer, band) DO UPDATE SET total = d.total + 1
+    RETURNING d.total INTO t;
+  INSERT INTO duration_buckets AS d VALUES (r, a, b, k, 1)
+    ON CONFLICT (resource, analyzer, band, bucket) DO UPDATE SET n = d.n + 1;
+  IF t >= halve_at THEN
+    DELETE FROM duration_buckets AS d
+      WHERE d.resource = r AND d.analyzer = a AND d.band = b AND d.n < 2;
+    UPDATE duration_buckets AS d SET n = d.n / 2
+      WHERE d.resource = r AND d.analyzer = a AND d.band = b;
+    UPDATE duration_totals AS d SET total = (SELECT COALESCE(SUM(x.n), 0)
+      FROM duration_buckets AS x WHERE x.resource = r AND x.analyzer = a AND x.band = b)
+      WHERE d.resource = r AND d.analyzer = a AND d.band = b
+      RETURNING d.total INTO t;
+  END IF;
+  RETURN t;
+END $$;
+)sql",
 };
 
 }  // namespace

@@ -80,14 +80,18 @@ class PostgresStore final : public OperationStore {
     return read_rows(r->get());
   }
 
-  Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
-                           Millis lease_until) override {
+  Result<std::vector<std::string>> renew_leases(std::string_view owner,
+                                                const std::vector<std::string>& ids,
+                                                Millis lease_until) override {
     metrics::StoreTimer timer("renew_leases");
     Params p;
     p.text(owner).num(lease_until).text_array(ids);
     auto r = run(kRenew, p, "renew_leases");
     if (!r) return r.error();
-    return affected(r->get());
+    std::vector<std::string> renewed;
+    renewed.reserve(static_cast<std::size_t>(PQntuples(r->get())));
+    for (int row = 0; row < PQntuples(r->get()); ++row) renewed.push_back(get_text(r->get(), row, 0));
+    return renewed;
   }
 
   Result<bool> record_progress(std::string_view id, std::string_view owner,
@@ -95,7 +99,7 @@ class PostgresStore final : public OperationStore {
     metrics::StoreTimer timer("record_progress");
     Params p;
     p.text(id).text(owner).text(status_name(pr.status)).num(pr.next_poll_at);
-    p.num(std::int64_t{pr.attempts}).num(pr.now).num(pr.fence);
+    p.num(std::int64_t{pr.attempts}).num(pr.now).num(pr.fence).num(std::int64_t{pr.polls});
     auto r = run(kProgress, p, "record_progress");
     if (!r) return r.error();
     return PQntuples(r->get()) > 0;
@@ -110,7 +114,7 @@ class PostgresStore final : public OperationStore {
     if (ids.size() != items.size()) return OperationStore::record_progress_many(owner, items);
     metrics::StoreTimer timer("record_progress_many");
     std::vector<std::string> id_list, statuses;
-    std::vector<std::int64_t> next, attempts, now, fence;
+    std::vector<std::int64_t> next, attempts, now, fence, polls;
     for (const auto& it : items) {
       id_list.push_back(it.id);
       statuses.emplace_back(status_name(it.progress.status));
@@ -118,10 +122,11 @@ class PostgresStore final : public OperationStore {
       attempts.push_back(it.progress.attempts);
       now.push_back(it.progress.now);
       fence.push_back(it.progress.fence);
+      polls.push_back(it.progress.polls);
     }
     Params p;
     p.text(owner).text_array(id_list).text_array(statuses).num_array(next);
-    p.num_array(attempts).num_array(now).num_array(fence);
+    p.num_array(attempts).num_array(now).num_array(fence).num_array(polls);
     auto r = run(kProgressMany, p, "record_progress_many");
     if (!r) return r.error();
     std::unordered_set<std::string> written;
@@ -137,6 +142,7 @@ class PostgresStore final : public OperationStore {
     Params p;
     p.text(id).text(owner).text(status_name(c.status)).bytes(c.result).text(c.result_type);
     p.text(c.error_code).text(c.error_message).num(c.now).num(c.expires_at).num(c.fence);
+    p.num(std::int64_t{c.polls});
     auto r = run(kComplete, p, "complete");
     if (!r) return r.error();
     return PQntuples(r->get()) > 0;
@@ -299,6 +305,39 @@ class PostgresStore final : public OperationStore {
     auto r = run(kBudgetForget, Params().num(before), "forget_budget");
     if (!r) return r.error();
     return affected(r->get());
+  }
+
+  Result<void> add_duration(const DurationKey& key, int bucket, std::int64_t halve_at) override {
+    if (bucket < 0 || bucket >= kDurationBuckets || halve_at < 2) {
+      return make_error(ErrorCode::kInvalidArgument, "a duration bucket out of range",
+                        std::to_string(bucket) + " (halve at " + std::to_string(halve_at) + ")");
+    }
+    metrics::StoreTimer timer("add_duration");
+    auto r = run(kDurationAdd,
+                 Params()
+                     .text_or_empty(key.resource)
+                     .text_or_empty(key.analyzer)
+                     .num(std::int64_t{key.band})
+                     .num(std::int64_t{bucket})
+                     .num(halve_at),
+                 "add_duration");
+    if (!r) return r.error();
+    return {};
+  }
+
+  Result<std::vector<DurationCount>> load_durations() override {
+    metrics::StoreTimer timer("load_durations");
+    auto r = run(kDurationLoad, Params(), "load_durations");
+    if (!r) return r.error();
+    const PGresult* res = r->get();
+    std::vector<DurationCount> out;
+    out.reserve(static_cast<std::size_t>(PQntuples(res)));
+    for (int i = 0; i < PQntuples(res); ++i) {
+      out.push_back({{get_text(res, i, 0), get_text(res, i, 1), static_cast<int>(get_num(res, i, 2))},
+                     static_cast<int>(get_num(res, i, 3)),
+                     get_num(res, i, 4)});
+    }
+    return out;
   }
 
   bool exclusive() const override { return false; }

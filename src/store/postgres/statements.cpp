@@ -46,12 +46,12 @@ std::string statement_text(Sql which) {
              columns::names();
     case kRenew:
       return "UPDATE operations SET lease_until = $2::bigint WHERE lease_owner = $1::text"
-             " AND id = ANY($3::text[]) AND " LROGATE_ACTIVE;
+             " AND id = ANY($3::text[]) AND " LROGATE_ACTIVE " RETURNING id";
     case kProgress:
       // The writes a client can see tell the replicas' caches
       // (lrogate_changed); one row per record written.
       return "WITH done AS (UPDATE operations SET status = $3::text, next_poll_at = $4::bigint,"
-             " attempts = $5::int, updated_at = $6::bigint, poll_count = poll_count + 1,"
+             " attempts = $5::int, updated_at = $6::bigint, poll_count = poll_count + $8::int,"
              " lease_owner = NULL, lease_until = NULL"
              " WHERE id = $1::text AND lease_owner = $2::text AND fence = $7::bigint"
              " AND " LROGATE_ACTIVE
@@ -62,10 +62,10 @@ std::string statement_text(Sql which) {
       // kProgress fences one.
       return "WITH done AS (UPDATE operations AS o SET status = v.status,"
              " next_poll_at = v.next_poll_at,"
-             " attempts = v.attempts, updated_at = v.now, poll_count = o.poll_count + 1,"
+             " attempts = v.attempts, updated_at = v.now, poll_count = o.poll_count + v.polls,"
              " lease_owner = NULL, lease_until = NULL"
              " FROM unnest($2::text[], $3::text[], $4::bigint[], $5::int[], $6::bigint[],"
-             " $7::bigint[]) AS v(id, status, next_poll_at, attempts, now, fence)"
+             " $7::bigint[], $8::int[]) AS v(id, status, next_poll_at, attempts, now, fence, polls)"
              " WHERE o.id = v.id AND o.lease_owner = $1::text AND o.fence = v.fence"
              " AND o.status IN ('NotStarted', 'Running') RETURNING o.id)"
              " SELECT id, pg_notify('lrogate_changed', id) FROM done";
@@ -75,7 +75,7 @@ std::string statement_text(Sql which) {
              " result_type = $5::text, error_code = $6::text, error_message = $7::text,"
              " updated_at = $8::bigint, expires_at = $9::bigint, next_poll_at = NULL,"
              " lease_owner = NULL, lease_until = NULL,"
-             " poll_count = poll_count + CASE WHEN $2::text IS NULL THEN 0 ELSE 1 END"
+             " poll_count = poll_count + $11::int"
              " WHERE id = $1::text AND " LROGATE_ACTIVE
              " AND ($2::text IS NULL OR ((lease_owner = $2::text OR lease_owner IS NULL)"
              " AND fence = $10::bigint)) RETURNING id)"
@@ -187,6 +187,13 @@ std::string statement_text(Sql which) {
              " RETURNING granted, taken";
     case kBudgetForget:
       return "DELETE FROM budget_slots WHERE ends_at < $1::bigint";
+    case kDurationAdd:
+      // One round trip, one transaction: the function of migration v6 (its
+      // comment says how concurrent adds of a key take turns).
+      return "SELECT lrogate_add_duration($1::text, $2::text, $3::int, $4::int, $5::bigint)";
+    case kDurationLoad:
+      return "SELECT resource, analyzer, band, bucket, n FROM duration_buckets WHERE n > 0"
+             " ORDER BY resource, analyzer, band, bucket";
     case kSqlCount:
       break;
   }

@@ -52,6 +52,8 @@ enum Sql {
   kClock,
   kBudgetTake,
   kBudgetForget,
+  kDurationAdd,
+  kDurationLoad,
   kSqlCount
 };
 

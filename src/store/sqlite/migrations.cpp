@@ -94,6 +94,29 @@ ALTER TABLE operations ADD COLUMN resource TEXT NOT NULL DEFAULT 'default';
 CREATE INDEX operations_open_resource ON operations(resource)
   WHERE status IN ('NotStarted', 'Running');
 )sql",
+    // v7: the learned durations (issue 16; docs/design.md, "Learned
+    // durations"). Each operation's size band (-1: not told, as every row
+    // stored before); per (resource, analyzer, band), the completions per
+    // duration bucket and their total, which decides when the key's counts
+    // are halved (add_duration).
+    R"sql(
+ALTER TABLE operations ADD COLUMN size_band INTEGER NOT NULL DEFAULT -1;
+CREATE TABLE duration_totals (
+  resource TEXT NOT NULL,
+  analyzer TEXT NOT NULL,
+  band     INTEGER NOT NULL,
+  total    INTEGER NOT NULL,
+  PRIMARY KEY (resource, analyzer, band)
+) WITHOUT ROWID;
+CREATE TABLE duration_buckets (
+  resource TEXT NOT NULL,
+  analyzer TEXT NOT NULL,
+  band     INTEGER NOT NULL,
+  bucket   INTEGER NOT NULL,
+  n        INTEGER NOT NULL,
+  PRIMARY KEY (resource, analyzer, band, bucket)
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
 #include <map>
+#include <unordered_set>
 
 #include "base/metrics.h"
 #include "base/thread_annotations.h"
@@ -107,20 +108,23 @@ class SqliteStore final : public OperationStore {
     return read_rows(*st, "claim_due");
   }
 
-  Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
-                           Millis lease_until) override {
+  Result<std::vector<std::string>> renew_leases(std::string_view owner,
+                                                const std::vector<std::string>& ids,
+                                                Millis lease_until) override {
     metrics::StoreTimer timer("renew_leases");
+    std::unordered_set<std::string_view> seen;  // an id named twice is answered once
     MutexLock lock(mu_);
     auto st = prepare(kRenew);
     if (!st) return st.error();
-    int renewed = 0;
+    std::vector<std::string> renewed;
     auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
       for (const auto& id : ids) {
+        if (!seen.insert(id).second) continue;
         st->bind(1, owner).bind(2, lease_until).bind(3, id);
         int rc = st->step();
         sqlite3_reset(st->raw());
         if (rc != SQLITE_DONE) return db_error(db_, "renew_leases");
-        renewed += sqlite3_changes(db_);
+        if (sqlite3_changes(db_) > 0) renewed.push_back(id);
       }
       return {};
     });
@@ -163,6 +167,7 @@ class SqliteStore final : public OperationStore {
     st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(c.status)));
     st->bind_blob(4, c.result).bind(5, c.result_type).bind(6, c.error_code);
     st->bind(7, c.error_message).bind(8, c.now).bind(9, c.expires_at).bind(10, c.fence);
+    st->bind(11, std::int64_t{c.polls});
     return changed(*st, "complete");
   }
 
@@ -339,6 +344,54 @@ class SqliteStore final : public OperationStore {
     return {};
   }
 
+  // The total first: when it reaches halve_at, the key's buckets are
+  // halved and the total recounted from them, all in this transaction.
+  Result<void> add_duration(const DurationKey& key, int bucket, std::int64_t halve_at) override {
+    if (bucket < 0 || bucket >= kDurationBuckets || halve_at < 2) {
+      return make_error(ErrorCode::kInvalidArgument, "a duration bucket out of range",
+                        std::to_string(bucket) + " (halve at " + std::to_string(halve_at) + ")");
+    }
+    metrics::StoreTimer timer("add_duration");
+    MutexLock lock(mu_);
+    return in_transaction([&]() REQUIRES(mu_) -> Result<void> {
+      auto total = prepare(kDurationTotal);
+      if (!total) return total.error();
+      bind_duration_key(*total, key);
+      if (total->step() != SQLITE_ROW) return db_error(db_, "add_duration");
+      const std::int64_t after = sqlite3_column_int64(total->raw(), 0);
+      if (total->step() != SQLITE_DONE) return db_error(db_, "add_duration");
+      auto one = prepare(kDurationBucket);
+      if (!one) return one.error();
+      bind_duration_key(*one, key).bind(4, std::int64_t{bucket});
+      if (one->step() != SQLITE_DONE) return db_error(db_, "add_duration");
+      if (after < halve_at) return {};
+      for (Sql which : {kDurationHalve, kDurationDropEmpty, kDurationRecount}) {
+        auto st = prepare(which);
+        if (!st) return st.error();
+        bind_duration_key(*st, key);
+        if (st->step() != SQLITE_DONE) return db_error(db_, "add_duration");
+      }
+      return {};
+    });
+  }
+
+  Result<std::vector<DurationCount>> load_durations() override {
+    metrics::StoreTimer timer("load_durations");
+    MutexLock lock(mu_);
+    auto st = prepare(kDurationLoad);
+    if (!st) return st.error();
+    std::vector<DurationCount> out;
+    int rc;
+    while ((rc = st->step()) == SQLITE_ROW) {
+      sqlite3_stmt* s = st->raw();
+      out.push_back({{column_text(s, 0), column_text(s, 1), sqlite3_column_int(s, 2)},
+                     sqlite3_column_int(s, 3),
+                     sqlite3_column_int64(s, 4)});
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, "load_durations");
+    return out;
+  }
+
   bool exclusive() const override { return true; }
 
   Result<void> ping() override {
@@ -408,7 +461,7 @@ class SqliteStore final : public OperationStore {
       if (!st) return st.error();
       st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(p.status)));
       st->bind(4, p.next_poll_at).bind(5, std::int64_t{p.attempts}).bind(6, p.now);
-      st->bind(7, p.fence);
+      st->bind(7, p.fence).bind(8, std::int64_t{p.polls});
       return changed(*st, "record_progress");
     };
     auto same = write(kProgressSameStatus);
@@ -439,6 +492,12 @@ class SqliteStore final : public OperationStore {
   }
 
   Result<void> exec(const char* sql) REQUIRES(mu_) { return sqlite::exec(db_, sql); }
+
+  // A duration statement's key: ?1 resource, ?2 analyzer, ?3 band (names
+  // as given, the empty one too).
+  static Stmt& bind_duration_key(Stmt& st, const DurationKey& key) {
+    return st.bind_text(1, key.resource).bind_text(2, key.analyzer).bind(3, std::int64_t{key.band});
+  }
 
   // The writer's statement `which`, prepared on its first use.
   Result<Stmt> prepare(Sql which) REQUIRES(mu_) {

@@ -59,18 +59,18 @@ std::string statement_text(Sql which) {
     // unchanged status, the second is for a change.
     case kProgressSameStatus:
       return "UPDATE operations SET next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
-             " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
+             " poll_count = poll_count + ?8, lease_owner = NULL, lease_until = NULL"
              " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?7 AND status = ?3"
              " AND " LROGATE_ACTIVE;
     case kProgressNewStatus:
       return "UPDATE operations SET status = ?3, next_poll_at = ?4, attempts = ?5, updated_at = ?6,"
-             " poll_count = poll_count + 1, lease_owner = NULL, lease_until = NULL"
+             " poll_count = poll_count + ?8, lease_owner = NULL, lease_until = NULL"
              " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?7"
              " AND " LROGATE_ACTIVE;
     case kComplete:
       return "UPDATE operations SET status = ?3, result = ?4, result_type = ?5, error_code = ?6,"
              " error_message = ?7, updated_at = ?8, expires_at = ?9, next_poll_at = NULL,"
-             " lease_owner = NULL, lease_until = NULL, poll_count = poll_count + (?2 IS NOT NULL)"
+             " lease_owner = NULL, lease_until = NULL, poll_count = poll_count + ?11"
              " WHERE id = ?1 AND " LROGATE_ACTIVE
              " AND (?2 IS NULL OR ((lease_owner = ?2 OR lease_owner IS NULL) AND fence = ?10))";
     case kRetrieved:
@@ -131,6 +131,29 @@ std::string statement_text(Sql which) {
       return "DELETE FROM idempotency WHERE tenant = ?1 AND key = ?2 AND operation_id IS NULL";
     case kPing:
       return "SELECT 1";
+    // add_duration's statements, in one transaction (sqlite_store.cpp,
+    // add_duration()); ?1 resource, ?2 analyzer, ?3 band.
+    case kDurationTotal:
+      return "INSERT INTO duration_totals (resource, analyzer, band, total) VALUES (?1, ?2, ?3, 1)"
+             " ON CONFLICT (resource, analyzer, band) DO UPDATE SET total = total + 1"
+             " RETURNING total";
+    case kDurationBucket:
+      return "INSERT INTO duration_buckets (resource, analyzer, band, bucket, n)"
+             " VALUES (?1, ?2, ?3, ?4, 1)"
+             " ON CONFLICT (resource, analyzer, band, bucket) DO UPDATE SET n = n + 1";
+    case kDurationHalve:
+      return "UPDATE duration_buckets SET n = n / 2"
+             " WHERE resource = ?1 AND analyzer = ?2 AND band = ?3";
+    case kDurationDropEmpty:
+      return "DELETE FROM duration_buckets"
+             " WHERE resource = ?1 AND analyzer = ?2 AND band = ?3 AND n = 0";
+    case kDurationRecount:
+      return "UPDATE duration_totals SET total = (SELECT COALESCE(SUM(n), 0) FROM duration_buckets"
+             " WHERE resource = ?1 AND analyzer = ?2 AND band = ?3)"
+             " WHERE resource = ?1 AND analyzer = ?2 AND band = ?3";
+    case kDurationLoad:
+      return "SELECT resource, analyzer, band, bucket, n FROM duration_buckets WHERE n > 0"
+             " ORDER BY resource, analyzer, band, bucket";
     case kSqlCount:
       break;
   }

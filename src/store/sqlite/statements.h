@@ -37,6 +37,12 @@ enum Sql {
   kKeyBind,
   kKeyRelease,
   kPing,
+  kDurationTotal,  // add_duration: the key's total, counted up first
+  kDurationBucket,
+  kDurationHalve,
+  kDurationDropEmpty,
+  kDurationRecount,
+  kDurationLoad,
   kSqlCount
 };
 

@@ -98,8 +98,9 @@ class HandFeed final : public OperationStore {
                                            const std::vector<std::string>& skip) override {
     return inner_->claim_due(owner, now, until, limit, skip);
   }
-  Result<int> renew_leases(std::string_view owner, const std::vector<std::string>& ids,
-                           Millis until) override {
+  Result<std::vector<std::string>> renew_leases(std::string_view owner,
+                                                const std::vector<std::string>& ids,
+                                                Millis until) override {
     return inner_->renew_leases(owner, ids, until);
   }
   Result<bool> record_progress(std::string_view id, std::string_view owner,
@@ -144,6 +145,10 @@ class HandFeed final : public OperationStore {
     return inner_->release_key(t, k);
   }
   Result<void> ping() override { return inner_->ping(); }
+  Result<void> add_duration(const DurationKey& key, int bucket, std::int64_t halve_at) override {
+    return inner_->add_duration(key, bucket, halve_at);
+  }
+  Result<std::vector<DurationCount>> load_durations() override { return inner_->load_durations(); }
 
  private:
   std::unique_ptr<OperationStore> inner_;
@@ -281,6 +286,32 @@ TEST(ExclusiveCache, ServesAtOnceAndItsOwnWritesDropTheRecord) {
   ASSERT_TRUE(store.remove("a").value());
   EXPECT_FALSE(store.get("a").value().has_value());
   EXPECT_FALSE((store.cached("a") != nullptr));
+}
+
+// The learned durations are no record's: the cache passes them through,
+// and the heartbeat's answer is the store's.
+TEST(ExclusiveCache, ForwardsDurationsAndTheIdsARenewalKept) {
+  auto s = sqlite::open(temp_path());
+  ASSERT_TRUE(s.ok());
+  auto feed = std::make_unique<HandFeed>(std::move(s).value(), /*exclusive=*/true);
+  HandFeed* inner = feed.get();
+  auto cache = with_read_cache(std::move(feed));
+  ASSERT_TRUE(cache->add_duration({"r", "a", 2}, 7, 100).ok());
+  auto behind = inner->inner().load_durations().value();
+  ASSERT_EQ(behind.size(), 1u);
+  EXPECT_EQ(behind[0].bucket, 7);
+  auto loaded = cache->load_durations().value();
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].key.band, 2);
+  EXPECT_EQ(loaded[0].count, 1);
+  EXPECT_FALSE(cache->add_duration({"r", "a", 2}, 64, 100).ok());
+  ASSERT_TRUE(cache->insert(op("a")).ok());
+  ASSERT_TRUE(cache->insert(op("b")).ok());
+  ASSERT_EQ(cache->claim_due("n1", 0, 1000, 1, {}).value().size(), 1u);
+  for (const char* id : {"a", "b"}) ASSERT_TRUE(cache->get(id).value().has_value());  // cached
+  auto kept = cache->renew_leases("n1", {"a", "b"}, 5000).value();
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(cache->get(kept[0]).value()->lease_until, 5000);  // the renewal dropped it
 }
 
 // An analyze asks for its analyzer's latest creation every time: a store

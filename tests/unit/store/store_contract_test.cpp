@@ -56,10 +56,16 @@ std::string temp_postgres() {
 
 const Backend kBackends[] = {{"sqlite", temp_sqlite}, {"postgresql", temp_postgres}};
 
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
 class StoreContract : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    std::string url = GetParam().make_url();
+    url_ = GetParam().make_url();
+    const std::string& url = url_;
     if (url.empty()) {
       // scripts/test.sh always provides the server; this is for a bare ctest.
       GTEST_SKIP() << "no PostgreSQL: set LROGATE_TEST_POSTGRES_URL (scripts/pg-test-server.sh)";
@@ -77,6 +83,7 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
     o.next_poll_at = due;
     return o;
   }
+  std::string url_;
   std::unique_ptr<OperationStore> store_;
 };
 
@@ -121,6 +128,7 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
   o.idempotency_key = "key-1";
   o.kind = Kind::kAnalyzerCreation;
   o.resource = "westeurope-2";
+  o.size_band = 11;
   ASSERT_TRUE(store_->insert(o).ok());
 
   auto same = [&](const Operation& got, bool body) {
@@ -143,6 +151,7 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
     EXPECT_EQ(got.idempotency_key, o.idempotency_key);
     EXPECT_EQ(got.kind, o.kind);
     EXPECT_EQ(got.resource, o.resource);
+    EXPECT_EQ(got.size_band, o.size_band);
   };
   auto got = store_->get(o.id);
   ASSERT_TRUE(got.ok() && got.value().has_value());
@@ -182,6 +191,7 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
   EXPECT_FALSE(b.expires_at.has_value());
   EXPECT_EQ(b.kind, Kind::kAnalysis);
   EXPECT_EQ(b.status, Status::kNotStarted);
+  EXPECT_EQ(b.size_band, -1);
 }
 
 // Every record is bound to a resource: an insert without one is refused as
@@ -318,13 +328,100 @@ TEST_P(StoreContract, HeartbeatRenewsOnlyTheOwnersLiveLeases) {
   ASSERT_TRUE(store_->insert(op("c", 0, 0)).ok());
   ASSERT_EQ(store_->claim_due("n1", 0, 1000, 2, {}).value().size(), 2u);
   ASSERT_EQ(store_->claim_due("n2", 0, 1000, 2, {}).value().size(), 1u);
+  std::vector<std::string> mine;
+  for (const char* id : {"a", "b", "c"}) {
+    if (store_->get(id).value()->lease_owner == "n1") mine.push_back(id);
+  }
+  ASSERT_EQ(mine.size(), 2u);
   std::vector<std::string> all = {"a", "b", "c", "quote\"d"};
-  EXPECT_EQ(store_->renew_leases("n1", all, 5000).value(), 2);
+  auto renewed = store_->renew_leases("n1", all, 5000);
+  ASSERT_TRUE(renewed.ok()) << renewed.error().detail;
+  EXPECT_EQ(sorted(renewed.value()), mine);  // the ids it extended, each once
   // n1's leases now outlive 1000; n2's does not.
   auto later = store_->claim_due("n3", 2000, 9000, 10, {}).value();
   ASSERT_EQ(later.size(), 1u);
   EXPECT_EQ(store_->get(later[0].id).value()->lease_owner, "n3");
-  EXPECT_EQ(store_->renew_leases("n1", {}, 6000).value(), 0);
+  EXPECT_TRUE(store_->renew_leases("n1", {}, 6000).value().empty());
+  // An id named twice is answered once.
+  EXPECT_EQ(sorted(store_->renew_leases("n1", {mine[0], mine[0]}, 6000).value()),
+            (std::vector<std::string>{mine[0]}));
+}
+
+// What a heartbeat answers tells the poller which operations it lost: one
+// taken over by another owner after its lease lapsed, one finished (by a
+// cancel), one released, or one removed are not among the ids returned.
+TEST_P(StoreContract, HeartbeatLeavesOutTheLeasesTheOwnerLost) {
+  for (const char* id : {"kept", "taken", "finished", "released", "removed"}) {
+    ASSERT_TRUE(store_->insert(op(id, 0, 0)).ok());
+  }
+  ASSERT_EQ(store_->claim_due("n1", 0, 1000, 10, {}).value().size(), 5u);
+  std::vector<std::string> all = {"kept", "taken", "finished", "released", "removed"};
+  ASSERT_EQ(store_->renew_leases("n1", {"kept", "finished", "released", "removed"}, 5000)
+                .value()
+                .size(),
+            4u);  // "taken" alone lapses at 1000
+  auto other = store_->claim_due("n2", 1000, 9000, 10, {}).value();
+  ASSERT_EQ(other.size(), 1u);
+  EXPECT_EQ(other[0].id, "taken");
+  Completion cancel{Status::kCanceled, "", "", "Canceled", "", 1100, 90'000, 0};
+  ASSERT_TRUE(store_->complete("finished", "", cancel).value());
+  ASSERT_TRUE(store_->remove("removed").value());
+  ASSERT_TRUE(store_->record_progress("released", "n1",
+                                      {Status::kRunning, 99'000, 0, 1200,
+                                       store_->get("released").value()->fence})
+                  .value());  // a progress write lets the lease go
+  auto renewed = store_->renew_leases("n1", all, 10'000);
+  ASSERT_TRUE(renewed.ok()) << renewed.error().detail;
+  EXPECT_EQ(renewed.value(), (std::vector<std::string>{"kept"}));
+  EXPECT_EQ(store_->get("taken").value()->lease_until, 9000);  // n2's lease is untouched
+  EXPECT_EQ(store_->release_leases("n1").value(), 1);
+  EXPECT_TRUE(store_->renew_leases("n1", all, 11'000).value().empty());
+}
+
+// poll_count grows by the polls each write carries: a progress write
+// counts one unless told more (a poller that kept the operation in memory
+// across polls), a completion none unless told.
+TEST_P(StoreContract, EveryWriteAddsThePollsItCarries) {
+  ASSERT_TRUE(store_->insert(op("a", 0, 0)).ok());
+  auto claim_a = [&](Millis now) {
+    auto c = store_->claim_due("n1", now, now + 1000, 10, {}).value();
+    EXPECT_EQ(c.size(), 1u);
+    return c.empty() ? std::int64_t{-1} : c[0].fence;
+  };
+  Progress one{Status::kRunning, 100, 0, 10, claim_a(0)};
+  EXPECT_EQ(one.polls, 1);  // unless told
+  ASSERT_TRUE(store_->record_progress("a", "n1", one).value());
+  EXPECT_EQ(store_->get("a").value()->poll_count, 1);
+  Progress four{Status::kRunning, 200, 0, 20, claim_a(100), 4};
+  ASSERT_TRUE(store_->record_progress("a", "n1", four).value());
+  EXPECT_EQ(store_->get("a").value()->poll_count, 5);
+  // A batch: each item its own count (a status change takes it too); a
+  // refused item counts nothing.
+  for (const char* id : {"b", "c", "d"}) ASSERT_TRUE(store_->insert(op(id, 0, 0)).ok());
+  std::map<std::string, std::int64_t> f;
+  auto all = store_->claim_due("n1", 200, 9000, 10, {}).value();
+  for (const auto& o : all) f[o.id] = o.fence;
+  ASSERT_EQ(f.size(), 4u);
+  auto batch = store_->record_progress_many(
+      "n1", {{"b", {Status::kRunning, 300, 0, 30, f["b"], 3}},
+             {"c", {Status::kNotStarted, 300, 0, 30, f["c"], 0}},
+             {"d", {Status::kRunning, 300, 0, 30, f["d"] - 1, 9}}});
+  EXPECT_EQ(batch.value(), (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(store_->get("b").value()->poll_count, 3);
+  EXPECT_EQ(store_->get("c").value()->poll_count, 0);
+  EXPECT_EQ(store_->get("d").value()->poll_count, 0);
+  // Completions: the poller's with what it counted, none unless told, a
+  // cancel's none.
+  Completion done{Status::kSucceeded, "{}", "application/json", "", "", 40, 9000, f["a"], 2};
+  ASSERT_TRUE(store_->complete("a", "n1", done).value());
+  EXPECT_EQ(store_->get("a").value()->poll_count, 7);
+  Completion quiet{Status::kFailed, "", "", "Timeout", "", 40, 9000, f["d"]};
+  EXPECT_EQ(quiet.polls, 0);
+  ASSERT_TRUE(store_->complete("d", "n1", quiet).value());
+  EXPECT_EQ(store_->get("d").value()->poll_count, 0);
+  Completion cancel{Status::kCanceled, "", "", "Canceled", "", 40, 9000, 0};
+  ASSERT_TRUE(store_->complete("b", "", cancel).value());
+  EXPECT_EQ(store_->get("b").value()->poll_count, 3);
 }
 
 // A read before every write, then one after: whatever a backend keeps in
@@ -719,6 +816,141 @@ TEST_P(StoreContract, ASharedBudgetSlotGivesAtMostItsCapToAllAskers) {
   EXPECT_EQ(take("r", "polls", 100, 1, 50), 0);
 }
 
+// The learned durations (docs/design.md, "Learned durations"): counts per
+// key and bucket, read back ordered by key then bucket.
+using Counts = std::vector<DurationCount>;
+std::string show(const Counts& counts) {
+  std::string out;
+  for (const auto& c : counts) {
+    out += c.key.resource + "/" + c.key.analyzer + "/" + std::to_string(c.key.band) + "[" +
+           std::to_string(c.bucket) + "]=" + std::to_string(c.count) + " ";
+  }
+  return out;
+}
+bool same(const Counts& a, const Counts& b) {
+  auto tie = [](const DurationCount& c) {
+    return std::tie(c.key.resource, c.key.analyzer, c.key.band, c.bucket, c.count);
+  };
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [&](const auto& x, const auto& y) { return tie(x) == tie(y); });
+}
+
+TEST_P(StoreContract, DurationsAddUpAndLoadOrderedByKeyThenBucket) {
+  EXPECT_TRUE(store_->load_durations().value().empty());
+  const DurationKey west{"west", "prebuilt-invoice", 3};
+  const DurationKey east{"east", "prebuilt-invoice", -1};
+  const DurationKey upper{"West", "receipts", 0};  // sorts first: names compare bytewise
+  for (int bucket : {12, 5, 12, 12, 63, 0}) ASSERT_TRUE(store_->add_duration(west, bucket, 1000).ok());
+  ASSERT_TRUE(store_->add_duration(east, 7, 1000).ok());
+  ASSERT_TRUE(store_->add_duration(upper, 1, 1000).ok());
+  ASSERT_TRUE(store_->add_duration({"west", "prebuilt-invoice", 2}, 9, 1000).ok());
+  ASSERT_TRUE(store_->add_duration({"", "", -1}, 4, 1000).ok());  // empty names are names too
+  auto loaded = store_->load_durations();
+  ASSERT_TRUE(loaded.ok()) << loaded.error().detail;
+  Counts want{{{"", "", -1}, 4, 1},
+              {upper, 1, 1},
+              {east, 7, 1},
+              {{"west", "prebuilt-invoice", 2}, 9, 1},
+              {west, 0, 1},
+              {west, 5, 1},
+              {west, 12, 3},
+              {west, 63, 1}};
+  EXPECT_TRUE(same(loaded.value(), want)) << show(loaded.value());
+  // Out of range: refused, nothing written.
+  for (int bucket : {-1, kDurationBuckets}) {
+    auto bad = store_->add_duration(west, bucket, 1000);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_EQ(store_->add_duration(west, 1, 1).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(same(store_->load_durations().value(), want));
+}
+
+// halve_at 10: nine adds count up; the tenth brings the total to 10 and
+// halves every bucket of the key (integer division; a bucket at 1 is
+// gone), and the next crossing is counted from what is left. Other keys
+// keep their counts.
+TEST_P(StoreContract, DurationsHalveWhenTheKeysTotalReachesTheThreshold) {
+  const DurationKey k{"r", "a", 1};
+  const DurationKey other{"r", "a", 2};
+  ASSERT_TRUE(store_->add_duration(other, 3, 10).ok());
+  // Buckets 0: 5, 1: 3, 2: 1 after nine adds.
+  for (int bucket : {0, 0, 0, 0, 0, 1, 1, 1, 2}) ASSERT_TRUE(store_->add_duration(k, bucket, 10).ok());
+  EXPECT_TRUE(same(store_->load_durations().value(),
+                   Counts{{k, 0, 5}, {k, 1, 3}, {k, 2, 1}, {other, 3, 1}}));
+  ASSERT_TRUE(store_->add_duration(k, 1, 10).ok());  // total 10: 5, 4, 1 halved
+  auto halved = store_->load_durations().value();
+  EXPECT_TRUE(same(halved, Counts{{k, 0, 2}, {k, 1, 2}, {other, 3, 1}})) << show(halved);
+  // The total is now 4: six more adds to reach 10 again.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->add_duration(k, 5, 10).ok());
+  auto before = store_->load_durations().value();
+  EXPECT_TRUE(same(before, Counts{{k, 0, 2}, {k, 1, 2}, {k, 5, 5}, {other, 3, 1}})) << show(before);
+  ASSERT_TRUE(store_->add_duration(k, 5, 10).ok());
+  auto again = store_->load_durations().value();
+  EXPECT_TRUE(same(again, Counts{{k, 0, 1}, {k, 1, 1}, {k, 5, 3}, {other, 3, 1}})) << show(again);
+}
+
+// Eight threads adding at once (on PostgreSQL through two stores, as two
+// replicas: eight connections, each add its own transaction): no count is
+// lost, and a key crossing its threshold is halved once per crossing, so
+// the result is that of the adds one after the other.
+TEST_P(StoreContract, ConcurrentDurationAddsLoseNothingAndHalveOncePerCrossing) {
+  constexpr int kThreads = 8, kAdds = 50;
+  std::vector<OperationStore*> stores{store_.get()};
+  std::unique_ptr<OperationStore> replica;
+  if (!store_->exclusive()) {
+    auto r = open_store(url_);
+    ASSERT_TRUE(r.ok()) << r.error().detail;
+    replica = std::move(r.value());
+    stores.push_back(replica.get());
+  }
+  auto hammer = [&](auto key_of, std::int64_t halve_at) {
+    std::atomic<int> failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        OperationStore& s = *stores[t % stores.size()];
+        for (int i = 0; i < kAdds; ++i) {
+          auto [key, bucket] = key_of(t);
+          if (!s.add_duration(key, bucket, halve_at).ok()) ++failed;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failed.load(), 0);
+  };
+  // No halving: every thread its own bucket of one key, all 50 there.
+  const DurationKey spread{"r", "spread", -1};
+  hammer([&](int t) { return std::pair{spread, t}; }, 1'000'000);
+  Counts want;
+  for (int t = 0; t < kThreads; ++t) want.push_back({spread, t, kAdds});
+  auto loaded = store_->load_durations().value();
+  EXPECT_TRUE(same(loaded, want)) << show(loaded);
+  // Halving at 64, one bucket: 400 adds one after the other leave what
+  // this loop computes (a lost count or a second halving would not).
+  const DurationKey hot{"r", "hot", 4};
+  hammer([&](int) { return std::pair{hot, 9}; }, 64);
+  std::int64_t n = 0;
+  for (int i = 0; i < kThreads * kAdds; ++i) {
+    if (++n >= 64) n /= 2;
+  }
+  want.insert(want.begin(), {hot, 9, n});
+  loaded = store_->load_durations().value();
+  EXPECT_TRUE(same(loaded, want)) << show(loaded);
+  // Halving at 50 over four buckets (which buckets lose a half-count to
+  // integer division depends on the order): the key's sum is below 50, and
+  // at least what a halving of 50 leaves, (50 - 4) / 2, plus nothing lost.
+  const DurationKey mixed{"r", "mixed", 4};
+  hammer([&](int t) { return std::pair{mixed, t % 4}; }, 50);
+  std::int64_t sum = 0;
+  loaded = store_->load_durations().value();
+  for (const auto& c : loaded) {
+    if (c.key.analyzer == "mixed") sum += c.count;
+  }
+  EXPECT_LT(sum, 50);
+  EXPECT_GE(sum, 23);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return std::string(info.param.name); });
 
@@ -773,9 +1005,10 @@ TEST(SqliteStore, SecondProcessOnOneFileIsRefusedClearly) {
 }
 
 // The upgrade tests' records: two Running, three Succeeded, at the current
-// schema (on a resource of their own, which the older schema has no column
-// for); the test then takes the newer schema's objects away and adds one
-// Failed record "old" as the older build would have.
+// schema (on a resource and a size band of their own, which the older
+// schema has no column for); the test then takes the newer schema's
+// objects away and adds one Failed record "old" as the older build would
+// have.
 void fill_for_upgrade(const std::string& url) {
   auto s = open_store(url);
   ASSERT_TRUE(s.ok());
@@ -787,8 +1020,29 @@ void fill_for_upgrade(const std::string& url) {
     o.created_at = i;
     o.status = i < 2 ? Status::kRunning : Status::kSucceeded;
     o.resource = "pool-" + std::to_string(i);
+    o.size_band = i;
     ASSERT_TRUE(s.value()->insert(o).ok());
   }
+  ASSERT_TRUE(s.value()->add_duration({"pool-0", "pro-demo", 1}, 3, 100).ok());
+}
+
+// After the migration that adds them, the records stored before read as of
+// no known size band, and durations are kept from scratch.
+void expect_bands_and_durations(OperationStore& s, const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    auto got = s.get(id);
+    ASSERT_TRUE(got.ok() && got.value().has_value()) << id;
+    EXPECT_EQ(got.value()->size_band, -1) << id;
+  }
+  auto before = s.load_durations();
+  ASSERT_TRUE(before.ok()) << before.error().detail;
+  EXPECT_TRUE(before.value().empty());
+  ASSERT_TRUE(s.add_duration({"default", "a", -1}, 2, 100).ok());
+  auto after = s.load_durations().value();
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].key.resource, "default");
+  EXPECT_EQ(after[0].bucket, 2);
+  EXPECT_EQ(after[0].count, 1);
 }
 
 // Reopened (migrated again), the older store's records are counted, listed
@@ -812,20 +1066,28 @@ void expect_upgraded(const std::string& url) {
   auto running = s.value()->list(q).value();
   ASSERT_EQ(running.size(), 2u);
   EXPECT_EQ(running[0].id, "u1");
+  ASSERT_NO_FATAL_FAILURE(expect_bands_and_durations(*s.value(), {"old", "u0", "u4"}));
   ASSERT_TRUE(s.value()->remove("old").value());
   EXPECT_EQ(s.value()->count_active().value(), 2);
   EXPECT_EQ(s.value()->count_by_status().value(), (Counts{{"Running", 2}, {"Succeeded", 3}}));
 }
 
+// The newest schema's objects on SQLite (v7: size bands, durations).
+constexpr const char* kSqliteDropV7 =
+    "DROP TABLE duration_totals; DROP TABLE duration_buckets;"
+    " ALTER TABLE operations DROP COLUMN size_band;";
+
 // A store written by the build before the kept counts (SQLite schema v4)
 // upgrades in place: its records are counted and listed by status, and get
-// their resource. The older schema is made by taking v5's and v6's objects
-// away again.
+// their resource and size band. The older schema is made by taking v5's,
+// v6's and v7's objects away again.
 TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
   std::string url = temp_sqlite();
   ASSERT_NO_FATAL_FAILURE(fill_for_upgrade(url));
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(url.substr(7).c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, kSqliteDropV7, nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TRIGGER operations_counted_insert;"
                          " DROP TRIGGER operations_counted_status;"
@@ -843,12 +1105,32 @@ TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
   ASSERT_NO_FATAL_FAILURE(expect_upgraded(url));
 }
 
-// The same on PostgreSQL (schema v2, before the kept counts, the resource
-// and the shared budget).
+// The newest schema's objects on PostgreSQL (v6: size bands, durations).
+constexpr const char* kPostgresDropV6 =
+    "SET client_min_messages = warning;"
+    " DROP FUNCTION lrogate_add_duration(text, text, integer, integer, bigint);"
+    " DROP TABLE duration_totals; DROP TABLE duration_buckets;"
+    " ALTER TABLE operations DROP COLUMN size_band;";
+
+// Runs `sql` on the database at `url`; false (and the error, as a test
+// failure) when it fails.
+bool run_sql(const std::string& url, const char* sql) {
+  PGconn* c = PQconnectdb(url.c_str());
+  PGresult* r = PQexec(c, sql);
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  EXPECT_TRUE(ok) << PQerrorMessage(c);
+  PQclear(r);
+  PQfinish(c);
+  return ok;
+}
+
+// The same on PostgreSQL (schema v2, before the kept counts, the resource,
+// the shared budget and the durations).
 TEST(PostgresStore, StoreOfSchemaTwoUpgradesInPlace) {
   std::string url = temp_postgres();
   if (url.empty()) GTEST_SKIP() << "no PostgreSQL: set LROGATE_TEST_POSTGRES_URL";
   ASSERT_NO_FATAL_FAILURE(fill_for_upgrade(url));
+  ASSERT_TRUE(run_sql(url, kPostgresDropV6));
   PGconn* c = PQconnectdb(url.c_str());
   PGresult* r = PQexec(c,
                        "SET client_min_messages = warning;"
@@ -869,6 +1151,43 @@ TEST(PostgresStore, StoreOfSchemaTwoUpgradesInPlace) {
   PQclear(r);
   PQfinish(c);
   ASSERT_NO_FATAL_FAILURE(expect_upgraded(url));
+}
+
+// From the schema just before the durations (SQLite v6, PostgreSQL v5):
+// the records, their resources and the kept counts stay; the records read
+// as of no size band, and durations start empty and are kept.
+void fill_before_durations(const std::string& url) {
+  ASSERT_NO_FATAL_FAILURE(fill_for_upgrade(url));
+}
+void expect_upgraded_from_before_durations(const std::string& url) {
+  auto s = open_store(url);
+  ASSERT_TRUE(s.ok()) << s.error().detail;
+  EXPECT_EQ(s.value()->get("u3").value()->resource, "pool-3");
+  EXPECT_EQ(s.value()->count_open_by_resource().value(),
+            (std::vector<std::pair<std::string, std::int64_t>>{{"pool-0", 1}, {"pool-1", 1}}));
+  ASSERT_NO_FATAL_FAILURE(expect_bands_and_durations(*s.value(), {"u0", "u1", "u4"}));
+}
+
+TEST(SqliteStore, StoreOfSchemaSixUpgradesInPlace) {
+  std::string url = temp_sqlite();
+  ASSERT_NO_FATAL_FAILURE(fill_before_durations(url));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(url.substr(7).c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, (std::string(kSqliteDropV7) + " PRAGMA user_version = 6;").c_str(),
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  ASSERT_NO_FATAL_FAILURE(expect_upgraded_from_before_durations(url));
+}
+
+TEST(PostgresStore, StoreOfSchemaFiveUpgradesInPlace) {
+  std::string url = temp_postgres();
+  if (url.empty()) GTEST_SKIP() << "no PostgreSQL: set LROGATE_TEST_POSTGRES_URL";
+  ASSERT_NO_FATAL_FAILURE(fill_before_durations(url));
+  ASSERT_TRUE(
+      run_sql(url, (std::string(kPostgresDropV6) + " UPDATE lrogate_schema SET version = 5;").c_str()));
+  ASSERT_NO_FATAL_FAILURE(expect_upgraded_from_before_durations(url));
 }
 
 // The shared column list (store/columns.h) names exactly the columns each
