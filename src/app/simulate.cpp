@@ -13,6 +13,21 @@ int run_simulate(const config::SimulateConfig& c) {
   sim::SimOptions opt;
   opt.key = c.key;
   opt.defaults.duration = c.duration;
+  std::vector<sim::AnalyzerDuration> rules;
+  for (const auto& text : c.analyzer_durations) {
+    auto rule = sim::parse_analyzer_duration(text);
+    if (!rule) {
+      log::error("bad --analyzer-duration", {{"error", rule.error().message}});
+      return 2;
+    }
+    rules.push_back(std::move(rule.value()));
+  }
+  auto durations = sim::DurationTable::create(std::move(rules), c.seed);
+  if (!durations) {
+    log::error("bad --analyzer-duration", {{"error", durations.error().message}});
+    return 2;
+  }
+  opt.durations = std::move(durations.value());
   opt.result_ttl = c.result_ttl;
   opt.latency = c.latency;
   opt.analyzers = c.analyzers;

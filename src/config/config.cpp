@@ -279,6 +279,18 @@ std::optional<int> parse(int argc, char** argv, Config* out) {
   flag(sim, "tls-cert", &m.tls_cert, "Serve HTTPS with this certificate chain (PEM)");
   flag(sim, "tls-key", &m.tls_key, "... and this private key (PEM)");
   duration_flag(sim, &d, &keep, "duration", &m.duration, "Default analysis duration");
+  sim->add_option("--analyzer-duration", m.analyzer_durations,
+                  "Durations of an analyzer's operations, drawn per document: "
+                  "NAME=fixed:5s, NAME=lognormal:MEDIAN:SIGMA (e.g. 120s:0.3) or "
+                  "NAME=bimodal:MEDIAN1:MEDIAN2:SIGMA (half at each); NAME * for every other "
+                  "analyzer; repeatable or comma-separated; a document's sim_duration= wins")
+      ->envname(env_name("analyzer-duration"))
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  flag(sim, "seed", &m.seed,
+       "Seed of the --analyzer-duration draws: simulators with the same seed give a document "
+       "the same duration")
+      ->transform(decimal(false));
   duration_flag(sim, &d, &keep, "result-ttl", &m.result_ttl, "How long results stay readable");
   duration_flag(sim, &d, &keep, "latency", &m.latency, "Delay added to every answer");
   flag(sim, "analyzers", &analyzers, "Known analyzer ids, comma-separated");

@@ -63,6 +63,10 @@ struct SimulateConfig {
   std::string tls_cert;
   std::string tls_key;
   milliseconds duration{5'000};
+  // --analyzer-duration NAME=SPEC, repeatable (sim/durations.h; simulate.cpp
+  // reads them and refuses a bad one), and the --seed of their draws.
+  std::vector<std::string> analyzer_durations;
+  std::uint64_t seed = 1;
   milliseconds result_ttl{24 * 3'600'000};
   milliseconds latency{0};
   std::vector<std::string> analyzers;

@@ -88,6 +88,7 @@ Result<Directives> parse_directives(std::string_view url, const Directives& defa
       auto dur = parse_duration(v);
       if (!dur) return bad(v);
       d.duration = dur.value();
+      d.duration_given = true;
     } else if (k == "sim_outcome") {
       if (v != "Succeeded" && v != "Failed" && v != "Canceled") return bad(v);
       d.outcome = v;

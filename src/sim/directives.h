@@ -35,6 +35,9 @@ struct Fault {
 
 struct Directives {
   std::chrono::milliseconds duration{5'000};
+  // The document's own sim_duration=: it wins over --analyzer-duration
+  // (sim/durations.h), which only replaces the default.
+  bool duration_given = false;
   std::string outcome = "Succeeded";  // Succeeded | Failed | Canceled
   std::vector<Fault> poll_faults;
   std::vector<Fault> submit_faults;

@@ -201,6 +201,7 @@ struct Simulator::Impl {
                  };
                  boost::json::object o{{"id", op.id},
                                        {"created_ms", op.created},
+                                       {"duration_ms", op.d.duration.count()},
                                        {"polls", op.polls},
                                        {"overlaps", op.overlaps},
                                        {"poll_offsets_ms", std::move(times)},
@@ -358,6 +359,8 @@ struct Simulator::Impl {
       reply(done, az_error(400, "InvalidRequest", d.error().message));
       return;
     }
+    std::string body_sha256 = sha256_hex(r.body);
+    d->duration = opt.durations.resolve(*d, analyzer, document_key(input.value(), body_sha256));
     std::string base = request_base(r);
     MutexLock lock(mu);
     ++submits;
@@ -375,7 +378,7 @@ struct Simulator::Impl {
     op.analyzer = analyzer;
     op.api_version = version;
     op.input = input.value();
-    op.body_sha256 = sha256_hex(r.body);
+    op.body_sha256 = std::move(body_sha256);
     op.created = clock.now_ms();
     op.d = d.value();
     if (auto refused = throttled_submits.find(body_hash); refused != throttled_submits.end()) {

@@ -46,6 +46,7 @@
 #include "http/message.h"
 #include "http/server.h"
 #include "sim/directives.h"
+#include "sim/durations.h"
 #include "sim/oidc_issuer.h"
 #include "sim/throttle.h"
 #include "sim/tokens.h"
@@ -56,6 +57,9 @@ struct SimOptions {
   std::string key;      // required Ocp-Apim-Subscription-Key
   TokenOptions tokens;  // the Entra ID token endpoints (sim/tokens.h)
   Directives defaults;
+  // Durations per analyzer (--analyzer-duration, --seed); for the documents
+  // without sim_duration=, over defaults.duration.
+  DurationTable durations;
   std::chrono::milliseconds result_ttl{24 * 3'600'000};
   std::chrono::milliseconds latency{0};                       // added to every answer
   std::vector<std::string> analyzers;                         // known analyzer ids

@@ -454,6 +454,33 @@ TEST(Config, SimulatorQuotaFlags) {
   ::unsetenv("LROGATE_STATUS_RPS");
 }
 
+// --analyzer-duration: repeatable and comma-separated, kept as written for
+// the simulator to read (sim/durations.h); --seed a whole number.
+TEST(Config, SimulatorAnalyzerDurations) {
+  auto sim = [](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"lrogate", "simulate", "--key", "k"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Outcome o;
+    testing::internal::CaptureStderr();
+    o.code = run(args, &o.config);
+    o.err = testing::internal::GetCapturedStderr();
+    return o;
+  };
+  auto d = sim({});
+  ASSERT_EQ(d.code, kGoOn) << d.err;
+  EXPECT_TRUE(d.config.simulate.analyzer_durations.empty());
+  EXPECT_EQ(d.config.simulate.seed, 1u);
+  auto set = sim({"--analyzer-duration", "a=lognormal:120s:0.3", "--analyzer-duration",
+                  "b=fixed:5s,*=bimodal:30s:300s:0.1", "--seed", "42"});
+  ASSERT_EQ(set.code, kGoOn) << set.err;
+  EXPECT_EQ(
+      set.config.simulate.analyzer_durations,
+      (std::vector<std::string>{"a=lognormal:120s:0.3", "b=fixed:5s", "*=bimodal:30s:300s:0.1"}));
+  EXPECT_EQ(set.config.simulate.seed, 42u);
+  EXPECT_EQ(sim({"--seed", "-1"}).code, 2);
+  EXPECT_EQ(sim({"--seed", "0x10"}).code, 2);
+}
+
 TEST(Config, GatewayMustBeAUsableUrl) {
   auto client = [](const std::string& gateway) {
     std::vector<std::string> args = {"lrogate", "status", "--gateway", gateway, "op"};
