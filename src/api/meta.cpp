@@ -21,6 +21,15 @@ void add_meta_routes(http::Router& router, ApiContext& ctx) {
         auto render = [&ctx, once, r] {
           if (once->exchange(true)) return;
           metrics::set_long_poll_waiters(static_cast<double>(ctx.service.notifier().waiters()));
+          if (auto* history = ctx.service.history()) {
+            std::vector<metrics::LearnedDuration> learned;
+            for (const auto& l : history->summary()) {
+              learned.push_back({l.resource, l.analyzer, l.samples,
+                                 static_cast<double>(l.median) / 1000.0,
+                                 static_cast<double>(l.p90) / 1000.0});
+            }
+            metrics::set_learned_durations(learned);
+          }
           ctx.pool.publish_metrics(ctx.clock.now_ms());
           http::Response res = http::json_response(200, metrics::render());
           res.content_type = "text/plain; version=0.0.4; charset=utf-8";

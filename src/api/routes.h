@@ -102,6 +102,8 @@ void add_operation_routes(http::Router& router, ApiContext& ctx);
 void add_health_routes(http::Router& router, ApiContext& ctx);
 // /metrics and /openapi.json
 void add_meta_routes(http::Router& router, ApiContext& ctx);
+// GET /learned-durations (api/learned.cpp).
+void add_learned_routes(http::Router& router, ApiContext& ctx);
 
 // The OpenAPI 3.1 document served at /openapi.json (docs/openapi.json).
 const char* openapi_document();

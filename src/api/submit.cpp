@@ -264,14 +264,20 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
         break;
     }
   }
+  // A document sent as the body tells its size: its schedule learns from
+  // documents of its size band (core/poll_history.h); a JSON body does not.
+  int band = upstream::is_json_type(in.content_type)
+                 ? -1
+                 : core::size_band(static_cast<std::int64_t>(in.body.size()));
   auto shared = std::make_shared<SubmitInput>(std::move(in));
   std::string body = std::move(shared->body);
   upstream::CallTags tags = std::move(shared->tags);
   ctx.pool.submit(
       shared->tenant, shared->analyzer_id, std::move(body), shared->content_type, shared->resource, budget,
-      [&ctx, shared, done = std::move(done)](upstream::SubmitAnswer answer, std::string resource) {
+      [&ctx, shared, band, done = std::move(done)](upstream::SubmitAnswer answer,
+                                                   std::string resource) {
         // On the client's thread: the writes below go to store_work.
-        store_must(ctx, "record_submitted", [&ctx, shared, done, a = std::move(answer),
+        store_must(ctx, "record_submitted", [&ctx, shared, band, done, a = std::move(answer),
                                              resource = std::move(resource)] {
           const std::string& key = shared->idempotency_key;
           SubmitOutcome o;
@@ -294,6 +300,7 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
           core::NewOperation n{a.operation_id, shared->tenant, shared->analyzer_id,
                                a.operation_location, key};
           n.resource = resource;
+          n.size_band = band;
           auto rec = ctx.service.record_submitted(n);
           if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
             // Either this id is recorded already (the upstream answered an id

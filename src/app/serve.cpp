@@ -78,6 +78,9 @@ class Gateway {
   // The upstream resources, with a caller on client_ and on each shard's
   // client (docs/design.md, "Upstream pools").
   std::optional<upstream::Pool> pool_;
+  // What this replica knows of how long analyses take (docs/design.md,
+  // "Learned poll schedules"): before the service, which adds to it.
+  core::PollHistory history_;
   std::optional<core::OperationService> service_;
   std::optional<poller::Poller> poller_;
   std::optional<api::ApiContext> ctx_;
@@ -144,6 +147,7 @@ std::optional<int> Gateway::open() {
     return 2;
   }
   service_.emplace(*store_, clock_, c_.service);
+  service_->set_history(&history_);
   // Before anything judges a time: the offset from the store's clock (the
   // poller's heartbeat measures it again while serving).
   if (auto synced = service_->sync_clock(); !synced) {

@@ -112,6 +112,29 @@ struct Metrics {
                                    .Help("Clients waiting in a long-poll")
                                    .Register(*registry)
                                    .Add({});
+  prometheus::Family<prometheus::Histogram>& polls_per_op =
+      BuildHistogram()
+          .Name("lrogate_polls_per_operation")
+          .Help("Upstream polls an analysis took until it was seen succeeded, by analyzer")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& lateness =
+      BuildHistogram()
+          .Name("lrogate_completion_lateness_seconds")
+          .Help("How late the gateway may have seen an analysis succeed: from the last poll "
+                "that found it running (or its submit) to the poll that found it done, by "
+                "analyzer (the upstream finished within it)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& learned =
+      BuildGauge()
+          .Name("lrogate_learned_duration_seconds")
+          .Help("Learned completion time of an analyzer at a pool resource, by quantile "
+                "(docs/design.md, \"Learned poll schedules\")")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& learned_samples =
+      BuildGauge()
+          .Name("lrogate_learned_duration_samples")
+          .Help("Completions the learned durations of an analyzer at a pool resource weigh")
+          .Register(*registry);
   prometheus::Family<prometheus::Gauge>& operations = BuildGauge()
                                                           .Name("lrogate_operations")
                                                           .Help("Operations in the store by status")
@@ -238,6 +261,32 @@ void observe_store(std::string_view operation, double seconds) {
   remembered<prometheus::Histogram>(key, [&]() -> prometheus::Histogram& {
     return m().store.Add({{"operation", std::string(operation)}}, kStore);
   }).Observe(seconds);
+}
+
+void observe_completion(std::string_view analyzer, int polls, double lateness_seconds) {
+  static const prometheus::Histogram::BucketBoundaries kPolls{1, 2, 3, 4, 5, 6, 8, 10,
+                                                              13, 16, 20, 30, 50, 100};
+  std::string key("P|");
+  key.append(analyzer);
+  remembered<prometheus::Histogram>(key, [&]() -> prometheus::Histogram& {
+    return m().polls_per_op.Add({{"analyzer", std::string(analyzer)}}, kPolls);
+  }).Observe(polls);
+  key[0] = 'L';
+  remembered<prometheus::Histogram>(key, [&]() -> prometheus::Histogram& {
+    return m().lateness.Add({{"analyzer", std::string(analyzer)}}, kLag);
+  }).Observe(lateness_seconds);
+}
+
+void set_learned_durations(const std::vector<LearnedDuration>& learned) {
+  auto& x = m();
+  for (const auto& l : learned) {
+    prometheus::Labels at{{"resource", l.resource}, {"analyzer", l.analyzer}};
+    x.learned_samples.Add(at).Set(static_cast<double>(l.samples));
+    at["quantile"] = "0.5";
+    x.learned.Add(at).Set(l.median_seconds);
+    at["quantile"] = "0.9";
+    x.learned.Add(at).Set(l.p90_seconds);
+  }
 }
 
 void set_inflight_polls(double n) { m().inflight.Set(n); }

@@ -36,6 +36,18 @@ void observe_submit_queue_wait(double seconds);
 // From the time a poll was due to the time its answer was recorded.
 void observe_poll_lag(double seconds);
 void observe_store(std::string_view operation, double seconds);
+// An analysis seen succeeded: the upstream polls it took and how late it
+// may have been seen (from the last poll that found it running).
+void observe_completion(std::string_view analyzer, int polls, double lateness_seconds);
+// The learned completion times per resource and analyzer (core/poll_history.h).
+struct LearnedDuration {
+  std::string resource;
+  std::string analyzer;
+  std::int64_t samples = 0;
+  double median_seconds = 0;
+  double p90_seconds = 0;
+};
+void set_learned_durations(const std::vector<LearnedDuration>& learned);
 void set_inflight_polls(double n);
 void set_long_poll_waiters(double n);
 void set_operations(const std::vector<std::pair<std::string, int>>& by_status);

@@ -117,6 +117,7 @@ std::optional<int> parse(int argc, char** argv, Config* out) {
   std::string oidc_audience, oidc_extra_issuers;
   milliseconds oidc_clock_skew = s.oidc.clock_skew;
   std::string fallback_lookup = "auto";
+  std::string poll_schedule = "learned";
   flag(serve, "listen", &serve_listen, "Address to listen on (host:port; port 0 picks one)");
   flag(serve, "upstream-endpoint", &s.upstream.endpoint,
        "Upstream endpoint, e.g. https://RES.services.ai.azure.com (env AZURE_CU_ENDPOINT too)");
@@ -167,6 +168,10 @@ std::optional<int> parse(int argc, char** argv, Config* out) {
        "Operation store: sqlite:PATH (one process) or postgresql://user@host:port/db (replicas)");
   duration_flag(serve, &d, &keep, "poll-interval", &s.poller.schedule.poll_interval,
                 "Upstream poll interval");
+  flag(serve, "poll-schedule", &poll_schedule,
+       "learned: skip the polls that each analyzer's learned durations say find nothing "
+       "(never later than fixed for durations seen before); fixed: every --poll-interval")
+      ->check(CLI::IsMember({"learned", "fixed"}));
   duration_flag(serve, &d, &keep, "max-wait", &s.service.max_wait,
                 "Give up (Failed/Timeout) after this long");
   duration_flag(serve, &d, &keep, "result-ttl", &s.service.result_ttl,
@@ -461,10 +466,16 @@ std::optional<int> parse(int argc, char** argv, Config* out) {
     s.upstream.generic.shape.canceled = split_list(generic_canceled);
     s.auth.timeout = std::min(s.upstream.timeout, milliseconds(10'000));
     s.service.first_poll_delay = std::min(poll_interval, milliseconds(1000));
+    s.service.learned_schedule = poll_schedule == "learned";
+    s.service.shape.first_poll_delay = s.service.first_poll_delay.count();
+    s.service.shape.poll_interval = poll_interval.count();
+    s.poller.schedule.learned = s.service.learned_schedule;
+    s.poller.schedule.first_poll_delay = s.service.first_poll_delay;
     s.poller.schedule.max_wait = s.service.max_wait;
     s.poller.schedule.backoff_base = std::min(poll_interval, milliseconds(1000));
     s.poller.schedule.backoff_cap =
         std::max(s.poller.schedule.backoff_cap, s.poller.schedule.backoff_base);
+    s.service.shape.tail_cap = s.poller.schedule.backoff_cap.count();
     s.api.poll_interval = poll_interval;
     s.api.max_body = s.server.max_body;
     // With client keys the fallback is off unless asked for: an id started

@@ -38,10 +38,16 @@ Result<Operation> OperationService::record_submitted(const NewOperation& n) {
   op.status = Status::kNotStarted;
   op.created_at = now;
   op.updated_at = now;
-  op.next_poll_at = now + config_.first_poll_delay.count();
   op.idempotency_key = n.idempotency_key;
   op.kind = n.kind;
   op.resource = n.resource;
+  op.size_band = n.size_band;
+  op.next_poll_at = now + config_.first_poll_delay.count();
+  if (config_.learned_schedule) {
+    if (auto learned = learned_for(op)) {
+      if (auto at = learned_poll_age(*learned, 0, config_.shape)) op.next_poll_at = now + *at;
+    }
+  }
   if (auto r = store_.insert(op); !r) return r.error();
   return op;
 }
@@ -131,8 +137,62 @@ Result<bool> OperationService::finish(const Operation& op, std::string_view owne
                       op.fence,
                       /*polls=*/owner.empty() ? 0 : 1};
   auto done = store_.complete(op.id, owner, c);
-  if (done && done.value()) notifier_.notify(op.id);
+  if (done && done.value()) {
+    notifier_.notify(op.id);
+    if (status == Status::kSucceeded && !owner.empty()) learn(op, now);
+  }
   return done;
+}
+
+std::shared_ptr<const DurationSketch> OperationService::learned_for(const Operation& op) const {
+  if (!history_ || op.kind != Kind::kAnalysis) return nullptr;
+  return history_->find({op.resource, op.analyzer_id, op.size_band});
+}
+
+namespace {
+
+// A key's counts are halved when they reach this: the schedule follows the
+// last few hundred completions (docs/design.md, "Learned poll schedules").
+constexpr std::int64_t kHalveDurationsAt = 512;
+
+}  // namespace
+
+void OperationService::learn(const Operation& op, Millis now) {
+  if (!history_ || op.kind != Kind::kAnalysis) return;
+  // It finished after the last poll that found it running (updated_at, the
+  // last progress write; created_at before any) and before now. Taken as
+  // the middle of the last interval of that span: after a long skip the
+  // estimate moves earlier by half an interval, so a schedule that starts
+  // too late learns to start sooner.
+  Millis last = std::max(op.updated_at, op.created_at);
+  Millis lower = std::max(last, now - config_.shape.poll_interval);
+  Millis duration = std::max<Millis>((lower + now) / 2 - op.created_at, 0);
+  int bucket = duration_bucket(duration);
+  DurationKey key{op.resource, op.analyzer_id, op.size_band};
+  history_->add(key, bucket);
+  if (auto r = store_.add_duration(store::DurationKey{key.resource, key.analyzer, key.band},
+                                  bucket, kHalveDurationsAt);
+      !r) {
+    // One sample lost; this process's copy has it, the others learn on.
+    log::warn("cannot store a learned duration",
+              {{"error", r.error().message}, {"detail", r.error().detail}});
+  }
+}
+
+Result<void> OperationService::refresh_history() {
+  if (!history_) return {};
+  auto rows = store_.load_durations();
+  if (!rows) return rows.error();
+  std::vector<std::pair<DurationKey, DurationSketch>> all;
+  for (const auto& r : rows.value()) {
+    DurationKey key{r.key.resource, r.key.analyzer, r.key.band};
+    if (all.empty() || all.back().first < key || key < all.back().first) {
+      all.push_back({key, DurationSketch{}});
+    }
+    all.back().second.add(r.bucket, r.count);
+  }
+  history_->replace(all);
+  return {};
 }
 
 Result<CancelOutcome> OperationService::cancel(std::string_view id) {

@@ -15,6 +15,7 @@
 #include "base/result.h"
 #include "core/notifier.h"
 #include "core/operation.h"
+#include "core/poll_history.h"
 #include "core/service_config.h"
 #include "store/operation_store.h"
 
@@ -29,6 +30,9 @@ struct NewOperation {
   store::Kind kind = store::Kind::kAnalysis;
   // The pool resource that accepted it: its polls go there and nowhere else.
   std::string resource = "default";
+  // The document's size band (core::size_band), -1 when the submit does not
+  // tell: its schedule learns from its band's durations.
+  int size_band = -1;
 };
 
 enum class CancelOutcome { kNotFound, kCanceled, kPurged };
@@ -94,6 +98,18 @@ class OperationService {
                         const std::string& operation_id);
   Result<void> release_key(const std::string& tenant, const std::string& key);
 
+  // The learned durations (core/poll_history.h): a new analysis's first
+  // poll follows them (with config().learned_schedule), and every analysis
+  // this service sees succeed from a poll adds to them, here and in the
+  // store. Null: nothing is learned. Set before serving.
+  void set_history(PollHistory* history) { history_ = history; }
+  PollHistory* history() const { return history_; }
+  // The learned durations an operation's schedule follows; null: none yet.
+  std::shared_ptr<const DurationSketch> learned_for(const Operation& op) const;
+  // Loads every replica's learned durations from the store into history()
+  // (a store call: on a store thread).
+  Result<void> refresh_history();
+
   // Long-poll waiters are woken on every final transition made here.
   Notifier& notifier() { return notifier_; }
 
@@ -143,8 +159,12 @@ class OperationService {
   store::OperationStore& store_;
   const Clock& clock_;
   ClusterClock* cluster_ = nullptr;  // the same clock, when it is the cluster's
+  // A completion's duration, learned (after finish() wrote it).
+  void learn(const Operation& op, Millis now);
+
   ServiceConfig config_;
   Notifier notifier_;
+  PollHistory* history_ = nullptr;
 };
 
 }  // namespace lrogate::core

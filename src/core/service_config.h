@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "core/poll_history.h"
+
 namespace lrogate::core {
 
 struct ServiceConfig {
@@ -11,6 +13,10 @@ struct ServiceConfig {
   std::chrono::milliseconds result_ttl{3'600'000};
   std::chrono::milliseconds retrieval_grace{5 * 60'000};
   std::chrono::milliseconds first_poll_delay{1'000};
+  // --poll-schedule learned: an analysis's first poll follows its learned
+  // durations (core/poll_history.h); the durations are learned either way.
+  bool learned_schedule = true;
+  ScheduleShape shape;
 };
 
 }  // namespace lrogate::core

@@ -11,6 +11,12 @@ struct ScheduleConfig {
   std::chrono::milliseconds max_wait{30 * 60'000};
   std::chrono::milliseconds backoff_base{1'000};
   std::chrono::milliseconds backoff_cap{60'000};
+  // --poll-schedule learned: a running analysis is polled next where its
+  // learned durations say it may have finished (core/poll_history.h); the
+  // grid starts at first_poll_delay. Past the learned range the gap grows
+  // up to backoff_cap.
+  bool learned = true;
+  std::chrono::milliseconds first_poll_delay{1'000};
 };
 
 struct PollerConfig {

@@ -35,7 +35,7 @@ Decision fail(std::string code, std::string message) {
 }  // namespace
 
 Decision decide(const core::Operation& op, const upstream::PollAnswer& a, const ScheduleConfig& cfg,
-                Millis now, double u) {
+                Millis now, double u, const core::DurationSketch* history) {
   using K = upstream::PollAnswer::Kind;
   if (a.kind == K::kStatus) {
     core::Status s = to_status(a.phase);
@@ -75,6 +75,14 @@ Decision decide(const core::Operation& op, const upstream::PollAnswer& a, const 
       // An analyze may be waiting for it: 1 s, 2 s, 4 s, … up to the interval.
       std::chrono::milliseconds quick(1000LL << std::min(op.poll_count, 16));
       wait = std::min(wait, quick);
+    } else if (cfg.learned && history) {
+      core::ScheduleShape shape;
+      shape.first_poll_delay = cfg.first_poll_delay.count();
+      shape.poll_interval = cfg.poll_interval.count();
+      shape.tail_cap = cfg.backoff_cap.count();
+      if (auto at = core::learned_poll_age(*history, now - op.created_at, shape)) {
+        wait = std::chrono::milliseconds(std::max<Millis>(op.created_at + *at - now, 0));
+      }
     }
   } else {
     d.status = op.status;

@@ -1,7 +1,10 @@
 // The poll schedule as pure functions: given an operation and what its last
 // poll answered, what happens next. No I/O, no clock: tested without sleeping.
 //
-// - a readable non-final status: next poll at max(poll_interval, Retry-After);
+// - a readable non-final status: next poll at max(poll_interval, Retry-After),
+//   or, for an analysis with a learned history (--poll-schedule learned),
+//   at the next point of its learned schedule (core/poll_history.h), at
+//   least Retry-After;
 //   an analyzer's creation, which analyzes may be waiting for, is polled
 //   sooner: 1 s, 2 s, 4 s, … after its 1st, 2nd, 3rd, … poll, up to
 //   poll_interval (Retry-After still honoured);
@@ -17,6 +20,7 @@
 #include <string>
 
 #include "core/operation.h"
+#include "core/poll_history.h"
 #include "poller/poller_config.h"
 #include "upstream/upstream.h"
 
@@ -31,7 +35,10 @@ struct Decision {
   std::string error_message;
 };
 
+// `history`: the durations the operation's schedule learns from (null: none
+// yet, or not an analysis).
 Decision decide(const core::Operation& op, const upstream::PollAnswer& answer,
-                const ScheduleConfig& config, Millis now, double jitter_u);
+                const ScheduleConfig& config, Millis now, double jitter_u,
+                const core::DurationSketch* history = nullptr);
 
 }  // namespace lrogate::poller

@@ -297,7 +297,8 @@ void Shard::poll_one(OpPtr op, std::shared_ptr<upstream::Resource> resource) {
 }
 
 void Shard::on_answer(const OpPtr& op, upstream::PollAnswer a) {
-  Decision d = decide(*op, a, config_.schedule, clock_.now_ms(), random_.uniform());
+  auto learned = service_.learned_for(*op);
+  Decision d = decide(*op, a, config_.schedule, clock_.now_ms(), random_.uniform(), learned.get());
   if (!d.finish) {
     if (a.kind != upstream::PollAnswer::Kind::kStatus) {
       log::warn("poll failed; will retry", {{"operation_id", op->id},
@@ -359,6 +360,14 @@ void Shard::written(const core::Operation& op, const Decision& d, const Result<b
     return;
   }
   core::Status after = d.status;
+  if (d.finish && op.kind == core::Kind::kAnalysis && after == core::Status::kSucceeded) {
+    // The polls it took and how late the gateway may have seen it: it
+    // finished after the last poll that found it running.
+    Millis now = clock_.now_ms();
+    metrics::observe_completion(op.analyzer_id, op.poll_count + 1,
+                                static_cast<double>(now - std::max(op.updated_at, op.created_at)) /
+                                    1000.0);
+  }
   if (after != op.status || d.finish) {
     boost::json::object f{{"operation_id", op.id},
                           {"from", core::status_name(op.status)},
@@ -420,6 +429,11 @@ void Shard::sweep() {
           if (n.value() < 1000) break;
         }
         if (total > 0) log::info("swept expired operations", {{"count", total}});
+        // The other replicas' learned durations (and, at start, the store's).
+        if (auto r = service_.refresh_history(); !r) {
+          log::warn("cannot load the learned durations",
+                    {{"error", r.error().message}, {"detail", r.error().detail}});
+        }
         return total;
       },
       [this](int) {

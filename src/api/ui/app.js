@@ -1,7 +1,9 @@
 // The lrogate dashboard: lists the caller's operations (GET /operations,
 // refreshed every second), submits a document URL (POST /operations with
 // documentUrl), cancels a running one (DELETE /operations/{id}) and shows a
-// result (the compat results route, the upstream's final JSON). The API key, if any, stays in this tab's sessionStorage and
+// result (the compat results route, the upstream's final JSON), and what the
+// gateway learned of how long each listed analyzer takes (GET
+// /learned-durations, every 10 s). The API key, if any, stays in this tab's sessionStorage and
 // goes out as Authorization: Bearer. Text from the server is only ever set
 // as textContent.
 'use strict';
@@ -138,6 +140,42 @@ async function refresh() {
     showBanner(describe(err));
   }
   render();
+  refreshLearned();
+}
+
+function seconds(s) {
+  if (s < 60) return s.toFixed(1) + ' s';
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - 60 * m)} s`;
+}
+
+let learnedAt = 0;
+async function refreshLearned() {
+  const analyzers = [...new Set([...known.values()].map((op) => op.analyzerId).filter(Boolean))].slice(0, 20);
+  if (analyzers.length === 0 || Date.now() - learnedAt < 10000) return;
+  learnedAt = Date.now();
+  try {
+    const q = analyzers.map((a) => 'analyzer=' + encodeURIComponent(a)).join('&');
+    const r = await api('GET', '/learned-durations?' + q);
+    const tbody = $('#learned tbody');
+    tbody.replaceChildren();
+    for (const l of r.json.value || []) {
+      const tr = document.createElement('tr');
+      tr.dataset.analyzer = l.analyzerId;
+      cell(tr, l.analyzerId, 'analyzer');
+      cell(tr, l.resource, 'resource');
+      cell(tr, seconds(l.medianSeconds), 'median');
+      cell(tr, seconds(l.p90Seconds), 'p90');
+      cell(tr, String(l.samples), 'samples');
+      tbody.appendChild(tr);
+    }
+    $('#learned-note').textContent = r.json.schedule === 'learned'
+      ? `Polls follow these once an analyzer has ${r.json.minSamples} completions.`
+      : 'The poll schedule is fixed (--poll-schedule fixed): these are learned, not used.';
+    $('#learned-section').hidden = (r.json.value || []).length === 0;
+  } catch (err) {
+    /* the operations list shows the gateway's errors */
+  }
 }
 
 async function openResult(op) {

@@ -122,5 +122,48 @@ TEST(Schedule, MaxWaitEndsInTimeoutAndNoPollIsScheduledPastIt) {
             core::Status::kSucceeded);
 }
 
+// Analyses that took 120 s: the learned schedule's next point after a poll
+// at 61 s is the fixed grid's next point where completions are (not 71 s).
+core::DurationSketch learned_120s() {
+  core::DurationSketch h;
+  for (int i = 0; i < 40; ++i) h.add(core::duration_bucket(120'000));
+  return h;
+}
+
+TEST(Schedule, ALearnedHistoryMovesTheNextPollToWhereCompletionsAre) {
+  auto h = learned_120s();
+  auto d = decide(op(0), status(upstream::Phase::kRunning), cfg(), 61'000, 0, &h);
+  EXPECT_FALSE(d.finish);
+  EXPECT_GT(d.next_poll_at, 71'000);
+  EXPECT_LE(d.next_poll_at, 121'000);
+  EXPECT_EQ((d.next_poll_at - 1'000) % 10'000, 0);  // on the fixed schedule's grid
+  // Where completions are, it is the grid's next point.
+  auto in_range = decide(op(0), status(upstream::Phase::kRunning), cfg(), 111'000, 0, &h);
+  EXPECT_EQ(in_range.next_poll_at, 121'000);
+}
+
+TEST(Schedule, RetryAfterAndMaxWaitStillBoundTheLearnedSchedule) {
+  auto h = learned_120s();
+  auto ra = status(upstream::Phase::kRunning);
+  ra.retry_after = std::chrono::seconds(30);
+  EXPECT_EQ(decide(op(0), ra, cfg(), 111'000, 0, &h).next_poll_at, 141'000);
+  auto c = cfg();
+  c.max_wait = std::chrono::milliseconds(90'000);
+  EXPECT_EQ(decide(op(0), status(upstream::Phase::kRunning), c, 61'000, 0, &h).next_poll_at,
+            90'000);
+}
+
+TEST(Schedule, FixedOrAnAnalyzerCreationIgnoresTheHistory) {
+  auto h = learned_120s();
+  auto c = cfg();
+  c.learned = false;
+  EXPECT_EQ(decide(op(0), status(upstream::Phase::kRunning), c, 61'000, 0, &h).next_poll_at,
+            71'000);
+  auto creation = op(0);
+  creation.kind = core::Kind::kAnalyzerCreation;
+  EXPECT_EQ(decide(creation, status(upstream::Phase::kRunning), cfg(), 61'000, 0, &h).next_poll_at,
+            62'000);
+}
+
 }  // namespace
 }  // namespace lrogate::poller
