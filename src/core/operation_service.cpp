@@ -308,8 +308,9 @@ Result<int> OperationService::resume_all() {
   return store_.release_leases("");
 }
 
-Result<std::vector<std::string>> OperationService::renew_leases(
-    std::string_view owner, const std::vector<std::string>& ids, std::chrono::milliseconds lease) {
+Result<std::vector<std::string>> OperationService::renew_leases(std::string_view owner,
+                                                                const std::vector<std::string>& ids,
+                                                                std::chrono::milliseconds lease) {
   if (ids.empty()) return std::vector<std::string>{};
   return store_.renew_leases(owner, ids, clock_.now_ms() + lease.count());
 }

@@ -236,8 +236,7 @@ class OperationStore {
   // Concurrent adds, from any number of processes sharing the store, never
   // lose a count and halve once per crossing. kInvalidArgument for a bucket
   // out of range or halve_at < 2.
-  virtual Result<void> add_duration(const DurationKey& key, int bucket,
-                                    std::int64_t halve_at) = 0;
+  virtual Result<void> add_duration(const DurationKey& key, int bucket, std::int64_t halve_at) = 0;
   // Every key's non-zero buckets (keys x at most 64 rows), ordered by key
   // (resource, analyzer, band; names bytewise) then bucket.
   virtual Result<std::vector<DurationCount>> load_durations() = 0;

@@ -90,7 +90,8 @@ class PostgresStore final : public OperationStore {
     if (!r) return r.error();
     std::vector<std::string> renewed;
     renewed.reserve(static_cast<std::size_t>(PQntuples(r->get())));
-    for (int row = 0; row < PQntuples(r->get()); ++row) renewed.push_back(get_text(r->get(), row, 0));
+    for (int row = 0; row < PQntuples(r->get()); ++row)
+      renewed.push_back(get_text(r->get(), row, 0));
     return renewed;
   }
 
@@ -333,9 +334,10 @@ class PostgresStore final : public OperationStore {
     std::vector<DurationCount> out;
     out.reserve(static_cast<std::size_t>(PQntuples(res)));
     for (int i = 0; i < PQntuples(res); ++i) {
-      out.push_back({{get_text(res, i, 0), get_text(res, i, 1), static_cast<int>(get_num(res, i, 2))},
-                     static_cast<int>(get_num(res, i, 3)),
-                     get_num(res, i, 4)});
+      out.push_back(
+          {{get_text(res, i, 0), get_text(res, i, 1), static_cast<int>(get_num(res, i, 2))},
+           static_cast<int>(get_num(res, i, 3)),
+           get_num(res, i, 4)});
     }
     return out;
   }

@@ -356,19 +356,19 @@ TEST_P(StoreContract, HeartbeatLeavesOutTheLeasesTheOwnerLost) {
   }
   ASSERT_EQ(store_->claim_due("n1", 0, 1000, 10, {}).value().size(), 5u);
   std::vector<std::string> all = {"kept", "taken", "finished", "released", "removed"};
-  ASSERT_EQ(store_->renew_leases("n1", {"kept", "finished", "released", "removed"}, 5000)
-                .value()
-                .size(),
-            4u);  // "taken" alone lapses at 1000
+  ASSERT_EQ(
+      store_->renew_leases("n1", {"kept", "finished", "released", "removed"}, 5000).value().size(),
+      4u);  // "taken" alone lapses at 1000
   auto other = store_->claim_due("n2", 1000, 9000, 10, {}).value();
   ASSERT_EQ(other.size(), 1u);
   EXPECT_EQ(other[0].id, "taken");
   Completion cancel{Status::kCanceled, "", "", "Canceled", "", 1100, 90'000, 0};
   ASSERT_TRUE(store_->complete("finished", "", cancel).value());
   ASSERT_TRUE(store_->remove("removed").value());
-  ASSERT_TRUE(store_->record_progress("released", "n1",
-                                      {Status::kRunning, 99'000, 0, 1200,
-                                       store_->get("released").value()->fence})
+  ASSERT_TRUE(store_
+                  ->record_progress(
+                      "released", "n1",
+                      {Status::kRunning, 99'000, 0, 1200, store_->get("released").value()->fence})
                   .value());  // a progress write lets the lease go
   auto renewed = store_->renew_leases("n1", all, 10'000);
   ASSERT_TRUE(renewed.ok()) << renewed.error().detail;
@@ -402,10 +402,10 @@ TEST_P(StoreContract, EveryWriteAddsThePollsItCarries) {
   auto all = store_->claim_due("n1", 200, 9000, 10, {}).value();
   for (const auto& o : all) f[o.id] = o.fence;
   ASSERT_EQ(f.size(), 4u);
-  auto batch = store_->record_progress_many(
-      "n1", {{"b", {Status::kRunning, 300, 0, 30, f["b"], 3}},
-             {"c", {Status::kNotStarted, 300, 0, 30, f["c"], 0}},
-             {"d", {Status::kRunning, 300, 0, 30, f["d"] - 1, 9}}});
+  auto batch =
+      store_->record_progress_many("n1", {{"b", {Status::kRunning, 300, 0, 30, f["b"], 3}},
+                                          {"c", {Status::kNotStarted, 300, 0, 30, f["c"], 0}},
+                                          {"d", {Status::kRunning, 300, 0, 30, f["d"] - 1, 9}}});
   EXPECT_EQ(batch.value(), (std::vector<bool>{true, true, false}));
   EXPECT_EQ(store_->get("b").value()->poll_count, 3);
   EXPECT_EQ(store_->get("c").value()->poll_count, 0);
@@ -840,21 +840,17 @@ TEST_P(StoreContract, DurationsAddUpAndLoadOrderedByKeyThenBucket) {
   const DurationKey west{"west", "prebuilt-invoice", 3};
   const DurationKey east{"east", "prebuilt-invoice", -1};
   const DurationKey upper{"West", "receipts", 0};  // sorts first: names compare bytewise
-  for (int bucket : {12, 5, 12, 12, 63, 0}) ASSERT_TRUE(store_->add_duration(west, bucket, 1000).ok());
+  for (int bucket : {12, 5, 12, 12, 63, 0})
+    ASSERT_TRUE(store_->add_duration(west, bucket, 1000).ok());
   ASSERT_TRUE(store_->add_duration(east, 7, 1000).ok());
   ASSERT_TRUE(store_->add_duration(upper, 1, 1000).ok());
   ASSERT_TRUE(store_->add_duration({"west", "prebuilt-invoice", 2}, 9, 1000).ok());
   ASSERT_TRUE(store_->add_duration({"", "", -1}, 4, 1000).ok());  // empty names are names too
   auto loaded = store_->load_durations();
   ASSERT_TRUE(loaded.ok()) << loaded.error().detail;
-  Counts want{{{"", "", -1}, 4, 1},
-              {upper, 1, 1},
-              {east, 7, 1},
-              {{"west", "prebuilt-invoice", 2}, 9, 1},
-              {west, 0, 1},
-              {west, 5, 1},
-              {west, 12, 3},
-              {west, 63, 1}};
+  Counts want{
+      {{"", "", -1}, 4, 1}, {upper, 1, 1}, {east, 7, 1},  {{"west", "prebuilt-invoice", 2}, 9, 1},
+      {west, 0, 1},         {west, 5, 1},  {west, 12, 3}, {west, 63, 1}};
   EXPECT_TRUE(same(loaded.value(), want)) << show(loaded.value());
   // Out of range: refused, nothing written.
   for (int bucket : {-1, kDurationBuckets}) {
@@ -875,7 +871,8 @@ TEST_P(StoreContract, DurationsHalveWhenTheKeysTotalReachesTheThreshold) {
   const DurationKey other{"r", "a", 2};
   ASSERT_TRUE(store_->add_duration(other, 3, 10).ok());
   // Buckets 0: 5, 1: 3, 2: 1 after nine adds.
-  for (int bucket : {0, 0, 0, 0, 0, 1, 1, 1, 2}) ASSERT_TRUE(store_->add_duration(k, bucket, 10).ok());
+  for (int bucket : {0, 0, 0, 0, 0, 1, 1, 1, 2})
+    ASSERT_TRUE(store_->add_duration(k, bucket, 10).ok());
   EXPECT_TRUE(same(store_->load_durations().value(),
                    Counts{{k, 0, 5}, {k, 1, 3}, {k, 2, 1}, {other, 3, 1}}));
   ASSERT_TRUE(store_->add_duration(k, 1, 10).ok());  // total 10: 5, 4, 1 halved
@@ -1185,8 +1182,8 @@ TEST(PostgresStore, StoreOfSchemaFiveUpgradesInPlace) {
   std::string url = temp_postgres();
   if (url.empty()) GTEST_SKIP() << "no PostgreSQL: set LROGATE_TEST_POSTGRES_URL";
   ASSERT_NO_FATAL_FAILURE(fill_before_durations(url));
-  ASSERT_TRUE(
-      run_sql(url, (std::string(kPostgresDropV6) + " UPDATE lrogate_schema SET version = 5;").c_str()));
+  ASSERT_TRUE(run_sql(
+      url, (std::string(kPostgresDropV6) + " UPDATE lrogate_schema SET version = 5;").c_str()));
   ASSERT_NO_FATAL_FAILURE(expect_upgraded_from_before_durations(url));
 }
 
