@@ -158,7 +158,7 @@ def op_figures(sim, op_id):
         if now != prev:
             changed += 1
         prev = now
-    return {"duration_ms": d, "polls": st["polls"], "done_ms": done,
+    return {"created_ms": st["created_ms"], "duration_ms": d, "polls": st["polls"], "done_ms": done,
             "lateness_ms": None if done is None else done - d, "changed_polls": changed,
             "poll_offsets_ms": offsets}
 
