@@ -170,8 +170,7 @@ void OperationService::learn(const Operation& op, Millis now) {
   int bucket = duration_bucket(duration);
   DurationKey key{op.resource, op.analyzer_id, op.size_band};
   history_->add(key, bucket);
-  if (auto r = store_.add_duration(store::DurationKey{key.resource, key.analyzer, key.band},
-                                  bucket, kHalveDurationsAt);
+  if (auto r = store_.add_duration(key, bucket, kHalveDurationsAt);
       !r) {
     // One sample lost; this process's copy has it, the others learn on.
     log::warn("cannot store a learned duration",
@@ -185,7 +184,7 @@ Result<void> OperationService::refresh_history() {
   if (!rows) return rows.error();
   std::vector<std::pair<DurationKey, DurationSketch>> all;
   for (const auto& r : rows.value()) {
-    DurationKey key{r.key.resource, r.key.analyzer, r.key.band};
+    const DurationKey& key = r.key;
     if (all.empty() || all.back().first < key || key < all.back().first) {
       all.push_back({key, DurationSketch{}});
     }

@@ -25,15 +25,17 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/thread_annotations.h"
+#include "store/operation_store.h"
 
 namespace lrogate::core {
 
-inline constexpr int kDurationBuckets = 64;
+// The store keeps the counts per key and bucket (store/operation_store.h).
+using store::DurationKey;
+using store::kDurationBuckets;
 
 // The bucket a completion time falls in: bucket 0 holds [0, 1 s); bucket b
 // (1..63) holds [e^((b-1)·k), e^(b·k)) seconds, k chosen so that bucket 63
@@ -81,15 +83,6 @@ struct ScheduleShape {
 std::optional<Millis> learned_poll_age(const DurationSketch& history, Millis age,
                                        const ScheduleShape& shape);
 
-// An operation's learned-duration key.
-struct DurationKey {
-  std::string resource;
-  std::string analyzer;
-  int band = -1;
-  bool operator<(const DurationKey& o) const {
-    return std::tie(resource, analyzer, band) < std::tie(o.resource, o.analyzer, o.band);
-  }
-};
 
 // This process's copy of the learned durations. Thread-safe; reads are a
 // map lookup and a shared_ptr copy under a mutex (the submit path and the

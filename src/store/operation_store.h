@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <string_view>
 #include <vector>
 
@@ -56,6 +57,9 @@ struct DurationKey {
   std::string resource;  // the pool resource's name
   std::string analyzer;  // the analyzer's id
   int band = -1;         // Operation::size_band; -1 when unknown
+  bool operator<(const DurationKey& o) const {
+    return std::tie(resource, analyzer, band) < std::tie(o.resource, o.analyzer, o.band);
+  }
 };
 // Buckets per key: 0..kDurationBuckets-1.
 inline constexpr int kDurationBuckets = 64;
