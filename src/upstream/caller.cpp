@@ -107,10 +107,12 @@ void Caller::send_poll(http::ClientRequest req, const char* call,
 }
 
 void Caller::submit(std::string_view analyzer_id, std::shared_ptr<const std::string> body,
-                    std::string_view content_type, std::chrono::milliseconds timeout,
-                    std::function<void(SubmitAnswer)> done, CallTags tags) {
+                    std::string_view content_type, const SubmitOptions& options,
+                    std::chrono::milliseconds timeout, std::function<void(SubmitAnswer)> done,
+                    CallTags tags) {
   send_submit(
-      upstream_.build_submit(analyzer_id, std::move(body), content_type), "submit", timeout, tags,
+      upstream_.build_submit(analyzer_id, std::move(body), content_type, options), "submit",
+      timeout, tags,
       [this](const http::ClientResult& r, Millis now) { return upstream_.read_submit(r, now); },
       std::move(done));
 }
@@ -118,8 +120,8 @@ void Caller::submit(std::string_view analyzer_id, std::shared_ptr<const std::str
 void Caller::analyzer(AnalyzerCall call, std::string_view analyzer_id,
                       std::shared_ptr<const std::string> body, bool allow_replace,
                       std::chrono::milliseconds timeout, std::function<void(SubmitAnswer)> done,
-                      CallTags tags) {
-  auto req = upstream_.build_analyzer(call, analyzer_id, std::move(body), allow_replace);
+                      CallTags tags, SubmitOptions options) {
+  auto req = upstream_.build_analyzer(call, analyzer_id, std::move(body), allow_replace, options);
   if (!req) {
     SubmitAnswer a;
     a.kind = SubmitAnswer::Kind::kFailed;

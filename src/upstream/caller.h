@@ -40,15 +40,16 @@ class Caller {
 
   // One attempt, given at most `timeout` (the adapter's own timeout caps it).
   void submit(std::string_view analyzer_id, std::shared_ptr<const std::string> body,
-              std::string_view content_type, std::chrono::milliseconds timeout,
-              std::function<void(SubmitAnswer)> done, CallTags tags = {});
+              std::string_view content_type, const SubmitOptions& options,
+              std::chrono::milliseconds timeout, std::function<void(SubmitAnswer)> done,
+              CallTags tags = {});
   // An analyzer call for a client (create, read, delete), one attempt;
   // answers kFailed with AnalyzersUnsupported at once when the upstream has
   // no analyzers.
   void analyzer(AnalyzerCall call, std::string_view analyzer_id,
                 std::shared_ptr<const std::string> body, bool allow_replace,
                 std::chrono::milliseconds timeout, std::function<void(SubmitAnswer)> done,
-                CallTags tags = {});
+                CallTags tags = {}, SubmitOptions options = {});
   void poll(std::string operation_location, std::function<void(PollAnswer)> done);
   // An operation started elsewhere; answers kVanished when the adapter has
   // no status URL for a bare id.

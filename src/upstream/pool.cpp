@@ -339,6 +339,16 @@ std::string Pool::document_url_body(std::string_view url) const {
   return all.empty() ? std::string() : all.front()->upstream().document_url_body(url);
 }
 
+std::string Pool::kind() const {
+  MutexLock lock(mu_);
+  return kind_;
+}
+
+std::vector<std::string> Pool::api_versions() const {
+  auto all = resources();
+  return all.empty() ? std::vector<std::string>() : all.front()->upstream().api_versions();
+}
+
 bool Pool::degraded(Millis now) const {
   for (const auto& r : resources()) {
     if (!r->draining() && r->breaker_state(now) != Breaker::State::kOpen) return false;
@@ -352,25 +362,29 @@ void Pool::publish_metrics(Millis now) const {
 
 void Pool::submit(std::string tenant, std::string_view analyzer_id, std::string body,
                   std::string_view content_type, std::string pin,
-                  std::chrono::milliseconds budget, SubmitDone done, CallTags tags) {
+                  std::chrono::milliseconds budget, SubmitDone done, CallTags tags,
+                  SubmitOptions options) {
   auto shared_body = std::make_shared<const std::string>(std::move(body));
   auto send = [analyzer = std::string(analyzer_id), shared_body, type = std::string(content_type),
-               tags = std::move(tags)](Resource& r, std::chrono::milliseconds timeout,
-                                       std::function<void(SubmitAnswer)> answered) {
-    r.caller().submit(analyzer, shared_body, type, timeout, std::move(answered), tags);
+               tags = std::move(tags), options = std::move(options)](
+                  Resource& r, std::chrono::milliseconds timeout,
+                  std::function<void(SubmitAnswer)> answered) {
+    r.caller().submit(analyzer, shared_body, type, options, timeout, std::move(answered), tags);
   };
   run(std::move(tenant), std::move(pin), budget, std::move(done), std::move(send), false);
 }
 
 void Pool::analyzer(std::string tenant, AnalyzerCall call, std::string_view analyzer_id,
                     std::string body, bool allow_replace, std::string pin,
-                    std::chrono::milliseconds budget, SubmitDone done, CallTags tags) {
+                    std::chrono::milliseconds budget, SubmitDone done, CallTags tags,
+                    SubmitOptions options) {
   auto shared_body = std::make_shared<const std::string>(std::move(body));
   auto send = [call, analyzer = std::string(analyzer_id), shared_body, allow_replace,
-               tags = std::move(tags)](Resource& r, std::chrono::milliseconds timeout,
-                                       std::function<void(SubmitAnswer)> answered) {
+               tags = std::move(tags), options = std::move(options)](
+                  Resource& r, std::chrono::milliseconds timeout,
+                  std::function<void(SubmitAnswer)> answered) {
     r.caller().analyzer(call, analyzer, shared_body, allow_replace, timeout, std::move(answered),
-                        tags);
+                        tags, options);
   };
   run(std::move(tenant), std::move(pin), budget, std::move(done), std::move(send),
       call != AnalyzerCall::kCreate);

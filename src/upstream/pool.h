@@ -179,13 +179,14 @@ class Pool {
   // resource was tried).
   void submit(std::string tenant, std::string_view analyzer_id, std::string body,
               std::string_view content_type, std::string pin, std::chrono::milliseconds budget,
-              SubmitDone done, CallTags tags = {});
+              SubmitDone done, CallTags tags = {}, SubmitOptions options = {});
   // An analyzer call (create, read, delete), placed as a submit is; a read
   // or delete that a resource answers 404 asks the next one (the analyzer
   // may live on another), and answers the last 404 when none has it.
   void analyzer(std::string tenant, AnalyzerCall call, std::string_view analyzer_id,
                 std::string body, bool allow_replace, std::string pin,
-                std::chrono::milliseconds budget, SubmitDone done, CallTags tags = {});
+                std::chrono::milliseconds budget, SubmitDone done, CallTags tags = {},
+                SubmitOptions options = {});
   // An operation this gateway does not know: each resource is asked in turn
   // (by priority, in the file's order) until one knows it; kVanished when
   // none does.
@@ -198,6 +199,10 @@ class Pool {
   // The JSON body that asks the pool's service to analyze the document at
   // url (one service per pool: any resource's adapter says the same).
   std::string document_url_body(std::string_view url) const;
+  // The pool's service (settings.kind: azure-cu, azure-di, generic) and the
+  // versions its adapter serves (Upstream::api_versions).
+  std::string kind() const EXCLUDES(mu_);
+  std::vector<std::string> api_versions() const;
   // Whether every resource that takes submits has its breaker open (or
   // none takes submits): /readyz says "degraded".
   bool degraded(Millis now) const;

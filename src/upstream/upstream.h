@@ -54,6 +54,15 @@ struct SubmitAnswer {
   std::string content_type;
 };
 
+// What a client of the Azure-compatible routes (api/azure/) chose for its
+// submit: the service version it speaks, and the other query parameters it
+// sent (features, pages, locale, ...), passed through. Empty: the adapter's
+// configured version, no other parameters (every other route).
+struct SubmitOptions {
+  std::string api_version;  // one of api_versions(), checked by the caller
+  std::string query;        // "name=value&..." percent-encoded as sent; "" none
+};
+
 // The calls on a service's analyzers (Content Understanding's custom
 // analyzers): create (PUT, itself a long-running operation), read, delete.
 enum class AnalyzerCall { kCreate, kGet, kDelete };
@@ -81,7 +90,11 @@ class Upstream {
   // The body is shared, not copied: the retries of one submit send the same.
   virtual http::ClientRequest build_submit(std::string_view analyzer_id,
                                            std::shared_ptr<const std::string> body,
-                                           std::string_view content_type) const = 0;
+                                           std::string_view content_type,
+                                           const SubmitOptions& options) const = 0;
+  // The service versions a client may ask for (SubmitOptions::api_version),
+  // newest last; empty: the service has none (the generic adapter).
+  virtual std::vector<std::string> api_versions() const { return {}; }
   virtual SubmitAnswer read_submit(const http::ClientResult& r, Millis now) const = 0;
   virtual http::ClientRequest build_poll(std::string_view operation_location) const = 0;
   virtual PollAnswer read_poll(const http::ClientResult& r, Millis now) const = 0;
@@ -92,13 +105,15 @@ class Upstream {
   // The JSON body that asks this upstream to analyze the document at url.
   virtual std::string document_url_body(std::string_view url) const = 0;
   // An analyzer call from a validated id; kCreate sends `body` (the
-  // analyzer, JSON) and, with allow_replace, replaces an existing one.
+  // analyzer, JSON) and, with allow_replace, replaces an existing one; the
+  // options' api_version, when set, is the one sent (its query is not).
   // nullopt when this upstream has no analyzers (the default).
   virtual std::optional<http::ClientRequest> build_analyzer(AnalyzerCall call,
                                                             std::string_view analyzer_id,
                                                             std::shared_ptr<const std::string> body,
-                                                            bool allow_replace) const {
-    (void)call, (void)analyzer_id, (void)body, (void)allow_replace;
+                                                            bool allow_replace,
+                                                            const SubmitOptions& options) const {
+    (void)call, (void)analyzer_id, (void)body, (void)allow_replace, (void)options;
     return std::nullopt;
   }
   // Its answer, with body and content_type kept: kCreate reads as a submit

@@ -14,14 +14,20 @@ class AzureCu final : public OperationLocationUpstream {
 
   http::ClientRequest build_submit(std::string_view analyzer_id,
                                    std::shared_ptr<const std::string> body,
-                                   std::string_view content_type) const override {
+                                   std::string_view content_type,
+                                   const SubmitOptions& options) const override {
+    const std::string& version =
+        options.api_version.empty() ? settings_.api_version : options.api_version;
     // The GA version takes binary input on its own route.
-    bool binary =
-        settings_.api_version == kGaVersion && !content_type.empty() && !is_json_type(content_type);
+    bool binary = version == kGaVersion && !content_type.empty() && !is_json_type(content_type);
     return post(settings_.endpoint + "/contentunderstanding/analyzers/" + std::string(analyzer_id) +
-                    (binary ? ":analyzeBinary" : ":analyze") +
-                    "?api-version=" + settings_.api_version,
+                    (binary ? ":analyzeBinary" : ":analyze") + "?api-version=" + version +
+                    (options.query.empty() ? "" : "&" + options.query),
                 std::move(body), content_type);
+  }
+
+  std::vector<std::string> api_versions() const override {
+    return {"2024-12-01-preview", "2025-05-01-preview", kGaVersion};
   }
 
   std::optional<http::ClientRequest> build_lookup(std::string_view,
@@ -32,9 +38,11 @@ class AzureCu final : public OperationLocationUpstream {
 
   std::optional<http::ClientRequest> build_analyzer(AnalyzerCall call, std::string_view analyzer_id,
                                                     std::shared_ptr<const std::string> body,
-                                                    bool allow_replace) const override {
-    std::string url = settings_.endpoint + "/contentunderstanding/analyzers/" +
-                      std::string(analyzer_id) + "?api-version=" + settings_.api_version;
+                                                    bool allow_replace,
+                                                    const SubmitOptions& options) const override {
+    std::string url =
+        settings_.endpoint + "/contentunderstanding/analyzers/" + std::string(analyzer_id) +
+        "?api-version=" + (options.api_version.empty() ? settings_.api_version : options.api_version);
     http::ClientRequest r;
     if (call == AnalyzerCall::kCreate) {
       r = post(url + (allow_replace ? "&allowReplace=true" : ""), std::move(body),

@@ -24,9 +24,18 @@ class AzureDi final : public OperationLocationUpstream {
 
   http::ClientRequest build_submit(std::string_view model_id,
                                    std::shared_ptr<const std::string> body,
-                                   std::string_view content_type) const override {
-    return post(model_url(model_id) + ":analyze?api-version=" + settings_.api_version,
+                                   std::string_view content_type,
+                                   const SubmitOptions& options) const override {
+    const std::string& version =
+        options.api_version.empty() ? settings_.api_version : options.api_version;
+    return post(model_url(model_id) + ":analyze?api-version=" + version +
+                    (options.query.empty() ? "" : "&" + options.query),
                 std::move(body), content_type);
+  }
+
+  // v4.0: the GA version and the previews before it.
+  std::vector<std::string> api_versions() const override {
+    return {"2023-10-31-preview", "2024-02-29-preview", "2024-07-31-preview", kDefaultVersion};
   }
 
   std::optional<http::ClientRequest> build_lookup(std::string_view model_id,

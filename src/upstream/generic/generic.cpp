@@ -11,7 +11,8 @@ class Generic final : public OperationLocationUpstream {
 
   http::ClientRequest build_submit(std::string_view analyzer_id,
                                    std::shared_ptr<const std::string> body,
-                                   std::string_view content_type) const override {
+                                   std::string_view content_type,
+                                   const SubmitOptions&) const override {
     return post(
         settings_.endpoint + expand(g().submit_path, analyzer_id, "", settings_.api_version),
         std::move(body), content_type);

@@ -1,6 +1,8 @@
 // Document Intelligence and the generic adapter: URLs, inputs, status shapes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "upstream/generic/generic.h"
 #include "upstream/upstream.h"
 
@@ -25,15 +27,30 @@ TEST(AzureDi, UrlsVersionAndInput) {
   s.endpoint = "https://res.cognitiveservices.azure.com/";
   auto up = make_upstream(s).value();
   EXPECT_EQ(up->settings().api_version, "2024-11-30");
-  EXPECT_EQ(up->build_submit("prebuilt-layout", body("{}"), "application/json").url,
+  EXPECT_EQ(up->build_submit("prebuilt-layout", body("{}"), "application/json", {}).url,
             "https://res.cognitiveservices.azure.com/documentintelligence/documentModels/"
             "prebuilt-layout:analyze?api-version=2024-11-30");
-  auto pdf = up->build_submit("prebuilt-read", body("%PDF"), "application/pdf");
+  auto pdf = up->build_submit("prebuilt-read", body("%PDF"), "application/pdf", {});
   EXPECT_EQ(http::find_header(pdf.headers, "content-type"), "application/pdf");
   EXPECT_EQ(up->build_lookup("prebuilt-read", "r-1")->url,
             "https://res.cognitiveservices.azure.com/documentintelligence/documentModels/"
             "prebuilt-read/analyzeResults/r-1?api-version=2024-11-30");
   EXPECT_EQ(up->document_url_body("https://x/a.pdf"), R"({"urlSource":"https://x/a.pdf"})");
+}
+
+TEST(AzureDi, AClientsVersionAndQueryAreSent) {
+  Settings s;
+  s.kind = "azure-di";
+  s.endpoint = "https://res.cognitiveservices.azure.com";
+  auto up = make_upstream(s).value();
+  SubmitOptions o{"2024-07-31-preview", "pages=1-3&features=ocrHighResolution"};
+  EXPECT_EQ(up->build_submit("prebuilt-read", body("{}"), "application/json", o).url,
+            "https://res.cognitiveservices.azure.com/documentintelligence/documentModels/"
+            "prebuilt-read:analyze?api-version=2024-07-31-preview&pages=1-3&features="
+            "ocrHighResolution");
+  auto versions = up->api_versions();
+  EXPECT_EQ(versions.back(), "2024-11-30");
+  EXPECT_NE(std::find(versions.begin(), versions.end(), "2024-07-31-preview"), versions.end());
 }
 
 TEST(AzureDi, LowercaseStatusesAreRead) {
@@ -75,7 +92,7 @@ Settings generic_settings() {
 
 TEST(Generic, TemplatesAndInput) {
   auto up = make_upstream(generic_settings()).value();
-  EXPECT_EQ(up->build_submit("ocr", body("{}"), "").url, "http://127.0.0.1:9/api/v2/jobs/ocr");
+  EXPECT_EQ(up->build_submit("ocr", body("{}"), "", {}).url, "http://127.0.0.1:9/api/v2/jobs/ocr");
   EXPECT_EQ(up->build_lookup("ocr", "j-1")->url, "http://127.0.0.1:9/api/v2/jobs/ocr/j-1");
   EXPECT_EQ(up->document_url_body("u"), R"({"source":"u"})");
   Settings none = generic_settings();

@@ -29,7 +29,7 @@ http::ClientResult answer(int status, std::string body, http::Headers h = {}) {
 
 TEST(AzureCu, SubmitUrlsAndAuth) {
   auto up = make_upstream(settings()).value();
-  auto r = up->build_submit("pro-demo", body(R"({"url":"u"})"), "application/json");
+  auto r = up->build_submit("pro-demo", body(R"({"url":"u"})"), "application/json", {});
   EXPECT_EQ(r.url,
             "https://res.services.ai.azure.com/contentunderstanding/analyzers/pro-demo:analyze"
             "?api-version=2025-05-01-preview");
@@ -37,11 +37,18 @@ TEST(AzureCu, SubmitUrlsAndAuth) {
   EXPECT_EQ(http::find_header(r.headers, "ocp-apim-subscription-key"), "");
   EXPECT_EQ(up->document_url_body("https://x/a.pdf"), R"({"url":"https://x/a.pdf"})");
   auto ga = make_upstream(settings("2025-11-01")).value();
-  EXPECT_NE(ga->build_submit("a", body("%PDF"), "application/pdf").url.find(":analyzeBinary?"),
+  EXPECT_NE(ga->build_submit("a", body("%PDF"), "application/pdf", {}).url.find(":analyzeBinary?"),
             std::string::npos);
-  EXPECT_NE(ga->build_submit("a", body("{}"), "application/json").url.find(":analyze?"),
+  EXPECT_NE(ga->build_submit("a", body("{}"), "application/json", {}).url.find(":analyze?"),
             std::string::npos);
   EXPECT_EQ(ga->document_url_body("u"), R"({"inputs":[{"url":"u"}]})");
+  // A client of the Azure-compatible routes chooses its version: a binary
+  // body on 2025-11-01 goes to :analyzeBinary whatever the gateway's is.
+  SubmitOptions o{"2025-11-01", "processingLocation=global"};
+  EXPECT_EQ(up->build_submit("a", body("%PDF"), "application/pdf", o).url,
+            "https://res.services.ai.azure.com/contentunderstanding/analyzers/a:analyzeBinary"
+            "?api-version=2025-11-01&processingLocation=global");
+  EXPECT_EQ(up->api_versions().back(), "2025-11-01");
 }
 
 TEST(AzureCu, SubmitAnswersAreClassified) {
