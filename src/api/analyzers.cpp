@@ -12,6 +12,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "api/analyzers.h"
 #include "api/replies.h"
 #include "api/routes.h"
 #include "api/submit.h"
@@ -69,12 +70,10 @@ std::string analyzer_home(ApiContext& ctx, const std::string& analyzer) {
   return latest.value()->resource;
 }
 
-void create(ApiContext& ctx, http::Request&& req, const http::Params& params,
-            http::Responder respond) {
-  const std::string& analyzer = params.at("analyzerId");
-  if (!valid_analyzer_id(analyzer)) return respond(invalid_analyzer_id());
-  bool allow_replace = false;
-  if (auto bad = read_allow_replace(req, &allow_replace)) return respond(std::move(*bad));
+}  // namespace
+
+void create_analyzer(ApiContext& ctx, http::Request&& req, const std::string& analyzer,
+                     bool allow_replace, AnalyzerRoutes routes, http::Responder respond) {
   std::string_view type = req.header("content-type");
   if (!type.empty() && !upstream::is_json_type(type)) {
     return respond(
@@ -85,7 +84,9 @@ void create(ApiContext& ctx, http::Request&& req, const http::Params& params,
     return respond(error_reply(400, "EmptyBody", "the request body is empty: send the analyzer"));
   }
   auto in = std::make_shared<http::Request>(std::move(req));
-  with_body_work(ctx, in->body.size(), respond, [&ctx, in, analyzer, allow_replace, respond] {
+  auto shared_routes = std::make_shared<const AnalyzerRoutes>(std::move(routes));
+  with_body_work(ctx, in->body.size(), respond, [&ctx, in, analyzer, allow_replace, respond,
+                                                 shared_routes] {
     if (auto refused = json::check(in->body)) return respond(json_refused(*refused));
     std::size_t first = in->body.find_first_not_of(" \t\r\n");
     if (in->body[first] != '{') {
@@ -100,13 +101,15 @@ void create(ApiContext& ctx, http::Request&& req, const http::Params& params,
     ctx.pool.analyzer(
         in->principal, upstream::AnalyzerCall::kCreate, analyzer, std::move(body), allow_replace, std::move(pin),
         ctx.config.submit_timeout,
-        [&ctx, in, analyzer, respond](upstream::SubmitAnswer answer, std::string resource) {
+        [&ctx, in, analyzer, respond, shared_routes](upstream::SubmitAnswer answer,
+                                                     std::string resource) {
           if (answer.kind != upstream::SubmitAnswer::Kind::kAccepted) {
             log_refused("create", analyzer, answer, in->request_id);
             return respond(upstream_refusal(answer, ctx.config.submit_timeout));
           }
           // On the client's thread: the record is written on store_work.
-          store_must(ctx, "record_submitted", [&ctx, in, analyzer, respond, a = std::move(answer),
+          store_must(ctx, "record_submitted", [&ctx, in, analyzer, respond, shared_routes,
+                                               a = std::move(answer),
                                                resource = std::move(resource)] {
             core::NewOperation n;
             n.resource = resource;
@@ -132,14 +135,48 @@ void create(ApiContext& ctx, http::Request&& req, const http::Params& params,
             log::info("state", std::move(state));
             ctx.on_submitted();
             http::Response r = passed_on(a);
-            r.set("Operation-Location",
-                  public_url(ctx.config.public_base_url, "/operations/" + a.operation_id));
+            r.set("Operation-Location", shared_routes->location(analyzer, a.operation_id));
             r.log_operation_id = a.operation_id;
             respond(std::move(r));
           });
         },
-        std::move(tags));
+        std::move(tags), shared_routes->options);
   });
+}
+
+void forward_analyzer(ApiContext& ctx, upstream::AnalyzerCall call, const http::Request& req,
+                      const std::string& analyzer, upstream::SubmitOptions options,
+                      http::Responder respond) {
+  const char* what = call == upstream::AnalyzerCall::kGet ? "get" : "delete";
+  // No store read here (a stalled store must not stall a forwarded call):
+  // the pool asks its resources in turn until one has the analyzer.
+  ctx.pool.analyzer(
+      req.principal, call, analyzer, "", false, "", ctx.config.submit_timeout,
+      [&ctx, analyzer, what, request_id = req.request_id, respond](upstream::SubmitAnswer a,
+                                                                   std::string) {
+        if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
+          log_refused(what, analyzer, a, request_id);
+          return respond(upstream_refusal(a, ctx.config.submit_timeout));
+        }
+        respond(passed_on(a));
+      },
+      call_tags(req), std::move(options));
+}
+
+namespace {
+
+void create(ApiContext& ctx, http::Request&& req, const http::Params& params,
+            http::Responder respond) {
+  const std::string& analyzer = params.at("analyzerId");
+  if (!valid_analyzer_id(analyzer)) return respond(invalid_analyzer_id());
+  bool allow_replace = false;
+  if (auto bad = read_allow_replace(req, &allow_replace)) return respond(std::move(*bad));
+  AnalyzerRoutes routes;
+  routes.location = [&ctx](const std::string&, const std::string& id) {
+    return public_url(ctx.config.public_base_url, "/operations/" + id);
+  };
+  create_analyzer(ctx, std::move(req), analyzer, allow_replace, std::move(routes),
+                  std::move(respond));
 }
 
 // GET and DELETE: forwarded, answered as the upstream answers.
@@ -154,20 +191,7 @@ void forward(ApiContext& ctx, upstream::AnalyzerCall call, const http::Request& 
       }
     }
   }
-  const char* what = call == upstream::AnalyzerCall::kGet ? "get" : "delete";
-  // No store read here (a stalled store must not stall a forwarded call):
-  // the pool asks its resources in turn until one has the analyzer.
-  ctx.pool.analyzer(
-      req.principal, call, analyzer, "", false, "", ctx.config.submit_timeout,
-      [&ctx, analyzer, what, request_id = req.request_id, respond](upstream::SubmitAnswer a,
-                                                                   std::string) {
-        if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
-          log_refused(what, analyzer, a, request_id);
-          return respond(upstream_refusal(a, ctx.config.submit_timeout));
-        }
-        respond(passed_on(a));
-      },
-      call_tags(req));
+  forward_analyzer(ctx, call, req, analyzer, {}, std::move(respond));
 }
 
 }  // namespace

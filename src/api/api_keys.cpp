@@ -137,7 +137,7 @@ std::optional<std::string> KeyRing::authenticate(std::string_view presented) con
 }
 
 std::string presented_key(std::string_view authorization, std::string_view api_key,
-                          std::string_view x_api_key) {
+                          std::string_view x_api_key, std::string_view subscription_key) {
   if (authorization.size() > 7) {
     if (iequals(authorization.substr(0, 7), "bearer ")) {
       std::string_view k = authorization.substr(7);
@@ -146,7 +146,8 @@ std::string presented_key(std::string_view authorization, std::string_view api_k
     }
   }
   if (!api_key.empty()) return std::string(api_key);
-  return std::string(x_api_key);
+  if (!x_api_key.empty()) return std::string(x_api_key);
+  return std::string(subscription_key);
 }
 
 }  // namespace lrogate::api

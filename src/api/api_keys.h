@@ -45,9 +45,11 @@ class KeyRing {
   std::vector<KeyEntry> entries_ GUARDED_BY(mu_);
 };
 
-// The key a request presents: `Authorization: Bearer KEY`, `api-key: KEY` or
-// `x-api-key: KEY`; empty when none.
+// The key a request presents: `Authorization: Bearer KEY`, `api-key: KEY`,
+// `x-api-key: KEY` or `Ocp-Apim-Subscription-Key: KEY` (what the Azure SDKs'
+// AzureKeyCredential sends); empty when none. The guard refuses a request
+// that sends more than one, so the order here decides nothing.
 std::string presented_key(std::string_view authorization, std::string_view api_key,
-                          std::string_view x_api_key);
+                          std::string_view x_api_key, std::string_view subscription_key = {});
 
 }  // namespace lrogate::api

@@ -5,8 +5,9 @@
 //
 // A listed origin is echoed in Access-Control-Allow-Origin, never "*", and
 // no Access-Control-Allow-Credentials is sent: clients authenticate with a
-// header (Authorization, api-key, x-api-key), which needs no credentials
-// mode. Preflights need no key and never reach a handler.
+// header (Authorization, api-key, x-api-key, Ocp-Apim-Subscription-Key),
+// which needs no credentials mode. Preflights need no key and never reach
+// a handler.
 //
 // Immutable after parsing; safe to use from any number of threads.
 #pragma once
@@ -26,11 +27,11 @@ namespace lrogate::api {
 inline constexpr std::string_view kCorsAllowHeaders =
     "Authorization, Content-Type, Idempotency-Key, Repeatability-Request-ID, "
     "Repeatability-First-Sent, Prefer, X-Group-ID, x-ms-client-request-id, traceparent, "
-    "tracestate, api-key, x-api-key";
+    "tracestate, api-key, x-api-key, Ocp-Apim-Subscription-Key";
 // Response headers a page may read (Access-Control-Expose-Headers).
 inline constexpr std::string_view kCorsExposeHeaders =
     "Operation-Location, Retry-After, Preference-Applied, Repeatability-Result, x-ms-request-id, "
-    "x-ms-client-request-id, WWW-Authenticate";
+    "x-ms-client-request-id, x-ms-error-code, WWW-Authenticate";
 // How long a browser may cache a preflight's answer, in seconds.
 inline constexpr int kCorsMaxAgeSeconds = 600;
 

@@ -32,7 +32,11 @@ ErrorStatus error_status(ErrorCode code) {
 }
 
 http::Response error_reply(int status, std::string_view code, std::string_view message) {
-  return http::json_response(status, json::error_body(code, message));
+  http::Response r = http::json_response(status, json::error_body(code, message));
+  // As Azure's services do (its REST API guidelines): the code in a header
+  // too, which the SDKs read before the body.
+  r.set("x-ms-error-code", std::string(code));
+  return r;
 }
 
 http::Response error_reply(const Error& e, std::string_view code) {

@@ -22,7 +22,8 @@ struct ErrorStatus {
 };
 ErrorStatus error_status(ErrorCode code);
 
-// {"error":{"code","message"}} with the given status: a handler's own answer.
+// {"error":{"code","message"}} with the given status and x-ms-error-code:
+// a handler's own answer.
 http::Response error_reply(int status, std::string_view code, std::string_view message);
 // The answer to an Error: error_status(e.code)'s status and Retry-After, and
 // e.message (never e.detail, which is for the log). `code`, when given, names

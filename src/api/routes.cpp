@@ -85,19 +85,21 @@ std::optional<http::Response> authenticate(ApiContext& ctx, http::Request& req,
   std::size_t credentials = 0;
   std::size_t groups = 0;
   for (const auto& h : req.headers) {
-    credentials += h.name == "authorization" || h.name == "api-key" || h.name == "x-api-key";
+    credentials += h.name == "authorization" || h.name == "api-key" || h.name == "x-api-key" ||
+                   h.name == "ocp-apim-subscription-key";
     groups += h.name == "x-group-id";
   }
   if (credentials > 1) {
     // Which one would count is a guess two parts of a deployment may make
     // differently (a proxy checks one, the gateway another): refuse.
     return error_reply(400, "AmbiguousCredentials",
-                       "send exactly one credential: one Authorization header, or one api-key "
-                       "or x-api-key header");
+                       "send exactly one credential: one Authorization header, or one api-key, "
+                       "x-api-key or Ocp-Apim-Subscription-Key header");
   }
   if (groups > 1) return error_reply(400, "AmbiguousGroup", "send at most one X-Group-ID header");
   std::string key =
-      presented_key(req.header("authorization"), req.header("api-key"), req.header("x-api-key"));
+      presented_key(req.header("authorization"), req.header("api-key"), req.header("x-api-key"),
+                    req.header("ocp-apim-subscription-key"));
   if (keys_on && key.size() <= kMaxKeySize) {
     if (auto tenant = ctx.keys.authenticate(key)) {
       req.principal = *tenant;
@@ -127,7 +129,10 @@ std::optional<http::Response> authenticate(ApiContext& ctx, http::Request& req,
   std::string how = ctx.oidc && keys_on ? "a valid bearer token or API key is required"
                     : ctx.oidc          ? "a valid bearer token is required"
                                         : "a valid API key is required";
-  if (keys_on) how += ": send Authorization: Bearer KEY, api-key: KEY or x-api-key: KEY";
+  if (keys_on) {
+    how += ": send Authorization: Bearer KEY, api-key: KEY, x-api-key: KEY or "
+           "Ocp-Apim-Subscription-Key: KEY";
+  }
   return unauthorized(token_error.empty() ? how : how + " (" + token_error + ")", token_error);
 }
 
@@ -137,6 +142,7 @@ http::Router build_router(ApiContext& ctx) {
     return authenticate(ctx, req, route);
   });
   add_compat_routes(router, ctx);
+  add_azure_routes(router, ctx);
   add_analyzer_routes(router, ctx);
   add_operation_routes(router, ctx);
   add_health_routes(router, ctx);

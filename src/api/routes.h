@@ -102,6 +102,9 @@ void add_operation_routes(http::Router& router, ApiContext& ctx);
 void add_health_routes(http::Router& router, ApiContext& ctx);
 // /metrics and /openapi.json
 void add_meta_routes(http::Router& router, ApiContext& ctx);
+// Content Understanding's and Document Intelligence's own routes
+// (api/azure/routes.cpp), for Microsoft's SDKs.
+void add_azure_routes(http::Router& router, ApiContext& ctx);
 // GET /learned-durations (api/learned.cpp).
 void add_learned_routes(http::Router& router, ApiContext& ctx);
 

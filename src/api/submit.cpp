@@ -215,7 +215,10 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
   // Hashed here, where body work may run; the rest may run on another thread.
   std::string hash;
   if (!in.idempotency_key.empty()) {
-    hash = sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.body});
+    hash = in.options.api_version.empty()
+               ? sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.body})
+               : sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.options.api_version,
+                             "?", in.options.query, "\n", in.body});
   }
   // An analyzer whose creation this gateway follows is not ready until it
   // has succeeded: the upstream would refuse the analysis (404 or 409).
@@ -272,6 +275,7 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
   auto shared = std::make_shared<SubmitInput>(std::move(in));
   std::string body = std::move(shared->body);
   upstream::CallTags tags = std::move(shared->tags);
+  upstream::SubmitOptions options = shared->options;
   ctx.pool.submit(
       shared->tenant, shared->analyzer_id, std::move(body), shared->content_type, shared->resource, budget,
       [&ctx, shared, band, done = std::move(done)](upstream::SubmitAnswer answer,
@@ -339,7 +343,7 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
           done(std::move(o));
         });
       },
-      std::move(tags));
+      std::move(tags), std::move(options));
 }
 
 }  // namespace

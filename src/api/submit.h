@@ -26,6 +26,9 @@ struct SubmitInput {
   // The pool resource it must go to ("": any): its analyzer's, when this
   // gateway recorded the analyzer's creation.
   std::string resource;
+  // The client's api-version and query (the Azure-compatible routes);
+  // empty: the gateway's. Part of the idempotency hash when set.
+  upstream::SubmitOptions options;
 };
 
 struct SubmitOutcome {

@@ -35,6 +35,7 @@ inline constexpr std::string_view kDiVersion = "2024-11-30";
 struct SimOp {
   Flavor flavor = Flavor::kCu;
   std::string id, analyzer, api_version, input;
+  std::string query;  // the analyze request's query string as sent (tests check what passed)
   std::string body_sha256;  // of the submit body, so tests can check it came byte for byte
   Millis created = 0;
   Directives d;

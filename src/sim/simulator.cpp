@@ -208,7 +208,9 @@ struct Simulator::Impl {
                                        {"throttled_polls", refused(op.throttled_polls)},
                                        {"throttled_submits", refused(op.throttled_submits)},
                                        {"checksum", checksum(op)},
-                                       {"body_sha256", op.body_sha256}};
+                                       {"body_sha256", op.body_sha256},
+                                       {"api_version", op.api_version},
+                                       {"query", op.query}};
                  done(http::json_response(200, boost::json::serialize(o)));
                });
     router.add("GET", "/healthz", "health",
@@ -377,6 +379,7 @@ struct Simulator::Impl {
     op.id = random_uuid();
     op.analyzer = analyzer;
     op.api_version = version;
+    op.query = r.query;
     op.input = input.value();
     op.body_sha256 = std::move(body_sha256);
     op.created = clock.now_ms();

@@ -65,6 +65,7 @@ TEST(ApiKeys, PresentedKeyFromAnyOfTheThreeHeaders) {
   EXPECT_EQ(presented_key("bearer  k1", "", ""), "k1");
   EXPECT_EQ(presented_key("", "k2", ""), "k2");
   EXPECT_EQ(presented_key("", "", "k3"), "k3");
+  EXPECT_EQ(presented_key("", "", "", "k4"), "k4");
   EXPECT_EQ(presented_key("Basic abc", "", ""), "");
 }
 
