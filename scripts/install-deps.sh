@@ -51,7 +51,7 @@ fi
 # downloads a browser of its own.
 if [[ "${1:-}" == "--test" ]]; then
   ui="$(dirname "$0")/../tests/ui"
-  if [[ ! -d "$ui/node_modules/playwright-core" || "$ui/package-lock.json" -nt "$ui/node_modules" ]]; then
+  if [[ ! -d "$ui/node_modules/playwright-core" || ! -d "$ui/node_modules/@azure-rest/ai-document-intelligence" || "$ui/package-lock.json" -nt "$ui/node_modules" ]]; then
     echo "installing tests/ui npm packages" >&2
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$ui" --no-audit --no-fund --loglevel=error >&2
   fi
