@@ -408,3 +408,33 @@ def test_a_token_credential_over_https_owns_what_it_submits(procs):
                                             "token": "not.a.jwt", "model": "prebuilt-read",
                                             "urlSource": "https://docs.example/x.pdf"}, env=env).result()
     assert bad["event"] == "error" and bad["statusCode"] == 401, bad
+
+
+@needs_sdks
+def test_an_sdk_behind_a_balancer_polls_any_replica(procs, pg_url):
+    """Two replicas on PostgreSQL behind one --public-base-url: the SDK
+    submits on one; its Operation-Location names the public URL, and every
+    replica answers it (here the one that did not accept it, which also does
+    no polling), bound to the pool resource that accepted it."""
+    sim = procs.sim()
+    flags = ["--upstream-kind", "azure-di", "--client-poll-rate", "0", "--lease", "3s",
+             "--upstream-timeout", "2s"]
+    a = procs.gateway(sim, *flags, store=pg_url, name="a")
+    b_port = free_port()
+    b = procs.gateway(sim, *flags, "--listen", f"127.0.0.1:{b_port}", "--max-inflight-polls", "0",
+                      "--public-base-url", f"http://127.0.0.1:{b_port}", store=pg_url, name="b")
+    # The SDK talks to b: it accepts and answers, a polls the upstream.
+    done = run("document_intelligence.mjs", di(b, urlSource="https://docs.example/replica.pdf"))
+    assert done["event"] == "done" and done["status"] == "succeeded", done
+    # And an operation accepted by a is answered by b, from the shared store.
+    r = raw_submit(a, body={"urlSource": "https://docs.example/by-a.pdf?sim_duration=1s"})
+    path = status_path(r.header("Operation-Location"))
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        body = request(b.base, "GET", path).json()
+        if body["status"] == "succeeded":
+            break
+        time.sleep(0.3)
+    assert body["status"] == "succeeded"
+    assert body["analyzeResult"] == sim_final(sim, r.header("Operation-Location"))["analyzeResult"]
+    assert sim.stats()["submits"] == 2
