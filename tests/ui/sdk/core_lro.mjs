@@ -6,25 +6,17 @@
 // argv[2]: JSON {endpoint, key, keyHeader?, method? ("post" | "put"), path, query?, body,
 // contentType?, intervalMs?}
 // stdout: JSON lines as sdk/document_intelligence.mjs writes them; "done" has `body`.
+import { countPolls, say } from "./report.mjs";
 import { getClient } from "@azure-rest/core-client";
 import { createHttpPoller } from "@azure/core-lro";
 
 const spec = JSON.parse(process.argv[2]);
-const say = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 
 const client = getClient(spec.endpoint, { key: spec.key }, {
   allowInsecureConnection: !spec.endpoint.startsWith("https:"),
   credentials: { apiKeyHeaderName: spec.keyHeader ?? "Ocp-Apim-Subscription-Key" },
 });
-let polls = 0;
-client.pipeline.addPolicy({
-  name: "count-polls",
-  async sendRequest(request, next) {
-    const response = await next(request);
-    if (request.method === "GET") say({ event: "poll", n: ++polls, status: response.status });
-    return response;
-  },
-});
+const counter = countPolls(client);
 
 // As the generated clients' pollingHelper.ts converts a REST response.
 const lroResponse = (r) => ({
@@ -42,7 +34,7 @@ try {
   });
   if (![201, 202].includes(Number(initial.status))) {
     say({ event: "error", stage: "submit", statusCode: Number(initial.status),
-          code: initial.body?.error?.code, message: initial.body?.error?.message, polls });
+          code: initial.body?.error?.code, message: initial.body?.error?.message, polls: counter.polls });
     process.exit(0);
   }
   say({ event: "accepted", statusCode: Number(initial.status), operationLocation: initial.headers["operation-location"],
@@ -55,8 +47,8 @@ try {
     { intervalInMs: spec.intervalMs ?? 1000 },
   );
   const final = await poller.pollUntilDone();
-  say({ event: "done", statusCode: Number(final.status), body: final.body, polls });
+  say({ event: "done", statusCode: Number(final.status), body: final.body, polls: counter.polls });
 } catch (e) {
   say({ event: "error", stage: "poll", message: String(e?.message ?? e), code: e?.code,
-        statusCode: e?.statusCode, polls });
+        statusCode: e?.statusCode, polls: counter.polls });
 }

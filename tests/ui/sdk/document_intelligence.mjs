@@ -9,15 +9,15 @@
 // {"event":"poll","n"} (after each of the poller's GETs), then
 // {"event":"done","status","analyzeResult","polls"} or
 // {"event":"error","stage","message","code","statusCode","polls"}.
+import { countPolls, say } from "./report.mjs";
 import DocumentIntelligence, {
   getLongRunningPoller,
   isUnexpected,
 } from "@azure-rest/ai-document-intelligence";
 
 const spec = JSON.parse(process.argv[2]);
-const say = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 
-// Plain http on loopback needs the SDK's own opt-in; with TLS (spec.tls)
+// Plain http on loopback needs the SDK's own opt-in; over https
 // the test's CA comes in NODE_EXTRA_CA_CERTS.
 const credential = spec.token
   ? { getToken: async () => ({ token: spec.token, expiresOnTimestamp: Date.now() + 3600_000 }) }
@@ -27,15 +27,7 @@ const client = DocumentIntelligence(
   credential,
   { allowInsecureConnection: !spec.endpoint.startsWith("https:") },
 );
-let polls = 0;
-client.pipeline.addPolicy({
-  name: "count-polls",
-  async sendRequest(request, next) {
-    const response = await next(request);
-    if (request.method === "GET") say({ event: "poll", n: ++polls, status: response.status });
-    return response;
-  },
-});
+const counter = countPolls(client);
 
 try {
   const body = spec.urlSource ? { urlSource: spec.urlSource } : { base64Source: spec.base64Source };
@@ -50,7 +42,7 @@ try {
       code: initial.body?.error?.code,
       message: initial.body?.error?.message,
       headers: initial.headers,
-      polls,
+      polls: counter.polls,
     });
     process.exit(0);
   }
@@ -68,9 +60,9 @@ try {
     statusCode: Number(final.status),
     status: final.body.status,
     analyzeResult: final.body.analyzeResult,
-    polls,
+    polls: counter.polls,
   });
 } catch (e) {
   say({ event: "error", stage: "poll", message: String(e?.message ?? e), code: e?.code,
-        statusCode: e?.statusCode, polls });
+        statusCode: e?.statusCode, polls: counter.polls });
 }
