@@ -93,6 +93,18 @@ struct Metrics {
           .Register(*registry)
           .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10,
                                                            30, 60});
+  prometheus::Family<prometheus::Counter>& store_writes =
+      BuildCounter()
+          .Name("lrogate_store_writes_total")
+          .Help("Operation rows written, by write (insert, claim, progress, transition, renew, "
+                "finish, cancel)")
+          .Register(*registry);
+  prometheus::Counter& unchanged_polls =
+      BuildCounter()
+          .Name("lrogate_polls_unchanged_total")
+          .Help("Upstream polls whose answer changed nothing (not final, the same status)")
+          .Register(*registry)
+          .Add({});
   prometheus::Histogram& poll_lag = BuildHistogram()
                                         .Name("lrogate_poll_lag_seconds")
                                         .Help("From a poll being due to its outcome being recorded")
@@ -254,6 +266,17 @@ void set_submit_queue(double waiting) { m().submit_queue.Set(waiting); }
 void observe_submit_queue_wait(double seconds) { m().submit_queue_wait.Observe(seconds); }
 
 void observe_poll_lag(double seconds) { m().poll_lag.Observe(seconds); }
+
+void count_store_writes(std::string_view write, std::int64_t rows) {
+  if (rows <= 0) return;
+  std::string key("w|");
+  key.append(write);
+  remembered<prometheus::Counter>(key, [&]() -> prometheus::Counter& {
+    return m().store_writes.Add({{"write", std::string(write)}});
+  }).Increment(static_cast<double>(rows));
+}
+
+void count_unchanged_poll() { m().unchanged_polls.Increment(); }
 
 void observe_store(std::string_view operation, double seconds) {
   std::string key("s|");

@@ -36,6 +36,15 @@ void observe_submit_queue_wait(double seconds);
 // From the time a poll was due to the time its answer was recorded.
 void observe_poll_lag(double seconds);
 void observe_store(std::string_view operation, double seconds);
+// Operation rows the store was asked to write and wrote, by write: insert
+// (a submit), claim, progress (a poll that left the status as it was),
+// transition (a progress write that changed it), renew (a lease extended),
+// finish, cancel (docs/design.md, "Claiming and the loop": polls that change
+// nothing are held in memory and cost only renewals).
+void count_store_writes(std::string_view write, std::int64_t rows);
+// An upstream poll whose answer changed nothing (not final, the status as
+// the record has it).
+void count_unchanged_poll();
 // An analysis seen succeeded: the upstream polls it took and how late it
 // may have been seen (from the last poll that found it running).
 void observe_completion(std::string_view analyzer, int polls, double lateness_seconds);

@@ -26,12 +26,14 @@ void Notifier::notify(const std::string& operation_id) {
   {
     MutexLock lock(mu_);
     auto it = waiters_.find(operation_id);
-    if (it == waiters_.end()) return;
-    for (auto& [t, fn] : it->second) fire.push_back(std::move(fn));
-    count_ -= it->second.size();
-    waiters_.erase(it);
+    if (it != waiters_.end()) {
+      for (auto& [t, fn] : it->second) fire.push_back(std::move(fn));
+      count_ -= it->second.size();
+      waiters_.erase(it);
+    }
   }
   for (auto& fn : fire) fn();
+  for (const auto& l : listeners()) (*l)(operation_id);
 }
 
 void Notifier::notify_all() {
@@ -45,6 +47,27 @@ void Notifier::notify_all() {
     count_ = 0;
   }
   for (auto& fn : fire) fn();
+  for (const auto& l : listeners()) (*l)(std::string());
+}
+
+Notifier::Token Notifier::listen(std::function<void(const std::string&)> fn) {
+  MutexLock lock(mu_);
+  Token t = next_++;
+  listeners_.emplace(t, std::make_shared<const std::function<void(const std::string&)>>(std::move(fn)));
+  return t;
+}
+
+void Notifier::unlisten(Token token) {
+  MutexLock lock(mu_);
+  listeners_.erase(token);
+}
+
+std::vector<Notifier::Listener> Notifier::listeners() const {
+  MutexLock lock(mu_);
+  std::vector<Listener> out;
+  out.reserve(listeners_.size());
+  for (const auto& [t, l] : listeners_) out.push_back(l);
+  return out;
 }
 
 std::size_t Notifier::waiters() const {

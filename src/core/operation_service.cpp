@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/strings.h"
 
 namespace lrogate::core {
@@ -49,6 +50,7 @@ Result<Operation> OperationService::record_submitted(const NewOperation& n) {
     }
   }
   if (auto r = store_.insert(op); !r) return r.error();
+  metrics::count_store_writes("insert", 1);
   return op;
 }
 
@@ -88,7 +90,9 @@ Result<std::vector<Operation>> OperationService::claim_due(
     std::string_view owner, std::chrono::milliseconds lease, int limit,
     const std::vector<std::string>& skip_resources) {
   Millis now = clock_.now_ms();
-  return store_.claim_due(owner, now, now + lease.count(), limit, skip_resources);
+  auto r = store_.claim_due(owner, now, now + lease.count(), limit, skip_resources);
+  if (r) metrics::count_store_writes("claim", static_cast<std::int64_t>(r.value().size()));
+  return r;
 }
 
 namespace {
@@ -101,12 +105,18 @@ store::Progress progress_of(const Operation& op, Status status, Millis next_poll
   return store::Progress{status, next_poll_at, attempts, now, op.fence, /*polls=*/1};
 }
 
+void count_progress(const Operation& op, const store::Progress& p, bool written) {
+  if (written) metrics::count_store_writes(p.status == op.status ? "progress" : "transition", 1);
+}
+
 }  // namespace
 
 Result<bool> OperationService::record_progress(const Operation& op, std::string_view owner,
                                                Status status, Millis next_poll_at, int attempts) {
-  return store_.record_progress(op.id, owner,
-                                progress_of(op, status, next_poll_at, attempts, clock_.now_ms()));
+  auto p = progress_of(op, status, next_poll_at, attempts, clock_.now_ms());
+  auto r = store_.record_progress(op.id, owner, p);
+  if (r) count_progress(op, p, r.value());
+  return r;
 }
 
 Result<std::vector<bool>> OperationService::record_progress_many(
@@ -116,13 +126,21 @@ Result<std::vector<bool>> OperationService::record_progress_many(
   items.reserve(writes.size());
   for (const auto& w : writes) {
     items.push_back({w.op->id, progress_of(*w.op, w.status, w.next_poll_at, w.attempts, now)});
+    items.back().progress.polls = w.polls;
   }
-  return store_.record_progress_many(owner, items);
+  auto r = store_.record_progress_many(owner, items);
+  if (r) {
+    for (std::size_t i = 0; i < items.size() && i < r.value().size(); ++i) {
+      count_progress(*writes[i].op, items[i].progress, r.value()[i]);
+    }
+  }
+  return r;
 }
 
 Result<bool> OperationService::finish(const Operation& op, std::string_view owner, Status status,
                                       std::string result, std::string result_type,
-                                      std::string error_code, std::string error_message) {
+                                      std::string error_code, std::string error_message,
+                                      int polls) {
   if (!is_terminal(status) || !can_transition(op.status, status)) {
     return make_error(ErrorCode::kInvalidArgument, "not a final transition");
   }
@@ -135,9 +153,10 @@ Result<bool> OperationService::finish(const Operation& op, std::string_view owne
                       now,
                       now + config_.result_ttl.count(),
                       op.fence,
-                      /*polls=*/owner.empty() ? 0 : 1};
+                      /*polls=*/owner.empty() ? 0 : polls};
   auto done = store_.complete(op.id, owner, c);
   if (done && done.value()) {
+    metrics::count_store_writes("finish", 1);
     notifier_.notify(op.id);
     if (status == Status::kSucceeded && !owner.empty()) learn(op, now);
   }
@@ -217,6 +236,7 @@ Result<CancelOutcome> OperationService::cancel(std::string_view id) {
   auto done = store_.complete(op.id, "", c);
   if (!done) return done.error();
   if (!done.value()) return cancel(id);  // it finished meanwhile: purge that
+  metrics::count_store_writes("cancel", 1);
   notifier_.notify(op.id);
   return CancelOutcome::kCanceled;
 }
@@ -311,7 +331,9 @@ Result<std::vector<std::string>> OperationService::renew_leases(std::string_view
                                                                 const std::vector<std::string>& ids,
                                                                 std::chrono::milliseconds lease) {
   if (ids.empty()) return std::vector<std::string>{};
-  return store_.renew_leases(owner, ids, clock_.now_ms() + lease.count());
+  auto r = store_.renew_leases(owner, ids, clock_.now_ms() + lease.count());
+  if (r) metrics::count_store_writes("renew", static_cast<std::int64_t>(r.value().size()));
+  return r;
 }
 
 Result<int> OperationService::sweep(int limit) {

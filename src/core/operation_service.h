@@ -127,13 +127,18 @@ class OperationService {
     Status status;
     Millis next_poll_at;
     int attempts;
+    // Upstream polls since the record was last written (a shard that held
+    // the operation in memory between polls writes them at once).
+    int polls = 1;
   };
   Result<std::vector<bool>> record_progress_many(std::string_view owner,
                                                  const std::vector<ProgressWrite>& writes);
-  // Ends the operation; the record then expires at result_ttl.
+  // Ends the operation; the record then expires at result_ttl. `polls`:
+  // the upstream polls since the record was last written (the one that
+  // finished it included; 0 for a finish that polled nothing).
   Result<bool> finish(const Operation& op, std::string_view owner, Status status,
                       std::string result, std::string result_type, std::string error_code,
-                      std::string error_message);
+                      std::string error_message, int polls = 1);
   Result<std::optional<Millis>> next_due();
   // The poller's heartbeat: keeps the leases on work it still holds;
   // returns the ids still held (store::OperationStore::renew_leases).

@@ -19,7 +19,10 @@ Shard::Shard(core::OperationService& service, upstream::Pool& pool, http::Client
       index_(index),
       lead_(lead) {}
 
-Shard::~Shard() { *alive_ = false; }
+Shard::~Shard() {
+  *alive_ = false;
+  if (listener_) service_.notifier().unlisten(listener_);
+}
 
 template <class Work, class Then>
 void Shard::on_store(Work work, Then then) {
@@ -34,6 +37,15 @@ void Shard::on_store(Work work, Then then) {
 }
 
 void Shard::start(std::function<void()> started) {
+  // Cancels (and finishes by other replicas) of operations held between
+  // polls: the notifier hears them; the shard writes what it holds, which
+  // the store refuses for a final record.
+  listener_ = service_.notifier().listen([this, alive = alive_](const std::string& id) {
+    if (!*alive) return;
+    client_.post([this, alive, id] {
+      if (*alive) on_notified(id);
+    });
+  });
   if (!lead_) {
     client_.post([this, started = std::move(started), alive = alive_] {
       if (!*alive) return;
@@ -88,8 +100,24 @@ void Shard::stop(std::function<void()> done) {
     // Queued operations keep their leases until they expire; the Poller
     // frees them once every shard has stopped, so another replica (or the
     // next start) takes them at once.
-    for (const auto& op : queue_) held_.erase(op->id);
+    // Held ones with polls not yet written write them (and so free their
+    // leases) before release_leases.
+    for (const auto& op : queue_) {
+      auto h = held_.find(op->id);
+      if (h != held_.end() && h->second.unwritten > 0) {
+        leave(op);
+      } else {
+        held_.erase(op->id);
+      }
+    }
     queue_.clear();
+    while (!waiting_.empty()) {
+      OpPtr op = waiting_.begin()->second;
+      waiting_.erase(waiting_.begin());
+      leave(op);
+    }
+    if (listener_) service_.notifier().unlisten(listener_);
+    listener_ = 0;
     maybe_stopped();
   });
 }
@@ -159,7 +187,9 @@ void Shard::tick() {
         more_due_ = static_cast<int>(c.ops.value().size()) >= room;
         for (auto& op : c.ops.value()) {
           if (stopping_) break;  // its lease expires, or stop's release frees it
-          if (held_.insert(op.id).second) {
+          Held h;
+          h.lease_until = op.lease_until.value_or(clock_.now_ms() + config_.lease.count());
+          if (held_.try_emplace(op.id, h).second) {
             queue_.push_back(std::make_shared<const core::Operation>(std::move(op)));
           }
         }
@@ -201,6 +231,7 @@ void Shard::pump() {
   // In queue order, each operation through its resource; an operation whose
   // resource is at its limits waits (polls over budget are delayed, never
   // dropped) without holding up the others' (docs/design.md, "Upstream pools").
+  promote_due();
   Millis now = clock_.now_ms();
   Millis soonest = 0;  // the ms until a waiting resource may poll again; 0: none waits
   std::vector<std::pair<std::string_view, std::shared_ptr<upstream::Resource>>> seen;
@@ -230,6 +261,117 @@ void Shard::pump() {
   // Every operation left waits for its resource (or none is left).
   idle_ = it == queue_.end();
   if (soonest > 0 && !stopping_) arm(std::chrono::milliseconds(soonest));
+  arm_waiting();
+}
+
+void Shard::hold(const OpPtr& op, const Decision& d, Millis now) {
+  auto next = std::make_shared<core::Operation>(*op);
+  next->next_poll_at = d.next_poll_at;
+  next->attempts = d.attempts;
+  next->poll_count += 1;   // the polls it took, for the completion's metrics
+  next->updated_at = now;  // the last poll that found it running (learning, lateness)
+  Held& h = held_[op->id];
+  h.state = Held::State::kWaiting;
+  h.unwritten += 1;
+  h.wait = waiting_.emplace(d.next_poll_at, std::move(next));
+  arm_waiting();
+}
+
+void Shard::promote_due() {
+  Millis now = clock_.now_ms();
+  // A lease that ends this soon was not renewed (the store failing): the
+  // poll's answer could come after it; write and let a claim take it.
+  Millis safe = now + config_.lease.count() / 6;
+  while (!waiting_.empty() && waiting_.begin()->first <= now && !stopping_) {
+    OpPtr op = std::move(waiting_.begin()->second);
+    waiting_.erase(waiting_.begin());
+    Held& h = held_[op->id];
+    if (h.lease_until <= safe) {
+      leave(op);
+      continue;
+    }
+    h.state = Held::State::kQueued;
+    queue_.push_back(std::move(op));
+  }
+}
+
+void Shard::arm_waiting() {
+  if (waiting_.empty() || stopping_) return;
+  Millis at = waiting_.begin()->first;
+  Millis now = clock_.now_ms();
+  if (wait_at_ != 0 && wait_at_ <= at && wait_at_ >= now) return;
+  wait_at_ = at;
+  std::uint64_t gen = ++wait_gen_;
+  client_.post_after(std::chrono::milliseconds(std::max<Millis>(at - now, 0)),
+                     [this, gen, alive = alive_] {
+                       if (!*alive || gen != wait_gen_) return;
+                       wait_at_ = 0;
+                       pump();
+                     });
+}
+
+void Shard::leave(const OpPtr& op) {
+  auto h = held_.find(op->id);
+  int polls = h == held_.end() ? 0 : h->second.unwritten;
+  if (h != held_.end()) held_.erase(h);
+  Decision d;
+  d.status = op->status;
+  d.next_poll_at = op->next_poll_at.value_or(clock_.now_ms());
+  d.attempts = op->attempts;
+  queue_progress(op, std::move(d), polls);
+}
+
+void Shard::queue_progress(const OpPtr& op, Decision d, int polls) {
+  // Progress is batched: answers that arrive together share one commit.
+  if (pending_.empty()) {
+    client_.post([this, alive = alive_] {
+      if (*alive) flush_progress();
+    });
+  }
+  pending_.push_back({op, std::move(d), polls});
+  if (pending_.size() >= 256) flush_progress();
+}
+
+void Shard::on_notified(const std::string& id) {
+  if (id.empty()) {  // anything may have finished unheard: write what is held
+    while (!waiting_.empty()) {
+      OpPtr op = waiting_.begin()->second;
+      waiting_.erase(waiting_.begin());
+      leave(op);
+    }
+    for (auto& [_, h] : held_) h.recheck = true;
+    return;
+  }
+  auto h = held_.find(id);
+  if (h == held_.end()) return;
+  if (h->second.state == Held::State::kWaiting) {
+    OpPtr op = h->second.wait->second;
+    waiting_.erase(h->second.wait);
+    leave(op);  // refused when it is final: then forgotten
+  } else {
+    h->second.recheck = true;
+  }
+}
+
+void Shard::drop(const std::string& id) {
+  auto h = held_.find(id);
+  if (h == held_.end()) return;
+  log::info("poll lease lost; the operation is left to whoever holds it",
+            {{"operation_id", id}, {"shard", index_}});
+  switch (h->second.state) {
+    case Held::State::kInFlight:
+      h->second.lost = true;
+      return;
+    case Held::State::kWaiting:
+      waiting_.erase(h->second.wait);
+      break;
+    case Held::State::kQueued:
+      queue_.erase(std::remove_if(queue_.begin(), queue_.end(),
+                                  [&](const OpPtr& op) { return op->id == id; }),
+                   queue_.end());
+      break;
+  }
+  held_.erase(h);
 }
 
 void Shard::poll_one(OpPtr op, std::shared_ptr<upstream::Resource> resource) {
@@ -246,7 +388,6 @@ void Shard::poll_one(OpPtr op, std::shared_ptr<upstream::Resource> resource) {
                          (over ? " and --max-wait has passed" : "");
     gone.retry_after = config_.schedule.poll_interval;
     on_answer(op, std::move(gone));
-    held_.erase(op->id);
     return;
   }
   // The SSRF guard, again at poll time: a stored Operation-Location that is
@@ -259,9 +400,9 @@ void Shard::poll_one(OpPtr op, std::shared_ptr<upstream::Resource> resource) {
     refuse.error_message =
         "the operation's Operation-Location is not on the configured upstream endpoint";
     on_answer(op, std::move(refuse));
-    held_.erase(op->id);
     return;
   }
+  if (auto h = held_.find(op->id); h != held_.end()) h->second.state = Held::State::kInFlight;
   ++inflight_;
   metrics::set_inflight_polls(shared_.add_inflight(1));
   resource->poll_caller(static_cast<std::size_t>(index_)).poll(
@@ -275,7 +416,6 @@ void Shard::poll_one(OpPtr op, std::shared_ptr<upstream::Resource> resource) {
       metrics::observe_poll_lag(static_cast<double>(clock_.now_ms() - *op->next_poll_at) /
                                 1000.0);
     }
-    held_.erase(op->id);
     if (stopping_) {
       maybe_stopped();
       return;
@@ -297,8 +437,21 @@ void Shard::poll_one(OpPtr op, std::shared_ptr<upstream::Resource> resource) {
 }
 
 void Shard::on_answer(const OpPtr& op, upstream::PollAnswer a) {
+  // Leaves held_ here, unless the operation is held for its next poll.
+  auto h = held_.find(op->id);
+  int polls = 1;
+  bool recheck = false;
+  if (h != held_.end()) {
+    if (h->second.lost) {  // another claim holds it now: its writes would be refused
+      held_.erase(h);
+      return;
+    }
+    polls += h->second.unwritten;
+    recheck = h->second.recheck;
+  }
+  Millis now = clock_.now_ms();
   auto learned = service_.learned_for(*op);
-  Decision d = decide(*op, a, config_.schedule, clock_.now_ms(), random_.uniform(), learned.get());
+  Decision d = decide(*op, a, config_.schedule, now, random_.uniform(), learned.get());
   if (!d.finish) {
     if (a.kind != upstream::PollAnswer::Kind::kStatus) {
       log::warn("poll failed; will retry", {{"operation_id", op->id},
@@ -307,21 +460,29 @@ void Shard::on_answer(const OpPtr& op, upstream::PollAnswer a) {
                                             {"attempt", d.attempts},
                                             {"retry_in_ms", d.next_poll_at - clock_.now_ms()}});
     }
-    // Progress is batched: answers that arrive together share one commit.
-    if (pending_.empty()) {
-      client_.post([this, alive = alive_] {
-        if (*alive) flush_progress();
-      });
+    // The status the write would give it (never back to NotStarted).
+    core::Status after = core::can_transition(op->status, d.status) ? d.status : op->status;
+    bool unchanged = after == op->status;
+    if (unchanged) metrics::count_unchanged_poll();
+    // Held in memory, unwritten, when its next poll comes well within the
+    // lease (the heartbeat renews it in time): docs/design.md, "Claiming
+    // and the loop".
+    if (unchanged && !recheck && !stopping_ && h != held_.end() &&
+        d.next_poll_at - now < config_.lease.count() / 2) {
+      hold(op, d, now);
+      return;
     }
-    pending_.push_back({op, std::move(d)});
-    if (pending_.size() >= 256) flush_progress();
+    if (h != held_.end()) held_.erase(h);
+    queue_progress(op, std::move(d), polls);
     return;
   }
+  if (h != held_.end()) held_.erase(h);
   auto shared_d = std::make_shared<const Decision>(std::move(d));
   on_store(
-      [this, op, d = shared_d, body = std::move(a.body), type = std::move(a.content_type)]() mutable {
+      [this, op, d = shared_d, body = std::move(a.body), type = std::move(a.content_type),
+       polls]() mutable {
         return service_.finish(*op, owner_, d->status, std::move(body), std::move(type),
-                               d->error_code, d->error_message);
+                               d->error_code, d->error_message, polls);
       },
       [this, op, d = shared_d](Result<bool> r) { written(*op, *d, r); });
 }
@@ -335,7 +496,7 @@ void Shard::flush_progress() {
         std::vector<core::OperationService::ProgressWrite> writes;
         writes.reserve(batch->size());
         for (const auto& p : *batch) {
-          writes.push_back({p.op.get(), p.d.status, p.d.next_poll_at, p.d.attempts});
+          writes.push_back({p.op.get(), p.d.status, p.d.next_poll_at, p.d.attempts, p.polls});
         }
         return service_.record_progress_many(owner_, writes);
       },
@@ -393,22 +554,48 @@ void Shard::heartbeat() {
         },
         [](int) {});
   }
-  if (!held_.empty()) {
-    std::vector<std::string> ids(held_.begin(), held_.end());
+  // Only the leases that would end before the next heartbeat (plus a
+  // margin for a late one) are renewed, all in one batch; an operation the
+  // store no longer renews is someone else's (or final): dropped.
+  std::chrono::milliseconds period = std::max(config_.lease / 3, std::chrono::milliseconds(100));
+  Millis now = clock_.now_ms();
+  Millis renew_before = now + period.count() + config_.lease.count() / 6;
+  std::vector<std::string> ids;
+  for (const auto& [id, h] : held_) {
+    if (!h.lost && h.lease_until < renew_before) ids.push_back(id);
+  }
+  if (!ids.empty()) {
+    auto asked = std::make_shared<const std::vector<std::string>>(std::move(ids));
+    Millis until = now + config_.lease.count();  // no later than the store's
     on_store(
-        [this, ids = std::move(ids)] {
-          auto renewed = service_.renew_leases(owner_, ids, config_.lease);
+        [this, asked] {
+          auto renewed = service_.renew_leases(owner_, *asked, config_.lease);
           if (!renewed) {
             log::warn("cannot renew poll leases", {{"error", renewed.error().message},
                                                    {"detail", renewed.error().detail},
-                                                   {"held", ids.size()},
+                                                   {"held", asked->size()},
                                                    {"shard", index_}});
           }
-          return 0;
+          // Null: not renewed now, tried again at the next heartbeat.
+          return renewed ? std::make_shared<const std::unordered_set<std::string>>(
+                               renewed.value().begin(), renewed.value().end())
+                         : std::shared_ptr<const std::unordered_set<std::string>>();
         },
-        [](int) {});
+        [this, asked, until](std::shared_ptr<const std::unordered_set<std::string>> kept_ptr) {
+          if (!kept_ptr) return;
+          const auto& kept = *kept_ptr;
+          for (const auto& id : *asked) {
+            auto h = held_.find(id);
+            if (h == held_.end()) continue;  // written meanwhile
+            if (kept.count(id)) {
+              h->second.lease_until = std::max(h->second.lease_until, until);
+            } else {
+              drop(id);
+            }
+          }
+        });
   }
-  client_.post_after(std::max(config_.lease / 3, std::chrono::milliseconds(100)),
+  client_.post_after(period,
                      [this, alive = alive_] {
                        if (*alive) heartbeat();
                      });

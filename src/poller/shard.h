@@ -9,6 +9,16 @@
 // heartbeat renews it meanwhile), so no two shards ever poll one operation
 // at once, exactly as no two replicas do.
 //
+// A poll whose answer changes nothing (the same status, not final) with its
+// next poll less than half a lease away is not written: the shard keeps the
+// operation in memory (waiting_) under its lease and polls it again at its
+// time without a claim. The heartbeat renews, in one batch, only the leases
+// that would end before the next heartbeat plus a margin; one the store no
+// longer renews (taken over, finished, canceled) is dropped unwritten. The
+// polls not yet written go with the operation's next write (a transition,
+// its finish, a poll due further off, a cancel heard by the notifier, or
+// stop()), so poll_count stays exact unless the process dies.
+//
 // State lives on the shard's client thread; store calls run in order on its
 // store thread, and their results come back to the client thread. Public
 // methods may be called from any thread. What shards share (the count of
@@ -21,8 +31,10 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -91,6 +103,18 @@ class Shard {
   void sweep();
   void heartbeat();
   void flush_progress();
+  // Keeps `op` in memory until d.next_poll_at (its answer changed nothing).
+  void hold(const OpPtr& op, const Decision& d, Millis now);
+  // Queues the held operations now due (pump() calls it first).
+  void promote_due();
+  void arm_waiting();
+  // Writes a held operation's unwritten polls as it leaves memory.
+  void leave(const OpPtr& op);
+  void queue_progress(const OpPtr& op, Decision d, int polls);
+  // A final transition (or a gap in the store's feed: empty id) was heard.
+  void on_notified(const std::string& id);
+  // Its lease is gone: forgotten now, or (in flight) when its answer comes.
+  void drop(const std::string& id);
   void written(const core::Operation& op, const Decision& d, const Result<bool>& r);
   void maybe_stopped();
   // Runs work on the store thread, then then(result) on the client's thread
@@ -112,12 +136,27 @@ class Shard {
 
   // Touched only on the client's thread.
   std::deque<OpPtr> queue_;
-  std::unordered_set<std::string> held_;  // queued or in flight
+  // Every operation whose lease this shard holds: queued, in flight, or
+  // waiting in memory for its next poll.
+  struct Held {
+    enum class State { kQueued, kInFlight, kWaiting } state = State::kQueued;
+    Millis lease_until = 0;  // as far as this shard knows (claim, renewals)
+    int unwritten = 0;       // polls made since the record was last written
+    bool lost = false;       // in flight when its lease was found gone: write nothing
+    bool recheck = false;    // a final transition may have been heard: write, do not hold
+    std::multimap<Millis, OpPtr>::iterator wait;  // while kWaiting
+  };
+  std::unordered_map<std::string, Held> held_;
+  std::multimap<Millis, OpPtr> waiting_;  // by next poll time
+  std::uint64_t wait_gen_ = 0;
+  Millis wait_at_ = 0;
+  core::Notifier::Token listener_ = 0;
   // Non-final outcomes waiting to be written in one transaction: flushed
   // after the answers that arrived together were handled (or at 256).
   struct PendingProgress {
     OpPtr op;
     Decision d;
+    int polls = 1;
   };
   std::vector<PendingProgress> pending_;
   int inflight_ = 0;

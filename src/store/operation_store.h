@@ -167,7 +167,8 @@ class OperationStore {
   // analyzer, and this never finds one.
   virtual Result<std::optional<Operation>> latest_of_kind(Kind kind, std::string_view analyzer_id,
                                                           Millis now) = 0;
-  // The earliest next_poll_at among claimable records, if any.
+  // The earliest time an open record can be claimed (due, its lease over),
+  // if any: before `now` when some can be claimed now.
   virtual Result<std::optional<Millis>> next_due(Millis now) = 0;
   // Frees the leases of `owner` (all leases when empty); returns how many.
   virtual Result<int> release_leases(std::string_view owner) = 0;

@@ -185,6 +185,14 @@ BEGIN
   RETURN t;
 END $$;
 )sql",
+    // v7: claims walk the records by when they become claimable, due and
+    // their lease over (LROGATE_CLAIMABLE_AT), no longer by due time alone:
+    // a record a poller holds in memory between polls keeps its past
+    // next_poll_at under a live lease, and 100,000 of them would be walked
+    // by every claim (issue 16, item 3).
+    "DROP INDEX operations_due_at;"
+    "CREATE INDEX operations_claimable_at ON operations ((" LROGATE_CLAIMABLE_AT ")) WHERE "
+    LROGATE_ACTIVE ";",
 };
 
 }  // namespace

@@ -172,8 +172,8 @@ class PostgresStore final : public OperationStore {
     return PQntuples(r->get());
   }
 
-  Result<std::optional<Millis>> next_due(Millis now) override {
-    auto r = run(kNextDue, Params().num(now), "next_due");
+  Result<std::optional<Millis>> next_due(Millis) override {
+    auto r = run(kNextDue, Params(), "next_due");
     if (!r) return r.error();
     return get_opt(r->get(), 0, 0);
   }

@@ -38,11 +38,10 @@ std::string statement_text(Sql which) {
       return std::string(
                  "UPDATE operations SET lease_owner = $1::text, lease_until = $2::bigint,"
                  " fence = fence + 1 WHERE id = ANY(ARRAY(SELECT id FROM operations"
-                 " WHERE " LROGATE_ACTIVE " AND " LROGATE_DUE_AT
-                 " <= $3::bigint"
-                 " AND (lease_until IS NULL OR lease_until <= $3::bigint)") +
+                 " WHERE " LROGATE_ACTIVE " AND " LROGATE_CLAIMABLE_AT " <= $3::bigint") +
              (which == kClaimSkipping ? " AND resource <> ALL($5::text[])" : "") +
-             " ORDER BY " LROGATE_DUE_AT " LIMIT $4::int FOR UPDATE SKIP LOCKED)) RETURNING " +
+             " ORDER BY " LROGATE_CLAIMABLE_AT
+             " LIMIT $4::int FOR UPDATE SKIP LOCKED)) RETURNING " +
              columns::names();
     case kRenew:
       return "UPDATE operations SET lease_until = $2::bigint WHERE lease_owner = $1::text"
@@ -107,8 +106,7 @@ std::string statement_text(Sql which) {
              " GROUP BY status ON CONFLICT (status) DO UPDATE SET n = operation_counts.n +"
              " EXCLUDED.n";
     case kNextDue:
-      return "SELECT MIN(" LROGATE_DUE_AT ") FROM operations WHERE " LROGATE_ACTIVE
-             " AND (lease_until IS NULL OR lease_until <= $1::bigint)";
+      return "SELECT MIN(" LROGATE_CLAIMABLE_AT ") FROM operations WHERE " LROGATE_ACTIVE;
     case kRelease:
       return "UPDATE operations SET lease_owner = NULL, lease_until = NULL"
              " WHERE lease_owner IS NOT NULL AND ($1::text IS NULL OR lease_owner = $1::text)";
@@ -131,7 +129,7 @@ std::string statement_text(Sql which) {
              " UNION ALL SELECT status, delta FROM operation_count_changes) AS c"
              " GROUP BY status HAVING SUM(n) <> 0 ORDER BY status";
     case kCountOpenByResource:
-      // Only the open records, which the due index (operations_due_at,
+      // Only the open records, which the claim index (operations_claimable_at,
       // partial on them) finds whatever the number of finished ones. An
       // index of (resource) of its own was slower (at 1M rows, 20k open:
       // 160 ms against 28 ms; every progress write, not HOT, adds to it

@@ -10,6 +10,13 @@
 #define LROGATE_ACTIVE "status IN ('NotStarted', 'Running')"
 // What the due index (operations_due_at, migration v3) holds.
 #define LROGATE_DUE_AT "CASE WHEN status IN ('NotStarted', 'Running') THEN next_poll_at END"
+// When an open record can be claimed: due, and its lease (if any) over. The
+// claims walk its index (operations_claimable_at, migration v7), so records
+// a poller holds between polls (a live lease, a past next_poll_at) are never
+// walked (docs/design.md, "Claiming and the loop").
+#define LROGATE_CLAIMABLE_AT                                           \
+  "CASE WHEN status IN ('NotStarted', 'Running') THEN GREATEST(next_poll_at," \
+  " COALESCE(lease_until, 0)) END"
 
 namespace lrogate::store::postgres {
 

@@ -117,6 +117,16 @@ CREATE TABLE duration_buckets (
   PRIMARY KEY (resource, analyzer, band, bucket)
 ) WITHOUT ROWID;
 )sql",
+    // v8: claims walk the records by when they become claimable, due and
+    // their lease over, no longer by due time alone: a record a poller
+    // holds in memory between polls keeps its past next_poll_at under a
+    // live lease, and 100,000 of them would be walked by every claim (issue
+    // 16, item 3). The expression is the claim's (statements.cpp).
+    R"sql(
+DROP INDEX operations_due;
+CREATE INDEX operations_claimable ON operations(MAX(next_poll_at, COALESCE(lease_until, 0)))
+  WHERE status IN ('NotStarted', 'Running');
+)sql",
 };
 
 }  // namespace

@@ -217,11 +217,10 @@ class SqliteStore final : public OperationStore {
     return deleted;
   }
 
-  Result<std::optional<Millis>> next_due(Millis now) override {
+  Result<std::optional<Millis>> next_due(Millis) override {
     MutexLock lock(mu_);
     auto st = prepare(kNextDue);
     if (!st) return st.error();
-    st->bind(1, now);
     if (st->step() != SQLITE_ROW) return db_error(db_, "next_due");
     return column_opt(st->raw(), 0);
   }

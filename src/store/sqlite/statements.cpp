@@ -6,6 +6,11 @@ namespace lrogate::store::sqlite {
 namespace {
 
 #define LROGATE_ACTIVE "status IN ('NotStarted', 'Running')"
+// When an open record can be claimed: due, and its lease (if any) over. The
+// claims walk its index (operations_claimable, migration v8), so records a
+// poller holds between polls (a live lease, a past next_poll_at) are never
+// walked (docs/design.md, "Claiming and the loop").
+#define LROGATE_CLAIMABLE_AT "MAX(next_poll_at, COALESCE(lease_until, 0))"
 
 // "?1,?2,...": one parameter per column, in list order.
 std::string insert_params() {
@@ -46,11 +51,11 @@ std::string statement_text(Sql which) {
       return std::string(
                  "UPDATE operations SET lease_owner = ?1, lease_until = ?2,"
                  " fence = fence + 1 WHERE id IN ("
-                 " SELECT id FROM operations WHERE " LROGATE_ACTIVE
-                 " AND next_poll_at <= ?3 AND (lease_until IS NULL OR lease_until <= ?3)") +
+                 " SELECT id FROM operations WHERE " LROGATE_ACTIVE " AND " LROGATE_CLAIMABLE_AT
+                 " <= ?3") +
              (which == kClaimSkipping ? " AND resource NOT IN (SELECT value FROM json_each(?5))"
                                       : "") +
-             " ORDER BY next_poll_at LIMIT ?4) RETURNING " + columns::names();
+             " ORDER BY " LROGATE_CLAIMABLE_AT " LIMIT ?4) RETURNING " + columns::names();
     case kRenew:
       return "UPDATE operations SET lease_until = ?2 WHERE id = ?3 AND lease_owner = ?1"
              " AND " LROGATE_ACTIVE;
@@ -88,8 +93,7 @@ std::string statement_text(Sql which) {
     case kUncount:
       return "UPDATE operation_counts SET n = n - ?2 WHERE status = ?1";
     case kNextDue:
-      return "SELECT MIN(next_poll_at) FROM operations WHERE " LROGATE_ACTIVE
-             " AND (lease_until IS NULL OR lease_until <= ?1)";
+      return "SELECT MIN(" LROGATE_CLAIMABLE_AT ") FROM operations WHERE " LROGATE_ACTIVE;
     case kRelease:
       return "UPDATE operations SET lease_owner = NULL, lease_until = NULL"
              " WHERE lease_owner IS NOT NULL AND (?1 IS NULL OR lease_owner = ?1)";

@@ -126,5 +126,40 @@ TEST_F(ServiceTest, RunningNeverGoesBackToNotStarted) {
   EXPECT_EQ(s.find("r1").value()->status, Status::kRunning);
 }
 
+
+// A shard holding an operation between polls hears a cancel through the
+// notifier's listeners (not counted as long-poll waiters), with the id; a
+// gap in the store's feed (notify_all) reaches them with an empty id.
+TEST_F(ServiceTest, ListenersHearEveryCancelAndFinishButAreNoWaiters) {
+  auto s = make(milliseconds(300'000));
+  std::vector<std::string> heard;
+  auto token = s.notifier().listen([&](const std::string& id) { heard.push_back(id); });
+  EXPECT_EQ(s.notifier().waiters(), 0u);
+  ASSERT_TRUE(s.record_submitted({"c1", "default", "pro-demo", "http://u/c1", ""}).ok());
+  ASSERT_EQ(s.cancel("c1").value(), CancelOutcome::kCanceled);
+  finished(s, "f1");
+  s.notifier().notify_all();
+  EXPECT_EQ(heard, (std::vector<std::string>{"c1", "f1", ""}));
+  s.notifier().unlisten(token);
+  s.notifier().notify("c1");
+  EXPECT_EQ(heard.size(), 3u);
+}
+
+// Polls held in memory are added to poll_count when the record is written
+// at last: by a progress write or by the finish.
+TEST_F(ServiceTest, HeldPollsAreCountedByTheWriteThatCarriesThem) {
+  auto s = make(milliseconds(300'000));
+  ASSERT_TRUE(s.record_submitted({"h1", "default", "pro-demo", "http://u/h1", ""}).ok());
+  clock_.advance(1000);
+  auto op = s.claim_due("me", milliseconds(60'000), 10).value()[0];
+  OperationService::ProgressWrite w{&op, Status::kNotStarted, clock_.now_ms(), 0, 5};
+  ASSERT_TRUE(s.record_progress_many("me", {w}).value()[0]);
+  EXPECT_EQ(s.find("h1").value()->poll_count, 5);
+  op = s.claim_due("me", milliseconds(60'000), 10).value()[0];
+  ASSERT_TRUE(
+      s.finish(op, "me", Status::kSucceeded, "{}", "application/json", "", "", 3).value());
+  EXPECT_EQ(s.find("h1").value()->poll_count, 8);
+}
+
 }  // namespace
 }  // namespace lrogate::core

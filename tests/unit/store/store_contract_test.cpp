@@ -482,6 +482,23 @@ TEST_P(StoreContract, DeleteExpiredAndRemove) {
   EXPECT_FALSE(store_->remove("c").value());
 }
 
+// A poller may hold a record between polls (its lease live, its next_poll_at
+// in the past): no claim takes it, and it is claimable when its lease ends.
+TEST_P(StoreContract, AHeldRecordIsClaimableOnlyWhenItsLeaseEnds) {
+  ASSERT_TRUE(store_->insert(op("a", 0, 100)).ok());
+  ASSERT_TRUE(store_->insert(op("b", 0, 200)).ok());
+  ASSERT_EQ(store_->claim_due("n1", 300, 1'000, 10, {}).value().size(), 2u);
+  EXPECT_EQ(store_->next_due(500).value(), 1'000);
+  EXPECT_TRUE(store_->claim_due("n2", 500, 2'000, 10, {}).value().empty());
+  ASSERT_TRUE(store_->insert(op("c", 0, 400)).ok());
+  auto later = store_->claim_due("n2", 999, 2'000, 10, {}).value();
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].id, "c");
+  auto expired = store_->claim_due("n2", 1'000, 2'000, 10, {}).value();
+  ASSERT_EQ(expired.size(), 2u);  // n1's leases are over
+  EXPECT_EQ(expired[0].next_poll_at, 100);  // their own due times, as stored
+}
+
 TEST_P(StoreContract, NextDueAndLeaseRelease) {
   EXPECT_FALSE(store_->next_due(0).value().has_value());
   ASSERT_TRUE(store_->insert(op("a", 0, 700)).ok());
@@ -1069,9 +1086,13 @@ void expect_upgraded(const std::string& url) {
   EXPECT_EQ(s.value()->count_by_status().value(), (Counts{{"Running", 2}, {"Succeeded", 3}}));
 }
 
-// The newest schema's objects on SQLite (v7: size bands, durations).
+// The newest schema's objects on SQLite (v7: size bands, durations; v8: the
+// claim index), taken back to v6's.
 constexpr const char* kSqliteDropV7 =
-    "DROP TABLE duration_totals; DROP TABLE duration_buckets;"
+    "DROP INDEX operations_claimable;"
+    " CREATE INDEX operations_due ON operations(next_poll_at)"
+    " WHERE status IN ('NotStarted', 'Running');"
+    " DROP TABLE duration_totals; DROP TABLE duration_buckets;"
     " ALTER TABLE operations DROP COLUMN size_band;";
 
 // A store written by the build before the kept counts (SQLite schema v4)
@@ -1102,9 +1123,13 @@ TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
   ASSERT_NO_FATAL_FAILURE(expect_upgraded(url));
 }
 
-// The newest schema's objects on PostgreSQL (v6: size bands, durations).
+// The newest schema's objects on PostgreSQL (v6: size bands, durations; v7:
+// the claim index), taken back to v5's.
 constexpr const char* kPostgresDropV6 =
     "SET client_min_messages = warning;"
+    " DROP INDEX operations_claimable_at;"
+    " CREATE INDEX operations_due_at ON operations ((CASE WHEN status IN ('NotStarted',"
+    " 'Running') THEN next_poll_at END)) WHERE status IN ('NotStarted', 'Running');"
     " DROP FUNCTION lrogate_add_duration(text, text, integer, integer, bigint);"
     " DROP TABLE duration_totals; DROP TABLE duration_buckets;"
     " ALTER TABLE operations DROP COLUMN size_band;";
