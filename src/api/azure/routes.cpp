@@ -37,6 +37,18 @@ std::variant<azure::Query, http::Response> admit(ApiContext& ctx, Service s,
   return azure::read_query(req.query, ctx.pool.api_versions());
 }
 
+// Where an absolute Operation-Location starts (azure::base_url), or the 400
+// when the request gives nothing to build it from.
+std::variant<std::string, http::Response> operation_base(ApiContext& ctx,
+                                                         const http::Request& req) {
+  if (auto base = azure::base_url(ctx.config.public_base_url, req.header("host"), req.tls)) {
+    return std::move(*base);
+  }
+  return error_reply(400, "InvalidRequest",
+                     "the request has no usable Host header to build the Operation-Location "
+                     "from (or set --public-base-url)");
+}
+
 void analyze(ApiContext& ctx, Service s, bool binary_route, http::Request&& req,
              const std::string& analyzer, http::Responder respond) {
   auto q = admit(ctx, s, req);
@@ -57,12 +69,8 @@ void analyze(ApiContext& ctx, Service s, bool binary_route, http::Request&& req,
                                "api-version 2025-11-01 takes a JSON body on :analyze; send the "
                                "document's bytes to :analyzeBinary"));
   }
-  auto base = azure::base_url(ctx.config.public_base_url, req.header("host"), req.tls);
-  if (!base) {
-    return respond(error_reply(400, "InvalidRequest",
-                               "the request has no usable Host header to build the "
-                               "Operation-Location from (or set --public-base-url)"));
-  }
+  auto base = operation_base(ctx, req);
+  if (auto* r = std::get_if<http::Response>(&base)) return respond(std::move(*r));
   SubmitInput in;
   in.tenant = req.principal;
   in.analyzer_id = analyzer;
@@ -76,7 +84,8 @@ void analyze(ApiContext& ctx, Service s, bool binary_route, http::Request&& req,
   std::size_t size = in.body.size();
   auto shared_in = std::make_shared<SubmitInput>(std::move(in));
   with_body_work(ctx, size, respond,
-                 [&ctx, s, shared_in, respond, repeatability, base = std::move(*base),
+                 [&ctx, s, shared_in, respond, repeatability,
+                  base = std::get<std::string>(std::move(base)),
                   version = query.api_version] {
                    std::string analyzer = shared_in->analyzer_id;
                    submit_operation(
@@ -153,15 +162,11 @@ void analyzer_call(ApiContext& ctx, upstream::AnalyzerCall call, http::Request&&
   if (call != upstream::AnalyzerCall::kCreate) {
     return forward_analyzer(ctx, call, req, analyzer, std::move(options), std::move(respond));
   }
-  auto base = azure::base_url(ctx.config.public_base_url, req.header("host"), req.tls);
-  if (!base) {
-    return respond(error_reply(400, "InvalidRequest",
-                               "the request has no usable Host header to build the "
-                               "Operation-Location from (or set --public-base-url)"));
-  }
+  auto base = operation_base(ctx, req);
+  if (auto* r = std::get_if<http::Response>(&base)) return respond(std::move(*r));
   AnalyzerRoutes routes;
   routes.options = std::move(options);
-  routes.location = [base = std::move(*base), version = query.api_version](
+  routes.location = [base = std::get<std::string>(std::move(base)), version = query.api_version](
                         const std::string& a, const std::string& id) {
     return base + azure::creation_path(a, id, version);
   };
