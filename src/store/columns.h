@@ -76,6 +76,7 @@ inline constexpr std::tuple kColumns{
     Column{"kind", &Operation::kind},
     Column{"resource", &Operation::resource},
     Column{"size_band", &Operation::size_band},
+    Column{"callback_url", &Operation::callback_url},
 };
 
 inline constexpr int kCount = static_cast<int>(std::tuple_size_v<decltype(kColumns)>);

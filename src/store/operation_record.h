@@ -57,6 +57,9 @@ struct Operation {
   // poller's learned durations are kept per band); -1 when the submit did
   // not tell its size, as rows stored before bands read.
   int size_band = -1;
+  // Where its completion event goes (a submit's callbackUrl: docs/design.md,
+  // "Completion webhooks"); empty: nowhere.
+  std::string callback_url;
 };
 
 }  // namespace lrogate::store

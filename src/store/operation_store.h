@@ -36,6 +36,60 @@ struct Progress {
   int polls = 1;
 };
 
+// A completion event for one receiver, written with the completion that
+// makes it (docs/design.md, "Completion webhooks"): the outbox.
+struct NewDelivery {
+  std::string id;    // the webhook-id, the same on every attempt; unique
+  std::string url;   // the receiver
+  std::string body;  // the event: every attempt sends exactly these bytes
+};
+
+enum class DeliveryStatus { kPending, kDelivered, kFailed };
+const char* delivery_status_name(DeliveryStatus s);  // "pending", "delivered", "failed"
+std::optional<DeliveryStatus> parse_delivery_status(std::string_view name);
+
+struct Delivery {
+  std::string id;
+  std::string operation_id;
+  std::string tenant;  // the operation's
+  std::string url;
+  std::string body;  // empty in list_deliveries()
+  DeliveryStatus status = DeliveryStatus::kPending;
+  int attempts = 0;  // attempts made (recorded)
+  Millis created_at = 0;
+  Millis updated_at = 0;
+  Millis next_attempt_at = 0;  // while pending
+  std::string lease_owner;
+  std::optional<Millis> lease_until;
+  std::int64_t fence = 0;  // incremented by every claim, as an operation's
+  int last_status = 0;     // the receiver's last HTTP status; 0: no answer
+  std::string last_error;  // why the last attempt failed; empty when none did
+};
+
+// What one attempt came to.
+struct DeliveryAttempt {
+  // kDelivered: done. kPending: try again at next_attempt_at. kFailed: given
+  // up (the schedule is over, or the receiver answered 410).
+  DeliveryStatus status = DeliveryStatus::kDelivered;
+  Millis next_attempt_at = 0;
+  int last_status = 0;
+  std::string last_error;
+  Millis now = 0;
+  std::int64_t fence = 0;  // the delivery's fence as claim_deliveries returned it
+  // The receiver answered 410 Gone: its url is disabled (this and every
+  // other pending delivery to it end failed, and later completions' events
+  // to it are written failed) until an operator redelivers one of them.
+  bool disable_url = false;
+};
+
+struct DeliveryQuery {
+  std::string tenant;  // empty: every tenant's
+  std::optional<DeliveryStatus> status;
+  std::optional<Millis> after_created;  // cursor: (created_at, id) of the last row seen
+  std::string after_id;
+  int limit = 50;
+};
+
 // A poll (or a timeout, or a cancel) that finished it.
 struct Completion {
   Status status = Status::kSucceeded;
@@ -49,6 +103,10 @@ struct Completion {
   // Upstream polls made since the record was last written (none for a
   // cancel or a timeout), added to its poll_count.
   int polls = 0;
+  // The completion's events, inserted pending (due at `now`) in the same
+  // transaction when, and only when, the completion takes effect; one to a
+  // disabled url is inserted failed ("endpoint disabled").
+  std::vector<NewDelivery> deliveries;
 };
 
 // Whose learned durations (issue 16): the operations of one analyzer on one
@@ -245,6 +303,38 @@ class OperationStore {
   // Every key's non-zero buckets (keys x at most 64 rows), ordered by key
   // (resource, analyzer, band; names bytewise) then bucket.
   virtual Result<std::vector<DurationCount>> load_durations() = 0;
+
+  // The webhook outbox (docs/design.md, "Completion webhooks"). Claimed
+  // like polls: a lease and a fence, so one process at a time attempts a
+  // delivery, and a process that died mid-attempt leaves it to be claimed
+  // again when its lease ends.
+  //
+  // Leases up to `limit` pending deliveries due at `now` whose lease is free
+  // or expired, and whose url is not one of `skip_urls` (the receivers with
+  // as many attempts in flight as they may have), to `owner` until
+  // `lease_until`; earliest due first, each with its body.
+  virtual Result<std::vector<Delivery>> claim_deliveries(
+      std::string_view owner, Millis now, Millis lease_until, int limit,
+      const std::vector<std::string>& skip_urls) = 0;
+  // Records an attempt (attempts + 1, the answer, the next state) and frees
+  // the lease; false unless `owner` holds the lease with fence a.fence.
+  virtual Result<bool> record_delivery(std::string_view id, std::string_view owner,
+                                       const DeliveryAttempt& a) = 0;
+  // The earliest time a pending delivery can be claimed (due, its lease
+  // over), if any: before `now` when some can be claimed now.
+  virtual Result<std::optional<Millis>> next_delivery_due(Millis now) = 0;
+  // A page of deliveries without their bodies, newest first (created_at,
+  // then id, descending), strictly after the cursor.
+  virtual Result<std::vector<Delivery>> list_deliveries(const DeliveryQuery& q) = 0;
+  // One delivery with its body.
+  virtual Result<std::optional<Delivery>> get_delivery(std::string_view id) = 0;
+  // An operator's retry: a failed delivery becomes pending, due at `now`,
+  // its attempts back to 0, and its url enabled again. False when it is not
+  // failed (or unknown).
+  virtual Result<bool> redeliver(std::string_view id, Millis now) = 0;
+  // Deletes up to `limit` delivered or failed deliveries last updated before
+  // `before`; returns how many.
+  virtual Result<int> delete_deliveries(Millis before, int limit) = 0;
 
   // True when this process is the store's only user (SQLite's file lock):
   // every lease found at start is then a leftover of an earlier run.
