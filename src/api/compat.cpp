@@ -44,6 +44,9 @@ void submit(ApiContext& ctx, http::Request&& req, const http::Params& params,
   in.request_id = req.request_id;
   in.tags = call_tags(req);
   if (auto bad = read_idempotency_key(req, &in.idempotency_key)) return respond(std::move(*bad));
+  if (auto bad = read_callback(ctx, req, std::nullopt, &in.callback_url)) {
+    return respond(std::move(*bad));
+  }
   in.content_type = std::string(req.header("content-type"));
   in.body = std::move(req.body);
   bool repeatability = !req.header("repeatability-request-id").empty();

@@ -139,7 +139,8 @@ struct NativeSubmit {
   std::optional<std::string> analyzer_id;
   std::optional<std::string> document_url;
   std::optional<std::string_view> input;  // the object's bytes as sent
-  bool malformed = false;                 // a known field of the wrong type
+  std::optional<std::string> callback_url;
+  bool malformed = false;  // a known field of the wrong type
 };
 
 std::optional<std::string> string_value(std::string_view bytes) {
@@ -157,6 +158,9 @@ NativeSubmit read_native_submit(std::string_view body) {
     } else if (m.key == "documentUrl") {
       n.document_url = string_value(m.value);
       n.malformed = n.malformed || !n.document_url;
+    } else if (m.key == "callbackUrl") {
+      n.callback_url = string_value(m.value);
+      n.malformed = n.malformed || !n.callback_url;
     } else if (m.key == "input") {
       n.input = m.value;
       n.malformed = n.malformed || m.value.empty() || m.value.front() != '{';
@@ -189,6 +193,11 @@ void create_checked(ApiContext& ctx, std::shared_ptr<http::Request> req, http::R
     in.body = ctx.pool.document_url_body(*n.document_url);
   }
   if (auto bad = read_idempotency_key(*req, &in.idempotency_key)) return respond(std::move(*bad));
+  std::optional<std::string_view> callback;
+  if (n.callback_url) callback = *n.callback_url;
+  if (auto bad = read_callback(ctx, *req, callback, &in.callback_url)) {
+    return respond(std::move(*bad));
+  }
   if (n.input) {
     // Forwarded byte for byte, never re-serialised: the input's bytes are
     // cut out of the body in place (no second copy of a large one).

@@ -2,6 +2,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -108,6 +109,35 @@ http::Response compat_result(const std::string& body, const std::string& content
 }
 
 http::Response status_monitor(const core::Operation& op, int retry_after_s) {
+  http::Response r = http::json_response(200, boost::json::serialize(status_monitor_object(op)));
+  if (!core::is_terminal(op.status))
+    r.set("Retry-After", std::to_string(std::max(1, retry_after_s)));
+  return r;
+}
+
+std::string event_body(const core::Operation& op, std::string_view event_id, bool cloudevents) {
+  auto wrap = [&](boost::json::object monitor) {
+    if (!cloudevents) return boost::json::serialize(monitor);
+    std::string type = std::string("lrogate.operation.") + core::status_name(op.status);
+    for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    boost::json::object e{{"specversion", "1.0"},
+                          {"id", event_id},
+                          {"source", "/operations"},
+                          {"subject", op.id},
+                          {"type", type},
+                          {"time", json::iso8601(op.updated_at)},
+                          {"datacontenttype", "application/json"},
+                          {"data", std::move(monitor)}};
+    return boost::json::serialize(e);
+  };
+  std::string body = wrap(status_monitor_object(op));
+  if (body.size() <= kMaxEventBody) return body;
+  boost::json::object thin = status_monitor_object(op, /*with_result=*/false);
+  thin["resultOmitted"] = true;
+  return wrap(std::move(thin));
+}
+
+boost::json::object status_monitor_object(const core::Operation& op, bool with_result) {
   boost::json::object o{{"id", op.id},
                         {"kind", core::kind_name(op.kind)},
                         {"status", core::status_name(op.status)},
@@ -116,7 +146,7 @@ http::Response status_monitor(const core::Operation& op, int retry_after_s) {
   if (op.status == core::Status::kFailed || op.status == core::Status::kCanceled) {
     o["error"] = boost::json::object{{"code", op.error_code}, {"message", op.error_message}};
   }
-  if (op.status == core::Status::kSucceeded) {
+  if (op.status == core::Status::kSucceeded && with_result) {
     auto v = json::parse(op.result);
     if (v && v->is_object() && v->as_object().contains("result")) {
       o["result"] = v->as_object()["result"];
@@ -126,10 +156,7 @@ http::Response status_monitor(const core::Operation& op, int retry_after_s) {
       o["result"] = op.result;
     }
   }
-  http::Response r = http::json_response(200, boost::json::serialize(o));
-  if (!core::is_terminal(op.status))
-    r.set("Retry-After", std::to_string(std::max(1, retry_after_s)));
-  return r;
+  return o;
 }
 
 std::string public_url(std::string_view base, std::string_view path) {

@@ -2,6 +2,8 @@
 // route's shapes, and the status monitor's.
 #pragma once
 
+#include <boost/json/object.hpp>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +55,16 @@ http::Response compat_result(const std::string& body, const std::string& content
 
 // The status monitor document of an operation (GET /operations/{id}).
 http::Response status_monitor(const core::Operation& op, int retry_after_s);
+// Its JSON, without or with the result.
+boost::json::object status_monitor_object(const core::Operation& op, bool with_result = true);
+
+// A completion event's body (docs/design.md, "Completion webhooks"): the
+// final operation's status monitor, or with `cloudevents` that monitor as
+// the data of a CloudEvents 1.0 structured-mode event whose id is
+// `event_id`. Past kMaxEventBody the result is left out and
+// "resultOmitted": true says to GET it.
+std::string event_body(const core::Operation& op, std::string_view event_id, bool cloudevents);
+inline constexpr std::size_t kMaxEventBody = 1u << 20;
 
 // base (--public-base-url, already validated, no trailing slash) + path;
 // path alone without one. Never built from the request's Host header: a

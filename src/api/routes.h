@@ -16,6 +16,8 @@
 #include "base/executor.h"
 #include "core/operation_service.h"
 #include "http/router.h"
+#include "notify/receiver_policy.h"
+#include "notify/secrets.h"
 #include "upstream/pool.h"
 
 namespace lrogate::api {
@@ -39,6 +41,12 @@ struct ApiContext {
   // I/O thread nor in an http::Client callback; null: inline (unit tests).
   BoundedExecutor* store_work = nullptr;
   OidcVerifier* oidc = nullptr;  // null: no bearer tokens from an issuer
+  // Completion webhooks (docs/design.md, "Completion webhooks"): which
+  // callbacks a submit may name, the tenants' secrets, and what wakes the
+  // dispatcher after a redelivery (core does, through its EventWriter).
+  // Null: no submit may name a callback.
+  const notify::ReceiverPolicy* webhooks = nullptr;
+  const notify::WebhookSecrets* webhook_secrets = nullptr;
 
   ApiContext(core::OperationService& s, upstream::Pool& p, const Clock& clk, ApiConfig cfg,
              std::function<void()> submitted, After after_fn)
@@ -107,6 +115,9 @@ void add_meta_routes(http::Router& router, ApiContext& ctx);
 void add_azure_routes(http::Router& router, ApiContext& ctx);
 // GET /learned-durations (api/learned.cpp).
 void add_learned_routes(http::Router& router, ApiContext& ctx);
+// The webhook outbox: GET /webhooks/deliveries, …/{id}, POST …/{id}:redeliver
+// (api/webhooks.cpp).
+void add_webhook_routes(http::Router& router, ApiContext& ctx);
 
 // The OpenAPI 3.1 document served at /openapi.json (docs/openapi.json).
 const char* openapi_document();

@@ -84,6 +84,28 @@ void with_body_work(ApiContext& ctx, std::size_t size, const http::Responder& re
   respond(std::move(r));
 }
 
+std::optional<http::Response> read_callback(const ApiContext& ctx, const http::Request& req,
+                                            std::optional<std::string_view> from_body,
+                                            std::string* url) {
+  std::string_view header = req.header("lrogate-callback-url");
+  if (header.empty() && !from_body) return std::nullopt;
+  if (!header.empty() && from_body && *from_body != header) {
+    return error_reply(400, "InvalidCallbackUrl",
+                       "callbackUrl and the Lrogate-Callback-Url header name different URLs");
+  }
+  std::string_view u = from_body ? *from_body : header;
+  static const notify::ReceiverPolicy kNone;
+  const notify::ReceiverPolicy& policy = ctx.webhooks ? *ctx.webhooks : kNone;
+  if (auto why = policy.refuse_url(u)) return error_reply(400, "InvalidCallbackUrl", *why);
+  if (!ctx.webhook_secrets || !ctx.webhook_secrets->has(req.principal)) {
+    return error_reply(400, "WebhookSecretMissing",
+                       "no webhook secret is configured for this caller's tenant "
+                       "(--webhook-secrets-file): its events could not be signed");
+  }
+  *url = std::string(u);
+  return std::nullopt;
+}
+
 std::optional<http::Response> read_idempotency_key(const http::Request& req, std::string* key) {
   std::string_view k = req.header("idempotency-key");
   if (k.empty()) k = req.header("repeatability-request-id");
@@ -215,10 +237,15 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
   // Hashed here, where body work may run; the rest may run on another thread.
   std::string hash;
   if (!in.idempotency_key.empty()) {
-    hash = in.options.api_version.empty()
-               ? sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.body})
-               : sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.options.api_version,
-                             "?", in.options.query, "\n", in.body});
+    if (in.options.api_version.empty() && in.callback_url.empty()) {
+      hash = sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.body});
+    } else if (in.callback_url.empty()) {
+      hash = sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.options.api_version,
+                         "?", in.options.query, "\n", in.body});
+    } else {
+      hash = sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.options.api_version,
+                         "?", in.options.query, "\n", in.body, "\ncallback ", in.callback_url});
+    }
   }
   // An analyzer whose creation this gateway follows is not ready until it
   // has succeeded: the upstream would refuse the analysis (404 or 409).
@@ -305,6 +332,7 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
                                a.operation_location, key};
           n.resource = resource;
           n.size_band = band;
+          n.callback_url = shared->callback_url;
           auto rec = ctx.service.record_submitted(n);
           if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
             // Either this id is recorded already (the upstream answered an id

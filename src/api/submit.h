@@ -29,6 +29,9 @@ struct SubmitInput {
   // The client's api-version and query (the Azure-compatible routes);
   // empty: the gateway's. Part of the idempotency hash when set.
   upstream::SubmitOptions options;
+  // Where the completion event goes (read_callback checked it); empty:
+  // nowhere. Part of the idempotency hash when set.
+  std::string callback_url;
 };
 
 struct SubmitOutcome {
@@ -40,6 +43,14 @@ struct SubmitOutcome {
 // The correlation headers for an upstream call made for req: its valid
 // client request id (else the gateway's request id) and traceparent.
 upstream::CallTags call_tags(const http::Request& req);
+
+// Reads the callback of a submit into *url: the native body's callbackUrl
+// (`from_body`, when it has one) or the Lrogate-Callback-Url header (the
+// same URL when both are sent); an error answer when it is malformed, not a
+// receiver the policy allows, or the caller's tenant has no webhook secret.
+std::optional<http::Response> read_callback(const ApiContext& ctx, const http::Request& req,
+                                            std::optional<std::string_view> from_body,
+                                            std::string* url);
 
 // Reads Idempotency-Key or Repeatability-Request-ID (+ Repeatability-First-Sent)
 // into *key; returns an error answer when they are malformed.

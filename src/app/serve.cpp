@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "api/cors.h"
+#include "api/replies.h"
 #include "api/routes.h"
 #include "app/commands.h"
 #include "base/ids.h"
@@ -24,6 +25,9 @@
 #include "core/operation_service.h"
 #include "http/client.h"
 #include "http/server.h"
+#include "notify/dispatcher.h"
+#include "notify/receiver_policy.h"
+#include "notify/secrets.h"
 #include "poller/poller.h"
 #include "store/operation_store.h"
 #include "config/pool_file.h"
@@ -59,6 +63,9 @@ class Gateway {
   // in their destructors, with nothing left to call into them.
   void stop_threads();
   void reload();
+  // The receivers' policy, the secrets and the dispatcher, when
+  // --webhook-allowed-hosts names any; an exit code when they cannot be.
+  std::optional<int> open_webhooks(const std::string& node);
 
   const config::ServeConfig& c_;
   SystemClock host_clock_;
@@ -82,6 +89,13 @@ class Gateway {
   // "Learned poll schedules"): before the service, which adds to it.
   core::PollHistory history_;
   std::optional<core::OperationService> service_;
+  // Completion webhooks (docs/design.md, "Completion webhooks"): the
+  // tenants' secrets, which receivers may be called, and the dispatcher of
+  // the outbox, with a client of its own. Before the poller, whose
+  // completions wake it.
+  notify::WebhookSecrets webhook_secrets_;
+  notify::ReceiverPolicy receivers_;
+  std::optional<notify::Dispatcher> dispatcher_;
   std::optional<poller::Poller> poller_;
   std::optional<api::ApiContext> ctx_;
   std::optional<api::OidcVerifier> oidc_;
@@ -155,9 +169,10 @@ std::optional<int> Gateway::open() {
               {{"error", synced.error().message}, {"detail", synced.error().detail}});
   }
 
+  const std::string node = "node-" + random_uuid();
+  if (auto bad = open_webhooks(node)) return bad;
   // The claim caps follow the pool's limits at each claim (a SIGHUP too).
-  poller_.emplace(*service_, *pool_, poll_clients, clock_, random_, c_.poller,
-                  "node-" + random_uuid());
+  poller_.emplace(*service_, *pool_, poll_clients, clock_, random_, c_.poller, node);
 
   ctx_.emplace(
       *service_, *pool_, clock_, c_.api, [this] { poller_->wake(c_.service.first_poll_delay); },
@@ -165,6 +180,10 @@ std::optional<int> Gateway::open() {
       [this](std::chrono::milliseconds d, std::function<void()> fn) {
         server_->post_after(d, std::move(fn));
       });
+  if (receivers_.enabled()) {
+    ctx_->webhooks = &receivers_;
+    ctx_->webhook_secrets = &webhook_secrets_;
+  }
   if (!c_.api_keys_file.empty()) {
     auto keys = api::load_api_keys(c_.api_keys_file);
     if (!keys) {
@@ -209,6 +228,42 @@ std::optional<int> Gateway::open() {
   }
   server_ = std::move(server).value();
   reload_work_.emplace(1, 1);
+  return std::nullopt;
+}
+
+std::optional<int> Gateway::open_webhooks(const std::string& node) {
+  const notify::WebhookConfig& w = c_.webhooks;
+  if (w.allowed_hosts.empty()) return std::nullopt;
+  auto policy = notify::ReceiverPolicy::make(w.allowed_hosts, w.allowed_networks);
+  if (!policy) {
+    log::error("invalid setting", {{"error", policy.error().message},
+                                   {"entry", policy.error().detail}});
+    return 2;
+  }
+  receivers_ = std::move(policy).value();
+  auto secrets = notify::WebhookSecrets::load(w.secrets_file);
+  if (!secrets) {
+    log::error("cannot load the webhook secrets", {{"error", secrets.error().message}});
+    return 2;
+  }
+  webhook_secrets_ = std::move(secrets).value();
+  http::ClientOptions co = c_.client;
+  co.max_connections_per_origin = static_cast<std::size_t>(w.max_in_flight_per_url);
+  co.allow_address = [this](std::string_view ip) { return receivers_.address_allowed(ip); };
+  auto client = http::Client::create(co);
+  if (!client) {
+    log::error("cannot start the webhook client", {{"error", client.error().message}});
+    return 1;
+  }
+  dispatcher_.emplace(*store_, std::move(client).value(), clock_, random_, webhook_secrets_, w,
+                      node, c_.poller.lease);
+  service_->set_events({[cloudevents = w.cloudevents](const core::Operation& op,
+                                                      std::string_view id) {
+                          return api::event_body(op, id, cloudevents);
+                        },
+                        [this] { dispatcher_->wake(); }});
+  log::info("webhooks on", {{"allowed_hosts", w.allowed_hosts.size()},
+                            {"tenants_with_secrets", webhook_secrets_.tenants()}});
   return std::nullopt;
 }
 
@@ -260,6 +315,7 @@ int Gateway::run() {
         {{"address", c_.server.host}});
   }
   poller_->start();
+  if (dispatcher_) dispatcher_->start();
   // SIGTERM: stop accepting and claiming at once; requests and polls in
   // flight finish (each bounded by --drain-timeout) and record what they got.
   auto poller_stopped = std::make_shared<std::promise<void>>();
@@ -275,6 +331,9 @@ int Gateway::run() {
     draining = true;
     log::info("draining", {{"signal", sig}});
     poller_->stop([poller_stopped] { poller_stopped->set_value(); });
+    // Attempts in flight are abandoned: their leases end and a replica (this
+    // one restarted) sends them again with the same webhook-id.
+    if (dispatcher_) dispatcher_->stop();
     server_->stop(c_.drain_timeout);
     service_->notifier().notify_all();  // long-polls answer now instead of holding the drain
   });

@@ -105,6 +105,18 @@ struct Metrics {
           .Help("Upstream polls whose answer changed nothing (not final, the same status)")
           .Register(*registry)
           .Add({});
+  prometheus::Family<prometheus::Counter>& webhook_attempts =
+      BuildCounter()
+          .Name("lrogate_webhook_attempts_total")
+          .Help("Webhook delivery attempts by outcome: delivered, retry (tried again later), "
+                "failed (given up or disabled)")
+          .Register(*registry);
+  prometheus::Histogram& webhook_latency =
+      BuildHistogram()
+          .Name("lrogate_webhook_delivery_seconds")
+          .Help("From an operation's final transition to its event delivered")
+          .Register(*registry)
+          .Add({}, kLag);
   prometheus::Histogram& poll_lag = BuildHistogram()
                                         .Name("lrogate_poll_lag_seconds")
                                         .Help("From a poll being due to its outcome being recorded")
@@ -277,6 +289,16 @@ void count_store_writes(std::string_view write, std::int64_t rows) {
 }
 
 void count_unchanged_poll() { m().unchanged_polls.Increment(); }
+
+void count_webhook_attempt(std::string_view outcome) {
+  std::string key("w|");
+  key.append(outcome);
+  remembered<prometheus::Counter>(key, [&]() -> prometheus::Counter& {
+    return m().webhook_attempts.Add({{"outcome", std::string(outcome)}});
+  }).Increment();
+}
+
+void observe_webhook_delivered(double seconds) { m().webhook_latency.Observe(seconds); }
 
 void observe_store(std::string_view operation, double seconds) {
   std::string key("s|");

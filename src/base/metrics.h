@@ -45,6 +45,10 @@ void count_store_writes(std::string_view write, std::int64_t rows);
 // An upstream poll whose answer changed nothing (not final, the status as
 // the record has it).
 void count_unchanged_poll();
+// A webhook attempt's outcome ("delivered", "retry", "failed"), and for a
+// delivered one the time since its operation's final transition.
+void count_webhook_attempt(std::string_view outcome);
+void observe_webhook_delivered(double seconds);
 // An analysis seen succeeded: the upstream polls it took and how late it
 // may have been seen (from the last poll that found it running).
 void observe_completion(std::string_view analyzer, int polls, double lateness_seconds);

@@ -118,6 +118,8 @@ std::optional<int> parse(int argc, char** argv, Config* out) {
   milliseconds oidc_clock_skew = s.oidc.clock_skew;
   std::string fallback_lookup = "auto";
   std::string poll_schedule = "learned";
+  std::string webhook_hosts, webhook_networks, webhook_format = "standard";
+  std::string webhook_schedule = "5s,5m,30m,2h,5h,10h,10h";
   flag(serve, "listen", &serve_listen, "Address to listen on (host:port; port 0 picks one)");
   flag(serve, "upstream-endpoint", &s.upstream.endpoint,
        "Upstream endpoint, e.g. https://RES.services.ai.azure.com (env AZURE_CU_ENDPOINT too)");
@@ -204,6 +206,32 @@ std::optional<int> parse(int argc, char** argv, Config* out) {
   flag(serve, "max-polls", &s.api.max_polls, "Processing answers per operation (0: no limit)")
       ->transform(decimal(false))
       ->check(CLI::Range(0, 1 << 30));
+  flag(serve, "webhook-allowed-hosts", &webhook_hosts,
+       "Hosts a submit's callbackUrl may name, comma-separated (exact, or *.domain); "
+       "none: no callbacks");
+  flag(serve, "webhook-allowed-networks", &webhook_networks,
+       "CIDRs a callback may reach although loopback, private or link-local "
+       "(refused otherwise, checked after DNS)");
+  flag(serve, "webhook-secrets-file", &s.webhooks.secrets_file,
+       "Webhook signing secrets, one 'tenant:whsec_BASE64' a line, at most two a tenant");
+  duration_flag(serve, &d, &keep, "webhook-timeout", &s.webhooks.timeout,
+                "Deadline of one webhook attempt, connect to answer");
+  flag(serve, "webhook-retry-schedule", &webhook_schedule,
+       "Waits after each failed webhook attempt, comma-separated (+-20% jitter); after the "
+       "last the delivery has failed");
+  flag(serve, "webhook-max-in-flight", &s.webhooks.max_in_flight,
+       "Webhook attempts awaiting an answer at once")
+      ->transform(decimal(false))
+      ->check(CLI::Range(1, 10000));
+  flag(serve, "webhook-max-in-flight-per-receiver", &s.webhooks.max_in_flight_per_url,
+       "... to one callback URL")
+      ->transform(decimal(false))
+      ->check(CLI::Range(1, 1000));
+  flag(serve, "webhook-format", &webhook_format,
+       "Event body: standard (the status monitor) or cloudevents (CloudEvents 1.0, structured)")
+      ->check(CLI::IsMember({"standard", "cloudevents"}));
+  duration_flag(serve, &d, &keep, "webhook-keep", &s.service.deliveries_kept,
+                "How long delivered and failed webhook deliveries stay listed");
   flag(serve, "max-inflight-polls", &s.poller.max_inflight,
        "Upstream polls in flight at once (0: this replica never polls, it only answers clients)")
       ->transform(decimal(false))
@@ -433,6 +461,28 @@ std::optional<int> parse(int argc, char** argv, Config* out) {
     if (s.client.max_connections_per_origin < 1) {
       return bad("--max-upstream-connections must be at least 1");
     }
+    s.webhooks.allowed_hosts = split_list(webhook_hosts);
+    s.webhooks.allowed_networks = split_list(webhook_networks);
+    s.webhooks.cloudevents = webhook_format == "cloudevents";
+    s.webhooks.retry_schedule.clear();
+    for (const auto& w : split_list(webhook_schedule)) {
+      auto v = parse_duration(w);
+      if (!v || v->count() < 100) {
+        return bad("--webhook-retry-schedule: each wait is a duration of at least 100ms");
+      }
+      s.webhooks.retry_schedule.push_back(*v);
+    }
+    if (s.webhooks.retry_schedule.size() > 20) {
+      return bad("--webhook-retry-schedule: at most 20 waits");
+    }
+    if (!s.webhooks.allowed_hosts.empty() && s.webhooks.secrets_file.empty()) {
+      return bad("--webhook-allowed-hosts needs --webhook-secrets-file: events are signed");
+    }
+    if (s.webhooks.timeout.count() < 100 ||
+        s.webhooks.timeout.count() + 1000 > s.poller.lease.count()) {
+      return bad("--webhook-timeout must be at least 100ms and 1s shorter than --lease");
+    }
+    if (s.service.deliveries_kept.count() <= 0) return bad("--webhook-keep must be positive");
     s.oidc.audiences = split_list(oidc_audience);
     s.oidc.extra_issuers = split_list(oidc_extra_issuers);
     s.oidc.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(oidc_clock_skew);

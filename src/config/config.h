@@ -18,6 +18,7 @@
 #include "core/service_config.h"
 #include "http/client.h"
 #include "http/server.h"
+#include "notify/webhook_config.h"
 #include "poller/poller_config.h"
 #include "upstream/settings.h"
 
@@ -37,6 +38,7 @@ struct ServeConfig {
   poller::PollerConfig poller;  // --poll-interval, --lease, --max-inflight-polls, ...
   api::ApiConfig api;           // --submit-timeout, client poll limits, --public-base-url, ...
   api::OidcSettings oidc;       // --oidc-*; issuer "": off
+  notify::WebhookConfig webhooks;  // --webhook-*; no allowed host: no callbacks
   std::string store = "sqlite:lrogate.db";
   // Poller shards, each with a client (I/O thread, keep-alive pool) of its
   // own, which serve.cpp creates; 0: min(2, cores).

@@ -43,6 +43,7 @@ Result<Operation> OperationService::record_submitted(const NewOperation& n) {
   op.kind = n.kind;
   op.resource = n.resource;
   op.size_band = n.size_band;
+  op.callback_url = n.callback_url;
   op.next_poll_at = now + config_.first_poll_delay.count();
   if (config_.learned_schedule) {
     if (auto learned = learned_for(op)) {
@@ -154,13 +155,33 @@ Result<bool> OperationService::finish(const Operation& op, std::string_view owne
                       now + config_.result_ttl.count(),
                       op.fence,
                       /*polls=*/owner.empty() ? 0 : polls};
+  c.deliveries = events_for(op, c);
   auto done = store_.complete(op.id, owner, c);
   if (done && done.value()) {
     metrics::count_store_writes("finish", 1);
     notifier_.notify(op.id);
+    if (!c.deliveries.empty() && events_.written) events_.written();
     if (status == Status::kSucceeded && !owner.empty()) learn(op, now);
   }
   return done;
+}
+
+std::vector<store::NewDelivery> OperationService::events_for(const Operation& op,
+                                                             const store::Completion& c) const {
+  if (op.callback_url.empty() || !events_.body) return {};
+  Operation final_op = op;
+  final_op.status = c.status;
+  final_op.result = c.result;
+  final_op.result_type = c.result_type;
+  final_op.error_code = c.error_code;
+  final_op.error_message = c.error_message;
+  final_op.updated_at = c.now;
+  final_op.expires_at = c.expires_at;
+  final_op.next_poll_at.reset();
+  final_op.poll_count += c.polls;
+  std::string id = "msg_" + op.id;
+  std::string body = events_.body(final_op, id);
+  return {store::NewDelivery{std::move(id), op.callback_url, std::move(body)}};
 }
 
 std::shared_ptr<const DurationSketch> OperationService::learned_for(const Operation& op) const {
@@ -232,12 +253,14 @@ Result<CancelOutcome> OperationService::cancel(std::string_view id) {
                       now + config_.result_ttl.count(),
                       0,
                       /*polls=*/0};
+  c.deliveries = events_for(op, c);
   // Regardless of the poller's lease: its later write finds a final record.
   auto done = store_.complete(op.id, "", c);
   if (!done) return done.error();
   if (!done.value()) return cancel(id);  // it finished meanwhile: purge that
   metrics::count_store_writes("cancel", 1);
   notifier_.notify(op.id);
+  if (!c.deliveries.empty() && events_.written) events_.written();
   return CancelOutcome::kCanceled;
 }
 
@@ -286,6 +309,41 @@ Result<Page> OperationService::list(const std::string& tenant, std::optional<Sta
     page.next_token = make_token(page.items.back());
   }
   return page;
+}
+
+Result<OperationService::DeliveryPage> OperationService::list_deliveries(
+    const std::string& tenant, std::optional<store::DeliveryStatus> status, int top,
+    std::string_view skip_token) {
+  store::DeliveryQuery q;
+  q.tenant = tenant;
+  q.status = status;
+  q.limit = top + 1;
+  if (!skip_token.empty()) {
+    auto cursor = read_token(skip_token);
+    if (!cursor) return make_error(ErrorCode::kInvalidArgument, "invalid skipToken");
+    q.after_created = cursor->created_at;
+    q.after_id = std::move(cursor->id);
+  }
+  auto rows = store_.list_deliveries(q);
+  if (!rows) return rows.error();
+  DeliveryPage page;
+  page.items = std::move(rows).value();
+  if (static_cast<int>(page.items.size()) > top) {
+    page.items.resize(static_cast<std::size_t>(top));
+    const auto& last = page.items.back();
+    page.next_token = std::to_string(last.created_at) + "." + last.id;
+  }
+  return page;
+}
+
+Result<std::optional<store::Delivery>> OperationService::find_delivery(std::string_view id) {
+  return store_.get_delivery(id);
+}
+
+Result<bool> OperationService::redeliver(std::string_view id) {
+  auto r = store_.redeliver(id, clock_.now_ms());
+  if (r && r.value() && events_.written) events_.written();
+  return r;
 }
 
 Result<KeyCheck> OperationService::check_key(const std::string& tenant, const std::string& key,
@@ -337,7 +395,11 @@ Result<std::vector<std::string>> OperationService::renew_leases(std::string_view
 }
 
 Result<int> OperationService::sweep(int limit) {
-  return store_.delete_expired(clock_.now_ms(), limit);
+  Millis now = clock_.now_ms();
+  if (auto d = store_.delete_deliveries(now - config_.deliveries_kept.count(), limit); !d) {
+    return d.error();
+  }
+  return store_.delete_expired(now, limit);
 }
 
 Result<void> OperationService::sync_clock() {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,17 @@ struct NewOperation {
   // The document's size band (core::size_band), -1 when the submit does not
   // tell: its schedule learns from its band's durations.
   int size_band = -1;
+  // Where its completion event goes (docs/design.md, "Completion webhooks");
+  // empty: nowhere.
+  std::string callback_url{};
+};
+
+// What a final transition tells its receivers (docs/design.md, "Completion
+// webhooks"): the event's bytes for the operation as it is once final, and
+// a call made after a completion wrote events (wakes the dispatcher).
+struct EventWriter {
+  std::function<std::string(const Operation& final_op, std::string_view event_id)> body;
+  std::function<void()> written;
 };
 
 enum class CancelOutcome { kNotFound, kCanceled, kPurged };
@@ -110,6 +122,25 @@ class OperationService {
   // (a store call: on a store thread).
   Result<void> refresh_history();
 
+  // With events set, every final transition of an operation with a
+  // callback writes its event to the outbox in the completion's own
+  // transaction (store::Completion::deliveries), id "msg_" + its id. Set
+  // before serving.
+  void set_events(EventWriter events) { events_ = std::move(events); }
+
+  // The webhook outbox, for the API: a tenant's deliveries (newest first;
+  // skip_token from a previous page), one of them, an operator's retry of a
+  // failed one (false when it is not failed).
+  struct DeliveryPage {
+    std::vector<store::Delivery> items;
+    std::string next_token;
+  };
+  Result<DeliveryPage> list_deliveries(const std::string& tenant,
+                                       std::optional<store::DeliveryStatus> status, int top,
+                                       std::string_view skip_token);
+  Result<std::optional<store::Delivery>> find_delivery(std::string_view id);
+  Result<bool> redeliver(std::string_view id);
+
   // Long-poll waiters are woken on every final transition made here.
   Notifier& notifier() { return notifier_; }
 
@@ -167,8 +198,13 @@ class OperationService {
   // A completion's duration, learned (after finish() wrote it).
   void learn(const Operation& op, Millis now);
 
+  // The completion's outbox rows for `op` ending as `c` says (none without
+  // a callback or events).
+  std::vector<store::NewDelivery> events_for(const Operation& op, const store::Completion& c) const;
+
   ServiceConfig config_;
   Notifier notifier_;
+  EventWriter events_;
   PollHistory* history_ = nullptr;
 };
 

@@ -17,6 +17,9 @@ struct ServiceConfig {
   // durations (core/poll_history.h); the durations are learned either way.
   bool learned_schedule = true;
   ScheduleShape shape;
+  // How long delivered and failed webhook deliveries stay listed
+  // (--webhook-keep); the sweep deletes them after.
+  std::chrono::milliseconds deliveries_kept{7LL * 24 * 3'600'000};
 };
 
 }  // namespace lrogate::core

@@ -110,6 +110,7 @@ class ClientImpl final : public Client {
   Result<void> init(const ClientOptions& opt) {
     cap_ = std::max<std::size_t>(1, opt.max_connections_per_origin);
     max_waiters_ = opt.max_waiters_per_origin;
+    allow_address_ = opt.allow_address;
     boost::system::error_code ec;
     ssl_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
@@ -415,9 +416,16 @@ class ClientImpl final : public Client {
     // The resolver has no deadline of its own; a numeric host resolves at once.
     auto [rec, endpoints] = co_await resolver.async_resolve(host, port, kTuple);
     if (rec) co_return classify(rec, "resolve");
+    std::vector<tcp::endpoint> allowed;
+    for (const auto& e : endpoints) {
+      if (!allow_address_ || allow_address_(e.endpoint().address().to_string())) {
+        allowed.push_back(e.endpoint());
+      }
+    }
+    if (allowed.empty()) co_return fail(FailureKind::kConnect, "the address is not allowed");
     beast::tcp_stream stream(ctx_);
     stream.expires_after(left_until(deadline));
-    auto [cec, ep] = co_await stream.async_connect(endpoints, kTuple);
+    auto [cec, ep] = co_await stream.async_connect(allowed, kTuple);
     if (cec) co_return classify(cec, "connect");
     stream.socket().set_option(tcp::no_delay(true), cec);
     auto c = std::make_unique<Conn>();
@@ -501,6 +509,7 @@ class ClientImpl final : public Client {
   asio::ssl::context ssl_;
   std::size_t cap_ = 128;             // per origin; constant after init()
   std::size_t max_waiters_ = 10'000;  // per origin; constant after init()
+  std::function<bool(std::string_view)> allow_address_;  // constant after init()
   // The rest is touched only on ctx_'s thread (or after it has stopped).
   bool stopped_ = false;  // set by the destructor: release() then only counts
   std::uint64_t next_ticket_ = 0;

@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 #include "http/message.h"
@@ -78,6 +79,11 @@ struct ClientOptions {
   // max_waiters_per_origin wait, the next fails at once (kConnect).
   std::size_t max_connections_per_origin = 128;
   std::size_t max_waiters_per_origin = 10'000;
+  // When set, a connection is opened only to a resolved address (numeric,
+  // as text) it allows; with none allowed the request fails (kConnect,
+  // "the address is not allowed"). Checked after DNS, on every connection:
+  // the webhook receivers' policy (notify/receiver_policy.h).
+  std::function<bool(std::string_view ip)> allow_address;
 };
 
 class Client {

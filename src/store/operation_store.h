@@ -106,7 +106,7 @@ struct Completion {
   // The completion's events, inserted pending (due at `now`) in the same
   // transaction when, and only when, the completion takes effect; one to a
   // disabled url is inserted failed ("endpoint disabled").
-  std::vector<NewDelivery> deliveries;
+  std::vector<NewDelivery> deliveries{};
 };
 
 // Whose learned durations (issue 16): the operations of one analyzer on one

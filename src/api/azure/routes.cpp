@@ -77,6 +77,9 @@ void analyze(ApiContext& ctx, Service s, bool binary_route, http::Request&& req,
   in.request_id = req.request_id;
   in.tags = call_tags(req);
   if (auto bad = read_idempotency_key(req, &in.idempotency_key)) return respond(std::move(*bad));
+  if (auto bad = read_callback(ctx, req, std::nullopt, &in.callback_url)) {
+    return respond(std::move(*bad));
+  }
   in.content_type = type;
   in.body = std::move(req.body);
   in.options = {query.api_version, query.passthrough};

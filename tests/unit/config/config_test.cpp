@@ -302,6 +302,42 @@ Outcome serve_with(std::vector<std::string> extra) {
   return o;
 }
 
+TEST(Config, WebhookFlags) {
+  auto ok = serve_with({"--webhook-allowed-hosts", "hooks.example.com,*.corp.example",
+                        "--webhook-allowed-networks", "10.0.0.0/8", "--webhook-secrets-file",
+                        "/dev/null", "--webhook-retry-schedule", "1s,1m", "--webhook-format",
+                        "cloudevents", "--webhook-keep", "2d"});
+  ASSERT_EQ(ok.code, kGoOn) << ok.err;
+  const auto& w = ok.config.serve.webhooks;
+  EXPECT_EQ(w.allowed_hosts, (std::vector<std::string>{"hooks.example.com", "*.corp.example"}));
+  EXPECT_EQ(w.allowed_networks, (std::vector<std::string>{"10.0.0.0/8"}));
+  EXPECT_EQ(w.retry_schedule, (std::vector<std::chrono::milliseconds>{
+                                  std::chrono::seconds(1), std::chrono::minutes(1)}));
+  EXPECT_TRUE(w.cloudevents);
+  EXPECT_EQ(ok.config.serve.service.deliveries_kept, std::chrono::hours(48));
+  // The defaults: no callbacks, Standard Webhooks' schedule of seven waits.
+  auto d = serve_with({});
+  ASSERT_EQ(d.code, kGoOn) << d.err;
+  EXPECT_TRUE(d.config.serve.webhooks.allowed_hosts.empty());
+  EXPECT_EQ(d.config.serve.webhooks.retry_schedule.size(), 7u);
+  struct Bad {
+    std::vector<std::string> args;
+    const char* names;
+  };
+  for (const auto& b : std::vector<Bad>{
+           {{"--webhook-allowed-hosts", "h.example"}, "--webhook-secrets-file"},
+           {{"--webhook-retry-schedule", "1s,soon"}, "--webhook-retry-schedule"},
+           {{"--webhook-retry-schedule", "10ms"}, "--webhook-retry-schedule"},
+           {{"--webhook-timeout", "60s"}, "--webhook-timeout"},
+           {{"--webhook-format", "xml"}, "--webhook-format"},
+           {{"--webhook-max-in-flight", "0"}, "--webhook-max-in-flight"},
+       }) {
+    auto o = serve_with(b.args);
+    EXPECT_EQ(o.code, 2) << b.args[0];
+    EXPECT_NE(o.err.find(b.names), std::string::npos) << o.err;
+  }
+}
+
 TEST(Config, SizeFlagsNameTheFlagAndTheLimit) {
   struct Case {
     std::vector<std::string> args;
