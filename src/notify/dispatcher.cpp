@@ -1,5 +1,7 @@
 #include "notify/dispatcher.h"
 
+#include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "base/log.h"
@@ -82,23 +84,37 @@ void Dispatcher::tick() {
     }
   }
   Millis now = clock_.now_ms();
-  if (free > 0) {
-    auto claimed =
-        store_.claim_deliveries(owner_, now, now + lease_.count(), free, skip);
+  // At most one receiver's share at a time: if every row claimed is one
+  // receiver's, it fills its places and waits in its own line (below the
+  // lease: each attempt ends within --webhook-timeout), and the next claim
+  // passes it over. So one receiver never holds every place.
+  int limit = std::min(free, config_.max_in_flight_per_url);
+  bool more = false;
+  if (limit > 0) {
+    auto claimed = store_.claim_deliveries(owner_, now, now + lease_.count(), limit, skip);
     if (!claimed) {
       log::warn("cannot claim webhook deliveries", {{"error", claimed.error().message},
                                                     {"detail", claimed.error().detail}});
       return arm(now + kIdleRecheckMs);
     }
-    for (auto& d : claimed.value()) {
-      {
-        MutexLock lock(mu_);
+    more = static_cast<int>(claimed.value().size()) == limit;
+    std::vector<store::Delivery> now_sent;
+    {
+      MutexLock lock(mu_);
+      for (auto& d : claimed.value()) {
         ++in_flight_;
-        ++in_flight_by_url_[d.url];
+        int& places = in_flight_by_url_[d.url];
+        if (places < config_.max_in_flight_per_url) {
+          ++places;
+          now_sent.push_back(std::move(d));
+        } else {
+          queued_by_url_[d.url].push_back(std::move(d));
+        }
       }
-      attempt(std::move(d));
     }
+    for (auto& d : now_sent) attempt(std::move(d));
   }
+  if (more) return wake();  // more may be due: claim again at once
   // The next one due (a retry, another replica's lease ending), or a look
   // for what other replicas wrote, whichever comes first; an answer wakes
   // it sooner.
@@ -168,13 +184,20 @@ void Dispatcher::answered(store::Delivery d, http::ClientResult r) {
                                            {"attempts", d.attempts + 1},
                                            {"error", a.last_error}});
     }
+    std::optional<store::Delivery> next;  // the receiver's next in its line
     {
       MutexLock lock(mu_);
       --in_flight_;
-      if (auto it = in_flight_by_url_.find(d.url); it != in_flight_by_url_.end() && --it->second <= 0) {
+      if (auto q = queued_by_url_.find(d.url); q != queued_by_url_.end()) {
+        next = std::move(q->second.front());
+        q->second.pop_front();
+        if (q->second.empty()) queued_by_url_.erase(q);
+      } else if (auto it = in_flight_by_url_.find(d.url);
+                 it != in_flight_by_url_.end() && --it->second <= 0) {
         in_flight_by_url_.erase(it);
       }
     }
+    if (next) attempt(std::move(*next));
     tick();
   });
   if (!queued) {

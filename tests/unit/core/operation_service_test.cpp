@@ -161,5 +161,57 @@ TEST_F(ServiceTest, HeldPollsAreCountedByTheWriteThatCarriesThem) {
   EXPECT_EQ(s.find("h1").value()->poll_count, 8);
 }
 
+TEST_F(ServiceTest, AFinalTransitionWritesItsEventOnlyWithACallback) {
+  auto s = make(milliseconds(300'000));
+  std::vector<std::string> rendered;
+  int woken = 0;
+  s.set_events({[&](const Operation& op, std::string_view id) {
+                  rendered.push_back(std::string(id) + " " + status_name(op.status) + " " +
+                                     std::to_string(op.poll_count) + " " + op.result);
+                  return "event of " + op.id;
+                },
+                [&] { ++woken; }});
+  NewOperation with{"w1", "t", "pro-demo", "http://u/w1", ""};
+  with.callback_url = "https://hooks.example/in";
+  ASSERT_TRUE(s.record_submitted(with).ok());
+  ASSERT_TRUE(s.record_submitted({"w2", "t", "pro-demo", "http://u/w2", ""}).ok());
+  EXPECT_EQ(s.find("w1").value()->callback_url, "https://hooks.example/in");
+  clock_.advance(1000);
+  auto claimed = s.claim_due("me", milliseconds(60'000), 10).value();
+  ASSERT_EQ(claimed.size(), 2u);
+  for (const auto& op : claimed) {
+    ASSERT_TRUE(s.finish(op, "me", Status::kSucceeded, "{\"r\":1}", "application/json", "", "", 3)
+                    .value());
+  }
+  // The event sees the operation as it is once final (its polls counted).
+  EXPECT_EQ(rendered, (std::vector<std::string>{"msg_w1 Succeeded 3 {\"r\":1}"}));
+  EXPECT_EQ(woken, 1);
+  auto d = s.find_delivery("msg_w1").value();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->body, "event of w1");
+  EXPECT_EQ(d->url, "https://hooks.example/in");
+  EXPECT_EQ(d->tenant, "t");
+  EXPECT_EQ(d->status, store::DeliveryStatus::kPending);
+  EXPECT_FALSE(s.find_delivery("msg_w2").value());
+  // A finish that does not take effect (already final) writes none again.
+  EXPECT_FALSE(s.finish(claimed[0], "me", Status::kFailed, "", "", "E", "m").value());
+  EXPECT_EQ(rendered.size(), 2u);  // rendered, but not written
+  EXPECT_EQ(s.list_deliveries("t", std::nullopt, 10, "").value().items.size(), 1u);
+  EXPECT_EQ(woken, 1);
+}
+
+TEST_F(ServiceTest, ACancelWritesItsEventToo) {
+  auto s = make(milliseconds(300'000));
+  s.set_events({[](const Operation& op, std::string_view) { return std::string(status_name(op.status)); },
+                [] {}});
+  NewOperation with{"c1", "t", "pro-demo", "http://u/c1", ""};
+  with.callback_url = "https://hooks.example/in";
+  ASSERT_TRUE(s.record_submitted(with).ok());
+  ASSERT_EQ(s.cancel("c1").value(), CancelOutcome::kCanceled);
+  auto d = s.find_delivery("msg_c1").value();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->body, "Canceled");
+}
+
 }  // namespace
 }  // namespace lrogate::core
