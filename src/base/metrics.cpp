@@ -97,7 +97,7 @@ struct Metrics {
       BuildCounter()
           .Name("lrogate_store_writes_total")
           .Help("Operation rows written, by write (insert, claim, progress, transition, renew, "
-                "finish, cancel)")
+                "finish, cancel), and webhook outbox rows (delivery)")
           .Register(*registry);
   prometheus::Counter& unchanged_polls =
       BuildCounter()

@@ -40,7 +40,10 @@ void observe_store(std::string_view operation, double seconds);
 // (a submit), claim, progress (a poll that left the status as it was),
 // transition (a progress write that changed it), renew (a lease extended),
 // finish, cancel (docs/design.md, "Claiming and the loop": polls that change
-// nothing are held in memory and cost only renewals).
+// nothing are held in memory and cost only renewals); and delivery: the
+// webhook outbox's rows the stores write (events written with a completion,
+// claimed, attempts recorded, failed by a 410, redelivered), counted by the
+// stores themselves.
 void count_store_writes(std::string_view write, std::int64_t rows);
 // An upstream poll whose answer changed nothing (not final, the status as
 // the record has it).

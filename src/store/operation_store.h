@@ -105,8 +105,10 @@ struct Completion {
   int polls = 0;
   // The completion's events, inserted pending (due at `now`) in the same
   // transaction when, and only when, the completion takes effect; one to a
-  // disabled url is inserted failed ("endpoint disabled").
-  std::vector<NewDelivery> deliveries{};
+  // disabled url is inserted failed ("endpoint disabled"). (`= {}`: a
+  // positional initializer may stop before it, -Wmissing-field-initializers
+  // allowing.)
+  std::vector<NewDelivery> deliveries = {};
 };
 
 // Whose learned durations (issue 16): the operations of one analyzer on one

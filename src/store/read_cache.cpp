@@ -203,6 +203,32 @@ class ReadCache final : public OperationStore {
     return inner_->add_duration(key, bucket, halve_at);
   }
   Result<std::vector<DurationCount>> load_durations() override { return inner_->load_durations(); }
+  // Nor is the outbox: the cache holds no delivery (complete() above drops
+  // the operation whatever events it wrote).
+  Result<std::vector<Delivery>> claim_deliveries(
+      std::string_view owner, Millis now, Millis lease_until, int limit,
+      const std::vector<std::string>& skip_urls) override {
+    return inner_->claim_deliveries(owner, now, lease_until, limit, skip_urls);
+  }
+  Result<bool> record_delivery(std::string_view id, std::string_view owner,
+                               const DeliveryAttempt& a) override {
+    return inner_->record_delivery(id, owner, a);
+  }
+  Result<std::optional<Millis>> next_delivery_due(Millis now) override {
+    return inner_->next_delivery_due(now);
+  }
+  Result<std::vector<Delivery>> list_deliveries(const DeliveryQuery& q) override {
+    return inner_->list_deliveries(q);
+  }
+  Result<std::optional<Delivery>> get_delivery(std::string_view id) override {
+    return inner_->get_delivery(id);
+  }
+  Result<bool> redeliver(std::string_view id, Millis now) override {
+    return inner_->redeliver(id, now);
+  }
+  Result<int> delete_deliveries(Millis before, int limit) override {
+    return inner_->delete_deliveries(before, limit);
+  }
   bool exclusive() const override { return inner_->exclusive(); }
 
   void set_change_listener(ChangeListener fn) override {

@@ -32,6 +32,26 @@ std::optional<Status> parse_status(std::string_view name) {
   return std::nullopt;
 }
 
+const char* delivery_status_name(DeliveryStatus s) {
+  switch (s) {
+    case DeliveryStatus::kPending:
+      return "pending";
+    case DeliveryStatus::kDelivered:
+      return "delivered";
+    case DeliveryStatus::kFailed:
+      return "failed";
+  }
+  return "pending";
+}
+
+std::optional<DeliveryStatus> parse_delivery_status(std::string_view name) {
+  for (DeliveryStatus s :
+       {DeliveryStatus::kPending, DeliveryStatus::kDelivered, DeliveryStatus::kFailed}) {
+    if (iequals(name, delivery_status_name(s))) return s;
+  }
+  return std::nullopt;
+}
+
 const char* kind_name(Kind k) {
   return k == Kind::kAnalyzerCreation ? "analyzerCreation" : "analysis";
 }

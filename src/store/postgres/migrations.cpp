@@ -193,6 +193,46 @@ END $$;
     "DROP INDEX operations_due_at;"
     "CREATE INDEX operations_claimable_at ON operations ((" LROGATE_CLAIMABLE_AT ")) WHERE "
     LROGATE_ACTIVE ";",
+    // v8: completion webhooks (issue 18; docs/design.md, "Completion
+    // webhooks"). Each operation's callback url (NULL: none, as every row
+    // stored before; no table rewrite). The outbox: one row per event and
+    // receiver, written by the statement of the completion that makes it,
+    // claimed like operations (a lease and a fence) through an index of
+    // when a pending one becomes claimable (LROGATE_DELIVERY_CLAIMABLE_AT,
+    // the claim's expression, as operations_claimable_at), listed newest
+    // first, found by url when a 410 disables one (pending rows only), and
+    // swept by when it was last written once final. No foreign key: an
+    // event outlives its operation's expiry. The urls a 410 disabled, until
+    // an operator redelivers one of their events.
+    R"sql(
+ALTER TABLE operations ADD COLUMN callback_url TEXT;
+CREATE TABLE deliveries (
+  id              TEXT COLLATE "C" PRIMARY KEY,
+  operation_id    TEXT COLLATE "C" NOT NULL,
+  tenant          TEXT NOT NULL,
+  url             TEXT COLLATE "C" NOT NULL,
+  body            BYTEA,
+  status          TEXT NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  created_at      BIGINT NOT NULL,
+  updated_at      BIGINT NOT NULL,
+  next_attempt_at BIGINT NOT NULL,
+  lease_owner     TEXT,
+  lease_until     BIGINT,
+  fence           BIGINT NOT NULL DEFAULT 0,
+  last_status     INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT
+);
+CREATE INDEX deliveries_listing ON deliveries (created_at DESC, id DESC);
+CREATE INDEX deliveries_pending_url ON deliveries (url) WHERE status = 'pending';
+CREATE INDEX deliveries_finished ON deliveries (updated_at) WHERE status <> 'pending';
+CREATE TABLE disabled_urls (
+  url         TEXT COLLATE "C" PRIMARY KEY,
+  disabled_at BIGINT NOT NULL
+);
+)sql"
+    "CREATE INDEX deliveries_claimable_at ON deliveries ((" LROGATE_DELIVERY_CLAIMABLE_AT
+    ")) WHERE status = 'pending';",
 };
 
 }  // namespace

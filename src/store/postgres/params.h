@@ -48,6 +48,28 @@ class Params {
     return add(std::move(lit), 0);
   }
 
+  // A bytea[] literal, each element in hex ({"\\x6869",...}): bytes of any
+  // value, the empty one an empty bytea (not NULL).
+  Params& bytes_array(const std::vector<std::string_view>& items) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::size_t n = 2;
+    for (auto item : items) n += 6 + 2 * item.size();
+    std::string lit;
+    lit.reserve(n);
+    lit += '{';
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (i) lit += ',';
+      lit += "\"\\\\x";
+      for (unsigned char c : items[i]) {
+        lit += kHex[c >> 4];
+        lit += kHex[c & 15];
+      }
+      lit += '"';
+    }
+    lit += '}';
+    return add(std::move(lit), 0);
+  }
+
   // A bigint[]/int[] literal: {1,2,3}.
   Params& num_array(const std::vector<std::int64_t>& items) {
     std::string lit = "{";

@@ -10,6 +10,7 @@
 #include "base/metrics.h"
 #include "base/thread_annotations.h"
 #include "store/columns.h"
+#include "store/delivery_columns.h"
 #include "store/postgres/change_feed.h"
 #include "store/postgres/connection.h"
 #include "store/postgres/migrations.h"
@@ -138,15 +139,30 @@ class PostgresStore final : public OperationStore {
     return out;
   }
 
+  // Without events, the one statement it always was; with them, the same
+  // statement writes them too (kCompleteDelivering).
   Result<bool> complete(std::string_view id, std::string_view owner, const Completion& c) override {
     metrics::StoreTimer timer("complete");
     Params p;
     p.text(id).text(owner).text(status_name(c.status)).bytes(c.result).text(c.result_type);
     p.text(c.error_code).text(c.error_message).num(c.now).num(c.expires_at).num(c.fence);
     p.num(std::int64_t{c.polls});
-    auto r = run(kComplete, p, "complete");
+    if (!c.deliveries.empty()) {
+      std::vector<std::string> ids, urls;
+      std::vector<std::string_view> bodies;
+      for (const NewDelivery& d : c.deliveries) {
+        ids.push_back(d.id);
+        urls.push_back(d.url);
+        bodies.push_back(d.body);
+      }
+      p.text_array(ids).text_array(urls).bytes_array(bodies);
+    }
+    auto r = run(c.deliveries.empty() ? kComplete : kCompleteDelivering, p, "complete");
     if (!r) return r.error();
-    return PQntuples(r->get()) > 0;
+    const bool done = PQntuples(r->get()) > 0;
+    if (done && !c.deliveries.empty())
+      metrics::count_store_writes("delivery", get_num(r->get(), 0, 1));
+    return done;
   }
 
   Result<bool> mark_retrieved(std::string_view id, Millis now, Millis expires_at) override {
@@ -340,6 +356,82 @@ class PostgresStore final : public OperationStore {
            get_num(res, i, 4)});
     }
     return out;
+  }
+
+  Result<std::vector<Delivery>> claim_deliveries(
+      std::string_view owner, Millis now, Millis lease_until, int limit,
+      const std::vector<std::string>& skip_urls) override {
+    metrics::StoreTimer timer("claim_deliveries");
+    Params p;
+    p.text(owner).num(lease_until).num(now).num(std::int64_t{limit});
+    if (!skip_urls.empty()) p.text_array(skip_urls);
+    auto r =
+        run(skip_urls.empty() ? kClaimDeliveries : kClaimDeliveriesSkipping, p, "claim_deliveries");
+    if (!r) return r.error();
+    auto out = read_deliveries(r->get());
+    deliveries::sort_by_due(out);
+    metrics::count_store_writes("delivery", static_cast<std::int64_t>(out.size()));
+    return out;
+  }
+
+  Result<bool> record_delivery(std::string_view id, std::string_view owner,
+                               const DeliveryAttempt& a) override {
+    metrics::StoreTimer timer("record_delivery");
+    Params p;
+    p.text(id).text(owner).text(delivery_status_name(a.status)).num(a.next_attempt_at);
+    p.num(std::int64_t{a.last_status}).text(a.last_error).num(a.now).num(a.fence);
+    auto r = run(a.disable_url ? kRecordDeliveryDisabling : kRecordDelivery, p, "record_delivery");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return false;
+    metrics::count_store_writes("delivery", 1 + get_num(r->get(), 0, 1));
+    return true;
+  }
+
+  Result<std::optional<Millis>> next_delivery_due(Millis) override {
+    metrics::StoreTimer timer("next_delivery_due");
+    auto r = run(kNextDeliveryDue, Params(), "next_delivery_due");
+    if (!r) return r.error();
+    return get_opt(r->get(), 0, 0);
+  }
+
+  Result<std::vector<Delivery>> list_deliveries(const DeliveryQuery& q) override {
+    metrics::StoreTimer timer("list_deliveries");
+    Params p;
+    p.text(q.tenant);  // empty: NULL, every tenant's
+    if (q.status)
+      p.text(delivery_status_name(*q.status));
+    else
+      p.null();
+    p.num(std::int64_t{q.limit});
+    if (q.after_created) p.num(*q.after_created).text_or_empty(q.after_id);
+    auto r = run(q.after_created ? kListDeliveriesAfter : kListDeliveries, p, "list_deliveries");
+    if (!r) return r.error();
+    return read_deliveries(r->get());
+  }
+
+  Result<std::optional<Delivery>> get_delivery(std::string_view id) override {
+    metrics::StoreTimer timer("get_delivery");
+    auto r = run(kGetDelivery, Params().text(id), "get_delivery");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return std::optional<Delivery>();
+    return std::optional<Delivery>(read_delivery(r->get(), 0));
+  }
+
+  Result<bool> redeliver(std::string_view id, Millis now) override {
+    metrics::StoreTimer timer("redeliver");
+    auto r = run(kRedeliver, Params().text(id).num(now), "redeliver");
+    if (!r) return r.error();
+    const bool again = PQntuples(r->get()) > 0;
+    metrics::count_store_writes("delivery", again ? 1 : 0);
+    return again;
+  }
+
+  Result<int> delete_deliveries(Millis before, int limit) override {
+    metrics::StoreTimer timer("delete_deliveries");
+    auto r =
+        run(kDeleteDeliveries, Params().num(before).num(std::int64_t{limit}), "delete_deliveries");
+    if (!r) return r.error();
+    return affected(r->get());
   }
 
   bool exclusive() const override { return false; }

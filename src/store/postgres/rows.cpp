@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "store/columns.h"
+#include "store/delivery_columns.h"
 
 namespace lrogate::store::postgres {
 namespace {
@@ -71,6 +72,34 @@ std::vector<Operation> read_rows(const PGresult* r) {
   std::vector<Operation> out;
   out.reserve(static_cast<std::size_t>(PQntuples(r)));
   for (int i = 0; i < PQntuples(r); ++i) out.push_back(read_row(r, i));
+  return out;
+}
+
+Delivery read_delivery(const PGresult* r, int row) {
+  namespace d = deliveries;
+  Delivery out;
+  out.id = get_text(r, row, d::kId);
+  out.operation_id = get_text(r, row, d::kOperationId);
+  out.tenant = get_text(r, row, d::kTenant);
+  out.url = get_text(r, row, d::kUrl);
+  out.body = get_bytes(r, row, d::kBody);
+  out.status = d::status_from(get_view(r, row, d::kStatus));
+  out.attempts = static_cast<int>(get_num(r, row, d::kAttempts));
+  out.created_at = get_num(r, row, d::kCreatedAt);
+  out.updated_at = get_num(r, row, d::kUpdatedAt);
+  out.next_attempt_at = get_num(r, row, d::kNextAttemptAt);
+  out.lease_owner = get_text(r, row, d::kLeaseOwner);
+  out.lease_until = get_opt(r, row, d::kLeaseUntil);
+  out.fence = get_num(r, row, d::kFence);
+  out.last_status = static_cast<int>(get_num(r, row, d::kLastStatus));
+  out.last_error = get_text(r, row, d::kLastError);
+  return out;
+}
+
+std::vector<Delivery> read_deliveries(const PGresult* r) {
+  std::vector<Delivery> out;
+  out.reserve(static_cast<std::size_t>(PQntuples(r)));
+  for (int i = 0; i < PQntuples(r); ++i) out.push_back(read_delivery(r, i));
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "store/operation_record.h"
+#include "store/operation_store.h"
 #include "store/postgres/params.h"
 
 namespace lrogate::store::postgres {
@@ -20,6 +21,10 @@ namespace lrogate::store::postgres {
 // Row `row` of `r`, its columns in columns::kColumns order.
 Operation read_row(const PGresult* r, int row);
 std::vector<Operation> read_rows(const PGresult* r);
+
+// Row `row` of `r`, a delivery, its columns in deliveries::kNames order.
+Delivery read_delivery(const PGresult* r, int row);
+std::vector<Delivery> read_deliveries(const PGresult* r);
 
 // Every column of `op`, in list order: the INSERT's $1..$N.
 void bind_row(Params& p, const Operation& op);

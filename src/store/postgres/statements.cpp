@@ -1,10 +1,45 @@
 #include "store/postgres/statements.h"
 
 #include "store/columns.h"
+#include "store/delivery_columns.h"
 #include "store/postgres/rows.h"
+
+// kComplete's UPDATE, up to its RETURNING (kCompleteDelivering's too).
+#define LROGATE_COMPLETE_UPDATE                                                \
+  "UPDATE operations SET status = $3::text, result = $4::bytea,"               \
+  " result_type = $5::text, error_code = $6::text, error_message = $7::text,"  \
+  " updated_at = $8::bigint, expires_at = $9::bigint, next_poll_at = NULL,"    \
+  " lease_owner = NULL, lease_until = NULL,"                                   \
+  " poll_count = poll_count + $11::int"                                        \
+  " WHERE id = $1::text AND " LROGATE_ACTIVE                                   \
+  " AND ($2::text IS NULL OR ((lease_owner = $2::text OR lease_owner IS NULL)" \
+  " AND fence = $10::bigint))"
+
+// record_delivery's UPDATE, up to its RETURNING: $1 id, $2 owner, $3
+// status, $4 next_attempt_at, $5 last_status, $6 last_error, $7 now, $8
+// fence.
+#define LROGATE_RECORD_DELIVERY_UPDATE                                      \
+  "UPDATE deliveries SET status = $3::text, next_attempt_at = $4::bigint,"  \
+  " last_status = $5::int, last_error = $6::text, updated_at = $7::bigint," \
+  " attempts = attempts + 1, lease_owner = NULL, lease_until = NULL"        \
+  " WHERE id = $1::text AND lease_owner = $2::text AND fence = $8::bigint"  \
+  " AND status = 'pending'"
 
 namespace lrogate::store::postgres {
 namespace {
+
+// kListDeliveries, kListDeliveriesAfter: one statement with a cursor and
+// one without, so the listing index is entered at the cursor. The tenant
+// and status filter that walk and choose no index, so they may be "$n IS
+// NULL OR ...". $1 tenant, $2 status, $3 limit, $4 and $5 the cursor.
+std::string list_deliveries(bool after) {
+  std::string sql = "SELECT " + deliveries::listing_names("NULL::bytea") +
+                    " FROM deliveries WHERE ($1::text IS NULL OR tenant = $1::text)"
+                    " AND ($2::text IS NULL OR status = $2::text)";
+  if (after) sql += " AND (created_at, id) < ($4::bigint, $5::text)";
+  sql += " ORDER BY created_at DESC, id DESC LIMIT $3::int";
+  return sql;
+}
 
 // kList, kListAfter, kListStatus, kListStatusAfter: one statement per
 // shape, so the index is entered at the cursor (a seek at any depth) and by
@@ -70,15 +105,28 @@ std::string statement_text(Sql which) {
              " SELECT id, pg_notify('lrogate_changed', id) FROM done";
     case kComplete:
       // One statement that also tells every replica's listener.
-      return "WITH done AS (UPDATE operations SET status = $3::text, result = $4::bytea,"
-             " result_type = $5::text, error_code = $6::text, error_message = $7::text,"
-             " updated_at = $8::bigint, expires_at = $9::bigint, next_poll_at = NULL,"
-             " lease_owner = NULL, lease_until = NULL,"
-             " poll_count = poll_count + $11::int"
-             " WHERE id = $1::text AND " LROGATE_ACTIVE
-             " AND ($2::text IS NULL OR ((lease_owner = $2::text OR lease_owner IS NULL)"
-             " AND fence = $10::bigint)) RETURNING id)"
+      return "WITH done AS (" LROGATE_COMPLETE_UPDATE
+             " RETURNING id)"
              " SELECT pg_notify('lrogate_finished', id) FROM done";
+    case kCompleteDelivering:
+      // kComplete, and its events ($12 ids, $13 urls, $14 bodies) in the
+      // same statement: joined to what the UPDATE returned, so they are
+      // written when, and only when, it took effect, with the operation's
+      // tenant; failed when the url is disabled; a duplicate id keeps the
+      // row there is. Answers how many it wrote.
+      return "WITH done AS (" LROGATE_COMPLETE_UPDATE
+             " RETURNING id, tenant),"
+             " events AS (INSERT INTO deliveries (id, operation_id, tenant, url, body, status,"
+             " attempts, created_at, updated_at, next_attempt_at, fence, last_status, last_error)"
+             " SELECT v.id, done.id, done.tenant, v.url, v.body,"
+             " CASE WHEN d.url IS NULL THEN 'pending' ELSE 'failed' END, 0, $8::bigint,"
+             " $8::bigint, $8::bigint, 0, 0,"
+             " CASE WHEN d.url IS NULL THEN NULL ELSE '" LROGATE_DELIVERY_DISABLED
+             "' END"
+             " FROM done CROSS JOIN unnest($12::text[], $13::text[], $14::bytea[])"
+             " AS v(id, url, body) LEFT JOIN disabled_urls AS d ON d.url = v.url"
+             " ON CONFLICT (id) DO NOTHING RETURNING 1)"
+             " SELECT pg_notify('lrogate_finished', id), (SELECT count(*) FROM events) FROM done";
     case kRetrieved:
       return "WITH done AS (UPDATE operations SET retrieved_at = $2::bigint,"
              " expires_at = $3::bigint WHERE id = $1::text AND retrieved_at IS NULL RETURNING id)"
@@ -192,6 +240,58 @@ std::string statement_text(Sql which) {
     case kDurationLoad:
       return "SELECT resource, analyzer, band, bucket, n FROM duration_buckets WHERE n > 0"
              " ORDER BY resource, analyzer, band, bucket";
+    // The outbox (postgres_store.cpp: complete() and the delivery calls).
+    case kClaimDeliveries:
+    case kClaimDeliveriesSkipping:
+      // As kClaim, through deliveries_claimable_at; skipping: $5 the urls
+      // left out, a filter on the same walk.
+      return std::string(
+                 "UPDATE deliveries SET lease_owner = $1::text, lease_until = $2::bigint,"
+                 " fence = fence + 1 WHERE id = ANY(ARRAY(SELECT id FROM deliveries"
+                 " WHERE status = 'pending' AND " LROGATE_DELIVERY_CLAIMABLE_AT " <= $3::bigint") +
+             (which == kClaimDeliveriesSkipping ? " AND url <> ALL($5::text[])" : "") +
+             " ORDER BY " LROGATE_DELIVERY_CLAIMABLE_AT
+             " LIMIT $4::int FOR UPDATE SKIP LOCKED)) RETURNING " +
+             deliveries::kNames;
+    case kRecordDelivery:
+      return LROGATE_RECORD_DELIVERY_UPDATE " RETURNING id, 0::bigint";
+    case kRecordDeliveryDisabling:
+      // A 410: in the same statement, when the attempt was recorded, the
+      // url is disabled and its other pending deliveries fail (through
+      // deliveries_pending_url). Answers how many others it failed.
+      return "WITH done AS (" LROGATE_RECORD_DELIVERY_UPDATE
+             " RETURNING id, url),"
+             " off AS (INSERT INTO disabled_urls (url, disabled_at) SELECT url, $7::bigint"
+             " FROM done ON CONFLICT (url) DO NOTHING),"
+             " others AS (UPDATE deliveries AS o SET status = 'failed',"
+             " last_error = '" LROGATE_DELIVERY_DISABLED
+             "', updated_at = $7::bigint,"
+             " lease_owner = NULL, lease_until = NULL FROM done"
+             " WHERE o.url = done.url AND o.status = 'pending' AND o.id <> done.id RETURNING 1)"
+             " SELECT id, (SELECT count(*) FROM others) FROM done";
+    case kNextDeliveryDue:
+      return "SELECT MIN(" LROGATE_DELIVERY_CLAIMABLE_AT
+             ") FROM deliveries"
+             " WHERE status = 'pending'";
+    case kListDeliveries:
+      return list_deliveries(false);
+    case kListDeliveriesAfter:
+      return list_deliveries(true);
+    case kGetDelivery:
+      return std::string("SELECT ") + deliveries::kNames + " FROM deliveries WHERE id = $1::text";
+    case kRedeliver:
+      // And its url enabled again, in the same statement.
+      return "WITH again AS (UPDATE deliveries SET status = 'pending',"
+             " next_attempt_at = $2::bigint, attempts = 0, updated_at = $2::bigint,"
+             " lease_owner = NULL, lease_until = NULL"
+             " WHERE id = $1::text AND status = 'failed' RETURNING url),"
+             " enabled AS (DELETE FROM disabled_urls WHERE url IN (SELECT url FROM again))"
+             " SELECT 1 FROM again";
+    case kDeleteDeliveries:
+      // The ids first (see kDeleteExpired), through deliveries_finished.
+      return "DELETE FROM deliveries WHERE id = ANY(ARRAY(SELECT id FROM deliveries"
+             " WHERE status <> 'pending' AND updated_at < $1::bigint ORDER BY updated_at"
+             " LIMIT $2::int FOR UPDATE SKIP LOCKED))";
     case kSqlCount:
       break;
   }

@@ -17,6 +17,10 @@
 #define LROGATE_CLAIMABLE_AT                                           \
   "CASE WHEN status IN ('NotStarted', 'Running') THEN GREATEST(next_poll_at," \
   " COALESCE(lease_until, 0)) END"
+// The same for a pending delivery (its index: deliveries_claimable_at,
+// migration v8).
+#define LROGATE_DELIVERY_CLAIMABLE_AT \
+  "CASE WHEN status = 'pending' THEN GREATEST(next_attempt_at, COALESCE(lease_until, 0)) END"
 
 namespace lrogate::store::postgres {
 
@@ -61,6 +65,18 @@ enum Sql {
   kBudgetForget,
   kDurationAdd,
   kDurationLoad,
+  // The webhook outbox (docs/design.md, "Completion webhooks").
+  kCompleteDelivering,  // kComplete writing the completion's events too
+  kClaimDeliveries,
+  kClaimDeliveriesSkipping,  // kClaimDeliveries leaving some urls' deliveries out
+  kRecordDelivery,
+  kRecordDeliveryDisabling,  // kRecordDelivery of a 410: the url is disabled
+  kNextDeliveryDue,
+  kListDeliveries,
+  kListDeliveriesAfter,
+  kGetDelivery,
+  kRedeliver,
+  kDeleteDeliveries,
   kSqlCount
 };
 

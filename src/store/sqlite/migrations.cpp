@@ -127,6 +127,45 @@ DROP INDEX operations_due;
 CREATE INDEX operations_claimable ON operations(MAX(next_poll_at, COALESCE(lease_until, 0)))
   WHERE status IN ('NotStarted', 'Running');
 )sql",
+    // v9: completion webhooks (issue 18; docs/design.md, "Completion
+    // webhooks"). Each operation's callback url (NULL: none, as every row
+    // stored before). The outbox: one row per event and receiver, written
+    // by the completion that makes it, claimed like operations (a lease and
+    // a fence) through an index of when a pending one becomes claimable
+    // (the expression is the claim's, statements.cpp), listed newest first,
+    // found by url when a 410 disables one (pending rows only), and swept
+    // by when it was last written once final. No foreign key: an event
+    // outlives its operation's expiry. The urls a 410 disabled, until an
+    // operator redelivers one of their events.
+    R"sql(
+ALTER TABLE operations ADD COLUMN callback_url TEXT;
+CREATE TABLE deliveries (
+  id              TEXT PRIMARY KEY,
+  operation_id    TEXT NOT NULL,
+  tenant          TEXT NOT NULL,
+  url             TEXT NOT NULL,
+  body            BLOB,
+  status          TEXT NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  lease_owner     TEXT,
+  lease_until     INTEGER,
+  fence           INTEGER NOT NULL DEFAULT 0,
+  last_status     INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT
+);
+CREATE INDEX deliveries_claimable ON deliveries(MAX(next_attempt_at, COALESCE(lease_until, 0)))
+  WHERE status = 'pending';
+CREATE INDEX deliveries_listing ON deliveries(created_at DESC, id DESC);
+CREATE INDEX deliveries_pending_url ON deliveries(url) WHERE status = 'pending';
+CREATE INDEX deliveries_finished ON deliveries(updated_at) WHERE status <> 'pending';
+CREATE TABLE disabled_urls (
+  url         TEXT PRIMARY KEY,
+  disabled_at INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "store/sqlite/rows.h"
 
 #include "store/columns.h"
+#include "store/delivery_columns.h"
 
 namespace lrogate::store::sqlite {
 namespace {
@@ -60,6 +61,35 @@ Result<std::map<std::string, int>> read_statuses(Stmt& st, std::string_view what
   }
   if (rc != SQLITE_DONE) return db_error(st.db(), what);
   return gone;
+}
+
+Delivery read_delivery(sqlite3_stmt* s) {
+  namespace d = deliveries;
+  Delivery out;
+  out.id = column_text(s, d::kId);
+  out.operation_id = column_text(s, d::kOperationId);
+  out.tenant = column_text(s, d::kTenant);
+  out.url = column_text(s, d::kUrl);
+  out.body = column_text(s, d::kBody);
+  out.status = d::status_from(column_view(s, d::kStatus));
+  out.attempts = sqlite3_column_int(s, d::kAttempts);
+  out.created_at = sqlite3_column_int64(s, d::kCreatedAt);
+  out.updated_at = sqlite3_column_int64(s, d::kUpdatedAt);
+  out.next_attempt_at = sqlite3_column_int64(s, d::kNextAttemptAt);
+  out.lease_owner = column_text(s, d::kLeaseOwner);
+  out.lease_until = column_opt(s, d::kLeaseUntil);
+  out.fence = sqlite3_column_int64(s, d::kFence);
+  out.last_status = sqlite3_column_int(s, d::kLastStatus);
+  out.last_error = column_text(s, d::kLastError);
+  return out;
+}
+
+Result<std::vector<Delivery>> read_deliveries(Stmt& st, std::string_view what) {
+  std::vector<Delivery> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) out.push_back(read_delivery(st.raw()));
+  if (rc != SQLITE_DONE) return db_error(st.db(), what);
+  return out;
 }
 
 void bind_row(Stmt& s, const Operation& op) {

@@ -12,6 +12,7 @@
 
 #include "base/result.h"
 #include "store/operation_record.h"
+#include "store/operation_store.h"
 #include "store/sqlite/connection.h"
 
 namespace lrogate::store::sqlite {
@@ -26,6 +27,11 @@ Result<std::vector<Operation>> read_rows(Stmt& st, std::string_view what);
 // Steps a `DELETE ... RETURNING status` to its end: how many rows of each
 // status it deleted, their sum added to *total.
 Result<std::map<std::string, int>> read_statuses(Stmt& st, std::string_view what, int* total);
+
+// The delivery row `s` stands on, its columns in deliveries::kNames order;
+// and every row `st` yields, read so (a failure is db_error(`what`)).
+Delivery read_delivery(sqlite3_stmt* s);
+Result<std::vector<Delivery>> read_deliveries(Stmt& st, std::string_view what);
 
 // Binds every column of `op` to the INSERT's parameters ?1..?N.
 void bind_row(Stmt& s, const Operation& op);

@@ -10,6 +10,7 @@
 #include "base/metrics.h"
 #include "base/thread_annotations.h"
 #include "store/columns.h"
+#include "store/delivery_columns.h"
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/file_lock.h"
@@ -159,16 +160,32 @@ class SqliteStore final : public OperationStore {
     return out;
   }
 
+  // Without events, the one statement it always was; with them, one
+  // transaction that writes them only when the completion took effect.
   Result<bool> complete(std::string_view id, std::string_view owner, const Completion& c) override {
     metrics::StoreTimer timer("complete");
     MutexLock lock(mu_);
-    auto st = prepare(kComplete);
-    if (!st) return st.error();
-    st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(c.status)));
-    st->bind_blob(4, c.result).bind(5, c.result_type).bind(6, c.error_code);
-    st->bind(7, c.error_message).bind(8, c.now).bind(9, c.expires_at).bind(10, c.fence);
-    st->bind(11, std::int64_t{c.polls});
-    return changed(*st, "complete");
+    if (c.deliveries.empty()) return complete_locked(id, owner, c);
+    bool done = false;
+    int written = 0;
+    auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
+      auto finished = complete_locked(id, owner, c);
+      if (!finished) return finished.error();
+      done = finished.value();
+      if (!done) return {};
+      for (const NewDelivery& d : c.deliveries) {
+        auto st = prepare(kInsertDelivery);
+        if (!st) return st.error();
+        st->bind_text(1, d.id).bind_text(2, id).bind_text(3, d.url).bind_blob(4, d.body);
+        st->bind(5, c.now);
+        if (st->step() != SQLITE_DONE) return db_error(db_, "complete");
+        written += sqlite3_changes(db_);
+      }
+      return {};
+    });
+    if (!r) return r.error();
+    metrics::count_store_writes("delivery", written);
+    return done;
   }
 
   Result<bool> mark_retrieved(std::string_view id, Millis now, Millis expires_at) override {
@@ -391,6 +408,123 @@ class SqliteStore final : public OperationStore {
     return out;
   }
 
+  Result<std::vector<Delivery>> claim_deliveries(
+      std::string_view owner, Millis now, Millis lease_until, int limit,
+      const std::vector<std::string>& skip_urls) override {
+    metrics::StoreTimer timer("claim_deliveries");
+    std::string skip = boost::json::serialize(boost::json::value_from(skip_urls));
+    MutexLock lock(mu_);
+    auto st = prepare(skip_urls.empty() ? kClaimDeliveries : kClaimDeliveriesSkipping);
+    if (!st) return st.error();
+    st->bind(1, owner).bind(2, lease_until).bind(3, now).bind(4, std::int64_t{limit});
+    if (!skip_urls.empty()) st->bind(5, std::string_view(skip));
+    auto r = read_deliveries(*st, "claim_deliveries");
+    if (!r) return r;
+    deliveries::sort_by_due(r.value());
+    metrics::count_store_writes("delivery", static_cast<std::int64_t>(r.value().size()));
+    return r;
+  }
+
+  // A 410 also disables the url and fails its other pending deliveries, in
+  // the same transaction, and only when the attempt itself was recorded.
+  Result<bool> record_delivery(std::string_view id, std::string_view owner,
+                               const DeliveryAttempt& a) override {
+    metrics::StoreTimer timer("record_delivery");
+    MutexLock lock(mu_);
+    bool recorded = false;
+    int written = 0;
+    auto write = [&]() REQUIRES(mu_) -> Result<void> {
+      auto st = prepare(kRecordDelivery);
+      if (!st) return st.error();
+      st->bind(1, id).bind(2, owner).bind(3, std::string_view(delivery_status_name(a.status)));
+      st->bind(4, a.next_attempt_at).bind(5, std::int64_t{a.last_status}).bind(6, a.last_error);
+      st->bind(7, a.now).bind(8, a.fence);
+      auto one = changed(*st, "record_delivery");
+      if (!one) return one.error();
+      recorded = one.value();
+      written = recorded ? 1 : 0;
+      if (!recorded || !a.disable_url) return {};
+      for (Sql which : {kDisableUrl, kFailUrlDeliveries}) {
+        auto more = prepare(which);
+        if (!more) return more.error();
+        more->bind(1, id).bind(2, a.now);
+        if (more->step() != SQLITE_DONE) return db_error(db_, "record_delivery");
+        if (which == kFailUrlDeliveries) written += sqlite3_changes(db_);
+      }
+      return {};
+    };
+    auto r = a.disable_url ? in_transaction(write) : write();
+    if (!r) return r.error();
+    metrics::count_store_writes("delivery", written);
+    return recorded;
+  }
+
+  Result<std::optional<Millis>> next_delivery_due(Millis) override {
+    metrics::StoreTimer timer("next_delivery_due");
+    MutexLock lock(mu_);
+    auto st = prepare(kNextDeliveryDue);
+    if (!st) return st.error();
+    if (st->step() != SQLITE_ROW) return db_error(db_, "next_delivery_due");
+    return column_opt(st->raw(), 0);
+  }
+
+  Result<std::vector<Delivery>> list_deliveries(const DeliveryQuery& q) override {
+    metrics::StoreTimer timer("list_deliveries");
+    MutexLock lock(mu_);
+    auto st = prepare(q.after_created ? kListDeliveriesAfter : kListDeliveries);
+    if (!st) return st.error();
+    st->bind(1, q.tenant);  // empty: NULL, every tenant's
+    if (q.status) st->bind(2, std::string_view(delivery_status_name(*q.status)));
+    st->bind(3, std::int64_t{q.limit});
+    if (q.after_created) st->bind(4, *q.after_created).bind_text(5, q.after_id);
+    return read_deliveries(*st, "list_deliveries");
+  }
+
+  Result<std::optional<Delivery>> get_delivery(std::string_view id) override {
+    metrics::StoreTimer timer("get_delivery");
+    MutexLock lock(mu_);
+    auto st = prepare(kGetDelivery);
+    if (!st) return st.error();
+    st->bind(1, id);
+    int rc = st->step();
+    if (rc == SQLITE_ROW) return std::optional<Delivery>(read_delivery(st->raw()));
+    if (rc != SQLITE_DONE) return db_error(db_, "get_delivery");
+    return std::optional<Delivery>();
+  }
+
+  Result<bool> redeliver(std::string_view id, Millis now) override {
+    metrics::StoreTimer timer("redeliver");
+    MutexLock lock(mu_);
+    bool again = false;
+    auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
+      auto st = prepare(kRedeliver);
+      if (!st) return st.error();
+      st->bind(1, id).bind(2, now);
+      auto one = changed(*st, "redeliver");
+      if (!one) return one.error();
+      again = one.value();
+      if (!again) return {};
+      auto enable = prepare(kEnableUrl);
+      if (!enable) return enable.error();
+      enable->bind(1, id);
+      if (enable->step() != SQLITE_DONE) return db_error(db_, "redeliver");
+      return {};
+    });
+    if (!r) return r.error();
+    metrics::count_store_writes("delivery", again ? 1 : 0);
+    return again;
+  }
+
+  Result<int> delete_deliveries(Millis before, int limit) override {
+    metrics::StoreTimer timer("delete_deliveries");
+    MutexLock lock(mu_);
+    auto st = prepare(kDeleteDeliveries);
+    if (!st) return st.error();
+    st->bind(1, before).bind(2, std::int64_t{limit});
+    if (st->step() != SQLITE_DONE) return db_error(db_, "delete_deliveries");
+    return sqlite3_changes(db_);
+  }
+
   bool exclusive() const override { return true; }
 
   Result<void> ping() override {
@@ -434,6 +568,17 @@ class SqliteStore final : public OperationStore {
       if (!all) p->result = all.error();
       p->done = true;
     }
+  }
+
+  Result<bool> complete_locked(std::string_view id, std::string_view owner, const Completion& c)
+      REQUIRES(mu_) {
+    auto st = prepare(kComplete);
+    if (!st) return st.error();
+    st->bind(1, id).bind(2, owner).bind(3, std::string_view(status_name(c.status)));
+    st->bind_blob(4, c.result).bind(5, c.result_type).bind(6, c.error_code);
+    st->bind(7, c.error_message).bind(8, c.now).bind(9, c.expires_at).bind(10, c.fence);
+    st->bind(11, std::int64_t{c.polls});
+    return changed(*st, "complete");
   }
 
   Result<void> insert_row(const Operation& op) REQUIRES(mu_) {

@@ -1,6 +1,7 @@
 #include "store/sqlite/statements.h"
 
 #include "store/columns.h"
+#include "store/delivery_columns.h"
 
 namespace lrogate::store::sqlite {
 namespace {
@@ -11,6 +12,8 @@ namespace {
 // poller holds between polls (a live lease, a past next_poll_at) are never
 // walked (docs/design.md, "Claiming and the loop").
 #define LROGATE_CLAIMABLE_AT "MAX(next_poll_at, COALESCE(lease_until, 0))"
+// The same for a pending delivery (its index: deliveries_claimable, v9).
+#define LROGATE_DELIVERY_CLAIMABLE_AT "MAX(next_attempt_at, COALESCE(lease_until, 0))"
 
 // "?1,?2,...": one parameter per column, in list order.
 std::string insert_params() {
@@ -33,6 +36,20 @@ std::string list(bool by_status, bool after) {
   if (by_status) sql += " AND status = ?2";
   if (after) sql += " AND (created_at, id) < (?4, ?5)";
   sql += " AND (expires_at IS NULL OR expires_at > ?3) ORDER BY created_at DESC, id DESC LIMIT ?6";
+  return sql;
+}
+
+// list_deliveries: one statement with a cursor and one without, so the
+// listing index is entered at the cursor (a seek at any depth). The tenant
+// and status are filters on that walk, not a choice of index, so they may
+// be "?n IS NULL OR ...". ?1 tenant, ?2 status, ?3 limit, ?4 and ?5 the
+// cursor.
+std::string list_deliveries(bool after) {
+  std::string sql = "SELECT " + deliveries::listing_names("NULL") +
+                    " FROM deliveries WHERE (?1 IS NULL OR tenant = ?1)"
+                    " AND (?2 IS NULL OR status = ?2)";
+  if (after) sql += " AND (created_at, id) < (?4, ?5)";
+  sql += " ORDER BY created_at DESC, id DESC LIMIT ?3";
   return sql;
 }
 
@@ -158,6 +175,68 @@ std::string statement_text(Sql which) {
     case kDurationLoad:
       return "SELECT resource, analyzer, band, bucket, n FROM duration_buckets WHERE n > 0"
              " ORDER BY resource, analyzer, band, bucket";
+    // The outbox's statements (sqlite_store.cpp: complete() and the
+    // delivery calls).
+    case kInsertDelivery:
+      // ?1 id, ?2 the operation, ?3 url, ?4 body, ?5 now. The operation's
+      // tenant; written failed when the url is disabled. A duplicate id
+      // keeps the row there is.
+      return "INSERT INTO deliveries (id, operation_id, tenant, url, body, status, attempts,"
+             " created_at, updated_at, next_attempt_at, fence, last_status, last_error)"
+             " SELECT ?1, o.id, o.tenant, ?3, ?4,"
+             " CASE WHEN d.url IS NULL THEN 'pending' ELSE 'failed' END, 0, ?5, ?5, ?5, 0, 0,"
+             " CASE WHEN d.url IS NULL THEN NULL ELSE '" LROGATE_DELIVERY_DISABLED
+             "' END"
+             " FROM operations AS o LEFT JOIN disabled_urls AS d ON d.url = ?3"
+             " WHERE o.id = ?2 ON CONFLICT (id) DO NOTHING";
+    case kClaimDeliveries:
+    case kClaimDeliveriesSkipping:
+      // As kClaim; skipping: ?5 a JSON array of urls, a filter on the same
+      // walk of deliveries_claimable.
+      return std::string(
+                 "UPDATE deliveries SET lease_owner = ?1, lease_until = ?2, fence = fence + 1"
+                 " WHERE rowid IN (SELECT rowid FROM deliveries WHERE status = 'pending'"
+                 " AND " LROGATE_DELIVERY_CLAIMABLE_AT " <= ?3") +
+             (which == kClaimDeliveriesSkipping
+                  ? " AND url NOT IN (SELECT value FROM json_each(?5))"
+                  : "") +
+             " ORDER BY " LROGATE_DELIVERY_CLAIMABLE_AT " LIMIT ?4) RETURNING " +
+             deliveries::kNames;
+    case kRecordDelivery:
+      return "UPDATE deliveries SET status = ?3, next_attempt_at = ?4, last_status = ?5,"
+             " last_error = ?6, updated_at = ?7, attempts = attempts + 1, lease_owner = NULL,"
+             " lease_until = NULL"
+             " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?8 AND status = 'pending'";
+    case kDisableUrl:
+      return "INSERT INTO disabled_urls (url, disabled_at) SELECT url, ?2 FROM deliveries"
+             " WHERE id = ?1 ON CONFLICT (url) DO NOTHING";
+    case kFailUrlDeliveries:
+      // Through deliveries_pending_url; ?1 the delivery that was answered
+      // 410 (already written), ?2 now.
+      return "UPDATE deliveries SET status = 'failed', last_error = '" LROGATE_DELIVERY_DISABLED
+             "', updated_at = ?2, lease_owner = NULL, lease_until = NULL"
+             " WHERE status = 'pending' AND url = (SELECT url FROM deliveries WHERE id = ?1)"
+             " AND id <> ?1";
+    case kNextDeliveryDue:
+      return "SELECT MIN(" LROGATE_DELIVERY_CLAIMABLE_AT
+             ") FROM deliveries"
+             " WHERE status = 'pending'";
+    case kListDeliveries:
+      return list_deliveries(false);
+    case kListDeliveriesAfter:
+      return list_deliveries(true);
+    case kGetDelivery:
+      return std::string("SELECT ") + deliveries::kNames + " FROM deliveries WHERE id = ?1";
+    case kRedeliver:
+      return "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, attempts = 0,"
+             " updated_at = ?2, lease_owner = NULL, lease_until = NULL"
+             " WHERE id = ?1 AND status = 'failed'";
+    case kEnableUrl:
+      return "DELETE FROM disabled_urls WHERE url = (SELECT url FROM deliveries WHERE id = ?1)";
+    case kDeleteDeliveries:
+      // Through deliveries_finished (its condition is this one's).
+      return "DELETE FROM deliveries WHERE rowid IN (SELECT rowid FROM deliveries"
+             " WHERE status <> 'pending' AND updated_at < ?1 LIMIT ?2)";
     case kSqlCount:
       break;
   }

@@ -43,6 +43,20 @@ enum Sql {
   kDurationDropEmpty,
   kDurationRecount,
   kDurationLoad,
+  // The webhook outbox (docs/design.md, "Completion webhooks").
+  kInsertDelivery,  // complete(): one event, after the completion took effect
+  kClaimDeliveries,
+  kClaimDeliveriesSkipping,  // kClaimDeliveries leaving some urls' deliveries out
+  kRecordDelivery,
+  kDisableUrl,         // record_delivery() of a 410: the url is disabled,
+  kFailUrlDeliveries,  // and its other pending deliveries fail
+  kNextDeliveryDue,
+  kListDeliveries,
+  kListDeliveriesAfter,
+  kGetDelivery,
+  kRedeliver,
+  kEnableUrl,  // redeliver(): its url is enabled again
+  kDeleteDeliveries,
   kSqlCount
 };
 

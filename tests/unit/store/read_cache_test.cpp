@@ -149,6 +149,30 @@ class HandFeed final : public OperationStore {
     return inner_->add_duration(key, bucket, halve_at);
   }
   Result<std::vector<DurationCount>> load_durations() override { return inner_->load_durations(); }
+  Result<std::vector<Delivery>> claim_deliveries(std::string_view owner, Millis now, Millis until,
+                                                 int limit,
+                                                 const std::vector<std::string>& skip) override {
+    return inner_->claim_deliveries(owner, now, until, limit, skip);
+  }
+  Result<bool> record_delivery(std::string_view id, std::string_view owner,
+                               const DeliveryAttempt& a) override {
+    return inner_->record_delivery(id, owner, a);
+  }
+  Result<std::optional<Millis>> next_delivery_due(Millis now) override {
+    return inner_->next_delivery_due(now);
+  }
+  Result<std::vector<Delivery>> list_deliveries(const DeliveryQuery& q) override {
+    return inner_->list_deliveries(q);
+  }
+  Result<std::optional<Delivery>> get_delivery(std::string_view id) override {
+    return inner_->get_delivery(id);
+  }
+  Result<bool> redeliver(std::string_view id, Millis now) override {
+    return inner_->redeliver(id, now);
+  }
+  Result<int> delete_deliveries(Millis before, int limit) override {
+    return inner_->delete_deliveries(before, limit);
+  }
 
  private:
   std::unique_ptr<OperationStore> inner_;

@@ -129,6 +129,7 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
   o.kind = Kind::kAnalyzerCreation;
   o.resource = "westeurope-2";
   o.size_band = 11;
+  o.callback_url = "https://hooks.example.com/lrogate?t=7&x=\"q\"";
   ASSERT_TRUE(store_->insert(o).ok());
 
   auto same = [&](const Operation& got, bool body) {
@@ -152,6 +153,7 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
     EXPECT_EQ(got.kind, o.kind);
     EXPECT_EQ(got.resource, o.resource);
     EXPECT_EQ(got.size_band, o.size_band);
+    EXPECT_EQ(got.callback_url, o.callback_url);
   };
   auto got = store_->get(o.id);
   ASSERT_TRUE(got.ok() && got.value().has_value());
@@ -192,6 +194,7 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
   EXPECT_EQ(b.kind, Kind::kAnalysis);
   EXPECT_EQ(b.status, Status::kNotStarted);
   EXPECT_EQ(b.size_band, -1);
+  EXPECT_TRUE(b.callback_url.empty());
 }
 
 // Every record is bound to a resource: an insert without one is refused as
@@ -965,6 +968,352 @@ TEST_P(StoreContract, ConcurrentDurationAddsLoseNothingAndHalveOncePerCrossing) 
   EXPECT_GE(sum, 23);
 }
 
+// The webhook outbox (docs/design.md, "Completion webhooks").
+
+// An event for `url`, its body bytes that are not all text.
+NewDelivery event(const std::string& id, const std::string& url) {
+  std::string body = "{\"id\":\"" + id + "\"}";
+  body += std::string("\0\xff\n", 3);
+  return {id, url, body};
+}
+
+// Inserts operation `id` of `tenant` and finishes it at `now` (a cancel:
+// no owner) with `events`.
+void finish_with(OperationStore& s, const std::string& id, std::vector<NewDelivery> events,
+                 Millis now, const std::string& tenant = "default") {
+  Operation o;
+  o.id = id;
+  o.tenant = tenant;
+  o.analyzer_id = "pro-demo";
+  o.upstream_url = "http://127.0.0.1:1/r/" + id;
+  o.created_at = o.updated_at = now - 10;
+  o.next_poll_at = now;
+  o.callback_url = events.empty() ? "" : events[0].url;
+  ASSERT_TRUE(s.insert(o).ok());
+  Completion c;
+  c.status = Status::kSucceeded;
+  c.now = now;
+  c.expires_at = now + 1'000'000;
+  c.deliveries = std::move(events);
+  auto r = s.complete(id, "", c);
+  ASSERT_TRUE(r.ok()) << r.error().detail;
+  ASSERT_TRUE(r.value());
+}
+
+std::vector<std::string> ids_of(const std::vector<Delivery>& ds) {
+  std::vector<std::string> out;
+  for (const auto& d : ds) out.push_back(d.id);
+  return out;
+}
+
+DeliveryAttempt attempt(DeliveryStatus status, Millis now, std::int64_t fence) {
+  DeliveryAttempt a;
+  a.status = status;
+  a.now = now;
+  a.next_attempt_at = now;
+  a.fence = fence;
+  a.last_status = status == DeliveryStatus::kDelivered ? 204 : 500;
+  a.last_error = status == DeliveryStatus::kDelivered ? "" : "the receiver answered 500";
+  return a;
+}
+
+// A completion that takes effect writes its events with it, pending and due
+// at once, with the operation's tenant and the body byte for byte; one
+// that does not (the record is final already, or its claim was fenced off)
+// writes none.
+TEST_P(StoreContract, ACompletionWritesItsDeliveriesOnlyWhenItTakesEffect) {
+  ASSERT_NO_FATAL_FAILURE(finish_with(
+      *store_, "op1",
+      {event("msg_op1", "https://a.example/hook"), event("msg_op1_2", "https://b.example/hook")},
+      5000, "t-1"));
+  auto got = store_->get_delivery("msg_op1");
+  ASSERT_TRUE(got.ok() && got.value().has_value());
+  const Delivery& d = *got.value();
+  EXPECT_EQ(d.id, "msg_op1");
+  EXPECT_EQ(d.operation_id, "op1");
+  EXPECT_EQ(d.tenant, "t-1");
+  EXPECT_EQ(d.url, "https://a.example/hook");
+  EXPECT_EQ(d.body, event("msg_op1", "").body);
+  EXPECT_EQ(d.status, DeliveryStatus::kPending);
+  EXPECT_EQ(d.attempts, 0);
+  EXPECT_EQ(d.created_at, 5000);
+  EXPECT_EQ(d.updated_at, 5000);
+  EXPECT_EQ(d.next_attempt_at, 5000);
+  EXPECT_TRUE(d.lease_owner.empty());
+  EXPECT_FALSE(d.lease_until.has_value());
+  EXPECT_EQ(d.fence, 0);
+  EXPECT_EQ(d.last_status, 0);
+  EXPECT_TRUE(d.last_error.empty());
+  ASSERT_TRUE(store_->get_delivery("msg_op1_2").value().has_value());
+  EXPECT_EQ(store_->get("op1").value()->status, Status::kSucceeded);
+
+  // Final already: no second event.
+  Completion again;
+  again.status = Status::kFailed;
+  again.now = 6000;
+  again.deliveries = {event("msg_op1_again", "https://a.example/hook")};
+  EXPECT_FALSE(store_->complete("op1", "", again).value());
+  EXPECT_FALSE(store_->get_delivery("msg_op1_again").value().has_value());
+
+  // A claim fenced off by a later one: neither its completion nor its events.
+  ASSERT_TRUE(store_->insert(op("op2", 1000, 2000)).ok());
+  ASSERT_EQ(store_->claim_due("old", 3000, 4000, 10, {}).value().size(), 1u);
+  ASSERT_EQ(store_->claim_due("new", 4000, 9000, 10, {}).value().size(), 1u);
+  Completion stale;
+  stale.now = 4500;
+  stale.fence = 1;
+  stale.deliveries = {event("msg_op2", "https://a.example/hook")};
+  EXPECT_FALSE(store_->complete("op2", "old", stale).value());
+  EXPECT_FALSE(store_->get_delivery("msg_op2").value().has_value());
+  stale.fence = 2;
+  EXPECT_TRUE(store_->complete("op2", "new", stale).value());
+  EXPECT_TRUE(store_->get_delivery("msg_op2").value().has_value());
+
+  // An id that exists already keeps its row (and the completion is done).
+  ASSERT_NO_FATAL_FAILURE(
+      finish_with(*store_, "op3", {{"msg_op1", "https://c.example/hook", "other"}}, 7000));
+  EXPECT_EQ(store_->get_delivery("msg_op1").value()->operation_id, "op1");
+  EXPECT_FALSE(store_->get_delivery("nope").value().has_value());
+}
+
+// One claim at a time: a leased delivery is not claimed again until its
+// lease ends, each claim increments the fence, and an attempt recorded
+// with an older fence (or by another owner) writes nothing.
+TEST_P(StoreContract, ADeliveryIsClaimedOnceAndFenced) {
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op1", {event("d1", "https://a.example/")}, 5000));
+  auto first = store_->claim_deliveries("a", 5000, 6000, 10, {});
+  ASSERT_TRUE(first.ok()) << first.error().detail;
+  ASSERT_EQ(first.value().size(), 1u);
+  EXPECT_EQ(first.value()[0].id, "d1");
+  EXPECT_EQ(first.value()[0].body, event("d1", "").body);
+  EXPECT_EQ(first.value()[0].lease_owner, "a");
+  EXPECT_EQ(first.value()[0].lease_until, 6000);
+  EXPECT_EQ(first.value()[0].fence, 1);
+
+  EXPECT_TRUE(store_->claim_deliveries("b", 5500, 7000, 10, {}).value().empty());
+  EXPECT_EQ(store_->next_delivery_due(5500).value(), 6000);
+  auto second = store_->claim_deliveries("b", 6000, 9000, 10, {}).value();  // a's lease ended
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].fence, 2);
+
+  EXPECT_FALSE(
+      store_->record_delivery("d1", "a", attempt(DeliveryStatus::kDelivered, 6100, 1)).value());
+  EXPECT_FALSE(
+      store_->record_delivery("d1", "b", attempt(DeliveryStatus::kDelivered, 6100, 1)).value());
+  EXPECT_FALSE(
+      store_->record_delivery("d1", "a", attempt(DeliveryStatus::kDelivered, 6100, 2)).value());
+  EXPECT_TRUE(
+      store_->record_delivery("d1", "b", attempt(DeliveryStatus::kDelivered, 6100, 2)).value());
+  auto d = store_->get_delivery("d1").value().value();
+  EXPECT_EQ(d.status, DeliveryStatus::kDelivered);
+  EXPECT_EQ(d.attempts, 1);
+  EXPECT_EQ(d.last_status, 204);
+  EXPECT_EQ(d.updated_at, 6100);
+  EXPECT_TRUE(d.lease_owner.empty());
+  EXPECT_FALSE(d.lease_until.has_value());
+  // Delivered: never claimed again, nothing due, and recorded once only.
+  EXPECT_TRUE(store_->claim_deliveries("c", 99'000, 99'500, 10, {}).value().empty());
+  EXPECT_FALSE(store_->next_delivery_due(99'000).value().has_value());
+  EXPECT_FALSE(
+      store_->record_delivery("d1", "b", attempt(DeliveryStatus::kDelivered, 6200, 2)).value());
+}
+
+// A failed attempt to retry later is not claimable until then; claims take
+// the earliest due first, up to their limit.
+TEST_P(StoreContract, ARetriedDeliveryWaitsForItsNextAttempt) {
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op1", {event("d1", "https://a.example/")}, 5000));
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op2", {event("d2", "https://a.example/")}, 5100));
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op3", {event("d3", "https://b.example/")}, 5200));
+  auto first = store_->claim_deliveries("a", 6000, 16'000, 2, {}).value();
+  EXPECT_EQ(ids_of(first), (std::vector<std::string>{"d1", "d2"}));
+  DeliveryAttempt retry = attempt(DeliveryStatus::kPending, 6000, first[0].fence);
+  retry.next_attempt_at = 11'000;
+  ASSERT_TRUE(store_->record_delivery("d1", "a", retry).value());
+  auto d = store_->get_delivery("d1").value().value();
+  EXPECT_EQ(d.status, DeliveryStatus::kPending);
+  EXPECT_EQ(d.attempts, 1);
+  EXPECT_EQ(d.next_attempt_at, 11'000);
+  EXPECT_EQ(d.last_status, 500);
+  EXPECT_EQ(d.last_error, "the receiver answered 500");
+
+  EXPECT_EQ(ids_of(store_->claim_deliveries("b", 6000, 7000, 10, {}).value()),
+            (std::vector<std::string>{"d3"}));
+  EXPECT_EQ(store_->next_delivery_due(7000).value(), 7000);  // d3's lease
+  ASSERT_TRUE(
+      store_->record_delivery("d3", "b", attempt(DeliveryStatus::kDelivered, 6500, 1)).value());
+  EXPECT_EQ(store_->next_delivery_due(7000).value(), 11'000);  // d1 (d2 leased to 16,000)
+  EXPECT_TRUE(store_->claim_deliveries("b", 10'999, 20'000, 10, {}).value().empty());
+  auto later = store_->claim_deliveries("b", 11'000, 20'000, 10, {}).value();
+  ASSERT_EQ(ids_of(later), (std::vector<std::string>{"d1"}));
+  EXPECT_EQ(later[0].attempts, 1);
+  EXPECT_EQ(later[0].fence, 2);
+}
+
+// The urls a claim skips (receivers with as many attempts in flight as
+// they may have) keep their deliveries for a later claim.
+TEST_P(StoreContract, AClaimLeavesOutTheSkippedUrls) {
+  const std::string odd = "https://a.example/h?q=\"x\"&b=\\";
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op1", {event("d1", odd)}, 5000));
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op2", {event("d2", "https://b.example/")}, 5001));
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op3", {event("d3", odd)}, 5002));
+  auto some = store_->claim_deliveries("a", 6000, 7000, 10, {odd, "https://c.example/"});
+  ASSERT_TRUE(some.ok()) << some.error().detail;
+  EXPECT_EQ(ids_of(some.value()), (std::vector<std::string>{"d2"}));
+  EXPECT_EQ(ids_of(store_->claim_deliveries("a", 6000, 7000, 10, {"https://b.example/"}).value()),
+            (std::vector<std::string>{"d1", "d3"}));
+}
+
+// A 410 disables its url: every other pending delivery to it fails, and so
+// do the events later completions write for it, until an operator
+// redelivers one; then that one is pending again, due now, and the url's
+// new events are pending too.
+TEST_P(StoreContract, AGoneReceiverIsDisabledUntilRedelivered) {
+  const std::string gone = "https://gone.example/hook";
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op1", {event("d1", gone)}, 5000, "t-1"));
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op2", {event("d2", gone)}, 5001, "t-2"));
+  ASSERT_NO_FATAL_FAILURE(
+      finish_with(*store_, "op3", {event("d3", gone), event("d4", "https://ok.example/")}, 5002));
+  auto claimed = store_->claim_deliveries("a", 6000, 9000, 1, {});
+  ASSERT_EQ(ids_of(claimed.value()), (std::vector<std::string>{"d1"}));
+
+  // A stale attempt disables nothing.
+  DeliveryAttempt g = attempt(DeliveryStatus::kFailed, 6100, 7);
+  g.last_status = 410;
+  g.last_error = "the receiver answered 410 Gone";
+  g.disable_url = true;
+  EXPECT_FALSE(store_->record_delivery("d1", "a", g).value());
+  EXPECT_EQ(store_->get_delivery("d2").value()->status, DeliveryStatus::kPending);
+
+  g.fence = 1;
+  ASSERT_TRUE(store_->record_delivery("d1", "a", g).value());
+  auto d1 = store_->get_delivery("d1").value().value();
+  EXPECT_EQ(d1.status, DeliveryStatus::kFailed);
+  EXPECT_EQ(d1.last_status, 410);
+  EXPECT_EQ(d1.attempts, 1);
+  const std::string disabled = "endpoint disabled: the receiver answered 410 Gone";
+  for (const char* id : {"d2", "d3"}) {
+    auto d = store_->get_delivery(id).value().value();
+    EXPECT_EQ(d.status, DeliveryStatus::kFailed) << id;
+    EXPECT_EQ(d.last_error, disabled) << id;
+    EXPECT_EQ(d.attempts, 0) << id;
+    EXPECT_EQ(d.updated_at, 6100) << id;
+  }
+  EXPECT_EQ(store_->get_delivery("d4").value()->status, DeliveryStatus::kPending);
+  EXPECT_EQ(ids_of(store_->claim_deliveries("b", 6200, 9000, 10, {}).value()),
+            (std::vector<std::string>{"d4"}));
+
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op5", {event("d5", gone)}, 7000));
+  auto d5 = store_->get_delivery("d5").value().value();
+  EXPECT_EQ(d5.status, DeliveryStatus::kFailed);
+  EXPECT_EQ(d5.last_error, disabled);
+  EXPECT_EQ(d5.created_at, 7000);
+  EXPECT_TRUE(store_->claim_deliveries("b", 7000, 9000, 10, {}).value().empty());
+
+  // Redelivery: only a failed one, and it enables the url again.
+  EXPECT_FALSE(store_->redeliver("d4", 8000).value());  // pending
+  EXPECT_FALSE(store_->redeliver("nope", 8000).value());
+  ASSERT_TRUE(store_->redeliver("d2", 8000).value());
+  auto d2 = store_->get_delivery("d2").value().value();
+  EXPECT_EQ(d2.status, DeliveryStatus::kPending);
+  EXPECT_EQ(d2.next_attempt_at, 8000);
+  EXPECT_EQ(d2.attempts, 0);
+  EXPECT_EQ(d2.last_error, disabled);  // kept: why it had failed
+  EXPECT_FALSE(store_->redeliver("d2", 8000).value());
+  EXPECT_EQ(store_->get_delivery("d3").value()->status, DeliveryStatus::kFailed);
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op6", {event("d6", gone)}, 8100));
+  auto d6 = store_->get_delivery("d6").value().value();
+  EXPECT_EQ(d6.status, DeliveryStatus::kPending);
+  EXPECT_TRUE(d6.last_error.empty());
+  EXPECT_EQ(ids_of(store_->claim_deliveries("c", 8100, 9500, 10, {}).value()),
+            (std::vector<std::string>{"d2", "d6"}));
+}
+
+// The outbox's list: newest first (created_at, then id), without bodies,
+// by tenant and status when asked, paged strictly after the cursor.
+TEST_P(StoreContract, DeliveriesListNewestFirstByTenantAndStatus) {
+  ASSERT_NO_FATAL_FAILURE(
+      finish_with(*store_, "op1", {event("d1", "https://a.example/")}, 5000, "t-1"));
+  ASSERT_NO_FATAL_FAILURE(finish_with(
+      *store_, "op2", {event("d2a", "https://a.example/"), event("d2b", "https://b.example/")},
+      5001, "t-2"));
+  ASSERT_NO_FATAL_FAILURE(
+      finish_with(*store_, "op3", {event("d3", "https://a.example/")}, 5002, "t-1"));
+  auto claimed = store_->claim_deliveries("a", 6000, 9000, 10, {}).value();
+  ASSERT_EQ(claimed.size(), 4u);
+  for (const auto& d : claimed) {
+    if (d.id == "d1" || d.id == "d2b") {
+      ASSERT_TRUE(
+          store_->record_delivery(d.id, "a", attempt(DeliveryStatus::kFailed, 6000, d.fence))
+              .value());
+    }
+  }
+
+  auto all = store_->list_deliveries({});
+  ASSERT_TRUE(all.ok()) << all.error().detail;
+  EXPECT_EQ(ids_of(all.value()), (std::vector<std::string>{"d3", "d2b", "d2a", "d1"}));
+  for (const auto& d : all.value()) EXPECT_TRUE(d.body.empty()) << d.id;
+  EXPECT_EQ(all.value()[1].status, DeliveryStatus::kFailed);
+  EXPECT_EQ(all.value()[1].tenant, "t-2");
+  EXPECT_EQ(all.value()[1].last_error, "the receiver answered 500");
+
+  DeliveryQuery q;
+  q.tenant = "t-1";
+  EXPECT_EQ(ids_of(store_->list_deliveries(q).value()), (std::vector<std::string>{"d3", "d1"}));
+  q.status = DeliveryStatus::kFailed;
+  EXPECT_EQ(ids_of(store_->list_deliveries(q).value()), (std::vector<std::string>{"d1"}));
+  q.tenant.clear();
+  EXPECT_EQ(ids_of(store_->list_deliveries(q).value()), (std::vector<std::string>{"d2b", "d1"}));
+  q.status = DeliveryStatus::kDelivered;
+  EXPECT_TRUE(store_->list_deliveries(q).value().empty());
+
+  DeliveryQuery page;
+  page.limit = 2;
+  auto p1 = store_->list_deliveries(page).value();
+  ASSERT_EQ(ids_of(p1), (std::vector<std::string>{"d3", "d2b"}));
+  page.after_created = p1.back().created_at;
+  page.after_id = p1.back().id;
+  EXPECT_EQ(ids_of(store_->list_deliveries(page).value()), (std::vector<std::string>{"d2a", "d1"}));
+  page.status = DeliveryStatus::kPending;
+  EXPECT_EQ(ids_of(store_->list_deliveries(page).value()), (std::vector<std::string>{"d2a"}));
+}
+
+// The sweep deletes final deliveries last written before its time, at most
+// `limit`, and never a pending one.
+TEST_P(StoreContract, DeleteDeliveriesTakesOnlyOldFinalOnes) {
+  ASSERT_NO_FATAL_FAILURE(
+      finish_with(*store_, "op1",
+                  {event("d1", "https://a.example/"), event("d2", "https://a.example/"),
+                   event("d3", "https://a.example/"), event("d4", "https://a.example/")},
+                  5000));
+  auto claimed = store_->claim_deliveries("a", 5000, 9000, 10, {}).value();
+  ASSERT_EQ(claimed.size(), 4u);
+  Millis at = 6000;
+  for (const auto& d : claimed) {
+    if (d.id == "d4") continue;  // stays pending
+    auto status = d.id == "d2" ? DeliveryStatus::kFailed : DeliveryStatus::kDelivered;
+    ASSERT_TRUE(store_->record_delivery(d.id, "a", attempt(status, at, d.fence)).value());
+    at += 1000;  // d1 at 6000, d2 at 7000, d3 at 8000
+  }
+  EXPECT_EQ(store_->delete_deliveries(6000, 10).value(), 0);  // strictly before
+  EXPECT_EQ(store_->delete_deliveries(8000, 1).value(), 1);
+  EXPECT_EQ(store_->delete_deliveries(8000, 10).value(), 1);
+  EXPECT_FALSE(store_->get_delivery("d1").value().has_value());
+  EXPECT_FALSE(store_->get_delivery("d2").value().has_value());
+  EXPECT_TRUE(store_->get_delivery("d3").value().has_value());
+  EXPECT_EQ(store_->delete_deliveries(1'000'000, 10).value(), 1);
+  EXPECT_TRUE(store_->get_delivery("d4").value().has_value());
+  EXPECT_EQ(store_->get_delivery("d4").value()->status, DeliveryStatus::kPending);
+}
+
+TEST(StoreStatus, DeliveryNamesRoundTrip) {
+  for (DeliveryStatus s :
+       {DeliveryStatus::kPending, DeliveryStatus::kDelivered, DeliveryStatus::kFailed}) {
+    EXPECT_EQ(parse_delivery_status(delivery_status_name(s)), s);
+  }
+  EXPECT_EQ(parse_delivery_status("FAILED"), DeliveryStatus::kFailed);
+  EXPECT_FALSE(parse_delivery_status("lost").has_value());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return std::string(info.param.name); });
 
@@ -1047,7 +1396,11 @@ void expect_bands_and_durations(OperationStore& s, const std::vector<std::string
     auto got = s.get(id);
     ASSERT_TRUE(got.ok() && got.value().has_value()) << id;
     EXPECT_EQ(got.value()->size_band, -1) << id;
+    EXPECT_TRUE(got.value()->callback_url.empty()) << id;
   }
+  auto outbox = s.list_deliveries({});
+  ASSERT_TRUE(outbox.ok()) << outbox.error().detail;
+  EXPECT_TRUE(outbox.value().empty());
   auto before = s.load_durations();
   ASSERT_TRUE(before.ok()) << before.error().detail;
   EXPECT_TRUE(before.value().empty());
@@ -1087,9 +1440,11 @@ void expect_upgraded(const std::string& url) {
 }
 
 // The newest schema's objects on SQLite (v7: size bands, durations; v8: the
-// claim index), taken back to v6's.
+// claim index; v9: callback urls and the webhook outbox), taken back to v6's.
 constexpr const char* kSqliteDropV7 =
-    "DROP INDEX operations_claimable;"
+    "DROP TABLE deliveries; DROP TABLE disabled_urls;"
+    " ALTER TABLE operations DROP COLUMN callback_url;"
+    " DROP INDEX operations_claimable;"
     " CREATE INDEX operations_due ON operations(next_poll_at)"
     " WHERE status IN ('NotStarted', 'Running');"
     " DROP TABLE duration_totals; DROP TABLE duration_buckets;"
@@ -1124,9 +1479,12 @@ TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
 }
 
 // The newest schema's objects on PostgreSQL (v6: size bands, durations; v7:
-// the claim index), taken back to v5's.
+// the claim index; v8: callback urls and the webhook outbox), taken back to
+// v5's.
 constexpr const char* kPostgresDropV6 =
     "SET client_min_messages = warning;"
+    " DROP TABLE deliveries; DROP TABLE disabled_urls;"
+    " ALTER TABLE operations DROP COLUMN callback_url;"
     " DROP INDEX operations_claimable_at;"
     " CREATE INDEX operations_due_at ON operations ((CASE WHEN status IN ('NotStarted',"
     " 'Running') THEN next_poll_at END)) WHERE status IN ('NotStarted', 'Running');"
