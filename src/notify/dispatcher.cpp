@@ -142,12 +142,12 @@ void Dispatcher::attempt(store::Delivery d) {
   req.url = d.url;
   req.timeout = config_.timeout;
   req.max_body = 64 * 1024;  // the receiver's answer is not read
-  req.headers.emplace_back("Content-Type", config_.cloudevents ? "application/cloudevents+json"
-                                                               : "application/json");
-  req.headers.emplace_back("User-Agent", "lrogate-webhooks/1");
-  req.headers.emplace_back("webhook-id", d.id);
-  req.headers.emplace_back("webhook-timestamp", timestamp);
-  req.headers.emplace_back("webhook-signature", signature_header(keys, d.id, timestamp, d.body));
+  req.headers.push_back({"Content-Type", config_.cloudevents ? "application/cloudevents+json"
+                                                              : "application/json"});
+  req.headers.push_back({"User-Agent", "lrogate-webhooks/1"});
+  req.headers.push_back({"webhook-id", d.id});
+  req.headers.push_back({"webhook-timestamp", timestamp});
+  req.headers.push_back({"webhook-signature", signature_header(keys, d.id, timestamp, d.body)});
   req.body = d.body;
   auto shared = std::make_shared<store::Delivery>(std::move(d));
   client_->send(std::move(req), [this, shared](http::ClientResult r) {

@@ -124,6 +124,12 @@ def native_submit(gw, callback, url="https://docs.example/w.pdf?sim_duration=1s"
     return request(gw.base, "POST", "/operations", body=body, headers=headers)
 
 
+def status_of(gw, delivery_id, headers=None):
+    """The delivery's status, or None before its operation has finished."""
+    r = request(gw.base, "GET", f"/webhooks/deliveries/{delivery_id}", headers=headers)
+    return r.json()["status"] if r.status == 200 else None
+
+
 def delivery(gw, delivery_id, headers=None):
     r = request(gw.base, "GET", f"/webhooks/deliveries/{delivery_id}", headers=headers)
     assert r.status == 200, (r.status, r.body)
@@ -171,7 +177,7 @@ def test_a_failing_receiver_is_retried_with_the_same_id_and_bytes(procs, receive
     rec = receivers(answers=(500, 500, 503, 200))
     gw = webhook_gateway(procs, sim)
     op_id = native_submit(gw, rec.url).json()["id"]
-    wait_for(lambda: delivery(gw, f"msg_{op_id}")["status"] == "delivered", what="the delivery")
+    wait_for(lambda: status_of(gw, f"msg_{op_id}") == "delivered", what="the delivery")
     assert rec.ids() == [f"msg_{op_id}"] * 4
     assert len({b for _, b, _ in rec.requests}) == 1  # every attempt sends the same event
     assert all(ok for _, _, ok in rec.requests)
@@ -185,7 +191,7 @@ def test_a_receiver_that_never_succeeds_ends_failed_and_can_be_redelivered(procs
     rec = receivers(answers=(500,) * 5 + (204,))
     gw = webhook_gateway(procs, sim)
     op_id = native_submit(gw, rec.url).json()["id"]
-    wait_for(lambda: delivery(gw, f"msg_{op_id}")["status"] == "failed", what="the dead letter")
+    wait_for(lambda: status_of(gw, f"msg_{op_id}") == "failed", what="the dead letter")
     d = delivery(gw, f"msg_{op_id}")
     assert d["attempts"] == 5 and "gave up after 5 attempts" in d["lastError"]
     failed = request(gw.base, "GET", "/webhooks/deliveries?status=failed").json()["value"]
@@ -193,7 +199,7 @@ def test_a_receiver_that_never_succeeds_ends_failed_and_can_be_redelivered(procs
     assert request(gw.base, "GET", "/webhooks/deliveries?status=delivered").json()["value"] == []
     r = request(gw.base, "POST", f"/webhooks/deliveries/msg_{op_id}:redeliver")
     assert r.status == 202 and r.json()["status"] == "pending"
-    wait_for(lambda: delivery(gw, f"msg_{op_id}")["status"] == "delivered", what="the redelivery")
+    wait_for(lambda: status_of(gw, f"msg_{op_id}") == "delivered", what="the redelivery")
     assert rec.ids() == [f"msg_{op_id}"] * 6
     r = request(gw.base, "POST", f"/webhooks/deliveries/msg_{op_id}:redeliver")
     assert r.status == 409 and r.json()["error"]["code"] == "DeliveryNotFailed"
@@ -204,18 +210,17 @@ def test_gone_disables_the_receiver_until_a_redelivery(procs, receivers):
     rec = receivers(answers=(410, 200))
     gw = webhook_gateway(procs, sim)
     first = native_submit(gw, rec.url).json()["id"]
-    wait_for(lambda: delivery(gw, f"msg_{first}")["status"] == "failed", what="the 410")
+    wait_for(lambda: status_of(gw, f"msg_{first}") == "failed", what="the 410")
     assert "410" in delivery(gw, f"msg_{first}")["lastError"]
     second = native_submit(gw, rec.url).json()["id"]
     assert gw.wait_status(second) == "Succeeded"
     # Written failed with its completion: the disabled receiver is not called.
-    wait_for(lambda: request(gw.base, "GET", f"/webhooks/deliveries/msg_{second}").status == 200,
-             what="the second event")
+    wait_for(lambda: status_of(gw, f"msg_{second}"), what="the second event")
     d = delivery(gw, f"msg_{second}")
     assert d["status"] == "failed" and d["attempts"] == 0 and "disabled" in d["lastError"]
     assert rec.ids() == [f"msg_{first}"]
     assert request(gw.base, "POST", f"/webhooks/deliveries/msg_{first}:redeliver").status == 202
-    wait_for(lambda: delivery(gw, f"msg_{first}")["status"] == "delivered", what="the redelivery")
+    wait_for(lambda: status_of(gw, f"msg_{first}") == "delivered", what="the redelivery")
     assert rec.ids() == [f"msg_{first}"] * 2
 
 
@@ -237,7 +242,7 @@ def test_a_hanging_receiver_delays_neither_polls_nor_other_receivers(procs, rece
         assert delivery(gw, f"msg_{stuck}")["status"] == "pending"
     finally:
         release.set()
-    wait_for(lambda: delivery(gw, f"msg_{stuck}")["status"] == "delivered", what="the held one")
+    wait_for(lambda: status_of(gw, f"msg_{stuck}") == "delivered", what="the held one")
 
 
 def test_callbacks_the_policy_refuses_are_400_and_nothing_is_submitted(procs, receivers):
@@ -292,8 +297,7 @@ def test_a_listed_name_that_resolves_to_loopback_is_not_called(procs, receivers)
                        "--webhook-secrets-file", str(path))
     port = rec.url.rsplit(":", 1)[1]
     op_id = native_submit(gw, f"http://localhost:{port}").json()["id"]
-    wait_for(lambda: request(gw.base, "GET", f"/webhooks/deliveries/msg_{op_id}").status == 200
-             and delivery(gw, f"msg_{op_id}")["status"] == "failed", what="the refusal")
+    wait_for(lambda: status_of(gw, f"msg_{op_id}") == "failed", what="the refusal")
     d = delivery(gw, f"msg_{op_id}")
     assert "private" in d["lastError"] and d["attempts"] == 1
     assert rec.ids() == []
@@ -305,7 +309,7 @@ def test_a_redirect_is_not_followed(procs, receivers):
     rec = receivers(answers=(("redirect", target.url),))
     gw = webhook_gateway(procs, sim, "--webhook-retry-schedule", "200ms")
     op_id = native_submit(gw, rec.url).json()["id"]
-    wait_for(lambda: delivery(gw, f"msg_{op_id}")["status"] == "failed", what="the redirects")
+    wait_for(lambda: status_of(gw, f"msg_{op_id}") == "failed", what="the redirects")
     d = delivery(gw, f"msg_{op_id}")
     assert d["lastResponseStatus"] == 302 and d["attempts"] == 2
     assert target.ids() == []
@@ -326,7 +330,7 @@ def test_kill9_mid_delivery_sends_it_again_with_the_same_id(procs, receivers):
     gw.kill9()
     release.set()
     gw2 = webhook_gateway(procs, sim, *args, store=db, name="gw2")
-    wait_for(lambda: delivery(gw2, f"msg_{op_id}")["status"] == "delivered", what="the redelivery")
+    wait_for(lambda: status_of(gw2, f"msg_{op_id}") == "delivered", what="the redelivery")
     assert rec.ids() == [f"msg_{op_id}"] * 2
     first, second = rec.requests
     assert first[1] == second[1] and first[2] and second[2]
