@@ -479,7 +479,8 @@ std::optional<int> parse(int argc, char** argv, Config* out) {
       return bad("--webhook-allowed-hosts needs --webhook-secrets-file: events are signed");
     }
     if (s.webhooks.timeout.count() < 100 ||
-        s.webhooks.timeout.count() + 1000 > s.poller.lease.count()) {
+        (!s.webhooks.allowed_hosts.empty() &&
+         s.webhooks.timeout.count() + 1000 > s.poller.lease.count())) {
       return bad("--webhook-timeout must be at least 100ms and 1s shorter than --lease");
     }
     if (s.service.deliveries_kept.count() <= 0) return bad("--webhook-keep must be positive");

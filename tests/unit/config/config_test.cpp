@@ -315,8 +315,9 @@ TEST(Config, WebhookFlags) {
                                   std::chrono::seconds(1), std::chrono::minutes(1)}));
   EXPECT_TRUE(w.cloudevents);
   EXPECT_EQ(ok.config.serve.service.deliveries_kept, std::chrono::hours(48));
-  // The defaults: no callbacks, Standard Webhooks' schedule of seven waits.
-  auto d = serve_with({});
+  // The defaults: no callbacks, Standard Webhooks' schedule of seven waits;
+  // without callbacks a short --lease does not meet the webhook timeout.
+  auto d = serve_with({"--lease", "3s", "--upstream-timeout", "1s"});
   ASSERT_EQ(d.code, kGoOn) << d.err;
   EXPECT_TRUE(d.config.serve.webhooks.allowed_hosts.empty());
   EXPECT_EQ(d.config.serve.webhooks.retry_schedule.size(), 7u);
@@ -328,7 +329,9 @@ TEST(Config, WebhookFlags) {
            {{"--webhook-allowed-hosts", "h.example"}, "--webhook-secrets-file"},
            {{"--webhook-retry-schedule", "1s,soon"}, "--webhook-retry-schedule"},
            {{"--webhook-retry-schedule", "10ms"}, "--webhook-retry-schedule"},
-           {{"--webhook-timeout", "60s"}, "--webhook-timeout"},
+           {{"--webhook-allowed-hosts", "h.example", "--webhook-secrets-file", "/dev/null",
+             "--webhook-timeout", "60s"},
+            "--webhook-timeout"},
            {{"--webhook-format", "xml"}, "--webhook-format"},
            {{"--webhook-max-in-flight", "0"}, "--webhook-max-in-flight"},
        }) {
