@@ -52,30 +52,14 @@ void get_operation(ApiContext& ctx, http::Request&& req, const http::Params& par
 // Runs on store_work (both this and delete_operation read and write the store).
 void list_operations(ApiContext& ctx, http::Request&& req, const http::Params&,
                      http::Responder respond) {
+  auto query = read_listing_query(
+      req.query, [](std::string_view v) { return core::parse_status(v).has_value(); },
+      "NotStarted, Running, Succeeded, Failed or Canceled");
+  if (auto* bad = std::get_if<http::Response>(&query)) return respond(std::move(*bad));
+  const auto& q = std::get<ListingQuery>(query);
   std::optional<core::Status> status;
-  int top = 50;
-  std::string skip;
-  for (auto& [k, v] : http::parse_query(req.query)) {
-    if (k == "status") {
-      status = core::parse_status(v);
-      if (!status) {
-        return respond(error_reply(400, "InvalidStatus",
-                                   "status must be NotStarted, Running, Succeeded, Failed or "
-                                   "Canceled"));
-      }
-    } else if (k == "top") {
-      auto n = parse_digits(v, 4);
-      top = static_cast<int>(n.value_or(0));
-      if (top < 1 || top > 1000) {
-        return respond(error_reply(400, "InvalidTop", "top must be between 1 and 1000"));
-      }
-    } else if (k == "skipToken") {
-      skip = v;
-    } else {
-      return respond(error_reply(400, "InvalidQuery", "unknown query parameter"));
-    }
-  }
-  auto page = ctx.service.list(req.principal, status, top, skip);
+  if (!q.status.empty()) status = core::parse_status(q.status);
+  auto page = ctx.service.list(req.principal, status, q.top, q.skip_token);
   if (!page) {
     if (page.error().code == ErrorCode::kInvalidArgument) {
       return respond(error_reply(page.error(), "InvalidSkipToken"));
@@ -97,10 +81,8 @@ void list_operations(ApiContext& ctx, http::Request&& req, const http::Params&,
   }
   boost::json::object body{{"value", std::move(value)}};
   if (!page->next_token.empty()) {
-    std::string next = "/operations?top=" + std::to_string(top);
-    if (status) next += std::string("&status=") + core::status_name(*status);
-    next += "&skipToken=" + page->next_token;
-    body["nextLink"] = public_url(ctx.config.public_base_url, next);
+    body["nextLink"] = next_link(ctx.config.public_base_url, "/operations", q,
+                                 status ? core::status_name(*status) : "", page->next_token);
   }
   respond(http::json_response(200, boost::json::serialize(body)));
 }

@@ -7,8 +7,10 @@
 #include <cstdio>
 
 #include "api/poll_limiter.h"
+#include "http/router.h"
 #include "base/json_util.h"
 #include "base/log.h"
+#include "base/strings.h"
 
 namespace lrogate::api {
 
@@ -157,6 +159,37 @@ boost::json::object status_monitor_object(const core::Operation& op, bool with_r
     }
   }
   return o;
+}
+
+std::variant<ListingQuery, http::Response> read_listing_query(
+    std::string_view query, bool (*valid_status)(std::string_view), std::string_view statuses) {
+  ListingQuery q;
+  for (auto& [k, v] : http::parse_query(query)) {
+    if (k == "status") {
+      if (!valid_status(v)) {
+        return error_reply(400, "InvalidStatus", "status must be " + std::string(statuses));
+      }
+      q.status = v;
+    } else if (k == "top") {
+      q.top = static_cast<int>(parse_digits(v, 4).value_or(0));
+      if (q.top < 1 || q.top > 1000) {
+        return error_reply(400, "InvalidTop", "top must be between 1 and 1000");
+      }
+    } else if (k == "skipToken") {
+      q.skip_token = v;
+    } else {
+      return error_reply(400, "InvalidQuery", "unknown query parameter");
+    }
+  }
+  return q;
+}
+
+std::string next_link(std::string_view base, std::string_view path, const ListingQuery& q,
+                      std::string_view status, std::string_view token) {
+  std::string next = std::string(path) + "?top=" + std::to_string(q.top);
+  if (!status.empty()) next += "&status=" + std::string(status);
+  next += "&skipToken=" + std::string(token);
+  return public_url(base, next);
 }
 
 std::string public_url(std::string_view base, std::string_view path) {

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <string>
+#include <string_view>
+#include <variant>
 
 #include <optional>
 #include <string>
@@ -65,6 +68,21 @@ boost::json::object status_monitor_object(const core::Operation& op, bool with_r
 // "resultOmitted": true says to GET it.
 std::string event_body(const core::Operation& op, std::string_view event_id, bool cloudevents);
 inline constexpr std::size_t kMaxEventBody = 1u << 20;
+
+// The query of a listing (GET /operations, GET /webhooks/deliveries):
+// `status` (kept as sent, for the caller's parser: `valid_status`),
+// `top` 1-1000 (default 50) and `skipToken`; the 400 for anything else.
+struct ListingQuery {
+  std::string status;  // empty: none asked
+  int top = 50;
+  std::string skip_token;
+};
+std::variant<ListingQuery, http::Response> read_listing_query(
+    std::string_view query, bool (*valid_status)(std::string_view),
+    std::string_view statuses);  // "status must be " + statuses
+// A page's nextLink: path?top=N[&status=S]&skipToken=T under the base.
+std::string next_link(std::string_view base, std::string_view path, const ListingQuery& q,
+                      std::string_view status, std::string_view token);
 
 // base (--public-base-url, already validated, no trailing slash) + path;
 // path alone without one. Never built from the request's Host header: a

@@ -44,28 +44,15 @@ http::Response no_delivery() {
 }
 
 void list_deliveries(ApiContext& ctx, const http::Request& req, http::Responder respond) {
+  auto query = read_listing_query(
+      req.query,
+      [](std::string_view v) { return store::parse_delivery_status(v).has_value(); },
+      "pending, delivered or failed");
+  if (auto* bad = std::get_if<http::Response>(&query)) return respond(std::move(*bad));
+  const auto& q = std::get<ListingQuery>(query);
   std::optional<store::DeliveryStatus> status;
-  int top = 50;
-  std::string skip;
-  for (auto& [k, v] : http::parse_query(req.query)) {
-    if (k == "status") {
-      status = store::parse_delivery_status(v);
-      if (!status) {
-        return respond(
-            error_reply(400, "InvalidStatus", "status must be pending, delivered or failed"));
-      }
-    } else if (k == "top") {
-      top = static_cast<int>(parse_digits(v, 4).value_or(0));
-      if (top < 1 || top > 1000) {
-        return respond(error_reply(400, "InvalidTop", "top must be between 1 and 1000"));
-      }
-    } else if (k == "skipToken") {
-      skip = v;
-    } else {
-      return respond(error_reply(400, "InvalidQuery", "unknown query parameter"));
-    }
-  }
-  auto page = ctx.service.list_deliveries(req.principal, status, top, skip);
+  if (!q.status.empty()) status = store::parse_delivery_status(q.status);
+  auto page = ctx.service.list_deliveries(req.principal, status, q.top, q.skip_token);
   if (!page) {
     if (page.error().code == ErrorCode::kInvalidArgument) {
       return respond(error_reply(page.error(), "InvalidSkipToken"));
@@ -76,10 +63,9 @@ void list_deliveries(ApiContext& ctx, const http::Request& req, http::Responder 
   for (const auto& d : page->items) value.push_back(delivery_json(d));
   boost::json::object body{{"value", std::move(value)}};
   if (!page->next_token.empty()) {
-    std::string next = "/webhooks/deliveries?top=" + std::to_string(top);
-    if (status) next += std::string("&status=") + store::delivery_status_name(*status);
-    next += "&skipToken=" + page->next_token;
-    body["nextLink"] = public_url(ctx.config.public_base_url, next);
+    body["nextLink"] =
+        next_link(ctx.config.public_base_url, "/webhooks/deliveries", q,
+                  status ? store::delivery_status_name(*status) : "", page->next_token);
   }
   respond(http::json_response(200, boost::json::serialize(body)));
 }
