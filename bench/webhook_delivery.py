@@ -44,6 +44,8 @@ def main():
     ap.add_argument("--ops", type=int, default=10000)
     ap.add_argument("--spread", type=float, default=50.0, help="seconds the submits are spread over")
     ap.add_argument("--clients", type=int, default=200, help="operations also long-polled")
+    ap.add_argument("--gateway-arg", action="append", default=[],
+                    help="one more argument for lrogate serve (repeatable)")
     args = ap.parse_args()
 
     arrived = {}
@@ -80,7 +82,7 @@ def main():
                               "--max-inflight-polls", "256",
                               "--webhook-allowed-hosts", "127.0.0.1",
                               "--webhook-allowed-networks", "127.0.0.1/32",
-                              "--webhook-secrets-file", secrets)
+                              "--webhook-secrets-file", secrets, *args.gateway_arg)
         rng = random.Random(14)
         docs = [f"https://docs.example/w{i}.pdf?sim_duration={rng.randint(1500, 6000)}ms"
                 for i in range(args.ops)]

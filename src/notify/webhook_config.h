@@ -23,7 +23,7 @@ struct WebhookConfig {
       std::chrono::hours(2),   std::chrono::hours(5),   std::chrono::hours(10),
       std::chrono::hours(10)};
   int max_in_flight = 64;         // attempts awaiting an answer, all receivers
-  int max_in_flight_per_url = 4;  // ... one receiver (a callback URL)
+  int max_in_flight_per_url = 16;  // ... one receiver (a callback URL)
   bool cloudevents = false;       // --webhook-format cloudevents
 };
 
