@@ -102,7 +102,7 @@ std::optional<http::Response> read_callback(const ApiContext& ctx, const http::R
                        "no webhook secret is configured for this caller's tenant "
                        "(--webhook-secrets-file): its events could not be signed");
   }
-  *url = std::string(u);
+  *url = notify::ReceiverPolicy::canonical(u);
   return std::nullopt;
 }
 

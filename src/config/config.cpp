@@ -478,10 +478,12 @@ std::optional<int> parse(int argc, char** argv, Config* out) {
     if (!s.webhooks.allowed_hosts.empty() && s.webhooks.secrets_file.empty()) {
       return bad("--webhook-allowed-hosts needs --webhook-secrets-file: events are signed");
     }
+    // A claimed delivery may wait one attempt's time for its receiver's
+    // place, then take its own: both within the claim's lease.
     if (s.webhooks.timeout.count() < 100 ||
         (!s.webhooks.allowed_hosts.empty() &&
-         s.webhooks.timeout.count() + 1000 > s.poller.lease.count())) {
-      return bad("--webhook-timeout must be at least 100ms and 1s shorter than --lease");
+         2 * s.webhooks.timeout.count() + 1000 > s.poller.lease.count())) {
+      return bad("--webhook-timeout must be at least 100ms, and twice it 1s shorter than --lease");
     }
     if (s.service.deliveries_kept.count() <= 0) return bad("--webhook-keep must be positive");
     s.oidc.audiences = split_list(oidc_audience);

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "notify/delivery_rules.h"
+#include "notify/receiver_policy.h"
 #include "notify/signature.h"
 
 namespace lrogate::notify {
@@ -79,8 +80,8 @@ void Dispatcher::tick() {
     tick_queued_ = false;
     if (stopping_) return;
     free = config_.max_in_flight - in_flight_;
-    for (const auto& [url, n] : in_flight_by_url_) {
-      if (n >= config_.max_in_flight_per_url) skip.push_back(url);
+    for (const auto& [origin, n] : in_flight_by_origin_) {
+      if (n >= config_.max_in_flight_per_url) skip.push_back(origin);
     }
   }
   Millis now = clock_.now_ms();
@@ -103,12 +104,13 @@ void Dispatcher::tick() {
       MutexLock lock(mu_);
       for (auto& d : claimed.value()) {
         ++in_flight_;
-        int& places = in_flight_by_url_[d.url];
+        std::string origin(ReceiverPolicy::origin(d.url));
+        int& places = in_flight_by_origin_[origin];
         if (places < config_.max_in_flight_per_url) {
           ++places;
           now_sent.push_back(std::move(d));
         } else {
-          queued_by_url_[d.url].push_back(std::move(d));
+          queued_by_origin_[origin].push_back(std::move(d));
         }
       }
     }
@@ -141,7 +143,9 @@ void Dispatcher::attempt(store::Delivery d) {
   req.method = "POST";
   req.url = d.url;
   req.timeout = config_.timeout;
-  req.max_body = 64 * 1024;  // the receiver's answer is not read
+  // The answer's body is read and dropped; a receiver answering 2xx with
+  // a page of its own is still delivered up to this size.
+  req.max_body = 1u << 20;
   req.headers.push_back({"Content-Type", config_.cloudevents ? "application/cloudevents+json"
                                                               : "application/json"});
   req.headers.push_back({"User-Agent", "lrogate-webhooks/1"});
@@ -188,13 +192,18 @@ void Dispatcher::answered(store::Delivery d, http::ClientResult r) {
     {
       MutexLock lock(mu_);
       --in_flight_;
-      if (auto q = queued_by_url_.find(d.url); q != queued_by_url_.end()) {
+      std::string_view origin = ReceiverPolicy::origin(d.url);
+      // At a stop the line is not sent: its leases end and another claim
+      // sends it (after a 410 it is sent and answered 410 too: the store
+      // leaves deliveries a claim holds to their holder).
+      auto q = queued_by_origin_.find(origin);
+      if (q != queued_by_origin_.end() && !stopping_) {
         next = std::move(q->second.front());
         q->second.pop_front();
-        if (q->second.empty()) queued_by_url_.erase(q);
-      } else if (auto it = in_flight_by_url_.find(d.url);
-                 it != in_flight_by_url_.end() && --it->second <= 0) {
-        in_flight_by_url_.erase(it);
+        if (q->second.empty()) queued_by_origin_.erase(q);
+      } else if (auto it = in_flight_by_origin_.find(origin);
+                 it != in_flight_by_origin_.end() && --it->second <= 0) {
+        in_flight_by_origin_.erase(it);
       }
     }
     if (next) attempt(std::move(*next));

@@ -70,10 +70,12 @@ class Dispatcher {
 
   Mutex mu_;
   int in_flight_ GUARDED_BY(mu_) = 0;
-  // Per receiver: its places taken (attempts awaiting an answer), and the
+  // Per receiver (its origin, "scheme://host:port/", as the client counts
+  // connections): its places taken (attempts awaiting an answer), and the
   // claimed deliveries waiting for one of them.
-  std::map<std::string, int, std::less<>> in_flight_by_url_ GUARDED_BY(mu_);
-  std::map<std::string, std::deque<store::Delivery>, std::less<>> queued_by_url_ GUARDED_BY(mu_);
+  std::map<std::string, int, std::less<>> in_flight_by_origin_ GUARDED_BY(mu_);
+  std::map<std::string, std::deque<store::Delivery>, std::less<>> queued_by_origin_
+      GUARDED_BY(mu_);
   bool tick_queued_ GUARDED_BY(mu_) = false;
   Millis timer_at_ GUARDED_BY(mu_) = 0;  // a timer will tick then; 0: none
   bool started_ GUARDED_BY(mu_) = false;

@@ -60,6 +60,7 @@ bool special(const ip::address& a) {
       {"198.18.0.0", 15},  {"224.0.0.0", 4},    {"240.0.0.0", 4},   {"::", 128},
       {"::1", 128},        {"fc00::", 7},       {"fe80::", 10},     {"ff00::", 8},
       {"64:ff9b::", 96},   {"64:ff9b:1::", 48}, {"2002::", 16},     {"100::", 64},
+      {"::", 96},          {"fec0::", 10},      {"2001::", 32},     {"::ffff:0:0:0", 96},
   };
   std::string bytes = bytes_of(a);
   for (const auto& r : kRanges) {
@@ -134,6 +135,25 @@ std::optional<std::string> ReceiverPolicy::refuse_url(std::string_view url) cons
     return "callbackUrl's address is loopback, private, link-local or reserved";
   }
   return std::nullopt;
+}
+
+std::string ReceiverPolicy::canonical(std::string_view url) {
+  auto u = boost::urls::parse_absolute_uri(url);
+  if (!u) return std::string(url);
+  std::string scheme = to_lower(u->scheme());
+  std::string port = u->has_port() ? std::string(u->port()) : (scheme == "https" ? "443" : "80");
+  std::string out = scheme + "://" + to_lower(u->encoded_host()) + ":" + port;
+  std::string_view path = u->encoded_path();
+  out += path.empty() ? std::string_view("/") : path;
+  if (u->has_query()) out += "?" + std::string(u->encoded_query());
+  return out;
+}
+
+std::string_view ReceiverPolicy::origin(std::string_view canonical_url) {
+  auto authority = canonical_url.find("://");
+  if (authority == std::string_view::npos) return canonical_url;
+  auto slash = canonical_url.find('/', authority + 3);
+  return slash == std::string_view::npos ? canonical_url : canonical_url.substr(0, slash + 1);
 }
 
 bool ReceiverPolicy::address_allowed(std::string_view text) const {

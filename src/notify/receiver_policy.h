@@ -33,6 +33,15 @@ class ReceiverPolicy {
   // it) is allowed.
   bool address_allowed(std::string_view ip) const;
 
+  // `url`, one refuse_url() accepted, as it is stored and called: scheme
+  // and host in lower case, the port always written, the path at least "/"
+  // (the query kept as sent). So its origin() is a prefix of it, and two
+  // spellings of one receiver share one.
+  static std::string canonical(std::string_view url);
+  // "scheme://host:port/" of a canonical url: the receiver whose places
+  // (attempts in flight) it takes, as the client's connections count them.
+  static std::string_view origin(std::string_view canonical_url);
+
   // The most characters a callback URL may have.
   static constexpr std::size_t kMaxUrl = 2048;
 

@@ -18,7 +18,8 @@ Result<WebhookSecrets> WebhookSecrets::parse(std::string_view text) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || line.front() == '#') continue;
     std::string where = "line " + std::to_string(number);
-    auto colon = line.find(':');
+    // The last ':': a secret has none, a tenant may ("oidc:TENANT:u:USER").
+    auto colon = line.rfind(':');
     if (colon == std::string_view::npos || colon == 0) {
       return make_error(ErrorCode::kInvalidArgument,
                         "webhook secrets: " + where + " is not 'tenant:whsec_...'");

@@ -77,8 +77,9 @@ struct DeliveryAttempt {
   Millis now = 0;
   std::int64_t fence = 0;  // the delivery's fence as claim_deliveries returned it
   // The receiver answered 410 Gone: its url is disabled (this and every
-  // other pending delivery to it end failed, and later completions' events
-  // to it are written failed) until an operator redelivers one of them.
+  // other pending delivery to it that no claim holds end failed, and later
+  // completions' events to it are written failed) until an operator
+  // redelivers one of them.
   bool disable_url = false;
 };
 
@@ -312,12 +313,13 @@ class OperationStore {
   // again when its lease ends.
   //
   // Leases up to `limit` pending deliveries due at `now` whose lease is free
-  // or expired, and whose url is not one of `skip_urls` (the receivers with
-  // as many attempts in flight as they may have), to `owner` until
-  // `lease_until`; earliest due first, each with its body.
+  // or expired, and whose url starts with none of `skip_prefixes` (the
+  // origins, "scheme://host:port/", of receivers with as many attempts in
+  // flight as they may have), to `owner` until `lease_until`; earliest due
+  // first, each with its body.
   virtual Result<std::vector<Delivery>> claim_deliveries(
       std::string_view owner, Millis now, Millis lease_until, int limit,
-      const std::vector<std::string>& skip_urls) = 0;
+      const std::vector<std::string>& skip_prefixes) = 0;
   // Records an attempt (attempts + 1, the answer, the next state) and frees
   // the lease; false unless `owner` holds the lease with fence a.fence.
   virtual Result<bool> record_delivery(std::string_view id, std::string_view owner,

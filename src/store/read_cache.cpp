@@ -207,8 +207,8 @@ class ReadCache final : public OperationStore {
   // the operation whatever events it wrote).
   Result<std::vector<Delivery>> claim_deliveries(
       std::string_view owner, Millis now, Millis lease_until, int limit,
-      const std::vector<std::string>& skip_urls) override {
-    return inner_->claim_deliveries(owner, now, lease_until, limit, skip_urls);
+      const std::vector<std::string>& skip_prefixes) override {
+    return inner_->claim_deliveries(owner, now, lease_until, limit, skip_prefixes);
   }
   Result<bool> record_delivery(std::string_view id, std::string_view owner,
                                const DeliveryAttempt& a) override {

@@ -245,6 +245,29 @@ def test_a_hanging_receiver_delays_neither_polls_nor_other_receivers(procs, rece
     wait_for(lambda: status_of(gw, f"msg_{stuck}") == "delivered", what="the held one")
 
 
+def test_a_hanging_host_holds_only_its_own_places_whatever_its_urls(procs, receivers):
+    """Places are counted per receiver origin (scheme, host, port), as the
+    client counts connections: callbacks to one hanging host that differ
+    only in their query take its two places, not the gateway's four."""
+    sim = procs.sim()
+    release = threading.Event()
+    hanging, healthy = receivers(answers=(("hang", release),)), receivers()
+    gw = webhook_gateway(procs, sim, "--webhook-timeout", "20s", "--lease", "60s",
+                         "--webhook-max-in-flight", "4",
+                         "--webhook-max-in-flight-per-receiver", "2")
+    try:
+        stuck = [native_submit(gw, f"{hanging.url}?op={i}").json()["id"] for i in range(4)]
+        wait_for(lambda: hanging.holding == 2, what="the hanging host's two places")
+        ok = native_submit(gw, healthy.url).json()["id"]
+        wait_for(lambda: f"msg_{ok}" in healthy.ids(), what="the healthy receiver's event")
+        assert hanging.holding == 2 and len(hanging.ids()) == 2
+        assert sorted(status_of(gw, f"msg_{i}") for i in stuck) == ["pending"] * 4
+    finally:
+        release.set()
+    for i in stuck:
+        wait_for(lambda: status_of(gw, f"msg_{i}") == "delivered", what="the held ones")
+
+
 def test_callbacks_the_policy_refuses_are_400_and_nothing_is_submitted(procs, receivers):
     sim = procs.sim()
     keys = procs.tmp / "keys.txt"
@@ -323,17 +346,21 @@ def test_kill9_mid_delivery_sends_it_again_with_the_same_id(procs, receivers):
     release = threading.Event()
     rec = receivers(answers=(("hang", release), 200))
     db = f"sqlite:{procs.tmp / 'hooks.db'}"
-    args = ("--lease", "3s", "--upstream-timeout", "1s", "--webhook-timeout", "1s")
+    args = ("--lease", "8s", "--upstream-timeout", "1s", "--webhook-timeout", "3s")
     gw = webhook_gateway(procs, sim, *args, store=db)
     op_id = native_submit(gw, rec.url).json()["id"]
     wait_for(lambda: rec.holding == 1, what="the held attempt")
     gw.kill9()
     release.set()
     gw2 = webhook_gateway(procs, sim, *args, store=db, name="gw2")
-    wait_for(lambda: status_of(gw2, f"msg_{op_id}") == "delivered", what="the redelivery")
+    wait_for(lambda: status_of(gw2, f"msg_{op_id}") == "delivered", timeout=30,
+             what="the redelivery")
     assert rec.ids() == [f"msg_{op_id}"] * 2
     first, second = rec.requests
     assert first[1] == second[1] and first[2] and second[2]
+    # The first attempt was never recorded: the restarted gateway's is the
+    # only one (not the first gateway retrying before it died).
+    assert delivery(gw2, f"msg_{op_id}")["attempts"] == 1
 
 
 def test_cloudevents_structured_mode(procs, receivers):

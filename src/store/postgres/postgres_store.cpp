@@ -360,13 +360,13 @@ class PostgresStore final : public OperationStore {
 
   Result<std::vector<Delivery>> claim_deliveries(
       std::string_view owner, Millis now, Millis lease_until, int limit,
-      const std::vector<std::string>& skip_urls) override {
+      const std::vector<std::string>& skip_prefixes) override {
     metrics::StoreTimer timer("claim_deliveries");
     Params p;
     p.text(owner).num(lease_until).num(now).num(std::int64_t{limit});
-    if (!skip_urls.empty()) p.text_array(skip_urls);
+    if (!skip_prefixes.empty()) p.text_array(skip_prefixes);
     auto r =
-        run(skip_urls.empty() ? kClaimDeliveries : kClaimDeliveriesSkipping, p, "claim_deliveries");
+        run(skip_prefixes.empty() ? kClaimDeliveries : kClaimDeliveriesSkipping, p, "claim_deliveries");
     if (!r) return r.error();
     auto out = read_deliveries(r->get());
     deliveries::sort_by_due(out);

@@ -243,13 +243,16 @@ std::string statement_text(Sql which) {
     // The outbox (postgres_store.cpp: complete() and the delivery calls).
     case kClaimDeliveries:
     case kClaimDeliveriesSkipping:
-      // As kClaim, through deliveries_claimable_at; skipping: $5 the urls
-      // left out, a filter on the same walk.
+      // As kClaim, through deliveries_claimable_at; skipping: $5 the url
+      // prefixes (receivers' origins) left out, a filter on the same walk.
       return std::string(
                  "UPDATE deliveries SET lease_owner = $1::text, lease_until = $2::bigint,"
                  " fence = fence + 1 WHERE id = ANY(ARRAY(SELECT id FROM deliveries"
                  " WHERE status = 'pending' AND " LROGATE_DELIVERY_CLAIMABLE_AT " <= $3::bigint") +
-             (which == kClaimDeliveriesSkipping ? " AND url <> ALL($5::text[])" : "") +
+             (which == kClaimDeliveriesSkipping
+                  ? " AND NOT EXISTS (SELECT 1 FROM unnest($5::text[]) AS s(p)"
+                    " WHERE left(url, length(s.p)) = s.p)"
+                  : "") +
              " ORDER BY " LROGATE_DELIVERY_CLAIMABLE_AT
              " LIMIT $4::int FOR UPDATE SKIP LOCKED)) RETURNING " +
              deliveries::kNames;
@@ -258,7 +261,8 @@ std::string statement_text(Sql which) {
     case kRecordDeliveryDisabling:
       // A 410: in the same statement, when the attempt was recorded, the
       // url is disabled and its other pending deliveries fail (through
-      // deliveries_pending_url). Answers how many others it failed.
+      // deliveries_pending_url), but those another claim holds: their
+      // attempts are under way. Answers how many others it failed.
       return "WITH done AS (" LROGATE_RECORD_DELIVERY_UPDATE
              " RETURNING id, url),"
              " off AS (INSERT INTO disabled_urls (url, disabled_at) SELECT url, $7::bigint"
@@ -267,7 +271,8 @@ std::string statement_text(Sql which) {
              " last_error = '" LROGATE_DELIVERY_DISABLED
              "', updated_at = $7::bigint,"
              " lease_owner = NULL, lease_until = NULL FROM done"
-             " WHERE o.url = done.url AND o.status = 'pending' AND o.id <> done.id RETURNING 1)"
+             " WHERE o.url = done.url AND o.status = 'pending' AND o.id <> done.id"
+             " AND (o.lease_until IS NULL OR o.lease_until <= $7::bigint) RETURNING 1)"
              " SELECT id, (SELECT count(*) FROM others) FROM done";
     case kNextDeliveryDue:
       return "SELECT MIN(" LROGATE_DELIVERY_CLAIMABLE_AT

@@ -410,14 +410,14 @@ class SqliteStore final : public OperationStore {
 
   Result<std::vector<Delivery>> claim_deliveries(
       std::string_view owner, Millis now, Millis lease_until, int limit,
-      const std::vector<std::string>& skip_urls) override {
+      const std::vector<std::string>& skip_prefixes) override {
     metrics::StoreTimer timer("claim_deliveries");
-    std::string skip = boost::json::serialize(boost::json::value_from(skip_urls));
+    std::string skip = boost::json::serialize(boost::json::value_from(skip_prefixes));
     MutexLock lock(mu_);
-    auto st = prepare(skip_urls.empty() ? kClaimDeliveries : kClaimDeliveriesSkipping);
+    auto st = prepare(skip_prefixes.empty() ? kClaimDeliveries : kClaimDeliveriesSkipping);
     if (!st) return st.error();
     st->bind(1, owner).bind(2, lease_until).bind(3, now).bind(4, std::int64_t{limit});
-    if (!skip_urls.empty()) st->bind(5, std::string_view(skip));
+    if (!skip_prefixes.empty()) st->bind(5, std::string_view(skip));
     auto r = read_deliveries(*st, "claim_deliveries");
     if (!r) return r;
     deliveries::sort_by_due(r.value());

@@ -191,14 +191,15 @@ std::string statement_text(Sql which) {
              " WHERE o.id = ?2 ON CONFLICT (id) DO NOTHING";
     case kClaimDeliveries:
     case kClaimDeliveriesSkipping:
-      // As kClaim; skipping: ?5 a JSON array of urls, a filter on the same
-      // walk of deliveries_claimable.
+      // As kClaim; skipping: ?5 a JSON array of url prefixes (receivers'
+      // origins), a filter on the same walk of deliveries_claimable.
       return std::string(
                  "UPDATE deliveries SET lease_owner = ?1, lease_until = ?2, fence = fence + 1"
                  " WHERE rowid IN (SELECT rowid FROM deliveries WHERE status = 'pending'"
                  " AND " LROGATE_DELIVERY_CLAIMABLE_AT " <= ?3") +
              (which == kClaimDeliveriesSkipping
-                  ? " AND url NOT IN (SELECT value FROM json_each(?5))"
+                  ? " AND NOT EXISTS (SELECT 1 FROM json_each(?5)"
+                    " WHERE substr(url, 1, length(value)) = value)"
                   : "") +
              " ORDER BY " LROGATE_DELIVERY_CLAIMABLE_AT " LIMIT ?4) RETURNING " +
              deliveries::kNames;
@@ -212,11 +213,12 @@ std::string statement_text(Sql which) {
              " WHERE id = ?1 ON CONFLICT (url) DO NOTHING";
     case kFailUrlDeliveries:
       // Through deliveries_pending_url; ?1 the delivery that was answered
-      // 410 (already written), ?2 now.
+      // 410 (already written), ?2 now. One another claim holds is left to
+      // it: its attempt is under way, and its answer is recorded.
       return "UPDATE deliveries SET status = 'failed', last_error = '" LROGATE_DELIVERY_DISABLED
              "', updated_at = ?2, lease_owner = NULL, lease_until = NULL"
              " WHERE status = 'pending' AND url = (SELECT url FROM deliveries WHERE id = ?1)"
-             " AND id <> ?1";
+             " AND id <> ?1 AND (lease_until IS NULL OR lease_until <= ?2)";
     case kNextDeliveryDue:
       return "SELECT MIN(" LROGATE_DELIVERY_CLAIMABLE_AT
              ") FROM deliveries"

@@ -42,7 +42,8 @@ TEST(ReceiverPolicy, SpecialAddressesAreRefusedEvenWhenListed) {
   for (const char* ip : {"127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254",
                          "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "::1", "::",
                          "fc00::1", "fd12::1", "fe80::1", "ff02::1", "::ffff:127.0.0.1",
-                         "::ffff:10.0.0.1", "64:ff9b::a00:1"}) {
+                         "::ffff:10.0.0.1", "64:ff9b::a00:1", "::7f00:1", "::127.0.0.1",
+                         "fec0::1", "2001::1", "::ffff:0:7f00:1"}) {
     EXPECT_FALSE(p.address_allowed(ip)) << ip;
   }
   for (const char* ip : {"8.8.8.8", "20.42.1.1", "2606:4700::1111", "172.32.0.1"}) {
@@ -60,6 +61,17 @@ TEST(ReceiverPolicy, AllowedNetworksOpenOnlyThemselves) {
   EXPECT_TRUE(p.address_allowed("fd00::5"));
   EXPECT_FALSE(p.address_allowed("fc00::5"));
   EXPECT_FALSE(p.address_allowed("169.254.169.254"));
+}
+
+TEST(ReceiverPolicy, CanonicalUrlsStartWithTheirOrigin) {
+  EXPECT_EQ(ReceiverPolicy::canonical("HTTPS://Hooks.Example.com/in?t=A%20b"),
+            "https://hooks.example.com:443/in?t=A%20b");
+  EXPECT_EQ(ReceiverPolicy::canonical("http://h.example"), "http://h.example:80/");
+  EXPECT_EQ(ReceiverPolicy::canonical("http://h.example:8080?x=1"), "http://h.example:8080/?x=1");
+  EXPECT_EQ(ReceiverPolicy::canonical("http://[::1]:9/a"), "http://[::1]:9/a");
+  EXPECT_EQ(ReceiverPolicy::origin("https://hooks.example.com:443/in?t=1"),
+            "https://hooks.example.com:443/");
+  EXPECT_EQ(ReceiverPolicy::origin("http://h.example:80/"), "http://h.example:80/");
 }
 
 TEST(ReceiverPolicy, BadEntriesAreNamed) {

@@ -61,6 +61,10 @@ TEST(WebhookSecrets, ReadsTenantsAndAtMostTwoSecretsEach) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message.find("shhh"), std::string::npos);  // never the secret
   EXPECT_FALSE(WebhookSecrets::parse(s + "\n"));                   // no tenant
+  // An OIDC owner is a tenant with colons in it.
+  auto oidc = WebhookSecrets::parse("oidc:contoso:g:finance:" + s + "\n");
+  ASSERT_TRUE(oidc) << oidc.error().message;
+  EXPECT_TRUE(oidc->has("oidc:contoso:g:finance"));
 }
 
 }  // namespace

@@ -1163,10 +1163,42 @@ TEST_P(StoreContract, AClaimLeavesOutTheSkippedUrls) {
             (std::vector<std::string>{"d1", "d3"}));
 }
 
+// A skipped prefix is a receiver's origin: every url under it is left out,
+// and no other (a longer port or host is not under it).
+TEST_P(StoreContract, AClaimLeavesOutEveryUrlOfASkippedOrigin) {
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op1", {event("d1", "http://h.example:80/a?t=1")}, 5000));
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op2", {event("d2", "http://h.example:80/b")}, 5001));
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op3", {event("d3", "http://h.example:8080/a")}, 5002));
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op4", {event("d4", "http://h.example.net:80/a")}, 5003));
+  auto some = store_->claim_deliveries("a", 6000, 7000, 10, {"http://h.example:80/"});
+  ASSERT_TRUE(some.ok()) << some.error().detail;
+  EXPECT_EQ(ids_of(some.value()), (std::vector<std::string>{"d3", "d4"}));
+}
+
 // A 410 disables its url: every other pending delivery to it fails, and so
 // do the events later completions write for it, until an operator
 // redelivers one; then that one is pending again, due now, and the url's
 // new events are pending too.
+TEST_P(StoreContract, AGoneReceiverLeavesTheDeliveriesOthersHoldToThem) {
+  const std::string gone = "https://gone.example/hook";
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op1", {event("d1", gone)}, 5000));
+  ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op2", {event("d2", gone)}, 5001));
+  ASSERT_EQ(store_->claim_deliveries("a", 6000, 9000, 1, {}).value().size(), 1u);  // d1
+  ASSERT_EQ(store_->claim_deliveries("b", 6000, 9000, 1, {}).value().size(), 1u);  // d2
+  DeliveryAttempt g = attempt(DeliveryStatus::kFailed, 6100, 1);
+  g.last_status = 410;
+  g.disable_url = true;
+  ASSERT_TRUE(store_->record_delivery("d1", "a", g).value());
+  // d2's attempt is under way at b: b records its answer.
+  auto d2 = store_->get_delivery("d2").value().value();
+  EXPECT_EQ(d2.status, DeliveryStatus::kPending);
+  EXPECT_EQ(d2.lease_owner, "b");
+  DeliveryAttempt ok = attempt(DeliveryStatus::kDelivered, 6200, 1);
+  ok.last_status = 200;
+  ASSERT_TRUE(store_->record_delivery("d2", "b", ok).value());
+  EXPECT_EQ(store_->get_delivery("d2").value()->status, DeliveryStatus::kDelivered);
+}
+
 TEST_P(StoreContract, AGoneReceiverIsDisabledUntilRedelivered) {
   const std::string gone = "https://gone.example/hook";
   ASSERT_NO_FATAL_FAILURE(finish_with(*store_, "op1", {event("d1", gone)}, 5000, "t-1"));
