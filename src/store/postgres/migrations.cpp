@@ -224,6 +224,7 @@ CREATE TABLE deliveries (
   last_error      TEXT
 );
 CREATE INDEX deliveries_listing ON deliveries (created_at DESC, id DESC);
+CREATE INDEX deliveries_by_tenant ON deliveries (tenant, created_at DESC, id DESC);
 CREATE INDEX deliveries_pending_url ON deliveries (url) WHERE status = 'pending';
 CREATE INDEX deliveries_finished ON deliveries (updated_at) WHERE status <> 'pending';
 CREATE TABLE disabled_urls (

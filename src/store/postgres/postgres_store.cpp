@@ -404,7 +404,10 @@ class PostgresStore final : public OperationStore {
       p.null();
     p.num(std::int64_t{q.limit});
     if (q.after_created) p.num(*q.after_created).text_or_empty(q.after_id);
-    auto r = run(q.after_created ? kListDeliveriesAfter : kListDeliveries, p, "list_deliveries");
+    Sql which = q.tenant.empty()
+                    ? (q.after_created ? kListDeliveriesAfter : kListDeliveries)
+                    : (q.after_created ? kListTenantDeliveriesAfter : kListTenantDeliveries);
+    auto r = run(which, p, "list_deliveries");
     if (!r) return r.error();
     return read_deliveries(r->get());
   }

@@ -32,9 +32,12 @@ namespace {
 // one without, so the listing index is entered at the cursor. The tenant
 // and status filter that walk and choose no index, so they may be "$n IS
 // NULL OR ...". $1 tenant, $2 status, $3 limit, $4 and $5 the cursor.
-std::string list_deliveries(bool after) {
+// A tenant's through deliveries_by_tenant, every tenant's ($1 NULL)
+// through deliveries_listing.
+std::string list_deliveries(bool after, bool by_tenant) {
   std::string sql = "SELECT " + deliveries::listing_names("NULL::bytea") +
-                    " FROM deliveries WHERE ($1::text IS NULL OR tenant = $1::text)"
+                    " FROM deliveries WHERE " +
+                    (by_tenant ? "tenant = $1::text" : "$1::text IS NULL") +
                     " AND ($2::text IS NULL OR status = $2::text)";
   if (after) sql += " AND (created_at, id) < ($4::bigint, $5::text)";
   sql += " ORDER BY created_at DESC, id DESC LIMIT $3::int";
@@ -279,9 +282,13 @@ std::string statement_text(Sql which) {
              ") FROM deliveries"
              " WHERE status = 'pending'";
     case kListDeliveries:
-      return list_deliveries(false);
+      return list_deliveries(false, false);
     case kListDeliveriesAfter:
-      return list_deliveries(true);
+      return list_deliveries(true, false);
+    case kListTenantDeliveries:
+      return list_deliveries(false, true);
+    case kListTenantDeliveriesAfter:
+      return list_deliveries(true, true);
     case kGetDelivery:
       return std::string("SELECT ") + deliveries::kNames + " FROM deliveries WHERE id = $1::text";
     case kRedeliver:

@@ -74,6 +74,8 @@ enum Sql {
   kNextDeliveryDue,
   kListDeliveries,
   kListDeliveriesAfter,
+  kListTenantDeliveries,
+  kListTenantDeliveriesAfter,
   kGetDelivery,
   kRedeliver,
   kDeleteDeliveries,

@@ -159,6 +159,7 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_claimable ON deliveries(MAX(next_attempt_at, COALESCE(lease_until, 0)))
   WHERE status = 'pending';
 CREATE INDEX deliveries_listing ON deliveries(created_at DESC, id DESC);
+CREATE INDEX deliveries_by_tenant ON deliveries(tenant, created_at DESC, id DESC);
 CREATE INDEX deliveries_pending_url ON deliveries(url) WHERE status = 'pending';
 CREATE INDEX deliveries_finished ON deliveries(updated_at) WHERE status <> 'pending';
 CREATE TABLE disabled_urls (

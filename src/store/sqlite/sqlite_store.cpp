@@ -471,7 +471,9 @@ class SqliteStore final : public OperationStore {
   Result<std::vector<Delivery>> list_deliveries(const DeliveryQuery& q) override {
     metrics::StoreTimer timer("list_deliveries");
     MutexLock lock(mu_);
-    auto st = prepare(q.after_created ? kListDeliveriesAfter : kListDeliveries);
+    auto st = prepare(q.tenant.empty()
+                          ? (q.after_created ? kListDeliveriesAfter : kListDeliveries)
+                          : (q.after_created ? kListTenantDeliveriesAfter : kListTenantDeliveries));
     if (!st) return st.error();
     st->bind(1, q.tenant);  // empty: NULL, every tenant's
     if (q.status) st->bind(2, std::string_view(delivery_status_name(*q.status)));

@@ -44,10 +44,11 @@ std::string list(bool by_status, bool after) {
 // and status are filters on that walk, not a choice of index, so they may
 // be "?n IS NULL OR ...". ?1 tenant, ?2 status, ?3 limit, ?4 and ?5 the
 // cursor.
-std::string list_deliveries(bool after) {
-  std::string sql = "SELECT " + deliveries::listing_names("NULL") +
-                    " FROM deliveries WHERE (?1 IS NULL OR tenant = ?1)"
-                    " AND (?2 IS NULL OR status = ?2)";
+// A tenant's through deliveries_by_tenant (the status a filter on its
+// rows), every tenant's (?1 NULL) through deliveries_listing.
+std::string list_deliveries(bool after, bool by_tenant) {
+  std::string sql = "SELECT " + deliveries::listing_names("NULL") + " FROM deliveries WHERE " +
+                    (by_tenant ? "tenant = ?1" : "?1 IS NULL") + " AND (?2 IS NULL OR status = ?2)";
   if (after) sql += " AND (created_at, id) < (?4, ?5)";
   sql += " ORDER BY created_at DESC, id DESC LIMIT ?3";
   return sql;
@@ -224,9 +225,13 @@ std::string statement_text(Sql which) {
              ") FROM deliveries"
              " WHERE status = 'pending'";
     case kListDeliveries:
-      return list_deliveries(false);
+      return list_deliveries(false, false);
     case kListDeliveriesAfter:
-      return list_deliveries(true);
+      return list_deliveries(true, false);
+    case kListTenantDeliveries:
+      return list_deliveries(false, true);
+    case kListTenantDeliveriesAfter:
+      return list_deliveries(true, true);
     case kGetDelivery:
       return std::string("SELECT ") + deliveries::kNames + " FROM deliveries WHERE id = ?1";
     case kRedeliver:

@@ -53,6 +53,8 @@ enum Sql {
   kNextDeliveryDue,
   kListDeliveries,
   kListDeliveriesAfter,
+  kListTenantDeliveries,
+  kListTenantDeliveriesAfter,
   kGetDelivery,
   kRedeliver,
   kEnableUrl,  // redeliver(): its url is enabled again
