@@ -54,15 +54,17 @@ void submit(ApiContext& ctx, http::Request&& req, const http::Params& params,
   auto shared_in = std::make_shared<SubmitInput>(std::move(in));
   // The body is forwarded as sent; submit_operation checks it (JSON) and
   // hashes it (idempotency), which for a large body is work for body_work.
-  with_body_work(ctx, size, respond, [&ctx, shared_in, respond, repeatability] {
+  with_submit_work(ctx, size, respond, [&ctx, shared_in, respond, repeatability](bool on_loop) {
     std::string analyzer = shared_in->analyzer_id;
-    submit_operation(ctx, std::move(*shared_in),
-                     [&ctx, analyzer, respond, repeatability](SubmitOutcome o) {
-                       if (o.error) return respond(std::move(*o.error));
-                       http::Response r = submitted_reply(ctx, analyzer, o.operation_id);
-                       if (repeatability) r.set("Repeatability-Result", "accepted");
-                       respond(std::move(r));
-                     });
+    submit_operation(
+        ctx, std::move(*shared_in),
+        [&ctx, analyzer, respond, repeatability](SubmitOutcome o) {
+          if (o.error) return respond(std::move(*o.error));
+          http::Response r = submitted_reply(ctx, analyzer, o.operation_id);
+          if (repeatability) r.set("Repeatability-Result", "accepted");
+          respond(std::move(r));
+        },
+        on_loop);
   });
 }
 

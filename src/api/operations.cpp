@@ -151,8 +151,9 @@ NativeSubmit read_native_submit(std::string_view body) {
   return n;
 }
 
-// Runs where body work may run (with_body_work).
-void create_checked(ApiContext& ctx, std::shared_ptr<http::Request> req, http::Responder respond) {
+// Runs where with_submit_work runs its work.
+void create_checked(ApiContext& ctx, std::shared_ptr<http::Request> req, http::Responder respond,
+                    bool on_event_loop) {
   if (auto refused = json::check(req->body)) return respond(json_refused(*refused));
   NativeSubmit n = read_native_submit(req->body);
   if (!n.analyzer_id || n.malformed || n.input.has_value() == n.document_url.has_value()) {
@@ -191,26 +192,30 @@ void create_checked(ApiContext& ctx, std::shared_ptr<http::Request> req, http::R
     in.body_checked = true;
   }
   bool repeatability = !req->header("repeatability-request-id").empty();
-  submit_operation(ctx, std::move(in), [&ctx, respond, repeatability](SubmitOutcome o) {
-    if (o.error) return respond(std::move(*o.error));
-    auto op = ctx.service.find(o.operation_id);
-    http::Response res = op && op.value()
-                             ? status_monitor(*op.value(), ctx.retry_after_s())
-                             : http::json_response(200, "{\"id\":\"" + o.operation_id + "\"}");
-    res.status = 202;
-    res.set("Operation-Location",
-            public_url(ctx.config.public_base_url, "/operations/" + o.operation_id));
-    if (repeatability) res.set("Repeatability-Result", "accepted");
-    res.log_operation_id = o.operation_id;
-    respond(std::move(res));
-  });
+  submit_operation(
+      ctx, std::move(in),
+      [&ctx, respond, repeatability](SubmitOutcome o) {
+        if (o.error) return respond(std::move(*o.error));
+        auto op = ctx.service.find(o.operation_id);
+        http::Response res = op && op.value()
+                                 ? status_monitor(*op.value(), ctx.retry_after_s())
+                                 : http::json_response(200, "{\"id\":\"" + o.operation_id + "\"}");
+        res.status = 202;
+        res.set("Operation-Location",
+                public_url(ctx.config.public_base_url, "/operations/" + o.operation_id));
+        if (repeatability) res.set("Repeatability-Result", "accepted");
+        res.log_operation_id = o.operation_id;
+        respond(std::move(res));
+      },
+      on_event_loop);
 }
 
 void create_operation(ApiContext& ctx, http::Request&& req, http::Responder respond) {
   std::size_t size = req.body.size();
   auto shared_req = std::make_shared<http::Request>(std::move(req));
-  with_body_work(ctx, size, respond,
-                 [&ctx, shared_req, respond] { create_checked(ctx, shared_req, respond); });
+  with_submit_work(ctx, size, respond, [&ctx, shared_req, respond](bool on_loop) {
+    create_checked(ctx, shared_req, respond, on_loop);
+  });
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "api/submit.h"
 
 #include <atomic>
+#include <memory>
+#include <utility>
 
 #include "api/replies.h"
 #include "base/ids.h"
@@ -11,7 +13,6 @@
 #include "upstream/retry_after.h"
 
 namespace lrogate::api {
-namespace {}  // namespace
 
 http::Response upstream_refusal(const upstream::SubmitAnswer& a, std::chrono::milliseconds budget) {
   using K = upstream::SubmitAnswer::Kind;
@@ -155,6 +156,9 @@ http::Response creation_failed(const core::Operation& c, const std::string& tena
 
 void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
                     std::chrono::milliseconds budget, SubmitDone done);
+void read_creation(ApiContext& ctx, SubmitInput in, SubmitDone done);
+void after_creation(ApiContext& ctx, const core::Operation* c, SubmitInput in, std::string hash,
+                    SubmitDone done);
 
 // Waits for analyzer creation `c` to end, at most until `deadline`, then
 // submits (it succeeded or was canceled), or answers 409.
@@ -221,7 +225,8 @@ void wait_for_creation(ApiContext& ctx, const core::Operation& c, SubmitInput in
 
 }  // namespace
 
-void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(SubmitOutcome)> done) {
+void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(SubmitOutcome)> done,
+                      bool on_event_loop) {
   auto fail = [&done](http::Response r) { fail_with(done, std::move(r)); };
   if (!valid_analyzer_id(in.analyzer_id)) {
     return fail(invalid_analyzer_id());
@@ -234,25 +239,65 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
   if (!in.body_checked && upstream::is_json_type(in.content_type)) {
     if (auto refused = json::check(in.body)) return fail(json_refused(*refused));
   }
-  // Hashed here, where body work may run; the rest may run on another thread.
-  std::string hash;
-  if (!in.idempotency_key.empty()) {
-    if (in.options.api_version.empty() && in.callback_url.empty()) {
-      hash = sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.body});
-    } else if (in.callback_url.empty()) {
-      hash = sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.options.api_version,
-                         "?", in.options.query, "\n", in.body});
-    } else {
-      hash = sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.options.api_version,
-                         "?", in.options.query, "\n", in.body, "\ncallback ", in.callback_url});
-    }
-  }
   // An analyzer whose creation this gateway follows is not ready until it
   // has succeeded: the upstream would refuse the analysis (404 or 409).
+  // Known from memory (none, or a final one), a submit with no key to check
+  // calls the store only to record what the upstream accepted: one thread
+  // hop fewer (docs/design.md, "Threads").
+  if (in.idempotency_key.empty()) {
+    if (auto known = ctx.service.cached_latest_creation(in.analyzer_id);
+        known && (!*known || core::is_terminal((*known)->status))) {
+      return after_creation(ctx, known->get(), std::move(in), {}, std::move(done));
+    }
+  }
+  if (!on_event_loop) return read_creation(ctx, std::move(in), std::move(done));
+  auto s = std::make_shared<std::pair<SubmitInput, SubmitDone>>(std::move(in), std::move(done));
+  auto failed = [s](http::Response r) { fail_with(s->second, std::move(r)); };
+  with_store(ctx, failed,
+             [&ctx, s] { read_creation(ctx, std::move(s->first), std::move(s->second)); });
+}
+
+void with_submit_work(ApiContext& ctx, std::size_t size, const http::Responder& respond,
+                      std::function<void(bool on_event_loop)> work) {
+  // Checking 64 KiB of JSON costs tens of microseconds: not worth a thread hop.
+  constexpr std::size_t kInline = 64u << 10;
+  if (size <= kInline) return work(true);
+  with_body_work(ctx, size, respond, [work = std::move(work)] { work(false); });
+}
+
+namespace {
+
+// The request's hash, kept with its idempotency key: a replay must match it.
+std::string request_hash(const SubmitInput& in) {
+  if (in.idempotency_key.empty()) return {};
+  if (in.options.api_version.empty() && in.callback_url.empty()) {
+    return sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.body});
+  }
+  if (in.callback_url.empty()) {
+    return sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.options.api_version, "?",
+                       in.options.query, "\n", in.body});
+  }
+  return sha256_hex({in.analyzer_id, "\n", in.content_type, "\n", in.options.api_version, "?",
+                     in.options.query, "\n", in.body, "\ncallback ", in.callback_url});
+}
+
+// Where the store may be called: the analyzer's latest creation from the
+// store, then the rest of the submit.
+void read_creation(ApiContext& ctx, SubmitInput in, SubmitDone done) {
+  std::string hash = request_hash(in);
   auto creation = ctx.service.latest_creation(in.analyzer_id);
-  if (!creation) return fail(store_unavailable(creation.error()));
-  if (const auto& c = creation.value()) {
-    if (c->status == core::Status::kFailed) return fail(creation_failed(*c, in.tenant));
+  if (!creation) return fail_with(done, store_unavailable(creation.error()));
+  const auto& c = creation.value();
+  after_creation(ctx, c ? &*c : nullptr, std::move(in), std::move(hash), std::move(done));
+}
+
+// Goes on after the analyzer's latest creation `c` (null: none). Reached on
+// an event loop only with a final creation and no idempotency key: then it
+// calls no store.
+void after_creation(ApiContext& ctx, const core::Operation* c, SubmitInput in, std::string hash,
+                    SubmitDone done) {
+  if (c) {
+    if (c->status == core::Status::kFailed) return fail_with(done, creation_failed(*c, in.tenant));
     // The analyzer exists on the resource that created it, and only there
     // (one no longer in the pool at all leaves the choice to the pool).
     if (ctx.pool.find(c->resource)) in.resource = c->resource;
@@ -263,8 +308,12 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
   submit_checked(ctx, std::move(in), std::move(hash), ctx.config.submit_timeout, std::move(done));
 }
 
+}  // namespace
+
 namespace {
 
+// Calls the store (check_key) only for a submit with an idempotency key,
+// which reaches it from read_creation only, off the event loops.
 void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
                     std::chrono::milliseconds budget, SubmitDone done) {
   auto fail = [&done](http::Response r) { fail_with(done, std::move(r)); };
@@ -304,72 +353,73 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
   upstream::CallTags tags = std::move(shared->tags);
   upstream::SubmitOptions options = shared->options;
   ctx.pool.submit(
-      shared->tenant, shared->analyzer_id, std::move(body), shared->content_type, shared->resource, budget,
+      shared->tenant, shared->analyzer_id, std::move(body), shared->content_type, shared->resource,
+      budget,
       [&ctx, shared, band, done = std::move(done)](upstream::SubmitAnswer answer,
                                                    std::string resource) {
         // On the client's thread: the writes below go to store_work.
-        store_must(ctx, "record_submitted", [&ctx, shared, band, done, a = std::move(answer),
-                                             resource = std::move(resource)] {
-          const std::string& key = shared->idempotency_key;
-          SubmitOutcome o;
-          if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
-            boost::json::object refused{{"analyzer_id", shared->analyzer_id},
+        store_must(
+            ctx, "record_submitted",
+            [&ctx, shared, band, done, a = std::move(answer), resource = std::move(resource)] {
+              const std::string& key = shared->idempotency_key;
+              SubmitOutcome o;
+              if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
+                boost::json::object refused{
+                    {"analyzer_id", shared->analyzer_id}, {"resource", resource},
+                    {"upstream_status", a.status},        {"error_code", a.error_code},
+                    {"error", a.error_message},           {"request_id", shared->request_id}};
+                if (!a.upstream_request_id.empty()) {
+                  refused["upstream_request_id"] = a.upstream_request_id;
+                }
+                log::warn("submit refused", std::move(refused));
+                if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
+                o.error = upstream_refusal(a, ctx.config.submit_timeout);
+                done(std::move(o));
+                return;
+              }
+              core::NewOperation n{a.operation_id, shared->tenant, shared->analyzer_id,
+                                   a.operation_location, key};
+              n.resource = resource;
+              n.size_band = band;
+              n.callback_url = shared->callback_url;
+              auto rec = ctx.service.record_submitted(n);
+              if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
+                // Either this id is recorded already (the upstream answered an id
+                // twice), or an older record still carries the key, whose
+                // reservation has expired (a record that finished late outlives
+                // it): then this is a new operation, recorded without the column
+                // (the reservation, bound below, is what replays read).
+                auto known = ctx.service.find(a.operation_id);
+                if (known && !known.value()) {
+                  n.idempotency_key.clear();
+                  rec = ctx.service.record_submitted(n);
+                }
+              }
+              if (!rec && rec.error().code != ErrorCode::kConflict) {
+                if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
+                o.error = store_unavailable(rec.error());
+                done(std::move(o));
+                return;
+              }
+              if (!key.empty()) {
+                if (auto b = ctx.service.bind_key(shared->tenant, key, a.operation_id); !b) {
+                  log::warn("cannot bind idempotency key",
+                            {{"operation_id", a.operation_id}, {"detail", b.error().detail}});
+                }
+              }
+              boost::json::object state{{"operation_id", a.operation_id},
+                                        {"analyzer_id", shared->analyzer_id},
+                                        {"from", nullptr},
+                                        {"to", "NotStarted"},
                                         {"resource", resource},
-                                        {"upstream_status", a.status},
-                                        {"error_code", a.error_code},
-                                        {"error", a.error_message},
                                         {"request_id", shared->request_id}};
-            if (!a.upstream_request_id.empty()) {
-              refused["upstream_request_id"] = a.upstream_request_id;
-            }
-            log::warn("submit refused", std::move(refused));
-            if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
-            o.error = upstream_refusal(a, ctx.config.submit_timeout);
-            done(std::move(o));
-            return;
-          }
-          core::NewOperation n{a.operation_id, shared->tenant, shared->analyzer_id,
-                               a.operation_location, key};
-          n.resource = resource;
-          n.size_band = band;
-          n.callback_url = shared->callback_url;
-          auto rec = ctx.service.record_submitted(n);
-          if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
-            // Either this id is recorded already (the upstream answered an id
-            // twice), or an older record still carries the key, whose
-            // reservation has expired (a record that finished late outlives
-            // it): then this is a new operation, recorded without the column
-            // (the reservation, bound below, is what replays read).
-            auto known = ctx.service.find(a.operation_id);
-            if (known && !known.value()) {
-              n.idempotency_key.clear();
-              rec = ctx.service.record_submitted(n);
-            }
-          }
-          if (!rec && rec.error().code != ErrorCode::kConflict) {
-            if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
-            o.error = store_unavailable(rec.error());
-            done(std::move(o));
-            return;
-          }
-          if (!key.empty()) {
-            if (auto b = ctx.service.bind_key(shared->tenant, key, a.operation_id); !b) {
-              log::warn("cannot bind idempotency key",
-                        {{"operation_id", a.operation_id}, {"detail", b.error().detail}});
-            }
-          }
-          boost::json::object state{{"operation_id", a.operation_id},
-                                    {"analyzer_id", shared->analyzer_id},
-                                    {"from", nullptr},
-                                    {"to", "NotStarted"},
-                                    {"resource", resource},
-                                    {"request_id", shared->request_id}};
-          if (!a.upstream_request_id.empty()) state["upstream_request_id"] = a.upstream_request_id;
-          log::info("state", std::move(state));
-          ctx.on_submitted();
-          o.operation_id = a.operation_id;
-          done(std::move(o));
-        });
+              if (!a.upstream_request_id.empty())
+                state["upstream_request_id"] = a.upstream_request_id;
+              log::info("state", std::move(state));
+              ctx.on_submitted();
+              o.operation_id = a.operation_id;
+              done(std::move(o));
+            });
       },
       std::move(tags), std::move(options));
 }

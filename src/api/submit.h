@@ -62,10 +62,23 @@ std::optional<http::Response> read_idempotency_key(const http::Request& req, std
 // waits for it, at most --submit-timeout less the time kept for the submit
 // itself (a quarter, ≤ 5 s), then submits or answers 409 AnalyzerNotReady
 // with Retry-After; after a failed creation it answers 409
-// AnalyzerCreationFailed. It reads the whole body and calls the store, so
-// call it off the I/O threads (with_body_work); its own continuations (the
-// creation wait, the upstream's answer) go back to ctx.store_work.
-void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(SubmitOutcome)> done);
+// AnalyzerCreationFailed. Called where with_submit_work runs its work:
+// `on_event_loop` says whether that is an event loop (a small body). Then it
+// makes no store call itself: with no idempotency key to check and the
+// analyzer's latest creation known from memory (OperationService::
+// cached_latest_creation) it goes straight to the upstream, else it hops to
+// ctx.store_work first. Its own continuations (the creation wait, the
+// upstream's answer) go to ctx.store_work.
+void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(SubmitOutcome)> done,
+                      bool on_event_loop);
+
+// Runs a submit's first part: a body of at most 64 KiB inline, with
+// on_event_loop true (checking it costs tens of microseconds, less than a
+// thread hop), a larger one on ctx.body_work (with_body_work) with
+// on_event_loop false. The work may parse the body but calls the store only
+// through submit_operation.
+void with_submit_work(ApiContext& ctx, std::size_t size, const http::Responder& respond,
+                      std::function<void(bool on_event_loop)> work);
 
 // Runs work where a body of `size` bytes may be parsed or hashed and the
 // store called: on ctx.store_work when it is small (with_store), else on

@@ -67,6 +67,11 @@ Result<std::optional<Operation>> OperationService::latest_creation(std::string_v
   return store_.latest_of_kind(Kind::kAnalyzerCreation, analyzer_id, clock_.now_ms());
 }
 
+std::optional<std::shared_ptr<const Operation>> OperationService::cached_latest_creation(
+    std::string_view analyzer_id) {
+  return store_.cached_latest_of_kind(Kind::kAnalyzerCreation, analyzer_id, clock_.now_ms());
+}
+
 std::shared_ptr<const Operation> OperationService::cached(std::string_view id) {
   auto op = store_.cached(id);
   if (op && op->expires_at && *op->expires_at <= clock_.now_ms()) return nullptr;
@@ -210,8 +215,7 @@ void OperationService::learn(const Operation& op, Millis now) {
   int bucket = duration_bucket(duration);
   DurationKey key{op.resource, op.analyzer_id, op.size_band};
   history_->add(key, bucket);
-  if (auto r = store_.add_duration(key, bucket, kHalveDurationsAt);
-      !r) {
+  if (auto r = store_.add_duration(key, bucket, kHalveDurationsAt); !r) {
     // One sample lost; this process's copy has it, the others learn on.
     log::warn("cannot store a learned duration",
               {{"error", r.error().message}, {"detail", r.error().detail}});
@@ -414,7 +418,8 @@ Result<void> OperationService::sync_clock() {
   Millis before = cluster_->offset_ms();
   if (cluster_->observe(sent, *t.value(), received)) {
     Millis offset = cluster_->offset_ms();
-    boost::json::object f{{"offset_ms", offset}, {"was_ms", before}, {"round_trip_ms", received - sent}};
+    boost::json::object f{
+        {"offset_ms", offset}, {"was_ms", before}, {"round_trip_ms", received - sent}};
     // A second or more: this host's clock is off, and the operator should
     // know (every time is judged by the database's clock regardless).
     if (std::llabs(offset) >= 1'000) {

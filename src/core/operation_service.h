@@ -94,6 +94,11 @@ class OperationService {
   // The latest creation of analyzer `analyzer_id` this gateway followed, as
   // a client may see it (not expired), whoever submitted it; nullopt if none.
   Result<std::optional<Operation>> latest_creation(std::string_view analyzer_id);
+  // What latest_creation would answer, from memory without I/O
+  // (store::OperationStore::cached_latest_of_kind): nullopt when only
+  // latest_creation can tell; a null record inside: none.
+  std::optional<std::shared_ptr<const Operation>> cached_latest_creation(
+      std::string_view analyzer_id);
 
   // Stops polling a running operation (it ends Canceled) or purges a final one.
   Result<CancelOutcome> cancel(std::string_view id);

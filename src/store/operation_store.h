@@ -14,8 +14,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "base/result.h"
@@ -228,6 +228,17 @@ class OperationStore {
   // analyzer, and this never finds one.
   virtual Result<std::optional<Operation>> latest_of_kind(Kind kind, std::string_view analyzer_id,
                                                           Millis now) = 0;
+  // What latest_of_kind would answer, when this process can tell from
+  // memory without I/O or wait (the read cache of an exclusive store):
+  // nullopt when only latest_of_kind can tell; a null record inside when it
+  // knows there is none. Shared, never copied. Safe to call on an event
+  // loop (a submit with nothing else to read skips a thread hop with it);
+  // the default knows nothing.
+  virtual std::optional<std::shared_ptr<const Operation>> cached_latest_of_kind(
+      Kind kind, std::string_view analyzer_id, Millis now) {
+    (void)kind, (void)analyzer_id, (void)now;
+    return std::nullopt;
+  }
   // The earliest time an open record can be claimed (due, its lease over),
   // if any: before `now` when some can be claimed now.
   virtual Result<std::optional<Millis>> next_due(Millis now) = 0;

@@ -182,6 +182,21 @@ class ReadCache final : public OperationStore {
     latest_[key] = r.value() ? std::optional<std::string>(r.value()->id) : std::nullopt;
     return r;
   }
+  std::optional<std::shared_ptr<const Operation>> cached_latest_of_kind(
+      Kind kind, std::string_view analyzer_id, Millis now) override {
+    if (shared_) return std::nullopt;
+    ReaderLock lock(mu_);
+    if (!serving_) return std::nullopt;
+    auto it = latest_.find(latest_key(kind, analyzer_id));
+    if (it == latest_.end()) return std::nullopt;
+    if (!it->second) return std::shared_ptr<const Operation>();
+    auto rec = records_.find(*it->second);
+    if (rec == records_.end() || !rec->second.op) return std::nullopt;
+    const auto& op = rec->second.op;
+    // Expired: latest_of_kind looks for an older one that has not.
+    if (op->expires_at && *op->expires_at <= now) return std::nullopt;
+    return op;
+  }
   Result<Reservation> reserve_key(std::string_view tenant, std::string_view key,
                                   std::string_view request_hash, Millis now,
                                   Millis expires_at) override {
@@ -196,7 +211,9 @@ class ReadCache final : public OperationStore {
   }
   Result<void> ping() override { return inner_->ping(); }
   Result<std::optional<Millis>> database_time() override { return inner_->database_time(); }
-  Result<BudgetGrant> take_budget(const BudgetAsk& ask) override { return inner_->take_budget(ask); }
+  Result<BudgetGrant> take_budget(const BudgetAsk& ask) override {
+    return inner_->take_budget(ask);
+  }
   Result<int> forget_budget(Millis before) override { return inner_->forget_budget(before); }
   // The durations are no record's: nothing to drop.
   Result<void> add_duration(const DurationKey& key, int bucket, std::int64_t halve_at) override {

@@ -6,11 +6,12 @@
 // poller alone calls the upstream, on its schedule), in the service's own
 // shapes (api/azure/shapes.h). A gateway serves the routes of its pool's
 // service; the other service's answer 404.
+#include "api/routes.h"
+
 #include "api/analyzers.h"
 #include "api/azure/shapes.h"
 #include "api/long_poll.h"
 #include "api/replies.h"
-#include "api/routes.h"
 #include "api/submit.h"
 #include "base/ids.h"
 #include "upstream/operation_location.h"
@@ -86,23 +87,24 @@ void analyze(ApiContext& ctx, Service s, bool binary_route, http::Request&& req,
   bool repeatability = !req.header("repeatability-request-id").empty();
   std::size_t size = in.body.size();
   auto shared_in = std::make_shared<SubmitInput>(std::move(in));
-  with_body_work(ctx, size, respond,
-                 [&ctx, s, shared_in, respond, repeatability,
-                  base = std::get<std::string>(std::move(base)),
-                  version = query.api_version] {
-                   std::string analyzer = shared_in->analyzer_id;
-                   submit_operation(
-                       ctx, std::move(*shared_in),
-                       [&ctx, s, analyzer, respond, repeatability, base, version](SubmitOutcome o) {
-                         if (o.error) return respond(std::move(*o.error));
-                         http::Response r = azure::accepted(
-                             s, o.operation_id,
-                             base + azure::result_path(s, analyzer, o.operation_id, version),
-                             ctx.retry_after_s());
-                         if (repeatability) r.set("Repeatability-Result", "accepted");
-                         respond(std::move(r));
-                       });
-                 });
+  with_submit_work(
+      ctx, size, respond,
+      [&ctx, s, shared_in, respond, repeatability, base = std::get<std::string>(std::move(base)),
+       version = query.api_version](bool on_loop) {
+        std::string analyzer = shared_in->analyzer_id;
+        submit_operation(
+            ctx, std::move(*shared_in),
+            [&ctx, s, analyzer, respond, repeatability, base, version](SubmitOutcome o) {
+              if (o.error) return respond(std::move(*o.error));
+              http::Response r =
+                  azure::accepted(s, o.operation_id,
+                                  base + azure::result_path(s, analyzer, o.operation_id, version),
+                                  ctx.retry_after_s());
+              if (repeatability) r.set("Repeatability-Result", "accepted");
+              respond(std::move(r));
+            },
+            on_loop);
+      });
 }
 
 // Answers a status read of `op` (null: none) when it is the caller's and
@@ -136,7 +138,8 @@ void status(ApiContext& ctx, Service s, http::Request&& req, const std::string& 
                    Found op, Applied applied, http::Responder respond) {
                  bool mine = op && op->tenant == tenant && op->kind == kind &&
                              (analyzer.empty() || op->analyzer_id == analyzer);
-                 answer_status(ctx, s, op, mine, with_preference_applied(std::move(respond), applied));
+                 answer_status(ctx, s, op, mine,
+                               with_preference_applied(std::move(respond), applied));
                });
 }
 

@@ -218,6 +218,15 @@ TEST_F(SharedCache, AnswersNothingFromMemoryUntilTheFeedRuns) {
   EXPECT_EQ(cache_->cached("a")->status, Status::kNotStarted);
 }
 
+// Another replica may create an analyzer at any time: a shared store's cache
+// never answers an analyzer's latest creation from memory.
+TEST_F(SharedCache, NeverKnowsAnAnalyzersLatestCreationFromMemory) {
+  feed_->emit({Kind::kListening, ""});
+  (void)cache_->latest_of_kind(store::Kind::kAnalyzerCreation, "inv", 100).value();
+  EXPECT_FALSE(
+      cache_->cached_latest_of_kind(store::Kind::kAnalyzerCreation, "inv", 100).has_value());
+}
+
 TEST_F(SharedCache, EveryChangeDropsItsRecordBeforeAnyoneElseHearsIt) {
   feed_->emit({Kind::kListening, ""});
   ASSERT_TRUE(cache_->get("a").value().has_value());
@@ -350,20 +359,35 @@ TEST(ExclusiveCache, RemembersAnAnalyzersLatestCreationUntilItCanChange) {
   auto latest = [&] {
     return cache->latest_of_kind(store::Kind::kAnalyzerCreation, "inv", 100).value();
   };
+  // From memory only (what a submit asks on an event loop): unknown until
+  // latest_of_kind has asked the store.
+  auto in_memory = [&](Millis now = 100) {
+    return cache->cached_latest_of_kind(store::Kind::kAnalyzerCreation, "inv", now);
+  };
+  EXPECT_FALSE(in_memory().has_value());
   EXPECT_FALSE(latest().has_value());
   EXPECT_FALSE(latest().has_value());
   EXPECT_EQ(inner->latest_lookups(), 1);
+  ASSERT_TRUE(in_memory().has_value());
+  EXPECT_EQ(*in_memory(), nullptr);  // known: none
   Operation c = op("c1");
   c.kind = store::Kind::kAnalyzerCreation;
   c.analyzer_id = "inv";
   c.created_at = 50;
   ASSERT_TRUE(cache->insert(c).ok());
+  EXPECT_FALSE(in_memory().has_value());  // the insert made it unknown
   ASSERT_TRUE(latest().has_value());
   EXPECT_EQ(latest()->id, "c1");
   EXPECT_EQ(inner->latest_lookups(), 2);
+  ASSERT_TRUE(in_memory().has_value() && *in_memory());
+  EXPECT_EQ((*in_memory())->id, "c1");
   // Its completion shows (the record comes from get(), which its writes keep current).
   ASSERT_TRUE(cache->complete("c1", "", {Status::kFailed, "", "", "Bad", "b", 60, 1000, 0}).value());
   EXPECT_EQ(latest()->status, Status::kFailed);
+  EXPECT_EQ(inner->latest_lookups(), 2);
+  ASSERT_TRUE(in_memory().has_value() && *in_memory());
+  EXPECT_EQ((*in_memory())->status, Status::kFailed);
+  EXPECT_FALSE(in_memory(2000).has_value());  // expired: only the store can tell
   EXPECT_EQ(inner->latest_lookups(), 2);
   // Another analyzer's creation does not disturb this one's answer.
   Operation other = c;
