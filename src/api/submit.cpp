@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "api/replies.h"
+#include "api/usage.h"
 #include "base/ids.h"
 #include "base/json_util.h"
 #include "base/log.h"
@@ -294,8 +295,15 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
         break;
     }
   }
+  // Daily quotas (docs/design.md, "Usage and quotas"): after a replay has
+  // had its answer, before the upstream is called.
+  if (auto refused = quota_refusal(ctx, in.tenant)) {
+    if (!in.idempotency_key.empty()) (void)ctx.service.release_key(in.tenant, in.idempotency_key);
+    return fail(std::move(*refused));
+  }
   // A document sent as the body tells its size: its schedule learns from
   // documents of its size band (core/poll_history.h); a JSON body does not.
+  const auto request_bytes = static_cast<std::int64_t>(in.body.size());
   int band = upstream::is_json_type(in.content_type)
                  ? -1
                  : core::size_band(static_cast<std::int64_t>(in.body.size()));
@@ -305,10 +313,11 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
   upstream::SubmitOptions options = shared->options;
   ctx.pool.submit(
       shared->tenant, shared->analyzer_id, std::move(body), shared->content_type, shared->resource, budget,
-      [&ctx, shared, band, done = std::move(done)](upstream::SubmitAnswer answer,
+      [&ctx, shared, band, request_bytes, done = std::move(done)](upstream::SubmitAnswer answer,
                                                    std::string resource) {
         // On the client's thread: the writes below go to store_work.
-        store_must(ctx, "record_submitted", [&ctx, shared, band, done, a = std::move(answer),
+        store_must(ctx, "record_submitted", [&ctx, shared, band, request_bytes, done,
+                                             a = std::move(answer),
                                              resource = std::move(resource)] {
           const std::string& key = shared->idempotency_key;
           SubmitOutcome o;
@@ -332,6 +341,7 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
                                a.operation_location, key};
           n.resource = resource;
           n.size_band = band;
+          n.request_bytes = request_bytes;
           n.callback_url = shared->callback_url;
           auto rec = ctx.service.record_submitted(n);
           if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
