@@ -303,7 +303,7 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
   }
   // A document sent as the body tells its size: its schedule learns from
   // documents of its size band (core/poll_history.h); a JSON body does not.
-  const auto request_bytes = static_cast<std::int64_t>(in.body.size());
+  const auto size = static_cast<std::int64_t>(in.body.size());  // usage's bytes in
   int band = upstream::is_json_type(in.content_type)
                  ? -1
                  : core::size_band(static_cast<std::int64_t>(in.body.size()));
@@ -313,11 +313,10 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
   upstream::SubmitOptions options = shared->options;
   ctx.pool.submit(
       shared->tenant, shared->analyzer_id, std::move(body), shared->content_type, shared->resource, budget,
-      [&ctx, shared, band, request_bytes, done = std::move(done)](upstream::SubmitAnswer answer,
-                                                   std::string resource) {
+      [&ctx, shared, band, size, done = std::move(done)](upstream::SubmitAnswer answer,
+                                                         std::string resource) {
         // On the client's thread: the writes below go to store_work.
-        store_must(ctx, "record_submitted", [&ctx, shared, band, request_bytes, done,
-                                             a = std::move(answer),
+        store_must(ctx, "record_submitted", [&ctx, shared, band, size, done, a = std::move(answer),
                                              resource = std::move(resource)] {
           const std::string& key = shared->idempotency_key;
           SubmitOutcome o;
@@ -341,7 +340,7 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
                                a.operation_location, key};
           n.resource = resource;
           n.size_band = band;
-          n.request_bytes = request_bytes;
+          n.request_bytes = size;
           n.callback_url = shared->callback_url;
           auto rec = ctx.service.record_submitted(n);
           if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {

@@ -152,8 +152,7 @@ std::optional<http::Response> quota_refusal(ApiContext& ctx, const std::string& 
   auto used = ctx.service.usage_on(tenant, store::utc_day(now));
   if (!used) return store_unavailable(used.error());
   std::string which;
-  if (s.operations_per_day &&
-      used->operations + used->in_flight >= *s.operations_per_day) {
+  if (s.operations_per_day && used->operations + used->in_flight >= *s.operations_per_day) {
     which = "operations_per_day (" + std::to_string(*s.operations_per_day) +
             " operations a UTC day, those in flight included)";
   } else if (s.pages_per_day && used->pages >= *s.pages_per_day) {
@@ -161,9 +160,9 @@ std::optional<http::Response> quota_refusal(ApiContext& ctx, const std::string& 
   } else {
     return std::nullopt;
   }
-  http::Response r = error_reply(429, "QuotaExceeded",
-                                 "this tenant's quota " + which +
-                                     " is reached; it resets at the next UTC midnight");
+  http::Response r = error_reply(
+      429, "QuotaExceeded",
+      "this tenant's quota " + which + " is reached; it resets at the next UTC midnight");
   const std::int64_t into_day = ((now % kDayMs) + kDayMs) % kDayMs;
   r.set("Retry-After", std::to_string(std::max<std::int64_t>(1, (kDayMs - into_day + 999) / 1000)));
   return r;

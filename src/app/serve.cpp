@@ -21,6 +21,8 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "config/pool_file.h"
+#include "config/tenants_file.h"
 #include "core/budget_ledger.h"
 #include "core/operation_service.h"
 #include "http/client.h"
@@ -30,8 +32,6 @@
 #include "notify/secrets.h"
 #include "poller/poller.h"
 #include "store/operation_store.h"
-#include "config/pool_file.h"
-#include "config/tenants_file.h"
 #include "upstream/pool.h"
 
 namespace lrogate::app {

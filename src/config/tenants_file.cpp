@@ -105,10 +105,10 @@ Result<TenantsFile> TenantsReader::read(std::string_view text) {
   toml::parse_result doc = toml::parse(text, name_);
   if (!doc) {
     const auto& e = doc.error();
-    return make_error(ErrorCode::kInvalidArgument,
-                      name_ + ":" + std::to_string(e.source().begin.line) + ":" +
-                          std::to_string(e.source().begin.column) + ": " +
-                          std::string(e.description()));
+    return make_error(ErrorCode::kInvalidArgument, name_ + ":" +
+                                                       std::to_string(e.source().begin.line) + ":" +
+                                                       std::to_string(e.source().begin.column) +
+                                                       ": " + std::string(e.description()));
   }
   TenantsFile out;
   for (auto&& [k, v] : doc.table()) {
@@ -122,8 +122,7 @@ Result<TenantsFile> TenantsReader::read(std::string_view text) {
       const auto* all = v.as_table();
       if (!all) return fail(v.source(), "tenants", "must be tables: [tenants.NAME]"), *error_;
       if (all->size() > kMaxTenants) {
-        return fail(v.source(), "tenants",
-                    "more than " + std::to_string(kMaxTenants) + " tenants"),
+        return fail(v.source(), "tenants", "more than " + std::to_string(kMaxTenants) + " tenants"),
                *error_;
       }
       for (auto&& [name, table] : *all) {

@@ -141,8 +141,8 @@ Result<std::vector<bool>> OperationService::record_progress_many(
 
 Result<bool> OperationService::finish(const Operation& op, std::string_view owner, Status status,
                                       std::string result, std::string result_type,
-                                      std::string error_code, std::string error_message,
-                                      int polls, std::int64_t pages, std::int64_t tokens) {
+                                      std::string error_code, std::string error_message, int polls,
+                                      std::int64_t pages, std::int64_t tokens) {
   if (!is_terminal(status) || !can_transition(op.status, status)) {
     return make_error(ErrorCode::kInvalidArgument, "not a final transition");
   }
@@ -160,8 +160,8 @@ Result<bool> OperationService::finish(const Operation& op, std::string_view owne
   // Usage is an analysis's that succeeded (docs/design.md, "Usage and
   // quotas"), written by the completion itself: counted once or not at all.
   if (status == Status::kSucceeded && op.kind == Kind::kAnalysis) {
-    c.usage = store::Usage{pages, tokens, op.request_bytes,
-                           static_cast<std::int64_t>(c.result.size())};
+    c.usage =
+        store::Usage{pages, tokens, op.request_bytes, static_cast<std::int64_t>(c.result.size())};
   }
   auto done = store_.complete(op.id, owner, c);
   if (done && done.value()) {

@@ -1,8 +1,8 @@
 #include "upstream/status_parser.h"
 
+#include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
-#include <algorithm>
 #include <cctype>
 #include <cmath>
 

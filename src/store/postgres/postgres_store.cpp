@@ -161,7 +161,9 @@ class PostgresStore final : public OperationStore {
       p.num(utc_day(c.now)).num(c.usage->pages).num(c.usage->tokens).num(c.usage->bytes_in);
       p.num(c.usage->bytes_out);
     }
-    Sql which = c.usage ? kCompleteCounting : c.deliveries.empty() ? kComplete : kCompleteDelivering;
+    Sql which = c.usage                ? kCompleteCounting
+                : c.deliveries.empty() ? kComplete
+                                       : kCompleteDelivering;
     auto r = run(which, p, "complete");
     if (!r) return r.error();
     const bool done = PQntuples(r->get()) > 0;

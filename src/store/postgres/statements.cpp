@@ -71,7 +71,8 @@ std::string events_cte(int n) {
          " $8::bigint, $8::bigint, 0, 0,"
          " CASE WHEN d.url IS NULL THEN NULL ELSE '" LROGATE_DELIVERY_DISABLED
          "' END"
-         " FROM done CROSS JOIN unnest(" + p(0) + "::text[], " + p(1) + "::text[], " + p(2) +
+         " FROM done CROSS JOIN unnest(" +
+         p(0) + "::text[], " + p(1) + "::text[], " + p(2) +
          "::bytea[]) AS v(id, url, body) LEFT JOIN disabled_urls AS d ON d.url = v.url"
          " ON CONFLICT (id) DO NOTHING RETURNING 1)";
 }
@@ -133,17 +134,16 @@ std::string statement_text(Sql which) {
       // written when, and only when, it took effect, with the operation's
       // tenant; failed when the url is disabled; a duplicate id keeps the
       // row there is. Answers how many it wrote.
-      return "WITH done AS (" LROGATE_COMPLETE_UPDATE
-             " RETURNING id, tenant, analyzer_id)," +
-             events_cte(12) + " SELECT pg_notify('lrogate_finished', id), (SELECT count(*) FROM events) FROM done";
+      return "WITH done AS (" LROGATE_COMPLETE_UPDATE " RETURNING id, tenant, analyzer_id)," +
+             events_cte(12) +
+             " SELECT pg_notify('lrogate_finished', id), (SELECT count(*) FROM events) FROM done";
     case kCompleteCounting:
       // kCompleteDelivering (its arrays may be empty), and the usage
       // ($15 day, $16 pages, $17 tokens, $18 bytes in, $19 bytes out) added
       // to the day's row of the operation's tenant and analyzer, joined to
       // what the UPDATE returned as the events are: counted when, and only
       // when, the completion took effect.
-      return "WITH done AS (" LROGATE_COMPLETE_UPDATE
-             " RETURNING id, tenant, analyzer_id)," +
+      return "WITH done AS (" LROGATE_COMPLETE_UPDATE " RETURNING id, tenant, analyzer_id)," +
              events_cte(12) +
              ", counted AS (INSERT INTO usage_daily AS u (day, tenant, analyzer, operations,"
              " pages, tokens, bytes_in, bytes_out) SELECT $15::bigint, done.tenant,"
@@ -336,7 +336,8 @@ std::string statement_text(Sql which) {
              ", SUM(operations)::bigint, SUM(pages)::bigint, SUM(tokens)::bigint,"
              " SUM(bytes_in)::bigint, SUM(bytes_out)::bigint FROM usage_daily"
              " WHERE day >= $1::bigint AND day < $2::bigint"
-             " AND ($3::text IS NULL OR tenant = $3::text) GROUP BY " + key + " ORDER BY " + key;
+             " AND ($3::text IS NULL OR tenant = $3::text) GROUP BY " +
+             key + " ORDER BY " + key;
     }
     case kUsageOn:
       // $1 tenant, $2 day. In flight: the listing-by-status index.

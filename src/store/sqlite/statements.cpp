@@ -106,7 +106,8 @@ std::string statement_text(Sql which) {
       return "SELECT " + key +
              ", SUM(operations), SUM(pages), SUM(tokens), SUM(bytes_in), SUM(bytes_out)"
              " FROM usage_daily WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR tenant = ?3)"
-             " GROUP BY " + key + " ORDER BY " + key;
+             " GROUP BY " +
+             key + " ORDER BY " + key;
     }
     case kUsageOn:
       // ?1 tenant, ?2 day. In flight: the listing-by-status index.

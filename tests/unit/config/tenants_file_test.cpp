@@ -57,7 +57,8 @@ TEST(TenantsFile, EachErrorNamesTheFileTheLineAndTheKey) {
       {"[tenants.acme]\nopertor = true\n", "t.toml:2:1: tenant 'acme': unknown key 'opertor'"},
       {"[defaults]\nquota = 1\n", "t.toml:2:1: defaults: unknown key 'quota'"},
       {"[tenant.acme]\n", "unknown key 'tenant' (known: defaults, tenants)"},
-      {"[tenants.acme]\noperations_per_day = 0\n", "t.toml:2:22: tenant 'acme': operations_per_day: must be >= 1"},
+      {"[tenants.acme]\noperations_per_day = 0\n",
+       "t.toml:2:22: tenant 'acme': operations_per_day: must be >= 1"},
       {"[tenants.acme]\npages_per_day = -5\n", "pages_per_day: must be >= 1"},
       {"[tenants.acme]\npages_per_day = \"5\"\n", "pages_per_day: must be an integer"},
       {"[tenants.acme]\noperator = 1\n", "operator: must be true or false"},
@@ -74,7 +75,8 @@ TEST(TenantsFile, EachErrorNamesTheFileTheLineAndTheKey) {
     EXPECT_EQ(f.error().code, ErrorCode::kInvalidArgument);
     EXPECT_THAT(f.error().message, HasSubstr(b.says)) << b.text;
   }
-  std::string long_url = "[tenants.acme]\nwebhooks = [\"https://x/" + std::string(2100, 'a') + "\"]\n";
+  std::string long_url =
+      "[tenants.acme]\nwebhooks = [\"https://x/" + std::string(2100, 'a') + "\"]\n";
   EXPECT_THAT(parse_tenants(long_url, "t.toml").error().message, HasSubstr("at most 2048"));
 }
 

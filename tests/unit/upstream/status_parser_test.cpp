@@ -115,7 +115,7 @@ TEST(StatusParserUsage, ContentUnderstandingPagesAndTokens) {
       R"("nested":{"x":5},"list":[7]}}})",
       usage_shape(StatusShape::Usage::kContentUnderstanding));
   EXPECT_EQ(s.phase, Phase::kSucceeded);
-  EXPECT_EQ(s.pages, 6);  // the result's own "usage" is not the top-level one
+  EXPECT_EQ(s.pages, 6);      // the result's own "usage" is not the top-level one
   EXPECT_EQ(s.tokens, 1250);  // 1000 + 200 + 50 (whole numbers), nested values not
 }
 
