@@ -149,6 +149,7 @@ http::Router build_router(ApiContext& ctx) {
   add_meta_routes(router, ctx);
   add_learned_routes(router, ctx);
   add_webhook_routes(router, ctx);
+  add_usage_routes(router, ctx);
   add_ui_routes(router);
   router.set_default_body_limit(ctx.config.max_json_body);
   return router;

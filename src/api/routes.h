@@ -15,6 +15,7 @@
 #include "api/poll_limiter.h"
 #include "base/executor.h"
 #include "core/operation_service.h"
+#include "core/tenant_settings.h"
 #include "http/router.h"
 #include "notify/receiver_policy.h"
 #include "notify/secrets.h"
@@ -47,6 +48,9 @@ struct ApiContext {
   // Null: no submit may name a callback.
   const notify::ReceiverPolicy* webhooks = nullptr;
   const notify::WebhookSecrets* webhook_secrets = nullptr;
+  // Per-tenant settings (--tenants-file; core/tenant_settings.h): operators
+  // and quotas. Empty: every tenant has the defaults.
+  core::TenantDirectory tenants;
 
   ApiContext(core::OperationService& s, upstream::Pool& p, const Clock& clk, ApiConfig cfg,
              std::function<void()> submitted, After after_fn)
@@ -118,6 +122,8 @@ void add_learned_routes(http::Router& router, ApiContext& ctx);
 // The webhook outbox: GET /webhooks/deliveries, …/{id}, POST …/{id}:redeliver
 // (api/webhooks.cpp).
 void add_webhook_routes(http::Router& router, ApiContext& ctx);
+// GET /usage (api/usage.cpp).
+void add_usage_routes(http::Router& router, ApiContext& ctx);
 
 // The OpenAPI 3.1 document served at /openapi.json (docs/openapi.json).
 const char* openapi_document();

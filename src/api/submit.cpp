@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "api/replies.h"
+#include "api/usage.h"
 #include "base/ids.h"
 #include "base/json_util.h"
 #include "base/log.h"
@@ -244,7 +245,8 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
   // Known from memory (none, or a final one), a submit with no key to check
   // calls the store only to record what the upstream accepted: one thread
   // hop fewer (docs/design.md, "Threads").
-  if (in.idempotency_key.empty()) {
+  // A tenant with a daily quota reads its usage first (quota_refusal).
+  if (in.idempotency_key.empty() && !ctx.tenants.settings(in.tenant).has_quota()) {
     if (auto known = ctx.service.cached_latest_creation(in.analyzer_id);
         known && (!*known || core::is_terminal((*known)->status))) {
       return after_creation(ctx, known->get(), std::move(in), {}, std::move(done));
@@ -292,8 +294,8 @@ void read_creation(ApiContext& ctx, SubmitInput in, SubmitDone done) {
 }
 
 // Goes on after the analyzer's latest creation `c` (null: none). Reached on
-// an event loop only with a final creation and no idempotency key: then it
-// calls no store.
+// an event loop only with a final creation, no idempotency key and no
+// quota: then it calls no store.
 void after_creation(ApiContext& ctx, const core::Operation* c, SubmitInput in, std::string hash,
                     SubmitDone done) {
   if (c) {
@@ -312,8 +314,9 @@ void after_creation(ApiContext& ctx, const core::Operation* c, SubmitInput in, s
 
 namespace {
 
-// Calls the store (check_key) only for a submit with an idempotency key,
-// which reaches it from read_creation only, off the event loops.
+// Calls the store (check_key, quota_refusal) only for a submit with an
+// idempotency key or of a tenant with a quota, which reach it from
+// read_creation only, off the event loops.
 void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
                     std::chrono::milliseconds budget, SubmitDone done) {
   auto fail = [&done](http::Response r) { fail_with(done, std::move(r)); };
@@ -343,8 +346,15 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
         break;
     }
   }
+  // Daily quotas (docs/design.md, "Usage and quotas"): after a replay has
+  // had its answer, before the upstream is called.
+  if (auto refused = quota_refusal(ctx, in.tenant)) {
+    if (!in.idempotency_key.empty()) (void)ctx.service.release_key(in.tenant, in.idempotency_key);
+    return fail(std::move(*refused));
+  }
   // A document sent as the body tells its size: its schedule learns from
   // documents of its size band (core/poll_history.h); a JSON body does not.
+  const auto size = static_cast<std::int64_t>(in.body.size());  // usage's bytes in
   int band = upstream::is_json_type(in.content_type)
                  ? -1
                  : core::size_band(static_cast<std::int64_t>(in.body.size()));
@@ -355,71 +365,71 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
   ctx.pool.submit(
       shared->tenant, shared->analyzer_id, std::move(body), shared->content_type, shared->resource,
       budget,
-      [&ctx, shared, band, done = std::move(done)](upstream::SubmitAnswer answer,
-                                                   std::string resource) {
+      [&ctx, shared, band, size, done = std::move(done)](upstream::SubmitAnswer answer,
+                                                         std::string resource) {
         // On the client's thread: the writes below go to store_work.
-        store_must(
-            ctx, "record_submitted",
-            [&ctx, shared, band, done, a = std::move(answer), resource = std::move(resource)] {
-              const std::string& key = shared->idempotency_key;
-              SubmitOutcome o;
-              if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
-                boost::json::object refused{
-                    {"analyzer_id", shared->analyzer_id}, {"resource", resource},
-                    {"upstream_status", a.status},        {"error_code", a.error_code},
-                    {"error", a.error_message},           {"request_id", shared->request_id}};
-                if (!a.upstream_request_id.empty()) {
-                  refused["upstream_request_id"] = a.upstream_request_id;
-                }
-                log::warn("submit refused", std::move(refused));
-                if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
-                o.error = upstream_refusal(a, ctx.config.submit_timeout);
-                done(std::move(o));
-                return;
-              }
-              core::NewOperation n{a.operation_id, shared->tenant, shared->analyzer_id,
-                                   a.operation_location, key};
-              n.resource = resource;
-              n.size_band = band;
-              n.callback_url = shared->callback_url;
-              auto rec = ctx.service.record_submitted(n);
-              if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
-                // Either this id is recorded already (the upstream answered an id
-                // twice), or an older record still carries the key, whose
-                // reservation has expired (a record that finished late outlives
-                // it): then this is a new operation, recorded without the column
-                // (the reservation, bound below, is what replays read).
-                auto known = ctx.service.find(a.operation_id);
-                if (known && !known.value()) {
-                  n.idempotency_key.clear();
-                  rec = ctx.service.record_submitted(n);
-                }
-              }
-              if (!rec && rec.error().code != ErrorCode::kConflict) {
-                if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
-                o.error = store_unavailable(rec.error());
-                done(std::move(o));
-                return;
-              }
-              if (!key.empty()) {
-                if (auto b = ctx.service.bind_key(shared->tenant, key, a.operation_id); !b) {
-                  log::warn("cannot bind idempotency key",
-                            {{"operation_id", a.operation_id}, {"detail", b.error().detail}});
-                }
-              }
-              boost::json::object state{{"operation_id", a.operation_id},
-                                        {"analyzer_id", shared->analyzer_id},
-                                        {"from", nullptr},
-                                        {"to", "NotStarted"},
-                                        {"resource", resource},
-                                        {"request_id", shared->request_id}};
-              if (!a.upstream_request_id.empty())
-                state["upstream_request_id"] = a.upstream_request_id;
-              log::info("state", std::move(state));
-              ctx.on_submitted();
-              o.operation_id = a.operation_id;
-              done(std::move(o));
-            });
+        store_must(ctx, "record_submitted",
+                   [&ctx, shared, band, size, done, a = std::move(answer),
+                    resource = std::move(resource)] {
+                     const std::string& key = shared->idempotency_key;
+                     SubmitOutcome o;
+                     if (a.kind != upstream::SubmitAnswer::Kind::kAccepted) {
+                       boost::json::object refused{{"analyzer_id", shared->analyzer_id},
+                                                   {"resource", resource},
+                                                   {"request_id", shared->request_id}};
+                       if (!a.upstream_request_id.empty()) {
+                         refused["upstream_request_id"] = a.upstream_request_id;
+                       }
+                       log::warn("submit refused", std::move(refused));
+                       if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
+                       o.error = upstream_refusal(a, ctx.config.submit_timeout);
+                       done(std::move(o));
+                       return;
+                     }
+                     core::NewOperation n{a.operation_id, shared->tenant, shared->analyzer_id,
+                                          a.operation_location, key};
+                     n.resource = resource;
+                     n.size_band = band;
+                     n.request_bytes = size;
+                     n.callback_url = shared->callback_url;
+                     auto rec = ctx.service.record_submitted(n);
+                     if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
+                       // Either this id is recorded already (the upstream answered an id
+                       // twice), or an older record still carries the key, whose
+                       // reservation has expired (a record that finished late outlives
+                       // it): then this is a new operation, recorded without the column
+                       // (the reservation, bound below, is what replays read).
+                       auto known = ctx.service.find(a.operation_id);
+                       if (known && !known.value()) {
+                         n.idempotency_key.clear();
+                         rec = ctx.service.record_submitted(n);
+                       }
+                     }
+                     if (!rec && rec.error().code != ErrorCode::kConflict) {
+                       if (!key.empty()) (void)ctx.service.release_key(shared->tenant, key);
+                       o.error = store_unavailable(rec.error());
+                       done(std::move(o));
+                       return;
+                     }
+                     if (!key.empty()) {
+                       if (auto b = ctx.service.bind_key(shared->tenant, key, a.operation_id); !b) {
+                         log::warn("cannot bind idempotency key", {{"operation_id", a.operation_id},
+                                                                   {"detail", b.error().detail}});
+                       }
+                     }
+                     boost::json::object state{{"operation_id", a.operation_id},
+                                               {"analyzer_id", shared->analyzer_id},
+                                               {"from", nullptr},
+                                               {"to", "NotStarted"},
+                                               {"resource", resource},
+                                               {"request_id", shared->request_id}};
+                     if (!a.upstream_request_id.empty())
+                       state["upstream_request_id"] = a.upstream_request_id;
+                     log::info("state", std::move(state));
+                     ctx.on_submitted();
+                     o.operation_id = a.operation_id;
+                     done(std::move(o));
+                   });
       },
       std::move(tags), std::move(options));
 }

@@ -21,6 +21,8 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "config/pool_file.h"
+#include "config/tenants_file.h"
 #include "core/budget_ledger.h"
 #include "core/operation_service.h"
 #include "http/client.h"
@@ -30,7 +32,6 @@
 #include "notify/secrets.h"
 #include "poller/poller.h"
 #include "store/operation_store.h"
-#include "config/pool_file.h"
 #include "upstream/pool.h"
 
 namespace lrogate::app {
@@ -193,6 +194,15 @@ std::optional<int> Gateway::open() {
     log::info("api keys loaded", {{"keys", keys->size()}});
     ctx_->keys.replace(std::move(keys).value());
   }
+  if (!c_.tenants_file.empty()) {
+    auto tenants = config::load_tenants(c_.tenants_file);
+    if (!tenants) {
+      log::error("bad tenants file", {{"error", tenants.error().message}});
+      return 2;
+    }
+    log::info("tenants file loaded", {{"tenants", tenants->tenants.size()}});
+    ctx_->tenants.replace(std::move(tenants->defaults), std::move(tenants->tenants));
+  }
   if (!c_.oidc.issuer.empty()) {
     oidc_.emplace(c_.oidc, *client_, clock_);
     ctx_->oidc = &*oidc_;
@@ -284,6 +294,16 @@ void Gateway::reload() {
                  {{"error", applied.error().message}});
     } else {
       log::info("upstream pool reloaded", {{"resources", settings.value().resources.size()}});
+    }
+  }
+  if (!c_.tenants_file.empty()) {
+    auto tenants = config::load_tenants(c_.tenants_file);
+    if (!tenants) {
+      log::error("tenants file not reloaded; the old settings stay",
+                 {{"error", tenants.error().message}});
+    } else {
+      log::info("tenants file reloaded", {{"tenants", tenants->tenants.size()}});
+      ctx_->tenants.replace(std::move(tenants->defaults), std::move(tenants->tenants));
     }
   }
   if (c_.api_keys_file.empty()) return;

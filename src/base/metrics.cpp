@@ -111,6 +111,28 @@ struct Metrics {
           .Help("Webhook delivery attempts by outcome: delivered, retry (tried again later), "
                 "failed (given up or disabled)")
           .Register(*registry);
+  // Usage counted by this process's completions that took effect
+  // (docs/design.md, "Usage and quotas").
+  prometheus::Family<prometheus::Counter>& usage_operations =
+      BuildCounter()
+          .Name("lrogate_usage_operations_total")
+          .Help("Succeeded analyses counted to each tenant by this process")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& usage_pages =
+      BuildCounter()
+          .Name("lrogate_usage_pages_total")
+          .Help("Document pages the upstream reported, per tenant, counted by this process")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& usage_tokens =
+      BuildCounter()
+          .Name("lrogate_usage_tokens_total")
+          .Help("Model tokens the upstream reported, per tenant, counted by this process")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& usage_bytes =
+      BuildCounter()
+          .Name("lrogate_usage_bytes_total")
+          .Help("Bytes of submitted documents (in) and stored results (out), per tenant")
+          .Register(*registry);
   prometheus::Histogram& webhook_latency =
       BuildHistogram()
           .Name("lrogate_webhook_delivery_seconds")
@@ -296,6 +318,33 @@ void count_webhook_attempt(std::string_view outcome) {
   remembered<prometheus::Counter>(key, [&]() -> prometheus::Counter& {
     return m().webhook_attempts.Add({{"outcome", std::string(outcome)}});
   }).Increment();
+}
+
+void count_usage(std::string_view tenant, std::int64_t pages, std::int64_t tokens,
+                 std::int64_t bytes_in, std::int64_t bytes_out) {
+  // One lookup per family, remembered per thread like the others.
+  auto counter = [&](char family, auto add) -> prometheus::Counter& {
+    std::string key("u|");
+    key[1] = family;
+    key.append(tenant);
+    return remembered<prometheus::Counter>(key, add);
+  };
+  const std::string t(tenant);
+  counter('o', [&]() -> prometheus::Counter& {
+    return m().usage_operations.Add({{"tenant", t}});
+  }).Increment();
+  counter('p', [&]() -> prometheus::Counter& {
+    return m().usage_pages.Add({{"tenant", t}});
+  }).Increment(static_cast<double>(pages));
+  counter('t', [&]() -> prometheus::Counter& {
+    return m().usage_tokens.Add({{"tenant", t}});
+  }).Increment(static_cast<double>(tokens));
+  counter('i', [&]() -> prometheus::Counter& {
+    return m().usage_bytes.Add({{"tenant", t}, {"direction", "in"}});
+  }).Increment(static_cast<double>(bytes_in));
+  counter('x', [&]() -> prometheus::Counter& {
+    return m().usage_bytes.Add({{"tenant", t}, {"direction", "out"}});
+  }).Increment(static_cast<double>(bytes_out));
 }
 
 void observe_webhook_delivered(double seconds) { m().webhook_latency.Observe(seconds); }

@@ -52,6 +52,10 @@ void count_unchanged_poll();
 // delivered one the time since its operation's final transition.
 void count_webhook_attempt(std::string_view outcome);
 void observe_webhook_delivered(double seconds);
+// A Succeeded analysis's usage, counted to its tenant once the store said
+// its completion took effect (lrogate_usage_*_total{tenant}).
+void count_usage(std::string_view tenant, std::int64_t pages, std::int64_t tokens,
+                 std::int64_t bytes_in, std::int64_t bytes_out);
 // An analysis seen succeeded: the upstream polls it took and how late it
 // may have been seen (from the last poll that found it running).
 void observe_completion(std::string_view analyzer, int polls, double lateness_seconds);

@@ -268,6 +268,9 @@ std::optional<int> parse(int argc, char** argv, Config* out) {
       ->check(CLI::IsMember({"auto", "on", "off"}));
   flag(serve, "api-keys-file", &s.api_keys_file,
        "Client keys, one 'tenant:key' or 'tenant:sha256:HEX' a line; reloaded on SIGHUP");
+  flag(serve, "tenants-file", &s.tenants_file,
+       "Per-tenant settings (TOML: operator, operations_per_day, pages_per_day, ...); "
+       "reloaded on SIGHUP");
   flag(serve, "tls-cert", &s.server.tls_cert_file,
        "Serve HTTPS with this certificate chain (PEM; with --tls-key); reloaded on SIGHUP");
   flag(serve, "tls-key", &s.server.tls_key_file, "... and this private key (PEM)");

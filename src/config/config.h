@@ -44,6 +44,9 @@ struct ServeConfig {
   // own, which serve.cpp creates; 0: min(2, cores).
   int poller_shards = 0;
   std::string api_keys_file;
+  // --tenants-file: per-tenant settings (config/tenants_file.h): operators,
+  // quotas; "": every tenant has the defaults (no quota, not an operator).
+  std::string tenants_file;
   // --upstreams: the upstream pool file (config/pool_file.h); "": the pool
   // of one resource made from the single-endpoint flags above.
   std::string upstreams_file;

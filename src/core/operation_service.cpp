@@ -44,6 +44,7 @@ Result<Operation> OperationService::record_submitted(const NewOperation& n) {
   op.resource = n.resource;
   op.size_band = n.size_band;
   op.callback_url = n.callback_url;
+  op.request_bytes = n.request_bytes;
   op.next_poll_at = now + config_.first_poll_delay.count();
   if (config_.learned_schedule) {
     if (auto learned = learned_for(op)) {
@@ -145,8 +146,8 @@ Result<std::vector<bool>> OperationService::record_progress_many(
 
 Result<bool> OperationService::finish(const Operation& op, std::string_view owner, Status status,
                                       std::string result, std::string result_type,
-                                      std::string error_code, std::string error_message,
-                                      int polls) {
+                                      std::string error_code, std::string error_message, int polls,
+                                      std::int64_t pages, std::int64_t tokens) {
   if (!is_terminal(status) || !can_transition(op.status, status)) {
     return make_error(ErrorCode::kInvalidArgument, "not a final transition");
   }
@@ -161,9 +162,19 @@ Result<bool> OperationService::finish(const Operation& op, std::string_view owne
                       op.fence,
                       /*polls=*/owner.empty() ? 0 : polls};
   c.deliveries = events_for(op, c);
+  // Usage is an analysis's that succeeded (docs/design.md, "Usage and
+  // quotas"), written by the completion itself: counted once or not at all.
+  if (status == Status::kSucceeded && op.kind == Kind::kAnalysis) {
+    c.usage =
+        store::Usage{pages, tokens, op.request_bytes, static_cast<std::int64_t>(c.result.size())};
+  }
   auto done = store_.complete(op.id, owner, c);
   if (done && done.value()) {
     metrics::count_store_writes("finish", 1);
+    if (c.usage) {
+      metrics::count_usage(op.tenant, c.usage->pages, c.usage->tokens, c.usage->bytes_in,
+                           c.usage->bytes_out);
+    }
     notifier_.notify(op.id);
     if (!c.deliveries.empty() && events_.written) events_.written();
     if (status == Status::kSucceeded && !owner.empty()) learn(op, now);

@@ -37,6 +37,8 @@ struct NewOperation {
   // Where its completion event goes (docs/design.md, "Completion webhooks");
   // empty: nowhere.
   std::string callback_url{};
+  // The submitted body's size (usage's bytes in).
+  std::int64_t request_bytes = 0;
 };
 
 // What a final transition tells its receivers (docs/design.md, "Completion
@@ -146,6 +148,18 @@ class OperationService {
   Result<std::optional<store::Delivery>> find_delivery(std::string_view id);
   Result<bool> redeliver(std::string_view id);
 
+  // Usage (docs/design.md, "Usage and quotas"): totals over UTC days
+  // [from_day, to_day) of one tenant (empty: every tenant), and one
+  // tenant's day so far with its operations in flight (for quotas).
+  Result<std::vector<store::UsageRow>> usage_between(std::int64_t from_day, std::int64_t to_day,
+                                                     const std::string& tenant,
+                                                     store::UsageGroup group) {
+    return store_.usage_between(from_day, to_day, tenant, group);
+  }
+  Result<store::UsageToday> usage_on(const std::string& tenant, std::int64_t day) {
+    return store_.usage_on(tenant, day);
+  }
+
   // Long-poll waiters are woken on every final transition made here.
   Notifier& notifier() { return notifier_; }
 
@@ -171,10 +185,13 @@ class OperationService {
                                                  const std::vector<ProgressWrite>& writes);
   // Ends the operation; the record then expires at result_ttl. `polls`:
   // the upstream polls since the record was last written (the one that
-  // finished it included; 0 for a finish that polled nothing).
+  // finished it included; 0 for a finish that polled nothing). A Succeeded
+  // analysis counts its usage (pages and tokens as the upstream reported
+  // them; its bytes in and out) in the completion's own transaction.
   Result<bool> finish(const Operation& op, std::string_view owner, Status status,
                       std::string result, std::string result_type, std::string error_code,
-                      std::string error_message, int polls = 1);
+                      std::string error_message, int polls = 1, std::int64_t pages = 0,
+                      std::int64_t tokens = 0);
   Result<std::optional<Millis>> next_due();
   // The poller's heartbeat: keeps the leases on work it still holds;
   // returns the ids still held (store::OperationStore::renew_leases).

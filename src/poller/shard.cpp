@@ -479,10 +479,10 @@ void Shard::on_answer(const OpPtr& op, upstream::PollAnswer a) {
   if (h != held_.end()) held_.erase(h);
   auto shared_d = std::make_shared<const Decision>(std::move(d));
   on_store(
-      [this, op, d = shared_d, body = std::move(a.body), type = std::move(a.content_type),
-       polls]() mutable {
+      [this, op, d = shared_d, body = std::move(a.body), type = std::move(a.content_type), polls,
+       pages = a.pages, tokens = a.tokens]() mutable {
         return service_.finish(*op, owner_, d->status, std::move(body), std::move(type),
-                               d->error_code, d->error_message, polls);
+                               d->error_code, d->error_message, polls, pages, tokens);
       },
       [this, op, d = shared_d](Result<bool> r) { written(*op, *d, r); });
 }

@@ -212,7 +212,13 @@ std::string final_body(const SimOp& op) {
     return boost::json::serialize(o);
   }
   o["result"] = std::move(result);
-  o["usage"] = boost::json::object{{"documentPages", pages}};
+  // Content Understanding's usage: pages by the tier that read them, and
+  // the model's tokens (the gateway counts them: docs/design.md, "Usage and
+  // quotas"). A pure function of the document, like the pages.
+  o["usage"] = boost::json::object{{"documentPagesStandard", pages},
+                                   {"contextualizationTokens", 1000 * pages},
+                                   {"tokens", boost::json::object{{"gpt-4.1-input", 200 * pages},
+                                                                  {"gpt-4.1-output", 50 * pages}}}};
   return boost::json::serialize(o);
 }
 

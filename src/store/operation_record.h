@@ -60,6 +60,9 @@ struct Operation {
   // Where its completion event goes (a submit's callbackUrl: docs/design.md,
   // "Completion webhooks"); empty: nowhere.
   std::string callback_url;
+  // The submitted body's size as the gateway received it (usage's bytes
+  // in); 0 for rows stored before it was kept.
+  std::int64_t request_bytes = 0;
 };
 
 }  // namespace lrogate::store

@@ -91,6 +91,39 @@ struct DeliveryQuery {
   int limit = 50;
 };
 
+// What one Succeeded analysis used (docs/design.md, "Usage and quotas"):
+// counted to its tenant and analyzer on the UTC day of its completion.
+struct Usage {
+  std::int64_t pages = 0;
+  std::int64_t tokens = 0;
+  std::int64_t bytes_in = 0;   // the submitted body as the gateway received it
+  std::int64_t bytes_out = 0;  // the stored result
+};
+
+// Days since the epoch, UTC, of a time in ms: usage is kept per such day.
+inline std::int64_t utc_day(Millis ms) {
+  return ms >= 0 ? ms / 86'400'000 : -((-ms + 86'399'999) / 86'400'000);
+}
+
+// One row of usage_between: a tenant's or an analyzer's totals.
+struct UsageRow {
+  std::string key;  // the tenant or the analyzer, as grouped
+  std::int64_t operations = 0;
+  std::int64_t pages = 0;
+  std::int64_t tokens = 0;
+  std::int64_t bytes_in = 0;
+  std::int64_t bytes_out = 0;
+};
+enum class UsageGroup { kTenant, kAnalyzer };
+
+// What a quota is judged by: a tenant's day so far, and its operations
+// not final yet.
+struct UsageToday {
+  std::int64_t operations = 0;  // succeeded on that day
+  std::int64_t pages = 0;
+  std::int64_t in_flight = 0;  // not final now, whenever submitted
+};
+
 // A poll (or a timeout, or a cancel) that finished it.
 struct Completion {
   Status status = Status::kSucceeded;
@@ -110,6 +143,11 @@ struct Completion {
   // positional initializer may stop before it, -Wmissing-field-initializers
   // allowing.)
   std::vector<NewDelivery> deliveries = {};
+  // A Succeeded analysis's usage, added to usage_daily (its tenant, its
+  // analyzer, utc_day(now)) in the same transaction when, and only when,
+  // the completion takes effect: counted once, whatever retries, replicas
+  // or restarts happen. None: nothing is counted (failures, cancels).
+  std::optional<Usage> usage = {};
 };
 
 // Whose learned durations (issue 16): the operations of one analyzer on one
@@ -350,6 +388,17 @@ class OperationStore {
   // Deletes up to `limit` delivered or failed deliveries last updated before
   // `before`; returns how many.
   virtual Result<int> delete_deliveries(Millis before, int limit) = 0;
+
+  // Usage (docs/design.md, "Usage and quotas"), from the daily rollup the
+  // completions write. Totals of the days from_day <= day < to_day (utc_day),
+  // of one tenant (or of every tenant when `tenant` is empty), one row per
+  // tenant or per analyzer, ordered by that name (bytewise).
+  virtual Result<std::vector<UsageRow>> usage_between(std::int64_t from_day, std::int64_t to_day,
+                                                      std::string_view tenant,
+                                                      UsageGroup group) = 0;
+  // A tenant's succeeded operations and pages on `day`, and its operations
+  // not final now (what a quota is checked against).
+  virtual Result<UsageToday> usage_on(std::string_view tenant, std::int64_t day) = 0;
 
   // True when this process is the store's only user (SQLite's file lock):
   // every lease found at start is then a leftover of an earlier run.

@@ -126,6 +126,8 @@ PollAnswer OperationLocationUpstream::read_poll(const http::ClientResult& r, Mil
       a.body = res.body;
       a.content_type = std::string(res.header("content-type"));
       if (a.content_type.empty()) a.content_type = "application/json";
+      a.pages = sb.pages;
+      a.tokens = sb.tokens;
     }
     return a;
   }

@@ -1,8 +1,10 @@
 #include "upstream/status_parser.h"
 
+#include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <cctype>
+#include <cmath>
 
 #include "base/strings.h"
 
@@ -112,19 +114,34 @@ class StatusHandler {
       value_here();
       if (matchable()) base = len_;
     }
+    if (depth_ > 0 && shape_.usage == StatusShape::Usage::kContentUnderstanding && matchable() &&
+        path() == "usage.tokens") {
+      tokens_depth_ = depth_ + 1;  // every number directly in it is tokens
+    }
     base_[depth_++] = base;
     return true;
   }
   bool on_object_end(std::size_t, boost::system::error_code&) {
+    if (depth_ == tokens_depth_) tokens_depth_ = 0;
     --depth_;
     return true;
   }
   bool on_array_begin(boost::system::error_code&) {
-    if (depth_ > 0) value_here();
+    if (depth_ > 0) {
+      value_here();
+      if (shape_.usage == StatusShape::Usage::kDocumentIntelligence && matchable() &&
+          path() == "analyzeResult.pages") {
+        pages_arrays_ = arrays_ + 1;
+      }
+    }
     ++arrays_;
     return true;
   }
-  bool on_array_end(std::size_t, boost::system::error_code&) {
+  bool on_array_end(std::size_t n, boost::system::error_code&) {
+    if (arrays_ == pages_arrays_) {
+      out_.pages = static_cast<std::int64_t>(n);  // Boost.JSON counts the elements
+      pages_arrays_ = 0;
+    }
     --arrays_;
     return true;
   }
@@ -149,9 +166,13 @@ class StatusHandler {
     return true;
   }
   bool on_number_part(std::string_view, boost::system::error_code&) { return true; }
-  bool on_int64(std::int64_t, std::string_view, boost::system::error_code&) { return scalar(); }
-  bool on_uint64(std::uint64_t, std::string_view, boost::system::error_code&) { return scalar(); }
-  bool on_double(double, std::string_view, boost::system::error_code&) { return scalar(); }
+  bool on_int64(std::int64_t v, std::string_view, boost::system::error_code&) {
+    return number(static_cast<double>(v));
+  }
+  bool on_uint64(std::uint64_t v, std::string_view, boost::system::error_code&) {
+    return number(static_cast<double>(v));
+  }
+  bool on_double(double v, std::string_view, boost::system::error_code&) { return number(v); }
   bool on_bool(bool, boost::system::error_code&) { return scalar(); }
   bool on_null(boost::system::error_code&) { return scalar(); }
   bool on_comment_part(std::string_view, boost::system::error_code&) { return true; }
@@ -204,6 +225,32 @@ class StatusHandler {
   bool scalar() {
     if (top_object_) value_here();
     return true;
+  }
+
+  // A number: usage, when it is at one of the paths shape_.usage reads.
+  bool number(double v) {
+    if (shape_.usage == StatusShape::Usage::kContentUnderstanding && top_object_) {
+      if (tokens_depth_ != 0 && depth_ == tokens_depth_ && arrays_ == 0) {
+        add(out_.tokens, v);
+      } else if (matchable()) {
+        std::string_view p = path();
+        if (p == "usage.documentPagesMinimal" || p == "usage.documentPagesBasic" ||
+            p == "usage.documentPagesStandard") {
+          add(out_.pages, v);
+        } else if (p == "usage.contextualizationTokens") {
+          add(out_.tokens, v);
+        }
+      }
+    }
+    return scalar();
+  }
+
+  // Adds a count read from the body: whole, >= 0, and the sum capped at
+  // 2^53 (what a double holds exactly) rather than overflow.
+  static void add(std::int64_t& to, double v) {
+    constexpr double kCap = 9007199254740992.0;
+    if (!(v >= 0) || v > kCap) return;  // negative, NaN, absurd: ignored
+    to = static_cast<std::int64_t>(std::min(kCap, static_cast<double>(to) + std::floor(v)));
   }
 
   void string_part(std::string_view s) {
@@ -259,6 +306,8 @@ class StatusHandler {
   bool key_open_ = false;
   bool string_open_ = false;
   bool status_read_ = false;
+  int tokens_depth_ = 0;  // the depth of usage.tokens while inside it, else 0
+  int pages_arrays_ = 0;  // the array count inside analyzeResult.pages, else 0
   Target target_ = Target::kNone;
   std::string status_;
 };

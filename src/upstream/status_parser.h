@@ -5,6 +5,7 @@
 // read as Canceled.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,15 @@ struct StatusShape {
   std::vector<std::string> not_started;  // read as NotStarted rather than Running
   std::string result_field;              // must be present when succeeded ("": not checked)
   std::string error_field = "error";     // {"code","message"} or a message string
+  // What the final body tells of the analysis's usage (docs/design.md,
+  // "Usage and quotas"), read in the same pass:
+  //   kContentUnderstanding: the top-level "usage" object: pages =
+  //     documentPagesMinimal + documentPagesBasic + documentPagesStandard;
+  //     tokens = contextualizationTokens + every value of its "tokens" object;
+  //   kDocumentIntelligence: pages = the length of analyzeResult.pages.
+  // A field missing counts 0; a value that is not a number >= 0 is ignored.
+  enum class Usage { kNone, kContentUnderstanding, kDocumentIntelligence };
+  Usage usage = Usage::kNone;
   bool operator==(const StatusShape&) const = default;
 };
 
@@ -37,6 +47,8 @@ struct StatusBody {
   std::string status;         // as sent, truncated to 64 bytes
   std::string error_code;     // from error.code, if any
   std::string error_message;  // from error.message, if any (truncated to 2 KiB)
+  std::int64_t pages = 0;     // as shape.usage reads them; 0 when it reads none
+  std::int64_t tokens = 0;
 };
 
 StatusBody parse_status_body(std::string_view body, const StatusShape& shape = {});

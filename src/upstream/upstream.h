@@ -81,6 +81,10 @@ struct PollAnswer {
   std::string content_type;
   std::string error_code;
   std::string error_message;
+  // A Succeeded body's usage as the adapter reads it (StatusShape::usage);
+  // 0 when it tells none.
+  std::int64_t pages = 0;
+  std::int64_t tokens = 0;
 };
 
 class Upstream {

@@ -1,5 +1,5 @@
 // The upstream status parser (Azure's shape and a generic one with dotted
-// paths), the token endpoint answer readers and the Retry-After reader on
+// paths, and the usage shapes), the token endpoint answer readers and the Retry-After reader on
 // arbitrary bodies and headers.
 #include <cstdint>
 #include <string>
@@ -25,6 +25,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto g = upstream::parse_status_body(in, shape);
   if (g.status.size() > 64 || g.error_message.size() > 2048) __builtin_trap();
   if (g.json && !g.status.empty() && g.phase == upstream::Phase::kUnknown) __builtin_trap();
+  // Usage read in the same pass: never negative, never past 2^53, and it
+  // changes nothing else the parser reads.
+  for (auto kind : {upstream::StatusShape::Usage::kContentUnderstanding,
+                    upstream::StatusShape::Usage::kDocumentIntelligence}) {
+    upstream::StatusShape metered;
+    metered.usage = kind;
+    auto u = upstream::parse_status_body(in, metered);
+    if (u.pages < 0 || u.tokens < 0 || u.pages > (std::int64_t{1} << 53)) __builtin_trap();
+    if (u.tokens > (std::int64_t{1} << 53)) __builtin_trap();
+    if (u.phase != s.phase || u.status != s.status || u.json != s.json) __builtin_trap();
+  }
   if (auto t = upstream::parse_token_answer(in, 1'000'000);
       t && (t->value.empty() || t->expires_at <= 1'000'000)) {
     __builtin_trap();

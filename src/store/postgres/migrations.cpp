@@ -234,6 +234,24 @@ CREATE TABLE disabled_urls (
 )sql"
     "CREATE INDEX deliveries_claimable_at ON deliveries ((" LROGATE_DELIVERY_CLAIMABLE_AT
     ")) WHERE status = 'pending';",
+    // v9: usage (issue 18; docs/design.md, "Usage and quotas"). Each
+    // operation's submitted size (0 for the rows stored before), and the
+    // daily rollup a Succeeded analysis's completion adds to in its own
+    // statement: per UTC day (days since the epoch), tenant and analyzer.
+    R"sql(
+ALTER TABLE operations ADD COLUMN request_bytes BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE usage_daily (
+  day        BIGINT NOT NULL,
+  tenant     TEXT COLLATE "C" NOT NULL,
+  analyzer   TEXT COLLATE "C" NOT NULL,
+  operations BIGINT NOT NULL DEFAULT 0,
+  pages      BIGINT NOT NULL DEFAULT 0,
+  tokens     BIGINT NOT NULL DEFAULT 0,
+  bytes_in   BIGINT NOT NULL DEFAULT 0,
+  bytes_out  BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, tenant, analyzer)
+);
+)sql",
 };
 
 }  // namespace

@@ -147,7 +147,7 @@ class PostgresStore final : public OperationStore {
     p.text(id).text(owner).text(status_name(c.status)).bytes(c.result).text(c.result_type);
     p.text(c.error_code).text(c.error_message).num(c.now).num(c.expires_at).num(c.fence);
     p.num(std::int64_t{c.polls});
-    if (!c.deliveries.empty()) {
+    if (!c.deliveries.empty() || c.usage) {
       std::vector<std::string> ids, urls;
       std::vector<std::string_view> bodies;
       for (const NewDelivery& d : c.deliveries) {
@@ -157,12 +157,43 @@ class PostgresStore final : public OperationStore {
       }
       p.text_array(ids).text_array(urls).bytes_array(bodies);
     }
-    auto r = run(c.deliveries.empty() ? kComplete : kCompleteDelivering, p, "complete");
+    if (c.usage) {
+      p.num(utc_day(c.now)).num(c.usage->pages).num(c.usage->tokens).num(c.usage->bytes_in);
+      p.num(c.usage->bytes_out);
+    }
+    Sql which = c.usage                ? kCompleteCounting
+                : c.deliveries.empty() ? kComplete
+                                       : kCompleteDelivering;
+    auto r = run(which, p, "complete");
     if (!r) return r.error();
     const bool done = PQntuples(r->get()) > 0;
     if (done && !c.deliveries.empty())
       metrics::count_store_writes("delivery", get_num(r->get(), 0, 1));
     return done;
+  }
+
+  Result<std::vector<UsageRow>> usage_between(std::int64_t from_day, std::int64_t to_day,
+                                              std::string_view tenant, UsageGroup group) override {
+    metrics::StoreTimer timer("usage_between");
+    auto r = run(group == UsageGroup::kTenant ? kUsageByTenant : kUsageByAnalyzer,
+                 Params().num(from_day).num(to_day).text(tenant), "usage_between");
+    if (!r) return r.error();
+    std::vector<UsageRow> out;
+    const PGresult* res = r->get();
+    for (int i = 0; i < PQntuples(res); ++i) {
+      out.push_back({get_text(res, i, 0), get_num(res, i, 1), get_num(res, i, 2),
+                     get_num(res, i, 3), get_num(res, i, 4), get_num(res, i, 5)});
+    }
+    return out;
+  }
+
+  Result<UsageToday> usage_on(std::string_view tenant, std::int64_t day) override {
+    metrics::StoreTimer timer("usage_on");
+    auto r = run(kUsageOn, Params().text_or_empty(tenant).num(day), "usage_on");
+    if (!r) return r.error();
+    const PGresult* res = r->get();
+    if (PQntuples(res) != 1) return make_error(ErrorCode::kInternal, "usage_on: no row");
+    return UsageToday{get_num(res, 0, 0), get_num(res, 0, 1), get_num(res, 0, 2)};
   }
 
   Result<bool> mark_retrieved(std::string_view id, Millis now, Millis expires_at) override {

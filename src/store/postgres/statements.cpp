@@ -60,6 +60,23 @@ std::string list(bool by_status, bool after) {
   return sql;
 }
 
+// The events of a completion ($n ids, $n+1 urls, $n+2 bodies) joined to
+// `done`, the UPDATE's RETURNING: "events AS (...)".
+std::string events_cte(int n) {
+  auto p = [n](int i) { return "$" + std::to_string(n + i); };
+  return " events AS (INSERT INTO deliveries (id, operation_id, tenant, url, body, status,"
+         " attempts, created_at, updated_at, next_attempt_at, fence, last_status, last_error)"
+         " SELECT v.id, done.id, done.tenant, v.url, v.body,"
+         " CASE WHEN d.url IS NULL THEN 'pending' ELSE 'failed' END, 0, $8::bigint,"
+         " $8::bigint, $8::bigint, 0, 0,"
+         " CASE WHEN d.url IS NULL THEN NULL ELSE '" LROGATE_DELIVERY_DISABLED
+         "' END"
+         " FROM done CROSS JOIN unnest(" +
+         p(0) + "::text[], " + p(1) + "::text[], " + p(2) +
+         "::bytea[]) AS v(id, url, body) LEFT JOIN disabled_urls AS d ON d.url = v.url"
+         " ON CONFLICT (id) DO NOTHING RETURNING 1)";
+}
+
 }  // namespace
 
 std::string statement_text(Sql which) {
@@ -117,19 +134,26 @@ std::string statement_text(Sql which) {
       // written when, and only when, it took effect, with the operation's
       // tenant; failed when the url is disabled; a duplicate id keeps the
       // row there is. Answers how many it wrote.
-      return "WITH done AS (" LROGATE_COMPLETE_UPDATE
-             " RETURNING id, tenant),"
-             " events AS (INSERT INTO deliveries (id, operation_id, tenant, url, body, status,"
-             " attempts, created_at, updated_at, next_attempt_at, fence, last_status, last_error)"
-             " SELECT v.id, done.id, done.tenant, v.url, v.body,"
-             " CASE WHEN d.url IS NULL THEN 'pending' ELSE 'failed' END, 0, $8::bigint,"
-             " $8::bigint, $8::bigint, 0, 0,"
-             " CASE WHEN d.url IS NULL THEN NULL ELSE '" LROGATE_DELIVERY_DISABLED
-             "' END"
-             " FROM done CROSS JOIN unnest($12::text[], $13::text[], $14::bytea[])"
-             " AS v(id, url, body) LEFT JOIN disabled_urls AS d ON d.url = v.url"
-             " ON CONFLICT (id) DO NOTHING RETURNING 1)"
+      return "WITH done AS (" LROGATE_COMPLETE_UPDATE " RETURNING id, tenant, analyzer_id)," +
+             events_cte(12) +
              " SELECT pg_notify('lrogate_finished', id), (SELECT count(*) FROM events) FROM done";
+    case kCompleteCounting:
+      // kCompleteDelivering (its arrays may be empty), and the usage
+      // ($15 day, $16 pages, $17 tokens, $18 bytes in, $19 bytes out) added
+      // to the day's row of the operation's tenant and analyzer, joined to
+      // what the UPDATE returned as the events are: counted when, and only
+      // when, the completion took effect.
+      return "WITH done AS (" LROGATE_COMPLETE_UPDATE " RETURNING id, tenant, analyzer_id)," +
+             events_cte(12) +
+             ", counted AS (INSERT INTO usage_daily AS u (day, tenant, analyzer, operations,"
+             " pages, tokens, bytes_in, bytes_out) SELECT $15::bigint, done.tenant,"
+             " done.analyzer_id, 1, $16::bigint, $17::bigint, $18::bigint, $19::bigint FROM done"
+             " ON CONFLICT (day, tenant, analyzer) DO UPDATE SET operations = u.operations + 1,"
+             " pages = u.pages + EXCLUDED.pages, tokens = u.tokens + EXCLUDED.tokens,"
+             " bytes_in = u.bytes_in + EXCLUDED.bytes_in,"
+             " bytes_out = u.bytes_out + EXCLUDED.bytes_out RETURNING 1)"
+             " SELECT pg_notify('lrogate_finished', id), (SELECT count(*) FROM events),"
+             " (SELECT count(*) FROM counted) FROM done";
     case kRetrieved:
       return "WITH done AS (UPDATE operations SET retrieved_at = $2::bigint,"
              " expires_at = $3::bigint WHERE id = $1::text AND retrieved_at IS NULL RETURNING id)"
@@ -304,6 +328,25 @@ std::string statement_text(Sql which) {
       return "DELETE FROM deliveries WHERE id = ANY(ARRAY(SELECT id FROM deliveries"
              " WHERE status <> 'pending' AND updated_at < $1::bigint ORDER BY updated_at"
              " LIMIT $2::int FOR UPDATE SKIP LOCKED))";
+    case kUsageByTenant:
+    case kUsageByAnalyzer: {
+      // $1 from day, $2 to day (exclusive), $3 tenant (NULL: every tenant).
+      std::string key = which == kUsageByTenant ? "tenant" : "analyzer";
+      return "SELECT " + key +
+             ", SUM(operations)::bigint, SUM(pages)::bigint, SUM(tokens)::bigint,"
+             " SUM(bytes_in)::bigint, SUM(bytes_out)::bigint FROM usage_daily"
+             " WHERE day >= $1::bigint AND day < $2::bigint"
+             " AND ($3::text IS NULL OR tenant = $3::text) GROUP BY " +
+             key + " ORDER BY " + key;
+    }
+    case kUsageOn:
+      // $1 tenant, $2 day. In flight: the listing-by-status index.
+      return "SELECT (SELECT COALESCE(SUM(operations), 0)::bigint FROM usage_daily"
+             " WHERE day = $2::bigint AND tenant = $1::text),"
+             " (SELECT COALESCE(SUM(pages), 0)::bigint FROM usage_daily"
+             " WHERE day = $2::bigint AND tenant = $1::text),"
+             " (SELECT COUNT(*) FROM operations WHERE tenant = $1::text"
+             " AND status IN ('NotStarted', 'Running'))";
     case kSqlCount:
       break;
   }

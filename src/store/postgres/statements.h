@@ -79,6 +79,11 @@ enum Sql {
   kGetDelivery,
   kRedeliver,
   kDeleteDeliveries,
+  // Usage (docs/design.md, "Usage and quotas").
+  kCompleteCounting,  // kCompleteDelivering adding a Succeeded analysis's usage too
+  kUsageByTenant,
+  kUsageByAnalyzer,
+  kUsageOn,
   kSqlCount
 };
 

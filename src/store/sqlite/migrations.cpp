@@ -167,6 +167,24 @@ CREATE TABLE disabled_urls (
   disabled_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // v10: usage (issue 18; docs/design.md, "Usage and quotas"). Each
+    // operation's submitted size (0 for the rows stored before), and the
+    // daily rollup a Succeeded analysis's completion adds to in its own
+    // transaction: per UTC day (days since the epoch), tenant and analyzer.
+    R"sql(
+ALTER TABLE operations ADD COLUMN request_bytes INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE usage_daily (
+  day        INTEGER NOT NULL,
+  tenant     TEXT NOT NULL,
+  analyzer   TEXT NOT NULL,
+  operations INTEGER NOT NULL DEFAULT 0,
+  pages      INTEGER NOT NULL DEFAULT 0,
+  tokens     INTEGER NOT NULL DEFAULT 0,
+  bytes_in   INTEGER NOT NULL DEFAULT 0,
+  bytes_out  INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, tenant, analyzer)
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace

@@ -160,12 +160,12 @@ class SqliteStore final : public OperationStore {
     return out;
   }
 
-  // Without events, the one statement it always was; with them, one
-  // transaction that writes them only when the completion took effect.
+  // Without events or usage, the one statement it always was; with them,
+  // one transaction that writes them only when the completion took effect.
   Result<bool> complete(std::string_view id, std::string_view owner, const Completion& c) override {
     metrics::StoreTimer timer("complete");
     MutexLock lock(mu_);
-    if (c.deliveries.empty()) return complete_locked(id, owner, c);
+    if (c.deliveries.empty() && !c.usage) return complete_locked(id, owner, c);
     bool done = false;
     int written = 0;
     auto r = in_transaction([&]() REQUIRES(mu_) -> Result<void> {
@@ -181,11 +181,49 @@ class SqliteStore final : public OperationStore {
         if (st->step() != SQLITE_DONE) return db_error(db_, "complete");
         written += sqlite3_changes(db_);
       }
+      if (c.usage) {
+        auto st = prepare(kAddUsage);
+        if (!st) return st.error();
+        st->bind(1, id).bind(2, utc_day(c.now)).bind(3, c.usage->pages).bind(4, c.usage->tokens);
+        st->bind(5, c.usage->bytes_in).bind(6, c.usage->bytes_out);
+        if (st->step() != SQLITE_DONE) return db_error(db_, "complete");
+      }
       return {};
     });
     if (!r) return r.error();
-    metrics::count_store_writes("delivery", written);
+    if (written) metrics::count_store_writes("delivery", written);
     return done;
+  }
+
+  Result<std::vector<UsageRow>> usage_between(std::int64_t from_day, std::int64_t to_day,
+                                              std::string_view tenant, UsageGroup group) override {
+    metrics::StoreTimer timer("usage_between");
+    MutexLock lock(mu_);
+    auto st = prepare(group == UsageGroup::kTenant ? kUsageByTenant : kUsageByAnalyzer);
+    if (!st) return st.error();
+    st->bind(1, from_day).bind(2, to_day).bind(3, tenant);
+    std::vector<UsageRow> out;
+    int rc;
+    while ((rc = st->step()) == SQLITE_ROW) {
+      sqlite3_stmt* s = st->raw();
+      out.push_back({column_text(s, 0), sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
+                     sqlite3_column_int64(s, 3), sqlite3_column_int64(s, 4),
+                     sqlite3_column_int64(s, 5)});
+    }
+    if (rc != SQLITE_DONE) return db_error(db_, "usage_between");
+    return out;
+  }
+
+  Result<UsageToday> usage_on(std::string_view tenant, std::int64_t day) override {
+    metrics::StoreTimer timer("usage_on");
+    MutexLock lock(mu_);
+    auto st = prepare(kUsageOn);
+    if (!st) return st.error();
+    st->bind_text(1, tenant).bind(2, day);
+    if (st->step() != SQLITE_ROW) return db_error(db_, "usage_on");
+    sqlite3_stmt* s = st->raw();
+    return UsageToday{sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                      sqlite3_column_int64(s, 2)};
   }
 
   Result<bool> mark_retrieved(std::string_view id, Millis now, Millis expires_at) override {

@@ -90,6 +90,32 @@ std::string statement_text(Sql which) {
              " poll_count = poll_count + ?8, lease_owner = NULL, lease_until = NULL"
              " WHERE id = ?1 AND lease_owner = ?2 AND fence = ?7"
              " AND " LROGATE_ACTIVE;
+    case kAddUsage:
+      // The row the completion just wrote names the tenant and analyzer.
+      // ?1 id, ?2 day, ?3 pages, ?4 tokens, ?5 bytes in, ?6 bytes out.
+      return "INSERT INTO usage_daily (day, tenant, analyzer, operations, pages, tokens, bytes_in,"
+             " bytes_out) SELECT ?2, tenant, analyzer_id, 1, ?3, ?4, ?5, ?6 FROM operations"
+             " WHERE id = ?1 ON CONFLICT (day, tenant, analyzer) DO UPDATE SET"
+             " operations = operations + 1, pages = pages + excluded.pages,"
+             " tokens = tokens + excluded.tokens, bytes_in = bytes_in + excluded.bytes_in,"
+             " bytes_out = bytes_out + excluded.bytes_out";
+    case kUsageByTenant:
+    case kUsageByAnalyzer: {
+      // ?1 from day, ?2 to day (exclusive), ?3 tenant (NULL: every tenant).
+      std::string key = which == kUsageByTenant ? "tenant" : "analyzer";
+      return "SELECT " + key +
+             ", SUM(operations), SUM(pages), SUM(tokens), SUM(bytes_in), SUM(bytes_out)"
+             " FROM usage_daily WHERE day >= ?1 AND day < ?2 AND (?3 IS NULL OR tenant = ?3)"
+             " GROUP BY " +
+             key + " ORDER BY " + key;
+    }
+    case kUsageOn:
+      // ?1 tenant, ?2 day. In flight: the listing-by-status index.
+      return "SELECT (SELECT COALESCE(SUM(operations), 0) FROM usage_daily"
+             " WHERE day = ?2 AND tenant = ?1),"
+             " (SELECT COALESCE(SUM(pages), 0) FROM usage_daily WHERE day = ?2 AND tenant = ?1),"
+             " (SELECT COUNT(*) FROM operations WHERE tenant = ?1"
+             " AND status IN ('NotStarted', 'Running'))";
     case kComplete:
       return "UPDATE operations SET status = ?3, result = ?4, result_type = ?5, error_code = ?6,"
              " error_message = ?7, updated_at = ?8, expires_at = ?9, next_poll_at = NULL,"

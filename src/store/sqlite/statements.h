@@ -59,6 +59,11 @@ enum Sql {
   kRedeliver,
   kEnableUrl,  // redeliver(): its url is enabled again
   kDeleteDeliveries,
+  // Usage (docs/design.md, "Usage and quotas").
+  kAddUsage,  // complete(): a Succeeded analysis's usage, after it took effect
+  kUsageByTenant,
+  kUsageByAnalyzer,
+  kUsageOn,
   kSqlCount
 };
 

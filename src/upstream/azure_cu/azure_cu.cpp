@@ -5,12 +5,19 @@
 namespace lrogate::upstream::azure_cu {
 namespace {
 
+// Azure's statuses; the final body's "usage" tells pages and tokens.
+StatusShape shape() {
+  StatusShape s;
+  s.usage = StatusShape::Usage::kContentUnderstanding;
+  return s;
+}
+
 constexpr const char* kDefaultVersion = "2025-05-01-preview";
 constexpr const char* kGaVersion = "2025-11-01";
 
 class AzureCu final : public OperationLocationUpstream {
  public:
-  explicit AzureCu(Settings s) : OperationLocationUpstream(std::move(s), StatusShape{}) {}
+  explicit AzureCu(Settings s) : OperationLocationUpstream(std::move(s), shape()) {}
 
   http::ClientRequest build_submit(std::string_view analyzer_id,
                                    std::shared_ptr<const std::string> body,

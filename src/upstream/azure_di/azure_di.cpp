@@ -15,6 +15,7 @@ StatusShape shape() {
   s.failed = {"failed", "skipped"};
   s.canceled = {"canceled", "cancelled"};
   s.not_started = {"notStarted"};
+  s.usage = StatusShape::Usage::kDocumentIntelligence;  // pages: analyzeResult.pages
   return s;
 }
 

@@ -173,6 +173,13 @@ class HandFeed final : public OperationStore {
   Result<int> delete_deliveries(Millis before, int limit) override {
     return inner_->delete_deliveries(before, limit);
   }
+  Result<std::vector<UsageRow>> usage_between(std::int64_t from_day, std::int64_t to_day,
+                                              std::string_view tenant, UsageGroup group) override {
+    return inner_->usage_between(from_day, to_day, tenant, group);
+  }
+  Result<UsageToday> usage_on(std::string_view tenant, std::int64_t day) override {
+    return inner_->usage_on(tenant, day);
+  }
 
  private:
   std::unique_ptr<OperationStore> inner_;

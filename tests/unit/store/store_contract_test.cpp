@@ -130,6 +130,7 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
   o.resource = "westeurope-2";
   o.size_band = 11;
   o.callback_url = "https://hooks.example.com/lrogate?t=7&x=\"q\"";
+  o.request_bytes = 5'000'000'123;
   ASSERT_TRUE(store_->insert(o).ok());
 
   auto same = [&](const Operation& got, bool body) {
@@ -1337,6 +1338,128 @@ TEST_P(StoreContract, DeleteDeliveriesTakesOnlyOldFinalOnes) {
   EXPECT_EQ(store_->get_delivery("d4").value()->status, DeliveryStatus::kPending);
 }
 
+// Usage (docs/design.md, "Usage and quotas"): a Succeeded completion that
+// takes effect adds its usage to its tenant's and analyzer's day, once; a
+// completion that does not take effect (final already, a stale fence) adds
+// nothing, nor do failures and cancels (which carry none).
+TEST_P(StoreContract, ASucceededCompletionCountsItsUsageOnce) {
+  constexpr Millis kDay = 86'400'000;
+  const Millis t = 20'000 * kDay + 5000;  // day 20000
+  auto make = [&](const std::string& id, const std::string& tenant, const std::string& analyzer) {
+    Operation o = op(id);
+    o.tenant = tenant;
+    o.analyzer_id = analyzer;
+    ASSERT_TRUE(store_->insert(o).ok());
+  };
+  auto succeed = [&](const std::string& id, std::int64_t pages, Millis now,
+                     std::string_view owner = "", std::int64_t fence = 0) {
+    Completion c;
+    c.status = Status::kSucceeded;
+    c.result = "{}";
+    c.now = now;
+    c.expires_at = now + 1000;
+    c.fence = fence;
+    c.usage = Usage{pages, 10 * pages, 100, 2};
+    return store_->complete(id, owner, c).value();
+  };
+  ASSERT_NO_FATAL_FAILURE(make("u1", "acme", "prebuilt-read"));
+  ASSERT_NO_FATAL_FAILURE(make("u2", "acme", "prebuilt-layout"));
+  ASSERT_NO_FATAL_FAILURE(make("u3", "zeta", "prebuilt-read"));
+  ASSERT_NO_FATAL_FAILURE(make("u4", "acme", "prebuilt-read"));
+  ASSERT_NO_FATAL_FAILURE(make("u5", "acme", "prebuilt-read"));
+  EXPECT_TRUE(succeed("u1", 3, t));
+  EXPECT_TRUE(succeed("u2", 5, t));
+  EXPECT_TRUE(succeed("u3", 7, t));
+  EXPECT_TRUE(succeed("u4", 1, t + kDay));  // the next day
+  // Final already: counts nothing.
+  EXPECT_FALSE(succeed("u1", 3, t));
+  // A stale fence: neither the completion nor its usage; the live one counts.
+  ASSERT_EQ(store_->claim_due("old", 3000, 4000, 10, {}).value().size(), 1u);  // u5
+  ASSERT_EQ(store_->claim_due("new", 4000, 9000, 10, {}).value().size(), 1u);
+  EXPECT_FALSE(succeed("u5", 50, t, "old", 1));
+  // Failed and canceled: no usage.
+  ASSERT_NO_FATAL_FAILURE(make("f1", "acme", "prebuilt-read"));
+  Completion failed;
+  failed.status = Status::kFailed;
+  failed.now = t;
+  EXPECT_TRUE(store_->complete("f1", "", failed).value());
+
+  using Rows = std::vector<UsageRow>;
+  auto rows = [&](std::int64_t from, std::int64_t to, std::string_view tenant, UsageGroup g) {
+    auto r = store_->usage_between(from, to, tenant, g);
+    EXPECT_TRUE(r.ok()) << r.error().detail;
+    return r.ok() ? r.value() : Rows{};
+  };
+  EXPECT_EQ(utc_day(t), 20000);
+  auto by_tenant = rows(20000, 20001, "", UsageGroup::kTenant);
+  ASSERT_EQ(by_tenant.size(), 2u);
+  EXPECT_EQ(by_tenant[0].key, "acme");
+  EXPECT_EQ(by_tenant[0].operations, 2);
+  EXPECT_EQ(by_tenant[0].pages, 8);
+  EXPECT_EQ(by_tenant[0].tokens, 80);
+  EXPECT_EQ(by_tenant[0].bytes_in, 200);
+  EXPECT_EQ(by_tenant[0].bytes_out, 4);
+  EXPECT_EQ(by_tenant[1].key, "zeta");
+  EXPECT_EQ(by_tenant[1].operations, 1);
+  EXPECT_EQ(by_tenant[1].pages, 7);
+  auto two_days = rows(20000, 20002, "acme", UsageGroup::kAnalyzer);
+  ASSERT_EQ(two_days.size(), 2u);
+  EXPECT_EQ(two_days[0].key, "prebuilt-layout");
+  EXPECT_EQ(two_days[0].operations, 1);
+  EXPECT_EQ(two_days[0].pages, 5);
+  EXPECT_EQ(two_days[1].key, "prebuilt-read");
+  EXPECT_EQ(two_days[1].operations, 2);  // u1 on day 20000, u4 on day 20001
+  EXPECT_EQ(two_days[1].pages, 4);
+  auto every = rows(20000, 20002, "", UsageGroup::kAnalyzer);
+  ASSERT_EQ(every.size(), 2u);
+  EXPECT_EQ(every[1].operations, 3);
+  EXPECT_TRUE(rows(19000, 20000, "", UsageGroup::kTenant).empty());
+  EXPECT_TRUE(rows(20000, 20001, "nobody", UsageGroup::kTenant).empty());
+
+  // The live claim's completion counts, once.
+  EXPECT_TRUE(succeed("u5", 50, t, "new", 2));
+  auto today = store_->usage_on("acme", 20000);
+  ASSERT_TRUE(today.ok()) << today.error().detail;
+  EXPECT_EQ(today->operations, 3);
+  EXPECT_EQ(today->pages, 58);
+  EXPECT_EQ(today->in_flight, 0);
+  ASSERT_NO_FATAL_FAILURE(make("open1", "acme", "prebuilt-read"));
+  ASSERT_NO_FATAL_FAILURE(make("open2", "zeta", "prebuilt-read"));
+  today = store_->usage_on("acme", 20000);
+  EXPECT_EQ(today->in_flight, 1);
+  auto none = store_->usage_on("nobody", 20000);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->operations, 0);
+  EXPECT_EQ(none->pages, 0);
+  EXPECT_EQ(none->in_flight, 0);
+}
+
+// Usage and events together, in the one transaction (or statement).
+TEST_P(StoreContract, ACompletionWithUsageAndEventsWritesBothOrNeither) {
+  ASSERT_TRUE(store_->insert(op("both")).ok());
+  Completion c;
+  c.status = Status::kSucceeded;
+  c.result = "{}";
+  c.now = 86'400'000;
+  c.deliveries = {event("msg_both", "https://a.example/hook")};
+  c.usage = Usage{2, 0, 1, 1};
+  EXPECT_TRUE(store_->complete("both", "", c).value());
+  EXPECT_TRUE(store_->get_delivery("msg_both").value().has_value());
+  EXPECT_EQ(store_->usage_on("default", 1).value().operations, 1);
+  c.deliveries = {event("msg_both_2", "https://a.example/hook")};
+  EXPECT_FALSE(store_->complete("both", "", c).value());
+  EXPECT_FALSE(store_->get_delivery("msg_both_2").value().has_value());
+  EXPECT_EQ(store_->usage_on("default", 1).value().operations, 1);
+  EXPECT_EQ(store_->usage_on("default", 1).value().pages, 2);
+}
+
+TEST(StoreUsage, DaysAreUtcDaysSinceTheEpoch) {
+  EXPECT_EQ(utc_day(0), 0);
+  EXPECT_EQ(utc_day(86'399'999), 0);
+  EXPECT_EQ(utc_day(86'400'000), 1);
+  EXPECT_EQ(utc_day(-1), -1);
+}
+
 TEST(StoreStatus, DeliveryNamesRoundTrip) {
   for (DeliveryStatus s :
        {DeliveryStatus::kPending, DeliveryStatus::kDelivered, DeliveryStatus::kFailed}) {
@@ -1472,9 +1595,11 @@ void expect_upgraded(const std::string& url) {
 }
 
 // The newest schema's objects on SQLite (v7: size bands, durations; v8: the
-// claim index; v9: callback urls and the webhook outbox), taken back to v6's.
+// claim index; v9: callback urls and the webhook outbox; v10: request sizes
+// and usage), taken back to v6's.
 constexpr const char* kSqliteDropV7 =
-    "DROP TABLE deliveries; DROP TABLE disabled_urls;"
+    "DROP TABLE usage_daily; ALTER TABLE operations DROP COLUMN request_bytes;"
+    " DROP TABLE deliveries; DROP TABLE disabled_urls;"
     " ALTER TABLE operations DROP COLUMN callback_url;"
     " DROP INDEX operations_claimable;"
     " CREATE INDEX operations_due ON operations(next_poll_at)"
@@ -1511,10 +1636,11 @@ TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
 }
 
 // The newest schema's objects on PostgreSQL (v6: size bands, durations; v7:
-// the claim index; v8: callback urls and the webhook outbox), taken back to
-// v5's.
+// the claim index; v8: callback urls and the webhook outbox; v9: request
+// sizes and usage), taken back to v5's.
 constexpr const char* kPostgresDropV6 =
     "SET client_min_messages = warning;"
+    " DROP TABLE usage_daily; ALTER TABLE operations DROP COLUMN request_bytes;"
     " DROP TABLE deliveries; DROP TABLE disabled_urls;"
     " ALTER TABLE operations DROP COLUMN callback_url;"
     " DROP INDEX operations_claimable_at;"

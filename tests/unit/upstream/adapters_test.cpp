@@ -63,6 +63,10 @@ TEST(AzureDi, LowercaseStatusesAreRead) {
   auto ok = up->read_poll(answer(200, R"({"status":"succeeded","analyzeResult":{}})"), 0);
   EXPECT_EQ(ok.phase, Phase::kSucceeded);
   EXPECT_FALSE(ok.body.empty());
+  // Pages: the length of analyzeResult.pages.
+  auto paged =
+      up->read_poll(answer(200, R"({"status":"succeeded","analyzeResult":{"pages":[{},{}]}})"), 0);
+  EXPECT_EQ(paged.pages, 2);
   EXPECT_EQ(up->read_poll(answer(200, R"({"status":"notStarted"})"), 0).phase, Phase::kNotStarted);
   EXPECT_EQ(up->read_poll(answer(200, R"({"status":"completed","analyzeResult":{}})"), 0).phase,
             Phase::kSucceeded);

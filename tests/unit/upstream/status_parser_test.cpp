@@ -100,5 +100,61 @@ TEST(StatusParser, ErrorBodyFallsBackToAnExcerpt) {
   EXPECT_EQ(m2, "<html>bad gateway</html>");
 }
 
+// Usage (docs/design.md, "Usage and quotas"), read in the status pass.
+StatusShape usage_shape(StatusShape::Usage u) {
+  StatusShape s;
+  s.usage = u;
+  return s;
+}
+
+TEST(StatusParserUsage, ContentUnderstandingPagesAndTokens) {
+  auto s = parse_status_body(
+      R"({"status":"Succeeded","result":{"usage":{"documentPagesStandard":99}},)"
+      R"("usage":{"documentPagesMinimal":1,"documentPagesBasic":2,"documentPagesStandard":3,)"
+      R"("contextualizationTokens":1000,"tokens":{"gpt-4.1-input":200,"gpt-4.1-output":50.9,)"
+      R"("nested":{"x":5},"list":[7]}}})",
+      usage_shape(StatusShape::Usage::kContentUnderstanding));
+  EXPECT_EQ(s.phase, Phase::kSucceeded);
+  EXPECT_EQ(s.pages, 6);      // the result's own "usage" is not the top-level one
+  EXPECT_EQ(s.tokens, 1250);  // 1000 + 200 + 50 (whole numbers), nested values not
+}
+
+TEST(StatusParserUsage, MissingAndGarbageFieldsCountNothing) {
+  const auto cu = usage_shape(StatusShape::Usage::kContentUnderstanding);
+  auto none = parse_status_body(R"({"status":"Succeeded","result":{}})", cu);
+  EXPECT_EQ(none.phase, Phase::kSucceeded);
+  EXPECT_EQ(none.pages, 0);
+  EXPECT_EQ(none.tokens, 0);
+  auto garbage = parse_status_body(
+      R"({"status":"Succeeded","usage":{"documentPagesBasic":"7","documentPagesStandard":-3,)"
+      R"("documentPagesMinimal":null,"contextualizationTokens":true,"tokens":[1,2]}})",
+      cu);
+  EXPECT_EQ(garbage.phase, Phase::kSucceeded);
+  EXPECT_EQ(garbage.pages, 0);
+  EXPECT_EQ(garbage.tokens, 0);
+  auto not_object = parse_status_body(R"({"status":"Succeeded","usage":5})", cu);
+  EXPECT_EQ(not_object.phase, Phase::kSucceeded);
+  EXPECT_EQ(not_object.pages, 0);
+  // Without the usage shape nothing is read.
+  auto off = parse_status_body(R"({"status":"Succeeded","usage":{"documentPagesBasic":2}})");
+  EXPECT_EQ(off.pages, 0);
+}
+
+TEST(StatusParserUsage, DocumentIntelligencePagesAreTheLengthOfAnalyzeResultPages) {
+  StatusShape di = usage_shape(StatusShape::Usage::kDocumentIntelligence);
+  di.succeeded = {"succeeded"};
+  di.failed = {"failed"};
+  auto s = parse_status_body(
+      R"({"status":"succeeded","analyzeResult":{"pages":[{"pageNumber":1,"words":[1,2,3]},)"
+      R"({"pageNumber":2,"lines":[[1],[2]]},{"pageNumber":3}],"tables":[1,2,3,4,5]}})",
+      di);
+  EXPECT_EQ(s.phase, Phase::kSucceeded);
+  EXPECT_EQ(s.pages, 3);
+  EXPECT_EQ(s.tokens, 0);
+  EXPECT_EQ(parse_status_body(R"({"status":"succeeded","analyzeResult":{"pages":{}}})", di).pages,
+            0);
+  EXPECT_EQ(parse_status_body(R"({"status":"succeeded","pages":[1,2]})", di).pages, 0);
+}
+
 }  // namespace
 }  // namespace lrogate::upstream
