@@ -48,6 +48,7 @@ void submit(ApiContext& ctx, http::Request&& req, const http::Params& params,
     return respond(std::move(*bad));
   }
   in.content_type = std::string(req.header("content-type"));
+  in.reuse = wants_reuse(ctx, req);
   in.body = std::move(req.body);
   bool repeatability = !req.header("repeatability-request-id").empty();
   std::size_t size = in.body.size();
@@ -62,6 +63,7 @@ void submit(ApiContext& ctx, http::Request&& req, const http::Params& params,
           if (o.error) return respond(std::move(*o.error));
           http::Response r = submitted_reply(ctx, analyzer, o.operation_id);
           if (repeatability) r.set("Repeatability-Result", "accepted");
+          if (o.reused) r.set("Preference-Applied", "reuse");
           respond(std::move(r));
         },
         on_loop);

@@ -191,6 +191,7 @@ void create_checked(ApiContext& ctx, std::shared_ptr<http::Request> req, http::R
     in.body.erase(0, start);
     in.body_checked = true;
   }
+  in.reuse = wants_reuse(ctx, *req);
   bool repeatability = !req->header("repeatability-request-id").empty();
   submit_operation(
       ctx, std::move(in),
@@ -204,6 +205,7 @@ void create_checked(ApiContext& ctx, std::shared_ptr<http::Request> req, http::R
         res.set("Operation-Location",
                 public_url(ctx.config.public_base_url, "/operations/" + o.operation_id));
         if (repeatability) res.set("Repeatability-Result", "accepted");
+        if (o.reused) res.set("Preference-Applied", "reuse");
         res.log_operation_id = o.operation_id;
         respond(std::move(res));
       },

@@ -1,8 +1,11 @@
 #include "api/submit.h"
 
 #include <atomic>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "api/replies.h"
 #include "api/usage.h"
@@ -10,6 +13,7 @@
 #include "base/json_util.h"
 #include "base/log.h"
 #include "base/sha256.h"
+#include "base/strings.h"
 #include "upstream/operation_location.h"
 #include "upstream/retry_after.h"
 
@@ -106,6 +110,52 @@ std::optional<http::Response> read_callback(const ApiContext& ctx, const http::R
   }
   *url = notify::ReceiverPolicy::canonical(u);
   return std::nullopt;
+}
+
+bool wants_reuse(const ApiContext& ctx, const http::Request& req) {
+  (void)ctx;
+  std::string_view prefer = req.header("prefer");
+  while (!prefer.empty()) {
+    std::size_t comma = prefer.find(',');
+    std::string_view item = prefer.substr(0, comma);
+    prefer = comma == std::string_view::npos ? std::string_view() : prefer.substr(comma + 1);
+    item = item.substr(0, item.find_first_of(";="));
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, "reuse")) return true;
+  }
+  return false;
+}
+
+namespace {
+
+// Whether a JSON value names a URL anywhere (a member `url`, `urlSource` or
+// `documentUrl`, in any case), walked without recursion (nesting is bounded
+// by json::check, but the walk need not rely on it).
+bool names_url(const boost::json::value& root) {
+  std::vector<const boost::json::value*> todo{&root};
+  while (!todo.empty()) {
+    const boost::json::value* v = todo.back();
+    todo.pop_back();
+    if (const auto* o = v->if_object()) {
+      for (const auto& [k, member] : *o) {
+        if (iequals(k, "url") || iequals(k, "urlSource") || iequals(k, "documentUrl")) return true;
+        todo.push_back(&member);
+      }
+    } else if (const auto* a = v->if_array()) {
+      for (const auto& item : *a) todo.push_back(&item);
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool reusable_body(std::string_view content_type, std::string_view body) {
+  if (!upstream::is_json_type(content_type)) return true;
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  return !ec && !names_url(v);
 }
 
 std::optional<http::Response> read_idempotency_key(const http::Request& req, std::string* key) {
@@ -245,8 +295,9 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
   // Known from memory (none, or a final one), a submit with no key to check
   // calls the store only to record what the upstream accepted: one thread
   // hop fewer (docs/design.md, "Threads").
-  // A tenant with a daily quota reads its usage first (quota_refusal).
-  if (in.idempotency_key.empty() && !ctx.tenants.settings(in.tenant).has_quota()) {
+  // A tenant with a daily quota reads its usage first (quota_refusal), and
+  // a submit asking for reuse looks for a stored result.
+  if (in.idempotency_key.empty() && !in.reuse && !ctx.tenants.settings(in.tenant).has_quota()) {
     if (auto known = ctx.service.cached_latest_creation(in.analyzer_id);
         known && (!*known || core::is_terminal((*known)->status))) {
       return after_creation(ctx, known->get(), std::move(in), {}, std::move(done));
@@ -287,6 +338,13 @@ std::string request_hash(const SubmitInput& in) {
 // store, then the rest of the submit.
 void read_creation(ApiContext& ctx, SubmitInput in, SubmitDone done) {
   std::string hash = request_hash(in);
+  // A submit that names a callback is not answered from a stored result:
+  // its event would need a write of its own (docs/design.md, "Reuse of
+  // results").
+  if (in.reuse && in.callback_url.empty() && reusable_body(in.content_type, in.body)) {
+    in.reuse_key = sha256_hex({"analysis\n", in.analyzer_id, "\n", in.content_type, "\n",
+                               in.options.api_version, "?", in.options.query, "\n", in.body});
+  }
   auto creation = ctx.service.latest_creation(in.analyzer_id);
   if (!creation) return fail_with(done, store_unavailable(creation.error()));
   const auto& c = creation.value();
@@ -346,6 +404,35 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
         break;
     }
   }
+  // Reuse before the quota: a stored result costs no upstream call.
+  if (!in.reuse_key.empty()) {
+    core::NewOperation n{"", in.tenant, in.analyzer_id, "", in.idempotency_key};
+    n.reuse_key = in.reuse_key;
+    auto reused = ctx.service.reuse(n);
+    if (!reused) {
+      if (!in.idempotency_key.empty()) (void)ctx.service.release_key(in.tenant, in.idempotency_key);
+      return fail(store_unavailable(reused.error()));
+    }
+    if (const auto& op = reused.value()) {
+      if (!in.idempotency_key.empty()) {
+        if (auto b = ctx.service.bind_key(in.tenant, in.idempotency_key, op->id); !b) {
+          log::warn("cannot bind idempotency key",
+                    {{"operation_id", op->id}, {"detail", b.error().detail}});
+        }
+      }
+      log::info("state", {{"operation_id", op->id},
+                          {"analyzer_id", op->analyzer_id},
+                          {"from", nullptr},
+                          {"to", "Succeeded"},
+                          {"reused", true},
+                          {"request_id", in.request_id}});
+      SubmitOutcome o;
+      o.operation_id = op->id;
+      o.reused = true;
+      done(std::move(o));
+      return;
+    }
+  }
   // Daily quotas (docs/design.md, "Usage and quotas"): after a replay has
   // had its answer, before the upstream is called.
   if (auto refused = quota_refusal(ctx, in.tenant)) {
@@ -392,6 +479,7 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
                      n.size_band = band;
                      n.request_bytes = size;
                      n.callback_url = shared->callback_url;
+                     n.reuse_key = shared->reuse_key;
                      auto rec = ctx.service.record_submitted(n);
                      if (!rec && rec.error().code == ErrorCode::kConflict && !key.empty()) {
                        // Either this id is recorded already (the upstream answered an id

@@ -32,13 +32,31 @@ struct SubmitInput {
   // Where the completion event goes (read_callback checked it); empty:
   // nowhere. Part of the idempotency hash when set.
   std::string callback_url;
+  // The client asked to reuse a stored result (wants_reuse; docs/design.md,
+  // "Reuse of results").
+  bool reuse = false;
+  // What a later submit asking for reuse matches (set by the submit path
+  // when it may be reused: store::Operation::reuse_key).
+  std::string reuse_key;
 };
 
 struct SubmitOutcome {
   std::optional<http::Response> error;  // set when the submit did not go through
   std::string operation_id;
   bool replay = false;  // an earlier request with the same key was answered
+  // A stored result was reused: the operation is Succeeded already. The
+  // answer says `Preference-Applied: reuse`.
+  bool reused = false;
 };
+
+// Whether a submit asks to reuse a stored result: `Prefer: reuse` (RFC
+// 7240; among other preferences, any case, with or without parameters).
+bool wants_reuse(const ApiContext& ctx, const http::Request& req);
+
+// Whether a submit's body may be matched by a later one's: its bytes are the
+// document (any body that is not JSON), or JSON with no member named `url`,
+// `urlSource` or `documentUrl` at any depth (a URL's content can change).
+bool reusable_body(std::string_view content_type, std::string_view body);
 
 // The correlation headers for an upstream call made for req: its valid
 // client request id (else the gateway's request id) and traceparent.

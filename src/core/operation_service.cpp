@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "base/ids.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/strings.h"
@@ -45,6 +46,7 @@ Result<Operation> OperationService::record_submitted(const NewOperation& n) {
   op.size_band = n.size_band;
   op.callback_url = n.callback_url;
   op.request_bytes = n.request_bytes;
+  op.reuse_key = n.reuse_key;
   op.next_poll_at = now + config_.first_poll_delay.count();
   if (config_.learned_schedule) {
     if (auto learned = learned_for(op)) {
@@ -54,6 +56,33 @@ Result<Operation> OperationService::record_submitted(const NewOperation& n) {
   if (auto r = store_.insert(op); !r) return r.error();
   metrics::count_store_writes("insert", 1);
   return op;
+}
+
+Result<std::optional<Operation>> OperationService::reuse(const NewOperation& n) {
+  if (n.reuse_key.empty()) return std::optional<Operation>();
+  Millis now = clock_.now_ms();
+  auto found = store_.find_reusable(n.tenant, n.reuse_key, now);
+  if (!found || !found.value()) return found;
+  const Operation& from = *found.value();
+  Operation op;
+  op.id = random_uuid();
+  op.tenant = n.tenant;
+  op.analyzer_id = n.analyzer_id;
+  op.upstream_url = from.upstream_url;
+  op.status = Status::kSucceeded;
+  op.created_at = now;
+  op.updated_at = now;
+  op.result = from.result;
+  op.result_type = from.result_type;
+  op.expires_at = now + config_.result_ttl.count();
+  op.idempotency_key = n.idempotency_key;
+  op.kind = n.kind;
+  op.resource = from.resource;
+  op.size_band = n.size_band;
+  op.reuse_key = n.reuse_key;
+  if (auto r = store_.insert(op); !r) return r.error();
+  metrics::count_store_writes("insert", 1);
+  return std::optional<Operation>(std::move(op));
 }
 
 Result<std::optional<Operation>> OperationService::find(std::string_view id) {

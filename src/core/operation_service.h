@@ -39,6 +39,9 @@ struct NewOperation {
   std::string callback_url{};
   // The submitted body's size (usage's bytes in).
   std::int64_t request_bytes = 0;
+  // What a later submit asking for reuse matches (store::Operation::
+  // reuse_key); empty: not reusable.
+  std::string reuse_key{};
 };
 
 // What a final transition tells its receivers (docs/design.md, "Completion
@@ -79,6 +82,13 @@ class OperationService {
   // Records an operation the upstream accepted, due for its first poll.
   // kConflict if the id is already known.
   Result<Operation> record_submitted(const NewOperation& n);
+  // Reuse of results (docs/design.md, "Reuse of results"): when n.tenant has
+  // a Succeeded operation with n.reuse_key that has not expired, records a
+  // new operation under a fresh id that is Succeeded already, with that
+  // result (expiring at result_ttl from now), and returns it; nullopt when
+  // there is none. No upstream call, no poll, no event and no usage: it
+  // is written final in one insert.
+  Result<std::optional<Operation>> reuse(const NewOperation& n);
 
   // The operation as a client may see it: nullopt when unknown or expired
   // (an expired record reads as gone even before the sweep deletes it).

@@ -78,6 +78,7 @@ inline constexpr std::tuple kColumns{
     Column{"size_band", &Operation::size_band},
     Column{"callback_url", &Operation::callback_url},
     Column{"request_bytes", &Operation::request_bytes},
+    Column{"reuse_key", &Operation::reuse_key},
 };
 
 inline constexpr int kCount = static_cast<int>(std::tuple_size_v<decltype(kColumns)>);

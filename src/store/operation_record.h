@@ -63,6 +63,11 @@ struct Operation {
   // The submitted body's size as the gateway received it (usage's bytes
   // in); 0 for rows stored before it was kept.
   std::int64_t request_bytes = 0;
+  // What a later submit asking to reuse a result matches (docs/design.md,
+  // "Reuse of results"): the SHA-256 of its analyzer, api-version, query,
+  // content type and document bytes; empty: this one may not be reused (it
+  // named a URL, or did not ask for reuse).
+  std::string reuse_key;
 };
 
 }  // namespace lrogate::store

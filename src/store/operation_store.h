@@ -266,6 +266,12 @@ class OperationStore {
   // analyzer, and this never finds one.
   virtual Result<std::optional<Operation>> latest_of_kind(Kind kind, std::string_view analyzer_id,
                                                           Millis now) = 0;
+  // The newest Succeeded record of `tenant` whose reuse_key is `reuse_key`
+  // (never empty) and that has not expired at `now`, if any: a result a
+  // submit may reuse (docs/design.md, "Reuse of results").
+  virtual Result<std::optional<Operation>> find_reusable(std::string_view tenant,
+                                                         std::string_view reuse_key,
+                                                         Millis now) = 0;
   // What latest_of_kind would answer, when this process can tell from
   // memory without I/O or wait (the read cache of an exclusive store):
   // nullopt when only latest_of_kind can tell; a null record inside when it

@@ -182,6 +182,11 @@ class ReadCache final : public OperationStore {
     latest_[key] = r.value() ? std::optional<std::string>(r.value()->id) : std::nullopt;
     return r;
   }
+  // Read afresh each time: only submits that ask for reuse ask.
+  Result<std::optional<Operation>> find_reusable(std::string_view tenant,
+                                                 std::string_view reuse_key, Millis now) override {
+    return inner_->find_reusable(tenant, reuse_key, now);
+  }
   std::optional<std::shared_ptr<const Operation>> cached_latest_of_kind(
       Kind kind, std::string_view analyzer_id, Millis now) override {
     if (shared_) return std::nullopt;

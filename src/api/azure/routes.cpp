@@ -82,6 +82,7 @@ void analyze(ApiContext& ctx, Service s, bool binary_route, http::Request&& req,
     return respond(std::move(*bad));
   }
   in.content_type = type;
+  in.reuse = wants_reuse(ctx, req);
   in.body = std::move(req.body);
   in.options = {query.api_version, query.passthrough};
   bool repeatability = !req.header("repeatability-request-id").empty();
@@ -101,6 +102,7 @@ void analyze(ApiContext& ctx, Service s, bool binary_route, http::Request&& req,
                                   base + azure::result_path(s, analyzer, o.operation_id, version),
                                   ctx.retry_after_s());
               if (repeatability) r.set("Repeatability-Result", "accepted");
+              if (o.reused) r.set("Preference-Applied", "reuse");
               respond(std::move(r));
             },
             on_loop);

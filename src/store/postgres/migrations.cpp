@@ -191,8 +191,8 @@ END $$;
     // next_poll_at under a live lease, and 100,000 of them would be walked
     // by every claim (issue 16, item 3).
     "DROP INDEX operations_due_at;"
-    "CREATE INDEX operations_claimable_at ON operations ((" LROGATE_CLAIMABLE_AT ")) WHERE "
-    LROGATE_ACTIVE ";",
+    "CREATE INDEX operations_claimable_at ON operations ((" LROGATE_CLAIMABLE_AT
+    ")) WHERE " LROGATE_ACTIVE ";",
     // v8: completion webhooks (issue 18; docs/design.md, "Completion
     // webhooks"). Each operation's callback url (NULL: none, as every row
     // stored before; no table rewrite). The outbox: one row per event and
@@ -251,6 +251,15 @@ CREATE TABLE usage_daily (
   bytes_out  BIGINT NOT NULL DEFAULT 0,
   PRIMARY KEY (day, tenant, analyzer)
 );
+)sql",
+    // v10: reuse of results (issue 18, item 3; docs/design.md, "Reuse of
+    // results"): each operation's reuse key (NULL: not reusable, as every
+    // row stored before; no table rewrite), found by tenant and key, newest
+    // first.
+    R"sql(
+ALTER TABLE operations ADD COLUMN reuse_key TEXT COLLATE "C";
+CREATE INDEX operations_reuse ON operations (tenant, reuse_key, created_at DESC)
+  WHERE reuse_key IS NOT NULL;
 )sql",
 };
 

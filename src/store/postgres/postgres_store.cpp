@@ -267,6 +267,15 @@ class PostgresStore final : public OperationStore {
     return std::optional<Operation>(read_row(r->get(), 0));
   }
 
+  Result<std::optional<Operation>> find_reusable(std::string_view tenant,
+                                                 std::string_view reuse_key, Millis now) override {
+    metrics::StoreTimer timer("find_reusable");
+    auto r = run(kFindReusable, Params().text(tenant).text(reuse_key).num(now), "find_reusable");
+    if (!r) return r.error();
+    if (PQntuples(r->get()) == 0) return std::optional<Operation>();
+    return std::optional<Operation>(read_row(r->get(), 0));
+  }
+
   Result<std::vector<Operation>> list(const ListQuery& q) override {
     metrics::StoreTimer timer("list");
     Params p;
@@ -396,8 +405,8 @@ class PostgresStore final : public OperationStore {
     Params p;
     p.text(owner).num(lease_until).num(now).num(std::int64_t{limit});
     if (!skip_prefixes.empty()) p.text_array(skip_prefixes);
-    auto r =
-        run(skip_prefixes.empty() ? kClaimDeliveries : kClaimDeliveriesSkipping, p, "claim_deliveries");
+    auto r = run(skip_prefixes.empty() ? kClaimDeliveries : kClaimDeliveriesSkipping, p,
+                 "claim_deliveries");
     if (!r) return r.error();
     auto out = read_deliveries(r->get());
     deliveries::sort_by_due(out);

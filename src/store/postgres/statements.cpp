@@ -224,6 +224,13 @@ std::string statement_text(Sql which) {
              " FROM operations WHERE analyzer_id = $1::text AND kind = $2::text"
              " AND kind <> 'analysis' AND (expires_at IS NULL OR expires_at > $3::bigint)"
              " ORDER BY created_at DESC, id DESC LIMIT 1";
+    case kFindReusable:
+      // Walks operations_reuse (tenant, reuse_key, created_at DESC).
+      return "SELECT " + columns::names() +
+             " FROM operations WHERE tenant = $1::text AND reuse_key = $2::text"
+             " AND reuse_key IS NOT NULL AND status = 'Succeeded'"
+             " AND (expires_at IS NULL OR expires_at > $3::bigint)"
+             " ORDER BY created_at DESC LIMIT 1";
     case kKeyExpire:
       return "DELETE FROM idempotency WHERE tenant = $1::text AND key = $2::text"
              " AND expires_at <= $3::bigint";

@@ -14,7 +14,7 @@
 // claims walk its index (operations_claimable_at, migration v7), so records
 // a poller holds between polls (a live lease, a past next_poll_at) are never
 // walked (docs/design.md, "Claiming and the loop").
-#define LROGATE_CLAIMABLE_AT                                           \
+#define LROGATE_CLAIMABLE_AT                                                  \
   "CASE WHEN status IN ('NotStarted', 'Running') THEN GREATEST(next_poll_at," \
   " COALESCE(lease_until, 0)) END"
 // The same for a pending delivery (its index: deliveries_claimable_at,
@@ -54,6 +54,7 @@ enum Sql {
   kListStatus,
   kListStatusAfter,
   kLatestOfKind,
+  kFindReusable,
   kKeyExpire,
   kKeyInsert,
   kKeySelect,

@@ -185,6 +185,14 @@ CREATE TABLE usage_daily (
   PRIMARY KEY (day, tenant, analyzer)
 ) WITHOUT ROWID;
 )sql",
+    // v11: reuse of results (issue 18, item 3; docs/design.md, "Reuse of
+    // results"): each operation's reuse key (NULL: not reusable, as every
+    // row stored before), found by tenant and key, newest first.
+    R"sql(
+ALTER TABLE operations ADD COLUMN reuse_key TEXT;
+CREATE INDEX operations_reuse ON operations(tenant, reuse_key, created_at DESC)
+  WHERE reuse_key IS NOT NULL;
+)sql",
 };
 
 }  // namespace

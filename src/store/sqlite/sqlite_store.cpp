@@ -336,6 +336,19 @@ class SqliteStore final : public OperationStore {
     return std::optional<Operation>();
   }
 
+  Result<std::optional<Operation>> find_reusable(std::string_view tenant,
+                                                 std::string_view reuse_key, Millis now) override {
+    metrics::StoreTimer timer("find_reusable");
+    MutexLock lock(mu_);
+    auto st = prepare(kFindReusable);
+    if (!st) return st.error();
+    st->bind(1, tenant).bind(2, reuse_key).bind(3, now);
+    int rc = st->step();
+    if (rc == SQLITE_ROW) return std::optional<Operation>(read_row(st->raw()));
+    if (rc != SQLITE_DONE) return db_error(db_, "find_reusable");
+    return std::optional<Operation>();
+  }
+
   Result<std::vector<Operation>> list(const ListQuery& q) override {
     metrics::StoreTimer timer("list");
     MutexLock lock(mu_);

@@ -157,6 +157,12 @@ std::string statement_text(Sql which) {
              " FROM operations WHERE analyzer_id = ?1 AND kind = ?2"
              " AND kind <> 'analysis' AND (expires_at IS NULL OR expires_at > ?3)"
              " ORDER BY created_at DESC, id DESC LIMIT 1";
+    case kFindReusable:
+      // Walks operations_reuse (tenant, reuse_key, created_at DESC).
+      return "SELECT " + columns::names() +
+             " FROM operations WHERE tenant = ?1 AND reuse_key = ?2 AND reuse_key IS NOT NULL"
+             " AND status = 'Succeeded'"
+             " AND (expires_at IS NULL OR expires_at > ?3) ORDER BY created_at DESC LIMIT 1";
     case kList:
       return list(false, false);
     case kListAfter:
@@ -224,10 +230,9 @@ std::string statement_text(Sql which) {
                  "UPDATE deliveries SET lease_owner = ?1, lease_until = ?2, fence = fence + 1"
                  " WHERE rowid IN (SELECT rowid FROM deliveries WHERE status = 'pending'"
                  " AND " LROGATE_DELIVERY_CLAIMABLE_AT " <= ?3") +
-             (which == kClaimDeliveriesSkipping
-                  ? " AND NOT EXISTS (SELECT 1 FROM json_each(?5)"
-                    " WHERE substr(url, 1, length(value)) = value)"
-                  : "") +
+             (which == kClaimDeliveriesSkipping ? " AND NOT EXISTS (SELECT 1 FROM json_each(?5)"
+                                                  " WHERE substr(url, 1, length(value)) = value)"
+                                                : "") +
              " ORDER BY " LROGATE_DELIVERY_CLAIMABLE_AT " LIMIT ?4) RETURNING " +
              deliveries::kNames;
     case kRecordDelivery:

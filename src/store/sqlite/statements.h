@@ -27,6 +27,7 @@ enum Sql {
   kCountByStatus,
   kCountOpenByResource,
   kLatestOfKind,
+  kFindReusable,
   kList,
   kListAfter,
   kListStatus,

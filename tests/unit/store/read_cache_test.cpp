@@ -3,6 +3,8 @@
 // hears it, and a read that raced a change never puts the older record back.
 // First against a feed the test drives by hand (a SQLite store posing as a
 // shared one), then against two PostgreSQL "replicas" on one database.
+#include "store/read_cache.h"
+
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <unistd.h>
@@ -16,7 +18,6 @@
 #include <thread>
 
 #include "store/operation_store.h"
-#include "store/read_cache.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace lrogate::store {
@@ -27,8 +28,8 @@ using Kind = Change::Kind;
 
 std::string temp_path() {
   static int n = 0;
-  auto dir = std::filesystem::temp_directory_path() /
-             ("lrogate-cache-test-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("lrogate-cache-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto path = dir / ("c" + std::to_string(n++) + ".db");
   std::filesystem::remove(path);
@@ -116,6 +117,10 @@ class HandFeed final : public OperationStore {
   Result<bool> remove(std::string_view id) override { return inner_->remove(id); }
   Result<int> delete_expired(Millis now, int limit) override {
     return inner_->delete_expired(now, limit);
+  }
+  Result<std::optional<Operation>> find_reusable(std::string_view t, std::string_view k,
+                                                 Millis now) override {
+    return inner_->find_reusable(t, k, now);
   }
   Result<std::optional<Operation>> latest_of_kind(store::Kind k, std::string_view a,
                                                   Millis now) override {
@@ -389,7 +394,8 @@ TEST(ExclusiveCache, RemembersAnAnalyzersLatestCreationUntilItCanChange) {
   ASSERT_TRUE(in_memory().has_value() && *in_memory());
   EXPECT_EQ((*in_memory())->id, "c1");
   // Its completion shows (the record comes from get(), which its writes keep current).
-  ASSERT_TRUE(cache->complete("c1", "", {Status::kFailed, "", "", "Bad", "b", 60, 1000, 0}).value());
+  ASSERT_TRUE(
+      cache->complete("c1", "", {Status::kFailed, "", "", "Bad", "b", 60, 1000, 0}).value());
   EXPECT_EQ(latest()->status, Status::kFailed);
   EXPECT_EQ(inner->latest_lookups(), 2);
   ASSERT_TRUE(in_memory().has_value() && *in_memory());
@@ -513,8 +519,8 @@ TEST_F(Replicas, WhatAWritesBHearsAndReadsAfresh) {
   // The completion, on the channel that wakes long-polls.
   claimed = a_->claim_due("A", 0, 60'000, 10, {}).value();
   ASSERT_EQ(claimed.size(), 1u);
-  Completion c{Status::kSucceeded, "{\"r\":1}", "application/json", "", "", 7, 1'000'000,
-               claimed[0].fence};
+  Completion c{Status::kSucceeded, "{\"r\":1}",     "application/json", "", "", 7,
+               1'000'000,          claimed[0].fence};
   ASSERT_TRUE(a_->complete("x", "A", c).value());
   ASSERT_TRUE(heard_.wait_for(Kind::kFinished, "x"));
   EXPECT_EQ(b_->get("x").value()->result, "{\"r\":1}");
@@ -548,9 +554,10 @@ TEST_F(Replicas, ALostListenerConnectionStopsTheCacheUntilItListensAgain) {
   heard_.clear();
   PGconn* admin = PQconnectdb(url_.c_str());
   ASSERT_EQ(PQstatus(admin), CONNECTION_OK);
-  PGresult* r = PQexec(admin,
-                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                       " WHERE application_name = 'lrogate-listener' AND datname = current_database()");
+  PGresult* r =
+      PQexec(admin,
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+             " WHERE application_name = 'lrogate-listener' AND datname = current_database()");
   ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
   EXPECT_GE(PQntuples(r), 2);  // A's and B's
   PQclear(r);
@@ -560,7 +567,8 @@ TEST_F(Replicas, ALostListenerConnectionStopsTheCacheUntilItListensAgain) {
   ASSERT_TRUE(heard_.wait_for(Kind::kListening, ""));
   cache_on_b("z");
   // And it hears again.
-  ASSERT_TRUE(a_->complete("z", "", {Status::kCanceled, "", "", "C", "c", 1, 1'000'000, 0}).value());
+  ASSERT_TRUE(
+      a_->complete("z", "", {Status::kCanceled, "", "", "C", "c", 1, 1'000'000, 0}).value());
   ASSERT_TRUE(heard_.wait_for(Kind::kFinished, "z"));
   EXPECT_EQ(b_->get("z").value()->status, Status::kCanceled);
 }
