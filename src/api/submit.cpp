@@ -113,7 +113,7 @@ std::optional<http::Response> read_callback(const ApiContext& ctx, const http::R
 }
 
 bool wants_reuse(const ApiContext& ctx, const http::Request& req) {
-  (void)ctx;
+  if (ctx.tenants.settings(req.principal).reuse) return true;
   std::string_view prefer = req.header("prefer");
   while (!prefer.empty()) {
     std::size_t comma = prefer.find(',');

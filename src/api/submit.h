@@ -49,8 +49,9 @@ struct SubmitOutcome {
   bool reused = false;
 };
 
-// Whether a submit asks to reuse a stored result: `Prefer: reuse` (RFC
-// 7240; among other preferences, any case, with or without parameters).
+// Whether a submit asks to reuse a stored result: its tenant's `reuse`
+// setting (the tenants file), or `Prefer: reuse` (RFC 7240; among other
+// preferences, any case, with or without parameters).
 bool wants_reuse(const ApiContext& ctx, const http::Request& req);
 
 // Whether a submit's body may be matched by a later one's: its bytes are the

@@ -131,6 +131,7 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
   o.size_band = 11;
   o.callback_url = "https://hooks.example.com/lrogate?t=7&x=\"q\"";
   o.request_bytes = 5'000'000'123;
+  o.reuse_key = "6f1d0b8e3c2a";
   ASSERT_TRUE(store_->insert(o).ok());
 
   auto same = [&](const Operation& got, bool body) {
@@ -155,6 +156,7 @@ TEST_P(StoreContract, EveryColumnRoundTrips) {
     EXPECT_EQ(got.resource, o.resource);
     EXPECT_EQ(got.size_band, o.size_band);
     EXPECT_EQ(got.callback_url, o.callback_url);
+    EXPECT_EQ(got.reuse_key, o.reuse_key);
   };
   auto got = store_->get(o.id);
   ASSERT_TRUE(got.ok() && got.value().has_value());
@@ -543,6 +545,44 @@ TEST_P(StoreContract, ListIsNewestFirstAndPagesStably) {
   ListQuery other;
   other.tenant = "someone-else";
   EXPECT_TRUE(store_->list(other).value().empty());
+}
+
+// Reuse of results: the newest Succeeded record of the tenant with the key
+// that has not expired; never a failed or running one, another tenant's, or
+// one without a key.
+TEST_P(StoreContract, FindsTheNewestReusableResultOfTheTenantOnly) {
+  auto add = [&](const std::string& id, const std::string& tenant, Millis created,
+                 const std::string& key, std::optional<Status> final_status, Millis expires) {
+    Operation o = op(id, created);
+    o.tenant = tenant;
+    o.reuse_key = key;
+    ASSERT_TRUE(store_->insert(o).ok());
+    if (!final_status) return;
+    Completion c;
+    c.status = *final_status;
+    c.result = "{\"from\":\"" + id + "\"}";
+    c.result_type = "application/json";
+    c.now = created + 1;
+    c.expires_at = expires;
+    ASSERT_TRUE(store_->complete(id, "", c).value());
+  };
+  add("old", "t", 100, "k1", Status::kSucceeded, 10'000);
+  add("new", "t", 200, "k1", Status::kSucceeded, 5'000);
+  add("failed", "t", 300, "k1", Status::kFailed, 10'000);
+  add("running", "t", 400, "k1", std::nullopt, 0);
+  add("other-tenant", "u", 500, "k1", Status::kSucceeded, 10'000);
+  add("no-key", "t", 600, "", Status::kSucceeded, 10'000);
+  auto found = store_->find_reusable("t", "k1", 1'000).value();
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, "new");
+  EXPECT_EQ(found->result, "{\"from\":\"new\"}");
+  EXPECT_EQ(found->reuse_key, "k1");
+  // Once the newest has expired, the one before it.
+  EXPECT_EQ(store_->find_reusable("t", "k1", 5'000).value()->id, "old");
+  EXPECT_FALSE(store_->find_reusable("t", "k1", 10'000).value());
+  EXPECT_FALSE(store_->find_reusable("t", "k2", 1'000).value());
+  EXPECT_EQ(store_->find_reusable("u", "k1", 1'000).value()->id, "other-tenant");
+  EXPECT_FALSE(store_->find_reusable("v", "k1", 1'000).value());
 }
 
 TEST_P(StoreContract, KindRoundTripsAndTheLatestCreationOfAnAnalyzerIsFound) {
@@ -1552,6 +1592,7 @@ void expect_bands_and_durations(OperationStore& s, const std::vector<std::string
     ASSERT_TRUE(got.ok() && got.value().has_value()) << id;
     EXPECT_EQ(got.value()->size_band, -1) << id;
     EXPECT_TRUE(got.value()->callback_url.empty()) << id;
+    EXPECT_TRUE(got.value()->reuse_key.empty()) << id;
   }
   auto outbox = s.list_deliveries({});
   ASSERT_TRUE(outbox.ok()) << outbox.error().detail;
@@ -1596,9 +1637,10 @@ void expect_upgraded(const std::string& url) {
 
 // The newest schema's objects on SQLite (v7: size bands, durations; v8: the
 // claim index; v9: callback urls and the webhook outbox; v10: request sizes
-// and usage), taken back to v6's.
+// and usage; v11: reuse keys), taken back to v6's.
 constexpr const char* kSqliteDropV7 =
-    "DROP TABLE usage_daily; ALTER TABLE operations DROP COLUMN request_bytes;"
+    "DROP INDEX operations_reuse; ALTER TABLE operations DROP COLUMN reuse_key;"
+    " DROP TABLE usage_daily; ALTER TABLE operations DROP COLUMN request_bytes;"
     " DROP TABLE deliveries; DROP TABLE disabled_urls;"
     " ALTER TABLE operations DROP COLUMN callback_url;"
     " DROP INDEX operations_claimable;"
@@ -1637,9 +1679,10 @@ TEST(SqliteStore, StoreOfSchemaFourUpgradesInPlace) {
 
 // The newest schema's objects on PostgreSQL (v6: size bands, durations; v7:
 // the claim index; v8: callback urls and the webhook outbox; v9: request
-// sizes and usage), taken back to v5's.
+// sizes and usage; v10: reuse keys), taken back to v5's.
 constexpr const char* kPostgresDropV6 =
     "SET client_min_messages = warning;"
+    " DROP INDEX operations_reuse; ALTER TABLE operations DROP COLUMN reuse_key;"
     " DROP TABLE usage_daily; ALTER TABLE operations DROP COLUMN request_bytes;"
     " DROP TABLE deliveries; DROP TABLE disabled_urls;"
     " ALTER TABLE operations DROP COLUMN callback_url;"
