@@ -338,10 +338,11 @@ std::string request_hash(const SubmitInput& in) {
 // store, then the rest of the submit.
 void read_creation(ApiContext& ctx, SubmitInput in, SubmitDone done) {
   std::string hash = request_hash(in);
-  // A submit that names a callback is not answered from a stored result:
-  // its event would need a write of its own (docs/design.md, "Reuse of
-  // results").
-  if (in.reuse && in.callback_url.empty() && reusable_body(in.content_type, in.body)) {
+  // A submit whose end has receivers (its callback, its tenant's endpoints)
+  // is not answered from a stored result: the event would need a write of
+  // its own (docs/design.md, "Reuse of results").
+  if (in.reuse && in.callback_url.empty() && ctx.tenants.settings(in.tenant).webhooks.empty() &&
+      reusable_body(in.content_type, in.body)) {
     in.reuse_key = sha256_hex({"analysis\n", in.analyzer_id, "\n", in.content_type, "\n",
                                in.options.api_version, "?", in.options.query, "\n", in.body});
   }

@@ -67,6 +67,7 @@ class Gateway {
   // The receivers' policy, the secrets and the dispatcher, when
   // --webhook-allowed-hosts names any; an exit code when they cannot be.
   std::optional<int> open_webhooks(const std::string& node);
+  Result<void> check_endpoints(config::TenantsFile& f) const;
 
   const config::ServeConfig& c_;
   SystemClock host_clock_;
@@ -196,6 +197,9 @@ std::optional<int> Gateway::open() {
   }
   if (!c_.tenants_file.empty()) {
     auto tenants = config::load_tenants(c_.tenants_file);
+    if (tenants) {
+      if (auto ok = check_endpoints(*tenants); !ok) tenants = ok.error();
+    }
     if (!tenants) {
       log::error("bad tenants file", {{"error", tenants.error().message}});
       return 2;
@@ -246,8 +250,8 @@ std::optional<int> Gateway::open_webhooks(const std::string& node) {
   if (w.allowed_hosts.empty()) return std::nullopt;
   auto policy = notify::ReceiverPolicy::make(w.allowed_hosts, w.allowed_networks);
   if (!policy) {
-    log::error("invalid setting", {{"error", policy.error().message},
-                                   {"entry", policy.error().detail}});
+    log::error("invalid setting",
+               {{"error", policy.error().message}, {"entry", policy.error().detail}});
     return 2;
   }
   receivers_ = std::move(policy).value();
@@ -267,14 +271,43 @@ std::optional<int> Gateway::open_webhooks(const std::string& node) {
   }
   dispatcher_.emplace(*store_, std::move(client).value(), clock_, random_, webhook_secrets_, w,
                       node, c_.poller.lease);
-  service_->set_events({[cloudevents = w.cloudevents](const core::Operation& op,
-                                                      std::string_view id) {
-                          return api::event_body(op, id, cloudevents);
-                        },
-                        [this] { dispatcher_->wake(); }});
+  service_->set_events(
+      {[cloudevents = w.cloudevents](const core::Operation& op, std::string_view id) {
+         return api::event_body(op, id, cloudevents);
+       },
+       [this] { dispatcher_->wake(); },
+       [this](std::string_view tenant) { return ctx_->tenants.settings(tenant).webhooks; }});
   log::info("webhooks on", {{"allowed_hosts", w.allowed_hosts.size()},
                             {"tenants_with_secrets", webhook_secrets_.tenants()}});
   return std::nullopt;
+}
+
+// The tenants file's webhook endpoints (docs/design.md, "Completion
+// webhooks"): each a receiver the policy allows, of a tenant with a webhook
+// secret, kept canonical as a submit's callback is. Errors name the tenant
+// and the endpoint's place, never its URL (it may carry a token).
+Result<void> Gateway::check_endpoints(config::TenantsFile& f) const {
+  auto bad = [&](const std::string& tenant, const std::string& why) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      c_.tenants_file + ": tenant '" + tenant + "': webhooks: " + why);
+  };
+  if (!f.defaults.webhooks.empty()) {
+    return bad("[defaults]", "endpoints are named per tenant, not in [defaults]");
+  }
+  for (auto& [tenant, s] : f.tenants) {
+    if (s.webhooks.empty()) continue;
+    if (!receivers_.enabled()) return bad(tenant, "webhooks need --webhook-allowed-hosts");
+    if (!webhook_secrets_.has(tenant)) {
+      return bad(tenant, "the tenant has no webhook secret (--webhook-secrets-file)");
+    }
+    for (std::size_t i = 0; i < s.webhooks.size(); ++i) {
+      if (auto why = receivers_.refuse_url(s.webhooks[i])) {
+        return bad(tenant, "endpoint " + std::to_string(i + 1) + ": " + *why);
+      }
+      s.webhooks[i] = notify::ReceiverPolicy::canonical(s.webhooks[i]);
+    }
+  }
+  return {};
 }
 
 void Gateway::reload() {
@@ -298,6 +331,9 @@ void Gateway::reload() {
   }
   if (!c_.tenants_file.empty()) {
     auto tenants = config::load_tenants(c_.tenants_file);
+    if (tenants) {
+      if (auto ok = check_endpoints(*tenants); !ok) tenants = ok.error();
+    }
     if (!tenants) {
       log::error("tenants file not reloaded; the old settings stay",
                  {{"error", tenants.error().message}});

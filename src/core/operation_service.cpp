@@ -1,10 +1,12 @@
 #include "core/operation_service.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/sha256.h"
 #include "base/strings.h"
 
 namespace lrogate::core {
@@ -213,7 +215,15 @@ Result<bool> OperationService::finish(const Operation& op, std::string_view owne
 
 std::vector<store::NewDelivery> OperationService::events_for(const Operation& op,
                                                              const store::Completion& c) const {
-  if (op.callback_url.empty() || !events_.body) return {};
+  if (!events_.body) return {};
+  std::vector<std::string> urls;
+  if (!op.callback_url.empty()) urls.push_back(op.callback_url);
+  if (events_.endpoints) {
+    for (std::string& u : events_.endpoints(op.tenant)) {
+      if (std::find(urls.begin(), urls.end(), u) == urls.end()) urls.push_back(std::move(u));
+    }
+  }
+  if (urls.empty()) return {};
   Operation final_op = op;
   final_op.status = c.status;
   final_op.result = c.result;
@@ -224,9 +234,15 @@ std::vector<store::NewDelivery> OperationService::events_for(const Operation& op
   final_op.expires_at = c.expires_at;
   final_op.next_poll_at.reset();
   final_op.poll_count += c.polls;
-  std::string id = "msg_" + op.id;
-  std::string body = events_.body(final_op, id);
-  return {store::NewDelivery{std::move(id), op.callback_url, std::move(body)}};
+  std::vector<store::NewDelivery> out;
+  out.reserve(urls.size());
+  for (std::string& url : urls) {
+    std::string id = "msg_" + op.id;
+    if (url != op.callback_url) id += "_" + sha256_hex({url}).substr(0, 12);
+    std::string body = events_.body(final_op, id);
+    out.push_back(store::NewDelivery{std::move(id), std::move(url), std::move(body)});
+  }
+  return out;
 }
 
 std::shared_ptr<const DurationSketch> OperationService::learned_for(const Operation& op) const {

@@ -45,11 +45,14 @@ struct NewOperation {
 };
 
 // What a final transition tells its receivers (docs/design.md, "Completion
-// webhooks"): the event's bytes for the operation as it is once final, and
-// a call made after a completion wrote events (wakes the dispatcher).
+// webhooks"): the event's bytes for the operation as it is once final, a
+// call made after a completion wrote events (wakes the dispatcher), and the
+// endpoints a tenant's settings name (canonical receiver URLs; null: none),
+// which get every final transition of that tenant's operations.
 struct EventWriter {
   std::function<std::string(const Operation& final_op, std::string_view event_id)> body;
   std::function<void()> written;
+  std::function<std::vector<std::string>(std::string_view tenant)> endpoints = {};
 };
 
 enum class CancelOutcome { kNotFound, kCanceled, kPurged };
@@ -140,9 +143,11 @@ class OperationService {
   Result<void> refresh_history();
 
   // With events set, every final transition of an operation with a
-  // callback writes its event to the outbox in the completion's own
-  // transaction (store::Completion::deliveries), id "msg_" + its id. Set
-  // before serving.
+  // callback, or of a tenant with endpoints (EventWriter::endpoints), writes
+  // its event to the outbox in the completion's own transaction
+  // (store::Completion::deliveries), one delivery per receiver: id "msg_" +
+  // the operation's id for its callback, "msg_" + id + "_" + 12 hex digits
+  // of the SHA-256 of the URL for each other endpoint. Set before serving.
   void set_events(EventWriter events) { events_ = std::move(events); }
 
   // The webhook outbox, for the API: a tenant's deliveries (newest first;

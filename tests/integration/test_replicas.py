@@ -22,14 +22,20 @@ def replicas(procs, sim, store, n, *extra, prefix="gw"):
             for i in range(n)]
 
 
-def finisher(gws, op_id):
-    """The replica whose log holds the final transition of op_id."""
-    for gw in gws:
-        for r in gw.records():
-            if r.get("msg") == "state" and r.get("operation_id") == op_id and \
-                    r.get("to") in ("Succeeded", "Failed", "Canceled"):
-                return gw, r
-    return None, None
+def finisher(gws, op_id, timeout=5):
+    """The replica whose log holds the final transition of op_id. Waited
+    for: the state line is written after the store write, so a client that
+    the write woke (a long-poll, here or at another replica) can look first."""
+    deadline = time.time() + timeout
+    while True:
+        for gw in gws:
+            for r in gw.records():
+                if r.get("msg") == "state" and r.get("operation_id") == op_id and \
+                        r.get("to") in ("Succeeded", "Failed", "Canceled"):
+                    return gw, r
+        if time.time() >= deadline:
+            return None, None
+        time.sleep(0.05)
 
 
 def test_store_flag_reaches_postgres_and_replicas_share_it(procs, pg_url):

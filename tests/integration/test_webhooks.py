@@ -409,3 +409,51 @@ def test_two_replicas_deliver_each_event_once(procs, receivers, pg_url):
     time.sleep(1)  # a duplicate would come within an idle recheck
     assert sorted(rec.ids()) == sorted(f"msg_{i}" for i in ids)
     assert all(ok for _, _, ok in rec.requests)
+
+
+def test_a_tenants_endpoints_in_settings_get_every_final_transition(procs, receivers):
+    """The tenants file names endpoints per tenant: each gets every final
+    transition of that tenant's operations, signed with its secrets, beside
+    a submit's own callback; another tenant's operations go nowhere."""
+    sim = procs.sim()
+    endpoint, callback = receivers(), receivers()
+    keys = procs.tmp / "keys.txt"
+    key_a, key_b = "wh-a-" + os.urandom(8).hex(), "wh-b-" + os.urandom(8).hex()
+    SECRETS.extend([key_a, key_b])
+    keys.write_text(f"a:{key_a}\nb:{key_b}\n")
+    tenants = procs.tmp / "tenants.toml"
+    tenants.write_text(f'[tenants.a]\nwebhooks = ["{endpoint.url}"]\n')
+    gw = webhook_gateway(procs, sim, "--api-keys-file", str(keys), "--tenants-file", str(tenants),
+                         secrets=f"a:{SECRET_A}\nb:{SECRET_B}\n")
+    A, B = {"x-api-key": key_a}, {"x-api-key": key_b}
+    plain = native_submit(gw, None, headers=A).json()["id"]
+    named = native_submit(gw, callback.url, headers=A).json()["id"]
+    other = native_submit(gw, None, headers=B).json()["id"]
+    wait_for(lambda: len(endpoint.ids()) == 2 and len(callback.ids()) == 1, what="the events")
+    suffix = "_" + hashlib.sha256(endpoint.url.encode()).hexdigest()[:12]
+    assert sorted(endpoint.ids()) == sorted([f"msg_{plain}{suffix}", f"msg_{named}{suffix}"])
+    assert callback.ids() == [f"msg_{named}"]
+    assert all(ok for _, _, ok in endpoint.requests + callback.requests)
+    assert json.loads(endpoint.requests[0][1])["status"] == "Succeeded"
+    # b's operation finished too, and wrote no event for anyone.
+    wait_for(lambda: request(gw.base, "GET", f"/operations/{other}", headers=B).json()["status"]
+             == "Succeeded", what="b's operation")
+    assert request(gw.base, "GET", "/webhooks/deliveries", headers=B).json()["value"] == []
+    assert len(request(gw.base, "GET", "/webhooks/deliveries", headers=A).json()["value"]) == 3
+
+
+@pytest.mark.parametrize("toml,why", [
+    ('[tenants.a]\nwebhooks = ["http://127.0.0.1:9/x"]\n', "no webhook secret"),
+    ('[tenants.default]\nwebhooks = ["https://elsewhere.example/x"]\n', "endpoint 1"),
+    ('[defaults]\nwebhooks = ["http://127.0.0.1:9/x"]\n', "[defaults]"),
+])
+def test_tenant_endpoints_that_cannot_be_called_stop_the_start(procs, toml, why):
+    sim = procs.sim()
+    tenants = procs.tmp / "tenants.toml"
+    tenants.write_text(toml)
+    gw = webhook_gateway(procs, sim, "--tenants-file", str(tenants), start=False)
+    with pytest.raises(RuntimeError):
+        gw.start(timeout=5)
+    assert gw.p.wait(timeout=5) == 2
+    assert why in gw.text()
+    assert "elsewhere.example/x" not in gw.text()  # the URL itself is never logged

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+
+#include "base/sha256.h"
 
 namespace lrogate::core {
 namespace {
@@ -198,6 +201,45 @@ TEST_F(ServiceTest, AFinalTransitionWritesItsEventOnlyWithACallback) {
   EXPECT_EQ(rendered.size(), 2u);  // rendered, but not written
   EXPECT_EQ(s.list_deliveries("t", std::nullopt, 10, "").value().items.size(), 1u);
   EXPECT_EQ(woken, 1);
+}
+
+// A tenant's endpoints get every final transition of its operations, each
+// a delivery of its own; a callback that is also an endpoint gets one.
+TEST_F(ServiceTest, ATenantsEndpointsGetEveryFinalTransitionOfItsOperations) {
+  auto s = make(milliseconds(300'000));
+  s.set_events({[](const Operation& op, std::string_view id) {
+                  return std::string(id) + " " + status_name(op.status);
+                },
+                [] {},
+                [](std::string_view tenant) {
+                  return tenant == "t" ? std::vector<std::string>{"https://a.example:443/in",
+                                                                  "https://b.example:443/in"}
+                                       : std::vector<std::string>{};
+                }});
+  ASSERT_TRUE(s.record_submitted({"e1", "t", "pro-demo", "http://u/e1", ""}).ok());
+  NewOperation both{"e2", "t", "pro-demo", "http://u/e2", ""};
+  both.callback_url = "https://a.example:443/in";
+  ASSERT_TRUE(s.record_submitted(both).ok());
+  ASSERT_TRUE(s.record_submitted({"e3", "other", "pro-demo", "http://u/e3", ""}).ok());
+  for (const char* id : {"e1", "e2", "e3"}) ASSERT_EQ(s.cancel(id).value(), CancelOutcome::kCanceled);
+  auto ids = [&](const std::string& tenant) {
+    std::vector<std::string> out;
+    auto page = s.list_deliveries(tenant, std::nullopt, 10, "");
+    EXPECT_TRUE(page.ok());
+    if (!page.ok()) return out;
+    for (const auto& d : page.value().items) out.push_back(d.id + " " + d.url);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  std::string a = "_" + sha256_hex({"https://a.example:443/in"}).substr(0, 12);
+  std::string b = "_" + sha256_hex({"https://b.example:443/in"}).substr(0, 12);
+  std::vector<std::string> want{
+      "msg_e1" + a + " https://a.example:443/in", "msg_e1" + b + " https://b.example:443/in",
+      "msg_e2 https://a.example:443/in", "msg_e2" + b + " https://b.example:443/in"};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(ids("t"), want);
+  EXPECT_TRUE(ids("other").empty());
+  EXPECT_EQ(s.find_delivery("msg_e1" + b).value()->body, "msg_e1" + b + " Canceled");
 }
 
 TEST_F(ServiceTest, ACancelWritesItsEventToo) {
