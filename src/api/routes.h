@@ -48,8 +48,8 @@ struct ApiContext {
   // Null: no submit may name a callback.
   const notify::ReceiverPolicy* webhooks = nullptr;
   const notify::WebhookSecrets* webhook_secrets = nullptr;
-  // Per-tenant settings (--tenants-file; core/tenant_settings.h): operators
-  // and quotas. Empty: every tenant has the defaults.
+  // Per-tenant settings (--tenants-file; core/tenant_settings.h): operators,
+  // quotas, reuse and webhook endpoints. Empty: every tenant has the defaults.
   core::TenantDirectory tenants;
 
   ApiContext(core::OperationService& s, upstream::Pool& p, const Clock& clk, ApiConfig cfg,

@@ -129,17 +129,18 @@ bool wants_reuse(const ApiContext& ctx, const http::Request& req) {
 
 namespace {
 
-// Whether a JSON value names a URL anywhere (a member `url`, `urlSource` or
-// `documentUrl`, in any case), walked without recursion (nesting is bounded
-// by json::check, but the walk need not rely on it).
-bool names_url(const boost::json::value& root) {
+// Calls fn(name) for every object member's name in a JSON value, at any
+// depth, until it returns true; walked without recursion (nesting is
+// bounded by json::check, but the walk need not rely on it).
+template <class Fn>
+bool any_member(const boost::json::value& root, Fn&& fn) {
   std::vector<const boost::json::value*> todo{&root};
   while (!todo.empty()) {
     const boost::json::value* v = todo.back();
     todo.pop_back();
     if (const auto* o = v->if_object()) {
       for (const auto& [k, member] : *o) {
-        if (iequals(k, "url") || iequals(k, "urlSource") || iequals(k, "documentUrl")) return true;
+        if (fn(std::string_view(k))) return true;
         todo.push_back(&member);
       }
     } else if (const auto* a = v->if_array()) {
@@ -151,11 +152,31 @@ bool names_url(const boost::json::value& root) {
 
 }  // namespace
 
-bool reusable_body(std::string_view content_type, std::string_view body) {
+bool reusable_body(std::string_view content_type, std::string_view body,
+                   const std::vector<std::string>& url_members) {
   if (!upstream::is_json_type(content_type)) return true;
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(body, ec);
-  return !ec && !names_url(v);
+  if (ec) return false;
+  return !any_member(v, [&](std::string_view k) {
+    if (iequals(k, "url") || iequals(k, "urlSource") || iequals(k, "documentUrl")) return true;
+    for (const auto& m : url_members) {
+      if (iequals(k, m)) return true;
+    }
+    return false;
+  });
+}
+
+std::vector<std::string> url_members(const upstream::Pool& pool) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(pool.document_url_body("https://example.invalid/"), ec);
+  std::vector<std::string> names;
+  if (ec) return names;
+  any_member(v, [&](std::string_view k) {
+    names.emplace_back(k);
+    return false;
+  });
+  return names;
 }
 
 std::optional<http::Response> read_idempotency_key(const http::Request& req, std::string* key) {
@@ -300,6 +321,9 @@ void submit_operation(ApiContext& ctx, SubmitInput in, std::function<void(Submit
   if (in.idempotency_key.empty() && !in.reuse && !ctx.tenants.settings(in.tenant).has_quota()) {
     if (auto known = ctx.service.cached_latest_creation(in.analyzer_id);
         known && (!*known || core::is_terminal((*known)->status))) {
+      // Judged quota-free here: a quota a reload adds from now on applies
+      // from the next submit, never as a store read on this thread.
+      in.quota_free = true;
       return after_creation(ctx, known->get(), std::move(in), {}, std::move(done));
     }
   }
@@ -338,17 +362,19 @@ std::string request_hash(const SubmitInput& in) {
 // store, then the rest of the submit.
 void read_creation(ApiContext& ctx, SubmitInput in, SubmitDone done) {
   std::string hash = request_hash(in);
-  // A submit whose end has receivers (its callback, its tenant's endpoints)
-  // is not answered from a stored result: the event would need a write of
-  // its own (docs/design.md, "Reuse of results").
-  if (in.reuse && in.callback_url.empty() && ctx.tenants.settings(in.tenant).webhooks.empty() &&
-      reusable_body(in.content_type, in.body)) {
-    in.reuse_key = sha256_hex({"analysis\n", in.analyzer_id, "\n", in.content_type, "\n",
-                               in.options.api_version, "?", in.options.query, "\n", in.body});
-  }
   auto creation = ctx.service.latest_creation(in.analyzer_id);
   if (!creation) return fail_with(done, store_unavailable(creation.error()));
   const auto& c = creation.value();
+  // A submit whose end has receivers (its callback, its tenant's endpoints)
+  // is not answered from a stored result: the event would need a write of
+  // its own (docs/design.md, "Reuse of results"). The analyzer's latest
+  // creation is in the key: a redefined analyzer matches no older result.
+  if (in.reuse && in.callback_url.empty() && ctx.tenants.settings(in.tenant).webhooks.empty() &&
+      reusable_body(in.content_type, in.body, url_members(ctx.pool))) {
+    in.reuse_key =
+        sha256_hex({"analysis\n", in.analyzer_id, "\n", c ? c->id : "", "\n", in.content_type, "\n",
+                    in.options.api_version, "?", in.options.query, "\n", in.body});
+  }
   after_creation(ctx, c ? &*c : nullptr, std::move(in), std::move(hash), std::move(done));
 }
 
@@ -436,7 +462,7 @@ void submit_checked(ApiContext& ctx, SubmitInput in, std::string hash,
   }
   // Daily quotas (docs/design.md, "Usage and quotas"): after a replay has
   // had its answer, before the upstream is called.
-  if (auto refused = quota_refusal(ctx, in.tenant)) {
+  if (auto refused = in.quota_free ? std::nullopt : quota_refusal(ctx, in.tenant)) {
     if (!in.idempotency_key.empty()) (void)ctx.service.release_key(in.tenant, in.idempotency_key);
     return fail(std::move(*refused));
   }

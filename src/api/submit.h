@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/routes.h"
 #include "base/json_check.h"
@@ -38,6 +39,9 @@ struct SubmitInput {
   // What a later submit asking for reuse matches (set by the submit path
   // when it may be reused: store::Operation::reuse_key).
   std::string reuse_key;
+  // Set by the submit path when it judged the tenant to have no quota (then
+  // it reads no usage for it).
+  bool quota_free = false;
 };
 
 struct SubmitOutcome {
@@ -56,8 +60,14 @@ bool wants_reuse(const ApiContext& ctx, const http::Request& req);
 
 // Whether a submit's body may be matched by a later one's: its bytes are the
 // document (any body that is not JSON), or JSON with no member named `url`,
-// `urlSource` or `documentUrl` at any depth (a URL's content can change).
-bool reusable_body(std::string_view content_type, std::string_view body);
+// `urlSource`, `documentUrl` or one of `url_members` at any depth, in any
+// case (a URL's content can change).
+bool reusable_body(std::string_view content_type, std::string_view body,
+                   const std::vector<std::string>& url_members = {});
+
+// The member names the pool's own "analyze this URL" body uses (a generic
+// upstream's --generic-url-field among them), for reusable_body.
+std::vector<std::string> url_members(const upstream::Pool& pool);
 
 // The correlation headers for an upstream call made for req: its valid
 // client request id (else the gateway's request id) and traceparent.

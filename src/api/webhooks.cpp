@@ -18,9 +18,19 @@ namespace lrogate::api {
 namespace {
 
 // Delivery ids are "msg_" + an operation id: the same characters.
+// "msg_" + an operation id, then for a tenant's endpoint "~" + 12 hex
+// digits (core::OperationService::set_events).
 bool valid_delivery_id(std::string_view id) {
-  return id.size() > 4 && id.size() <= 260 && id.substr(0, 4) == "msg_" &&
-         valid_operation_id(std::string(id.substr(4)));
+  if (id.size() <= 4 || id.substr(0, 4) != "msg_") return false;
+  std::string_view op = id.substr(4);
+  if (auto tilde = op.find('~'); tilde != std::string_view::npos) {
+    std::string_view hex = op.substr(tilde + 1);
+    if (hex.size() != 12 || hex.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+      return false;
+    }
+    op = op.substr(0, tilde);
+  }
+  return valid_operation_id(std::string(op));
 }
 
 boost::json::object delivery_json(const store::Delivery& d) {
@@ -45,8 +55,7 @@ http::Response no_delivery() {
 
 void list_deliveries(ApiContext& ctx, const http::Request& req, http::Responder respond) {
   auto query = read_listing_query(
-      req.query,
-      [](std::string_view v) { return store::parse_delivery_status(v).has_value(); },
+      req.query, [](std::string_view v) { return store::parse_delivery_status(v).has_value(); },
       "pending, delivered or failed");
   if (auto* bad = std::get_if<http::Response>(&query)) return respond(std::move(*bad));
   const auto& q = std::get<ListingQuery>(query);
@@ -75,7 +84,9 @@ std::variant<store::Delivery, http::Response> own_delivery(ApiContext& ctx,
                                                            const http::Request& req,
                                                            const std::string& id) {
   if (!valid_delivery_id(id)) {
-    return error_reply(400, "InvalidDeliveryId", "a delivery id is msg_ and an operation id");
+    return error_reply(400, "InvalidDeliveryId",
+                       "a delivery id is msg_ and an operation id, for a tenant's endpoint then ~ "
+                       "and 12 hex digits");
   }
   auto d = ctx.service.find_delivery(id);
   if (!d) return store_unavailable(d.error());
@@ -87,8 +98,8 @@ void get_delivery(ApiContext& ctx, const http::Request& req, const std::string& 
                   http::Responder respond) {
   auto d = own_delivery(ctx, req, id);
   if (auto* r = std::get_if<http::Response>(&d)) return respond(std::move(*r));
-  respond(http::json_response(
-      200, boost::json::serialize(delivery_json(std::get<store::Delivery>(d)))));
+  respond(http::json_response(200,
+                              boost::json::serialize(delivery_json(std::get<store::Delivery>(d)))));
 }
 
 void redeliver(ApiContext& ctx, const http::Request& req, const std::string& id,
@@ -98,14 +109,15 @@ void redeliver(ApiContext& ctx, const http::Request& req, const std::string& id,
   auto done = ctx.service.redeliver(id);
   if (!done) return respond(store_unavailable(done.error()));
   if (!done.value()) {
-    return respond(error_reply(409, "DeliveryNotFailed",
-                               "only a failed delivery can be redelivered; this one is " +
-                                   std::string(store::delivery_status_name(
-                                       std::get<store::Delivery>(d).status))));
+    return respond(error_reply(
+        409, "DeliveryNotFailed",
+        "only a failed delivery can be redelivered; this one is " +
+            std::string(store::delivery_status_name(std::get<store::Delivery>(d).status))));
   }
   auto now = ctx.service.find_delivery(id);
   if (!now || !now.value()) return respond(no_delivery());
-  http::Response res = http::json_response(202, boost::json::serialize(delivery_json(*now.value())));
+  http::Response res =
+      http::json_response(202, boost::json::serialize(delivery_json(*now.value())));
   respond(std::move(res));
 }
 
@@ -129,9 +141,8 @@ void add_webhook_routes(http::Router& router, ApiContext& ctx) {
              "Send a failed webhook delivery again (its receiver enabled again)",
              [&ctx](http::Request&& req, const http::Params& p, http::Responder r) {
                auto shared = std::make_shared<http::Request>(std::move(req));
-               with_store(ctx, r, [&ctx, shared, id = p.at("id"), r] {
-                 redeliver(ctx, *shared, id, r);
-               });
+               with_store(ctx, r,
+                          [&ctx, shared, id = p.at("id"), r] { redeliver(ctx, *shared, id, r); });
              });
 }
 

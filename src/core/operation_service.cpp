@@ -77,11 +77,13 @@ Result<std::optional<Operation>> OperationService::reuse(const NewOperation& n) 
   op.result = from.result;
   op.result_type = from.result_type;
   op.expires_at = now + config_.result_ttl.count();
-  op.idempotency_key = n.idempotency_key;
   op.kind = n.kind;
   op.resource = from.resource;
   op.size_band = n.size_band;
-  op.reuse_key = n.reuse_key;
+  // Neither the key column (the reservation the caller binds is what
+  // replays read, and an older record may still hold the key) nor the reuse
+  // key: only a result an upstream made is reused, within its own TTL, so
+  // reusing copies cannot keep a result alive past it.
   if (auto r = store_.insert(op); !r) return r.error();
   metrics::count_store_writes("insert", 1);
   return std::optional<Operation>(std::move(op));
@@ -238,7 +240,8 @@ std::vector<store::NewDelivery> OperationService::events_for(const Operation& op
   out.reserve(urls.size());
   for (std::string& url : urls) {
     std::string id = "msg_" + op.id;
-    if (url != op.callback_url) id += "_" + sha256_hex({url}).substr(0, 12);
+    // "~" is in no operation id (base/ids.h): no other operation's id.
+    if (url != op.callback_url) id += "~" + sha256_hex({url}).substr(0, 12);
     std::string body = events_.body(final_op, id);
     out.push_back(store::NewDelivery{std::move(id), std::move(url), std::move(body)});
   }

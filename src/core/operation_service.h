@@ -88,9 +88,10 @@ class OperationService {
   // Reuse of results (docs/design.md, "Reuse of results"): when n.tenant has
   // a Succeeded operation with n.reuse_key that has not expired, records a
   // new operation under a fresh id that is Succeeded already, with that
-  // result (expiring at result_ttl from now), and returns it; nullopt when
-  // there is none. No upstream call, no poll, no event and no usage: it
-  // is written final in one insert.
+  // result (expiring at result_ttl from now; neither reusable itself nor
+  // holding n's idempotency key, which the caller binds), and returns it;
+  // nullopt when there is none. No upstream call, no poll, no event and no
+  // usage: it is written final in one insert.
   Result<std::optional<Operation>> reuse(const NewOperation& n);
 
   // The operation as a client may see it: nullopt when unknown or expired
@@ -146,7 +147,7 @@ class OperationService {
   // callback, or of a tenant with endpoints (EventWriter::endpoints), writes
   // its event to the outbox in the completion's own transaction
   // (store::Completion::deliveries), one delivery per receiver: id "msg_" +
-  // the operation's id for its callback, "msg_" + id + "_" + 12 hex digits
+  // the operation's id for its callback, "msg_" + id + "~" + 12 hex digits
   // of the SHA-256 of the URL for each other endpoint. Set before serving.
   void set_events(EventWriter events) { events_ = std::move(events); }
 

@@ -22,8 +22,10 @@ namespace lrogate::core {
 
 struct TenantSettings {
   bool operator_ = false;  // may read every tenant's usage (GET /usage)
-  bool reuse = false;      // opt-in reuse of results (issue 18 item 3): kept, not used here
-  std::vector<std::string> webhooks;  // endpoints (issue 18 item 1): kept, not used here
+  bool reuse = false;      // every submit asks for reuse of results (api/submit.cpp, wants_reuse)
+  // Endpoints that get every final transition of the tenant's operations
+  // (canonical once serve has checked them: app/serve.cpp, check_endpoints).
+  std::vector<std::string> webhooks;
   // Daily quotas (UTC days); none: no limit.
   std::optional<std::int64_t> operations_per_day, pages_per_day;
   bool operator==(const TenantSettings&) const = default;

@@ -167,3 +167,27 @@ def test_a_reused_operation_survives_a_restart(procs):
     assert r.status == 200 and r.json()["status"] == "Succeeded"
     assert r.json()["result"] == result["result"]
     assert sim.stats()["submits"] == 1
+
+
+def test_a_re_created_analyzer_matches_no_older_result(procs):
+    """The analyzer's latest creation is part of what a reuse matches: after
+    the analyzer is created again through the gateway, the same bytes go
+    upstream (the new definition may extract other fields)."""
+    from test_analyzers import analyzer, creation_id, put, wait_creation
+    sim = procs.sim()
+    gw = procs.gateway(sim)
+    r = put(gw, "receipts-r", analyzer())
+    assert r.status == 201, r.body
+    assert wait_creation(gw, creation_id(r))["status"] == "Succeeded"
+    doc = b"%PDF-1.7 redefined " + os.urandom(16)
+    wait_succeeded(gw, op_id(binary(gw, doc, analyzer="receipts-r", headers=REUSE)))
+    hit = binary(gw, doc, analyzer="receipts-r", headers=REUSE)
+    assert hit.header("Preference-Applied") == "reuse"
+    r = put(gw, "receipts-r", analyzer("Receipts, v2"), query="?allowReplace=true")
+    assert r.status in (200, 201), r.body
+    assert wait_creation(gw, creation_id(r))["status"] == "Succeeded"
+    submits = sim.stats()["submits"]
+    miss = binary(gw, doc, analyzer="receipts-r", headers=REUSE)
+    assert miss.header("Preference-Applied") is None
+    assert miss.status == 202, (miss.status, miss.body)
+    assert sim.stats()["submits"] == submits + 1

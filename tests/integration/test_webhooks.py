@@ -430,7 +430,7 @@ def test_a_tenants_endpoints_in_settings_get_every_final_transition(procs, recei
     named = native_submit(gw, callback.url, headers=A).json()["id"]
     other = native_submit(gw, None, headers=B).json()["id"]
     wait_for(lambda: len(endpoint.ids()) == 2 and len(callback.ids()) == 1, what="the events")
-    suffix = "_" + hashlib.sha256(endpoint.url.encode()).hexdigest()[:12]
+    suffix = "~" + hashlib.sha256(endpoint.url.encode()).hexdigest()[:12]
     assert sorted(endpoint.ids()) == sorted([f"msg_{plain}{suffix}", f"msg_{named}{suffix}"])
     assert callback.ids() == [f"msg_{named}"]
     assert all(ok for _, _, ok in endpoint.requests + callback.requests)
@@ -439,6 +439,9 @@ def test_a_tenants_endpoints_in_settings_get_every_final_transition(procs, recei
     wait_for(lambda: request(gw.base, "GET", f"/operations/{other}", headers=B).json()["status"]
              == "Succeeded", what="b's operation")
     assert request(gw.base, "GET", "/webhooks/deliveries", headers=B).json()["value"] == []
+    d = delivery(gw, f"msg_{plain}{suffix}", headers=A)
+    assert d["status"] == "delivered" and d["url"] == endpoint.url and d["operationId"] == plain
+    assert status_of(gw, f"msg_{plain}{suffix}", headers=B) is None  # another tenant's
     assert len(request(gw.base, "GET", "/webhooks/deliveries", headers=A).json()["value"]) == 3
 
 

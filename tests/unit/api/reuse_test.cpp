@@ -21,6 +21,11 @@ TEST(ReusableBody, BytesAndInlineJsonAreReusableAUrlAnywhereIsNot) {
   }
   // Not JSON at all under a JSON type: not matched (the submit refuses it).
   EXPECT_FALSE(reusable_body("application/json", "{not json"));
+  // A generic upstream's own URL member (--generic-url-field) counts too.
+  EXPECT_TRUE(reusable_body("application/json", R"({"source":"https://x.example/a.pdf"})"));
+  EXPECT_FALSE(
+      reusable_body("application/json", R"({"source":"https://x.example/a.pdf"})", {"source"}));
+  EXPECT_FALSE(reusable_body("application/json", R"({"a":[{"Source":"u"}]})", {"source"}));
 }
 
 }  // namespace

@@ -231,8 +231,8 @@ TEST_F(ServiceTest, ATenantsEndpointsGetEveryFinalTransitionOfItsOperations) {
     std::sort(out.begin(), out.end());
     return out;
   };
-  std::string a = "_" + sha256_hex({"https://a.example:443/in"}).substr(0, 12);
-  std::string b = "_" + sha256_hex({"https://b.example:443/in"}).substr(0, 12);
+  std::string a = "~" + sha256_hex({"https://a.example:443/in"}).substr(0, 12);
+  std::string b = "~" + sha256_hex({"https://b.example:443/in"}).substr(0, 12);
   std::vector<std::string> want{
       "msg_e1" + a + " https://a.example:443/in", "msg_e1" + b + " https://b.example:443/in",
       "msg_e2 https://a.example:443/in", "msg_e2" + b + " https://b.example:443/in"};
